@@ -1,0 +1,108 @@
+package fieldsync
+
+import (
+	"slices"
+	"time"
+)
+
+// Collection names of the synced records.
+const (
+	CollSites        = "sites"
+	CollCheckpoints  = "checkpoints"
+	CollPatrolRoutes = "patrol_routes"
+	CollPatrolRounds = "patrol_rounds"
+	CollInspections  = "inspections"
+	CollWorkOrders   = "work_orders"
+	CollComplaints   = "complaints"
+)
+
+// GuardInspectionWindow is how far back a guard sees the inspections of their sites.
+const GuardInspectionWindow = 7 * 24 * time.Hour
+
+// RecordRef is what authorization needs to know about a record.
+type RecordRef struct {
+	Collection string
+	TenantID   string
+	SiteID     string
+	CreatedBy  string
+	CreatedAt  time.Time
+	// AssigneeIDs are the users a record is assigned to: a work order's assignee,
+	// or the assignees of the work orders linked to an inspection.
+	AssigneeIDs []string
+}
+
+// CanRead reports whether c may read r at time now. It is the single answer to
+// "who sees what" in PRODUCT.md; handlers and the sync engine all ask it.
+func CanRead(c *Caller, r RecordRef, now time.Time) bool {
+	if c == nil || r.TenantID != c.TenantID {
+		return false
+	}
+	if c.Role == RoleAdmin {
+		return true
+	}
+	if !slices.Contains(c.SiteIDs, r.SiteID) {
+		return false
+	}
+	switch r.Collection {
+	case CollSites, CollCheckpoints, CollPatrolRoutes:
+		return true
+	}
+	switch c.Role {
+	case RoleCSAgent, RoleSupervisor:
+		return true
+	case RoleGuard:
+		switch r.Collection {
+		case CollPatrolRounds:
+			return r.CreatedBy == c.UserID
+		case CollInspections:
+			return r.CreatedBy == c.UserID || now.Sub(r.CreatedAt) <= GuardInspectionWindow
+		case CollComplaints:
+			return r.CreatedBy == c.UserID
+		}
+	case RoleTechnician:
+		switch r.Collection {
+		case CollWorkOrders, CollInspections:
+			return slices.Contains(r.AssigneeIDs, c.UserID)
+		case CollComplaints:
+			return r.CreatedBy == c.UserID
+		}
+	}
+	return false
+}
+
+// CanCreate reports whether c may create a record of collection at site.
+func CanCreate(c *Caller, collection, site string) bool {
+	if c == nil || !c.HasSite(site) {
+		return false
+	}
+	switch collection {
+	case CollSites, CollCheckpoints, CollPatrolRoutes:
+		return c.Role == RoleAdmin
+	case CollPatrolRounds:
+		return c.Role == RoleGuard || c.Role == RoleAdmin
+	case CollInspections:
+		return c.Role != RoleTechnician
+	case CollWorkOrders:
+		return c.Role == RoleCSAgent || c.Role == RoleSupervisor || c.Role == RoleAdmin
+	case CollComplaints:
+		return true
+	}
+	return false
+}
+
+// CanWrite reports whether c may change (update, act on, delete) the record r.
+// Actions carry finer role rules of their own on top of this.
+func CanWrite(c *Caller, r RecordRef, now time.Time) bool {
+	if !CanRead(c, r, now) {
+		return false
+	}
+	switch r.Collection {
+	case CollSites, CollCheckpoints, CollPatrolRoutes:
+		return c.Role == RoleAdmin
+	case CollInspections:
+		if c.Role == RoleGuard {
+			return r.CreatedBy == c.UserID
+		}
+	}
+	return true
+}

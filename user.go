@@ -1,0 +1,81 @@
+package fieldsync
+
+import (
+	"context"
+	"slices"
+	"time"
+)
+
+// Role is what a user does in the field and therefore what they may see.
+type Role string
+
+// Roles, from PRODUCT.md.
+const (
+	RoleGuard      Role = "guard"
+	RoleTechnician Role = "technician"
+	RoleCSAgent    Role = "cs_agent"
+	RoleSupervisor Role = "supervisor"
+	RoleAdmin      Role = "admin"
+)
+
+// Roles lists every role in a stable order.
+var Roles = []Role{RoleGuard, RoleTechnician, RoleCSAgent, RoleSupervisor, RoleAdmin}
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool { return slices.Contains(Roles, r) }
+
+// Departments a technician may belong to.
+const (
+	DeptEngineering = "engineering"
+	DeptEnvironment = "environment"
+)
+
+// User is a member of a tenant's staff.
+type User struct {
+	ID           string    `json:"id" bson:"_id"`
+	TenantID     string    `json:"tenant" bson:"tenant"`
+	Username     string    `json:"username" bson:"username"`
+	Name         string    `json:"name" bson:"name"`
+	Role         Role      `json:"role" bson:"role"`
+	Department   string    `json:"department,omitempty" bson:"department,omitempty"`
+	SiteIDs      []string  `json:"site_ids" bson:"site_ids"`
+	Active       bool      `json:"active" bson:"active"`
+	PasswordHash string    `json:"-" bson:"password_hash"`
+	CreatedAt    time.Time `json:"created_at" bson:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at" bson:"updated_at"`
+}
+
+// Caller is the authenticated principal of one request: who, from which device,
+// with the role and sites current at the time of the request (not of the token).
+type Caller struct {
+	UserID     string
+	TenantID   string
+	DeviceID   string
+	SessionID  string
+	Role       Role
+	Department string
+	SiteIDs    []string
+}
+
+// HasSite reports whether the caller is assigned to site (admins hold every site of their tenant).
+func (c *Caller) HasSite(site string) bool {
+	if c.Role == RoleAdmin {
+		return true
+	}
+	return slices.Contains(c.SiteIDs, site)
+}
+
+type contextKey int
+
+const callerContextKey contextKey = iota
+
+// NewContextWithCaller returns a copy of ctx that carries c.
+func NewContextWithCaller(ctx context.Context, c *Caller) context.Context {
+	return context.WithValue(ctx, callerContextKey, c)
+}
+
+// CallerFromContext returns the caller carried by ctx, or nil.
+func CallerFromContext(ctx context.Context) *Caller {
+	c, _ := ctx.Value(callerContextKey).(*Caller)
+	return c
+}
