@@ -32,7 +32,7 @@ const Available = true
 
 // Options configure Start. The zero value of every field but Dir means a default.
 type Options struct {
-	// Dir holds everything: db/, objects/, objects-meta/ and credentials.json.
+	// Dir holds everything: db/, objects/, objmeta/ and credentials.json.
 	Dir    string
 	Logger *slog.Logger
 	// NoDatabase and NoObjectStore skip one of the two stores.
@@ -80,7 +80,7 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devstack: %w", err)
 	}
-	for _, sub := range []string{"db", "objects", "objects-meta"} {
+	for _, sub := range []string{"db", "objects", "objmeta"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
 			return nil, fmt.Errorf("devstack: %w", err)
 		}
@@ -148,12 +148,12 @@ func (s *Stack) startObjectStore(ctx, runCtx context.Context, dir string, log *s
 	if gatewayStarted {
 		return errors.New("devstack: only one embedded S3 gateway per process")
 	}
-	sc, err := meta.NewSideCar(filepath.Join(dir, "objects-meta"))
+	sc, err := meta.NewSideCar(filepath.Join(dir, "objmeta"))
 	if err != nil {
 		return fmt.Errorf("devstack: object store metadata: %w", err)
 	}
 	be, err := posix.New(filepath.Join(dir, "objects"), sc, posix.PosixOpts{
-		SideCarDir:          filepath.Join(dir, "objects-meta"),
+		SideCarDir:          filepath.Join(dir, "objmeta"),
 		CopyObjectThreshold: 5 << 30,
 		Concurrency:         64,
 		NewDirPerm:          0o700,

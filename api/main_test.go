@@ -1,0 +1,9 @@
+package api_test
+
+import (
+	"testing"
+
+	"fieldsync/devstack/devtest"
+)
+
+func TestMain(m *testing.M) { devtest.Main(m) }

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"fieldsync/api"
+	"fieldsync/devstack"
+	"fieldsync/media"
+	"fieldsync/mongodb"
+)
+
+// App is fieldsync wired together: the stores (embedded or external) and the
+// services on top. cmd/ is the only place that knows all of them.
+type App struct {
+	cfg     Config
+	log     *slog.Logger
+	stack   *devstack.Stack
+	store   *mongodb.Store
+	objects *media.ObjectStore
+}
+
+// OpenApp starts the embedded stores where nothing external is configured,
+// connects, and applies indexes.
+func OpenApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
+	a := &App{cfg: cfg, log: log}
+	if err := a.open(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) open(ctx context.Context) error {
+	cfg := &a.cfg
+	needDB, needS3 := cfg.MongoURI == "", cfg.S3Endpoint == ""
+	if needDB || needS3 {
+		dir, err := filepath.Abs(cfg.DataDir)
+		if err != nil {
+			return fmt.Errorf("config: FIELDSYNC_DATA_DIR=%q: %w", cfg.DataDir, err)
+		}
+		cfg.DataDir = dir
+		a.stack, err = devstack.Start(ctx, devstack.Options{Dir: dir, Logger: a.log, NoDatabase: !needDB, NoObjectStore: !needS3})
+		if err != nil {
+			return err
+		}
+		if needDB {
+			cfg.MongoURI = a.stack.MongoURI
+			a.log.Info("embedded database started", "dir", filepath.Join(dir, "db"))
+		}
+		if needS3 {
+			cfg.S3Endpoint, cfg.S3AccessKey, cfg.S3SecretKey = a.stack.S3Endpoint, a.stack.S3AccessKey, a.stack.S3SecretKey
+			a.log.Info("embedded object store started", "endpoint", cfg.S3Endpoint, "dir", filepath.Join(dir, "objects"))
+		}
+	}
+	var err error
+	a.store, err = mongodb.Open(ctx, cfg.MongoURI, cfg.MongoDB, mongodb.Options{})
+	if err != nil {
+		return err
+	}
+	if err := a.store.EnsureIndexes(ctx); err != nil {
+		return err
+	}
+	a.objects, err = media.OpenObjectStore(media.ObjectStoreOptions{
+		Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
+		Bucket: cfg.S3Bucket, Secure: cfg.S3Secure, PublicEndpoint: cfg.S3PublicEnd,
+	})
+	if err != nil {
+		return err
+	}
+	if err := a.objects.EnsureBucket(ctx); err != nil {
+		// The API still serves records while the object store is down; /readyz says so.
+		a.log.Warn("object store not ready", "err", err)
+	}
+	return nil
+}
+
+// Server builds the HTTP API on the app's services.
+func (a *App) Server() *api.Server {
+	return api.New(api.Options{
+		Logger:  a.log,
+		Version: version,
+		Ready:   map[string]api.Pinger{"database": a.store, "object_store": a.objects},
+	})
+}
+
+// Close disconnects and stops the embedded stores.
+func (a *App) Close() {
+	if a.store != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = a.store.Close(ctx)
+		cancel()
+	}
+	if a.stack != nil {
+		a.stack.Close()
+	}
+}
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: cfg.LogLevel}))
+}
+
+// runServe serves until ctx ends (SIGINT/SIGTERM), then stops accepting,
+// finishes in-flight requests and stops the embedded stores.
+func runServe(ctx context.Context, cfg Config, stderr io.Writer) error {
+	log := newLogger(cfg, stderr)
+	app, err := OpenApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	srv := app.Server()
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+	}
+	log.Info("fieldsync serving", "addr", ln.Addr().String(), "version", version, "pid", os.Getpid())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", cfg.ShutdownGrace.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func runSeedDemo(ctx context.Context, cfg Config, stdout, stderr io.Writer) error {
+	app, err := OpenApp(ctx, cfg, newLogger(cfg, stderr))
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	return seedDemo(ctx, app, stdout)
+}
+
+func runUserAdd(ctx context.Context, cfg Config, args []string, stdout, stderr io.Writer) error {
+	app, err := OpenApp(ctx, cfg, newLogger(cfg, stderr))
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	return userAdd(ctx, app, args, stdout)
+}

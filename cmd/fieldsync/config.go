@@ -1,0 +1,102 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything fieldsync reads from its environment. Every variable is
+// listed in the README's configuration table.
+type Config struct {
+	Addr          string
+	DataDir       string
+	MongoURI      string
+	MongoDB       string
+	S3Endpoint    string
+	S3AccessKey   string
+	S3SecretKey   string
+	S3Bucket      string
+	S3Secure      bool
+	S3PublicEnd   string
+	LogLevel      slog.Level
+	DefaultTenant string
+	SyncRetention time.Duration
+	ShutdownGrace time.Duration
+}
+
+// configError names the variable that stopped start-up.
+type configError struct {
+	name, value, why string
+}
+
+func (e *configError) Error() string {
+	return fmt.Sprintf("config: %s=%q: %s", e.name, e.value, e.why)
+}
+
+// LoadConfig reads the configuration from getenv.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	env := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := Config{
+		Addr:          env("FIELDSYNC_ADDR", "127.0.0.1:8080"),
+		DataDir:       env("FIELDSYNC_DATA_DIR", "./data"),
+		MongoURI:      env("FIELDSYNC_MONGO_URI", ""),
+		MongoDB:       env("FIELDSYNC_MONGO_DB", "fieldsync"),
+		S3Endpoint:    env("FIELDSYNC_S3_ENDPOINT", ""),
+		S3AccessKey:   env("FIELDSYNC_S3_ACCESS_KEY", ""),
+		S3SecretKey:   env("FIELDSYNC_S3_SECRET_KEY", ""),
+		S3Bucket:      env("FIELDSYNC_S3_BUCKET", "fieldsync"),
+		S3PublicEnd:   env("FIELDSYNC_S3_PUBLIC_ENDPOINT", ""),
+		DefaultTenant: env("FIELDSYNC_DEFAULT_TENANT", ""),
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return c, &configError{"FIELDSYNC_ADDR", c.Addr, "want host:port"}
+	}
+	if c.MongoURI != "" && !strings.HasPrefix(c.MongoURI, "mongodb://") && !strings.HasPrefix(c.MongoURI, "mongodb+srv://") {
+		return c, &configError{"FIELDSYNC_MONGO_URI", "(hidden)", "want a mongodb:// or mongodb+srv:// URI"}
+	}
+	if c.S3Endpoint != "" {
+		if strings.Contains(c.S3Endpoint, "://") {
+			return c, &configError{"FIELDSYNC_S3_ENDPOINT", c.S3Endpoint, "want host:port without a scheme (use FIELDSYNC_S3_SECURE for TLS)"}
+		}
+		if c.S3AccessKey == "" || c.S3SecretKey == "" {
+			return c, &configError{"FIELDSYNC_S3_ACCESS_KEY", "", "FIELDSYNC_S3_ACCESS_KEY and FIELDSYNC_S3_SECRET_KEY are required with FIELDSYNC_S3_ENDPOINT"}
+		}
+	}
+	if v := env("FIELDSYNC_S3_SECURE", "false"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, &configError{"FIELDSYNC_S3_SECURE", v, "want true or false"}
+		}
+		c.S3Secure = b
+	}
+	lv := env("FIELDSYNC_LOG_LEVEL", "info")
+	if err := c.LogLevel.UnmarshalText([]byte(lv)); err != nil {
+		return c, &configError{"FIELDSYNC_LOG_LEVEL", lv, "want debug, info, warn or error"}
+	}
+	var err error
+	if c.SyncRetention, err = duration(env, "FIELDSYNC_SYNC_RETENTION", "720h"); err != nil {
+		return c, err
+	}
+	if c.ShutdownGrace, err = duration(env, "FIELDSYNC_SHUTDOWN_GRACE", "20s"); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+func duration(env func(string, string) string, name, def string) (time.Duration, error) {
+	v := env(name, def)
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, &configError{name, v, "want a positive Go duration such as 720h or 30s"}
+	}
+	return d, nil
+}

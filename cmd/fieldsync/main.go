@@ -1,0 +1,77 @@
+// Command fieldsync is the offline-sync API server for field staff, with its
+// operator subcommands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `fieldsync — offline-first sync API for field staff
+
+Usage:
+  fieldsync [serve]                 run the API server (default)
+  fieldsync seed demo               create the demo tenant, sites, users and a week of activity (idempotent)
+  fieldsync user add [flags]        create a user (see fieldsync user add --help)
+  fieldsync version                 print the version
+  fieldsync --help                  this text
+
+Configuration comes from FIELDSYNC_* environment variables; see README.md.
+With FIELDSYNC_MONGO_URI and FIELDSYNC_S3_ENDPOINT unset, fieldsync runs its
+embedded database and object store under FIELDSYNC_DATA_DIR.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "fieldsync:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	case "version", "--version":
+		fmt.Fprintln(stdout, "fieldsync", version)
+		return nil
+	}
+	cfg, err := LoadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	switch cmd {
+	case "serve":
+		return runServe(ctx, cfg, stderr)
+	case "seed":
+		if len(args) != 1 || args[0] != "demo" {
+			return errors.New("usage: fieldsync seed demo")
+		}
+		return runSeedDemo(ctx, cfg, stdout, stderr)
+	case "user":
+		if len(args) < 1 || args[0] != "add" {
+			return errors.New("usage: fieldsync user add --tenant T --username U --password P --name N --role R [--department D] [--sites A,B]")
+		}
+		return runUserAdd(ctx, cfg, args[1:], stdout, stderr)
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}

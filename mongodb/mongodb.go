@@ -1,0 +1,106 @@
+// Package mongodb is fieldsync's MongoDB store on the official driver v2. It
+// runs unchanged on a MongoDB 6+/7 replica set and on the embedded FerretDB:
+// no code path needs transactions or change streams.
+package mongodb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"fieldsync"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readconcern"
+	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
+)
+
+// Options configure Open. Zero values mean defaults.
+type Options struct {
+	// Monitor, when set, sees every command the driver sends (tests count round trips with it).
+	Monitor *CommandCounter
+	// ServerSelectionTimeout bounds how long an operation waits for a reachable server (default 5s).
+	ServerSelectionTimeout time.Duration
+}
+
+
+// Store is a connection to one MongoDB database.
+type Store struct {
+	Client *mongo.Client
+	DB     *mongo.Database
+}
+
+// Open connects to uri and selects database name. It does not wait for the server.
+func Open(ctx context.Context, uri, name string, opts Options) (*Store, error) {
+	co := options.Client().ApplyURI(uri).
+		SetWriteConcern(writeconcern.Majority()).
+		SetReadConcern(readconcern.Majority()).
+		SetRetryWrites(true)
+	if opts.ServerSelectionTimeout > 0 {
+		co.SetServerSelectionTimeout(opts.ServerSelectionTimeout)
+	} else {
+		co.SetServerSelectionTimeout(5 * time.Second)
+	}
+	if opts.Monitor != nil {
+		co.SetMonitor(opts.Monitor.commandMonitor())
+	}
+	c, err := mongo.Connect(co)
+	if err != nil {
+		return nil, fmt.Errorf("mongodb: connect: %w", err)
+	}
+	return &Store{Client: c, DB: c.Database(name)}, nil
+}
+
+// Close disconnects.
+func (s *Store) Close(ctx context.Context) error { return s.Client.Disconnect(ctx) }
+
+// Ping checks the database answers; unavailable otherwise.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := s.DB.RunCommand(ctx, bson.D{{Key: "ping", Value: 1}}).Err(); err != nil {
+		return mapError(err)
+	}
+	return nil
+}
+
+// mapError translates driver errors at the store boundary into fieldsync errors.
+func mapError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return fieldsync.WrapError(fieldsync.ENotFound, "not found", err)
+	case mongo.IsDuplicateKeyError(err):
+		return fieldsync.WrapError(fieldsync.EConflict, "already exists", err)
+	case errors.Is(err, context.Canceled):
+		return fieldsync.WrapError(fieldsync.EUnavailable, "request cancelled", err)
+	case mongo.IsTimeout(err), mongo.IsNetworkError(err), errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, mongo.ErrClientDisconnected), isServerSelection(err):
+		return &fieldsync.Error{Code: fieldsync.EUnavailable, Message: "database unavailable", RetryAfter: 5, Err: err}
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return &fieldsync.Error{Code: fieldsync.EUnavailable, Message: "database unavailable", RetryAfter: 5, Err: err}
+	}
+	return fieldsync.WrapError(fieldsync.EInternal, "database error", err)
+}
+
+func isServerSelection(err error) bool {
+	var se mongo.ServerError
+	if errors.As(err, &se) {
+		return false
+	}
+	var te interface{ Timeout() bool }
+	if errors.As(err, &te) && te.Timeout() {
+		return true
+	}
+	return errors.Is(err, mongo.ErrClientDisconnected)
+}
+
+// MapError exposes the store's error translation to other adapters of this package's callers.
+func MapError(err error) error { return mapError(err) }
