@@ -68,6 +68,13 @@ func New(opts Options) *Server {
 	s.app.Use(s.recoverMiddleware, s.requestIDMiddleware, s.accessLogMiddleware)
 	s.registerHealthRoutes(s.app)
 	s.registerDocsRoutes(s.app)
+	v1 := s.app.Group("/v1")
+	s.registerAuthRoutes(v1)
+	authed := v1.Group("", s.authenticate)
+	s.registerAdminRoutes(authed)
+	s.registerSyncRoutes(authed)
+	s.registerMediaRoutes(authed)
+	s.registerReportRoutes(authed)
 	return s
 }
 

@@ -1,0 +1,80 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+
+	"fieldsync"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// readBody reads a request body of at most limit bytes. Bodies are streamed
+// (Fiber's StreamRequestBody), so the limit is enforced here, never after
+// buffering an unbounded body.
+func readBody(c *fiber.Ctx, limit int64) ([]byte, error) {
+	if n := c.Request().Header.ContentLength(); n > int(limit) {
+		return nil, fieldsync.Errorf(fieldsync.EPayloadTooLarge, "body larger than %d bytes", limit)
+	}
+	if r := c.Context().RequestBodyStream(); r != nil {
+		b, err := io.ReadAll(io.LimitReader(r, limit+1))
+		if err != nil {
+			return nil, fieldsync.WrapError(fieldsync.EInvalid, "could not read body", err)
+		}
+		if int64(len(b)) > limit {
+			return nil, fieldsync.Errorf(fieldsync.EPayloadTooLarge, "body larger than %d bytes", limit)
+		}
+		return b, nil
+	}
+	b := c.Body()
+	if int64(len(b)) > limit {
+		return nil, fieldsync.Errorf(fieldsync.EPayloadTooLarge, "body larger than %d bytes", limit)
+	}
+	return b, nil
+}
+
+// decodeJSON decodes a JSON object body of at most MaxBodyBytes into v,
+// refusing unknown fields and trailing data; errors name the offending field.
+func decodeJSON(c *fiber.Ctx, v any) error {
+	ct := strings.ToLower(c.Get(fiber.HeaderContentType))
+	if ct != "" && !strings.HasPrefix(ct, fiber.MIMEApplicationJSON) {
+		return fieldsync.Errorf(fieldsync.EInvalid, "content type must be application/json")
+	}
+	b, err := readBody(c, MaxBodyBytes)
+	if err != nil {
+		return err
+	}
+	return decodeJSONBytes(b, v)
+}
+
+func decodeJSONBytes(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if dec.More() {
+		return fieldsync.Errorf(fieldsync.EInvalid, "trailing data after the JSON body")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		return &fieldsync.Error{Code: fieldsync.EInvalid, Field: te.Field, Message: "wrong type: want " + te.Type.String(), Err: err}
+	case errors.As(err, &se):
+		return &fieldsync.Error{Code: fieldsync.EInvalid, Message: "malformed JSON", Err: err}
+	case errors.Is(err, io.EOF):
+		return fieldsync.Errorf(fieldsync.EInvalid, "empty body")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return &fieldsync.Error{Code: fieldsync.EInvalid, Field: f, Message: "unknown field", Err: err}
+	}
+	return &fieldsync.Error{Code: fieldsync.EInvalid, Message: "malformed JSON", Err: err}
+}
