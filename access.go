@@ -1,6 +1,7 @@
 package fieldsync
 
 import (
+	"context"
 	"slices"
 	"time"
 )
@@ -22,6 +23,7 @@ const GuardInspectionWindow = 7 * 24 * time.Hour
 // RecordRef is what authorization needs to know about a record.
 type RecordRef struct {
 	Collection string
+	ID         string
 	TenantID   string
 	SiteID     string
 	CreatedBy  string
@@ -105,4 +107,19 @@ func CanWrite(c *Caller, r RecordRef, now time.Time) bool {
 		}
 	}
 	return true
+}
+
+// Citation is a record that cites a media object (a photo id, a signature).
+type Citation struct {
+	MediaID string
+	Record  RecordRef
+}
+
+// CitationFinder finds the records that cite media. The sync engine implements
+// it from its collection declarations; the media service asks it who may see a photo.
+type CitationFinder interface {
+	// Citing returns the live records of tenant citing any of mediaIDs.
+	Citing(ctx context.Context, tenant string, mediaIDs []string) ([]Citation, error)
+	// CitedAtSite returns every citation by live records of tenant's site.
+	CitedAtSite(ctx context.Context, tenant, site string) ([]Citation, error)
 }
