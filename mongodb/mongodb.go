@@ -27,7 +27,6 @@ type Options struct {
 	ServerSelectionTimeout time.Duration
 }
 
-
 // Store is a connection to one MongoDB database.
 type Store struct {
 	Client *mongo.Client
