@@ -60,12 +60,14 @@ func (s *Server) accessLogMiddleware(c *fiber.Ctx) error {
 			return herr
 		}
 	}
+	took := time.Since(start)
+	s.metrics.observe(c, took)
 	attrs := []any{
 		"request_id", requestID(c),
 		"method", c.Method(),
 		"path", c.Path(),
 		"status", c.Response().StatusCode(),
-		"duration_ms", float64(time.Since(start).Microseconds()) / 1000,
+		"duration_ms", float64(took.Microseconds()) / 1000,
 		"bytes_in", len(c.Request().Body()),
 		"remote", c.IP(),
 	}
