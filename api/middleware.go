@@ -44,7 +44,7 @@ func (s *Server) requestIDMiddleware(c *fiber.Ctx) error {
 	}
 	c.Locals(localRequestID, rid)
 	c.Set(HeaderRequestID, rid)
-	ctx, cancel := context.WithTimeout(context.Background(), RequestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.Timeouts.Request)
 	defer cancel()
 	c.SetUserContext(ctx)
 	return c.Next()

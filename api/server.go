@@ -26,6 +26,27 @@ const (
 	RequestTimeout = 30 * time.Second
 )
 
+// Timeouts bound slow clients and slow work.
+type Timeouts struct {
+	Read, Write, Idle, Request time.Duration
+}
+
+func (t Timeouts) withDefaults() Timeouts {
+	if t.Read <= 0 {
+		t.Read = ReadTimeout
+	}
+	if t.Write <= 0 {
+		t.Write = WriteTimeout
+	}
+	if t.Idle <= 0 {
+		t.Idle = IdleTimeout
+	}
+	if t.Request <= 0 {
+		t.Request = RequestTimeout
+	}
+	return t
+}
+
 // Pinger is a dependency /readyz checks.
 type Pinger interface {
 	// Ping returns nil when the dependency answers; unavailable otherwise.
@@ -43,6 +64,8 @@ type Options struct {
 	// (a zero value keeps the default; a negative Rate turns the limit off).
 	AddressLimit RateLimit
 	DeviceLimit  RateLimit
+	// Timeouts override ReadTimeout, WriteTimeout, IdleTimeout and RequestTimeout where non-zero.
+	Timeouts Timeouts
 	// Now is the clock (tests inject one); nil means time.Now.
 	Now func() time.Time
 }
@@ -65,6 +88,7 @@ func New(opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	opts.Timeouts = opts.Timeouts.withDefaults()
 	s := &Server{opts: opts, log: opts.Logger, metrics: newMetrics()}
 	s.byAddress = newLimiter(orDefault(opts.AddressLimit, DefaultAddressLimit), opts.Now)
 	s.byDevice = newLimiter(orDefault(opts.DeviceLimit, DefaultDeviceLimit), opts.Now)
@@ -73,9 +97,9 @@ func New(opts Options) *Server {
 		DisableStartupMessage: true,
 		BodyLimit:             MaxBodyBytes,
 		StreamRequestBody:     true,
-		ReadTimeout:           ReadTimeout,
-		WriteTimeout:          WriteTimeout,
-		IdleTimeout:           IdleTimeout,
+		ReadTimeout:           opts.Timeouts.Read,
+		WriteTimeout:          opts.Timeouts.Write,
+		IdleTimeout:           opts.Timeouts.Idle,
 		ErrorHandler:          s.handleError,
 		ReadBufferSize:        16 << 10,
 	})

@@ -27,6 +27,8 @@ func TestLoadConfigNamesTheBadVariable(t *testing.T) {
 		{"FIELDSYNC_LOG_LEVEL", "loud"},
 		{"FIELDSYNC_SYNC_RETENTION", "30 days"},
 		{"FIELDSYNC_S3_ENDPOINT", "http://minio:9000"},
+		{"FIELDSYNC_RATE_PER_DEVICE", "fast"},
+		{"FIELDSYNC_RATE_PER_ADDRESS", "10"},
 	} {
 		_, err := LoadConfig(envOf(map[string]string{tc.name: tc.value}))
 		if err == nil || !strings.Contains(err.Error(), tc.name) {
@@ -169,4 +171,3 @@ func TestSecondStartKeepsData(t *testing.T) {
 		app.Close()
 	}
 }
-
