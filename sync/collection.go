@@ -296,3 +296,12 @@ func (a *Action) decodeArgs(raw map[string]json.RawMessage) (map[string]any, err
 	}
 	return out, nil
 }
+
+// Set sets a field (nil removes it). Actions, computed fields and jobs use it;
+// time.Time becomes RFC 3339 and []string a list.
+func (r *Record) Set(field string, v any) { setField(r.Fields, field, normalize(v)) }
+
+// Append adds values to a list field as a set union (timelines, links).
+func (r *Record) Append(field string, vs ...any) {
+	r.Fields[field] = union(r.Fields[field], normalize(vs))
+}

@@ -240,7 +240,7 @@ func (e *Engine) reserve(ctx context.Context, tenant string, k int) (reservation
 	}
 	err := e.counters.FindOneAndUpdate(ctx, bson.M{"_id": tenant},
 		bson.M{"$inc": bson.M{"n": int64(k)}, "$set": bson.M{"r." + tok: bson.M{"lb": lb, "exp": exp}}},
-		options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After).SetProjection(bson.M{"n": 1})).Decode(&doc)
+		options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&doc)
 	if err != nil {
 		return reservation{}, storeError(err)
 	}

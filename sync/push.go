@@ -405,6 +405,7 @@ func (e *Engine) apply(c *fieldsync.Caller, now time.Time, work map[string]*slot
 				rec.Fields[k] = v
 			}
 		}
+		applyDefaults(o.coll, rec)
 		s.rec = rec
 		e.commit(o.coll, rec, before, user, dev, now, o.m, true)
 		s.dirty = true
@@ -541,6 +542,9 @@ func (e *Engine) applyWrite(c *fieldsync.Caller, now time.Time, work map[string]
 	for k, vs := range w.Append {
 		rec.Fields[k] = union(rec.Fields[k], normalize(vs))
 	}
+	if w.Create {
+		applyDefaults(o.coll, rec)
+	}
 	if !w.Create && reflect.DeepEqual(before, rec.Fields) {
 		return nil // nothing changes: no new version
 	}
@@ -550,6 +554,14 @@ func (e *Engine) applyWrite(c *fieldsync.Caller, now time.Time, work map[string]
 	}
 	s.dirty = true
 	return nil
+}
+
+func applyDefaults(coll *Collection, rec *Record) {
+	for _, f := range coll.Fields {
+		if _, ok := rec.Fields[f.Name]; !ok && f.Default != nil {
+			rec.Fields[f.Name] = normalize(f.Default)
+		}
+	}
 }
 
 func tenantOfKey(k string) string { t, _, _ := strings.Cut(k, "/"); return t }

@@ -74,6 +74,8 @@ type Field struct {
 	// AppendOnly list fields merge as set unions: an update adds elements, never
 	// removes any, and never conflicts.
 	AppendOnly bool
+	// Default is the value a new record gets when the create does not set the field.
+	Default any
 	// Assignee fields (UUID or UUIDList) name the users the record is assigned
 	// to: they feed fieldsync.RecordRef.AssigneeIDs and so the scope rule.
 	Assignee bool
