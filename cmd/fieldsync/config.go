@@ -26,6 +26,8 @@ type Config struct {
 	DefaultTenant string
 	SyncRetention time.Duration
 	ShutdownGrace time.Duration
+	// DebugAddr, when set, serves pprof and expvar (db_commands) on a loopback address.
+	DebugAddr string
 }
 
 // configError names the variable that stopped start-up.
@@ -56,6 +58,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		S3Bucket:      env("FIELDSYNC_S3_BUCKET", "fieldsync"),
 		S3PublicEnd:   env("FIELDSYNC_S3_PUBLIC_ENDPOINT", ""),
 		DefaultTenant: env("FIELDSYNC_DEFAULT_TENANT", ""),
+		DebugAddr:     env("FIELDSYNC_DEBUG_ADDR", ""),
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return c, &configError{"FIELDSYNC_ADDR", c.Addr, "want host:port"}
