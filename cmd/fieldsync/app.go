@@ -93,6 +93,9 @@ func (a *App) Server() *api.Server {
 		Logger:  a.log,
 		Version: version,
 		Ready:   map[string]api.Pinger{"database": a.store, "object_store": a.objects},
+
+		AddressLimit: a.cfg.RateAddress,
+		DeviceLimit:  a.cfg.RateDevice,
 	})
 }
 
