@@ -5,6 +5,7 @@
 //
 //	fieldsync-bench run -system fieldsync|pouchdb|raw [flags]   one run → JSON
 //	fieldsync-bench report [-json F] [-md F] RESULT.json...      medians → table
+//	fieldsync-bench port                                          a free loopback port
 package main
 
 import (
@@ -45,6 +46,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return runOne(ctx, args[1:], stdout)
 	case "report":
 		return runReport(args[1:], stdout)
+	case "port":
+		// A free loopback port for scripts/bench to start a server on.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		_, err = fmt.Fprintln(stdout, ln.Addr().(*net.TCPAddr).Port)
+		return err
 	}
 	return fmt.Errorf("unknown command %q (want run or report)", args[0])
 }

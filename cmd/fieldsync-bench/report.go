@@ -46,22 +46,28 @@ func phaseMetrics(key, label string, ph func(r *Result) *Phase, perReq string) [
 			return 0
 		}
 	}
-	return []metric{
-		{key + ".records_per_s", label + " records/s", get(func(p *Phase) float64 { return p.RecordsPerS })},
-		{key + ".p50_ms", label + " " + perReq + " p50 ms", get(func(p *Phase) float64 { return p.P50ms })},
-		{key + ".p95_ms", label + " " + perReq + " p95 ms", get(func(p *Phase) float64 { return p.P95ms })},
-		{key + ".p99_ms", label + " " + perReq + " p99 ms", get(func(p *Phase) float64 { return p.P99ms })},
+	ms := []metric{{key + ".records_per_s", label + " records/s", get(func(p *Phase) float64 { return p.RecordsPerS })}}
+	if perReq != "" {
+		ms = append(ms,
+			metric{key + ".p50_ms", label + " " + perReq + " p50 ms", get(func(p *Phase) float64 { return p.P50ms })},
+			metric{key + ".p95_ms", label + " " + perReq + " p95 ms", get(func(p *Phase) float64 { return p.P95ms })},
+			metric{key + ".p99_ms", label + " " + perReq + " p99 ms", get(func(p *Phase) float64 { return p.P99ms })},
+		)
+	} else {
+		perReq = "request"
+	}
+	return append(ms, []metric{
 		{key + ".server_cpu_s_per_10k", label + " server CPU-s / 10k records", get(func(p *Phase) float64 { return p.ServerCPUPer10k })},
 		{key + ".stores_cpu_s_per_10k", label + " database process CPU-s / 10k records", get(func(p *Phase) float64 { return p.StoresCPUPer10k })},
 		{key + ".db_commands_per_request", label + " database round trips / " + perReq, get(func(p *Phase) float64 { return p.DBCommandsPerRequest })},
-	}
+	}...)
 }
 
 var metrics = func() []metric {
 	var m []metric
 	m = append(m, phaseMetrics("push", "push", func(r *Result) *Phase { return &r.Push }, "batch")...)
 	m = append(m, phaseMetrics("pull", "paged pull", func(r *Result) *Phase { return &r.Pull }, "page")...)
-	m = append(m, phaseMetrics("stream", "bootstrap stream", func(r *Result) *Phase { return r.Stream }, "stream")...)
+	m = append(m, phaseMetrics("stream", "bootstrap stream", func(r *Result) *Phase { return r.Stream }, "")...)
 	m = append(m, phaseMetrics("incremental_push", "+1k push", func(r *Result) *Phase { return &r.IncPush }, "batch")...)
 	m = append(m, phaseMetrics("incremental_pull", "+1k incremental pull", func(r *Result) *Phase { return &r.IncPull }, "page")...)
 	m = append(m,
