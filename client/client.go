@@ -476,3 +476,25 @@ func parseRetryAfter(v string) time.Duration {
 	}
 	return max(0, min(d, MaxRetryAfter))
 }
+
+// NewUser is an admin's request to create a user (POST /v1/admin/users).
+type NewUser struct {
+	Username   string   `json:"username"`
+	Password   string   `json:"password"`
+	Name       string   `json:"name"`
+	Role       string   `json:"role"`
+	Department string   `json:"department,omitempty"`
+	SiteIDs    []string `json:"site_ids"`
+}
+
+// CreateUser creates a user; the caller must be an admin.
+func (c *Client) CreateUser(ctx context.Context, u NewUser) (*User, error) {
+	var out User
+	err := c.retry(ctx, "admin", func() (*http.Request, error) {
+		return c.newJSONRequest(ctx, http.MethodPost, "/v1/admin/users", nil, u)
+	}, true, &out)
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
