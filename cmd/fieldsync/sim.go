@@ -25,11 +25,18 @@ Usage:
   fieldsync sim -watch USER:PASSWORD [flags] tail what one user's phone receives (the demo's cs view)
 
 Staff come from -users (existing accounts), or are created first with -admin
-(sim-guard-N, sim-tech-N, sim-cs-N on -sites). Exits 1 when any device's local
-copy differs from a fresh bootstrap of its scope.
+(sim-guard-N, sim-tech-N, sim-cs-N on -sites); with neither, the demo tenant's
+site A staff play (run fieldsync seed demo first). Exits 1 when any device's
+local copy differs from a fresh bootstrap of its scope.
 
 Flags:
 `
+
+// demoSimUsers are the demo tenant's staff of site A that `fieldsync seed demo` creates.
+var demoSimUsers = []string{"guard.a1", "guard.a2", "tech.a1", "tech.a2", "cs.a1", "super.a1"}
+
+// demoPassword is the password of every demo user (auth.DemoPassword).
+const demoPassword = "demo-pass-2026"
 
 // simFlags are the flags of fieldsync sim.
 type simFlags struct {
@@ -52,7 +59,7 @@ func parseSimFlags(args []string, getenv func(string) string, stderr io.Writer) 
 	}
 	defURL := "http://" + envOr(getenv, "FIELDSYNC_ADDR", "127.0.0.1:8080")
 	fs.StringVar(&f.url, "url", defURL, "server base URL")
-	fs.StringVar(&f.tenant, "tenant", getenv("FIELDSYNC_DEFAULT_TENANT"), "tenant of the accounts (empty: the server's default)")
+	fs.StringVar(&f.tenant, "tenant", envOr(getenv, "FIELDSYNC_DEFAULT_TENANT", "demo"), "tenant of the accounts")
 	fs.StringVar(&f.users, "users", "", "comma-separated existing usernames to play (roles come from the server)")
 	fs.StringVar(&f.password, "password", "", "password of -users, and of the users -admin creates (default sim-password-1 there)")
 	fs.StringVar(&f.admin, "admin", "", "ADMIN:PASSWORD: create the sim's users first (see -guards, -technicians, -cs, -sites)")
@@ -146,7 +153,15 @@ func simAccounts(ctx context.Context, f *simFlags) ([]sim.Account, error) {
 		return out, nil
 	}
 	if f.admin == "" {
-		return nil, errors.New("sim: give -users (existing accounts) or -admin ADMIN:PASSWORD (create sim users); see fieldsync sim --help")
+		// The demo tenant's site A staff (fieldsync seed demo).
+		pass := f.password
+		if pass == "" {
+			pass = demoPassword
+		}
+		for _, u := range demoSimUsers {
+			out = append(out, sim.Account{Username: u, Password: pass})
+		}
+		return out, nil
 	}
 	name, pass, ok := strings.Cut(f.admin, ":")
 	if !ok || f.sites == "" {
