@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -82,6 +83,8 @@ type Result struct {
 
 type runFlags struct {
 	system, url, debugURL, mongoURI, db, out, tag string
+	storesDebugURL, profileDir                    string
+	profileSeconds                                int
 	username, password, tenant, site              string
 	serverPID, storesPID                          int
 	records, devices, batch, inflight, extra      int
@@ -106,6 +109,9 @@ func runOne(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&f.system, "system", "", "fieldsync, pouchdb or raw")
 	fs.StringVar(&f.url, "url", "", "base URL of the fieldsync API or of pouchdb-server")
 	fs.StringVar(&f.debugURL, "debug-url", "", "fieldsync debug server (FIELDSYNC_DEBUG_ADDR) for database round trips")
+	fs.StringVar(&f.storesDebugURL, "stores-debug-url", "", "debug server of the database process, for -profile-dir")
+	fs.StringVar(&f.profileDir, "profile-dir", "", "save CPU profiles of the server (and database process) for the push and pull phases here")
+	fs.IntVar(&f.profileSeconds, "profile-seconds", 5, "length of each CPU profile")
 	fs.StringVar(&f.mongoURI, "mongo-uri", "", "database URI for -system raw")
 	fs.StringVar(&f.db, "db", "", "database name (pouchdb, raw); default bench_<tag>")
 	fs.StringVar(&f.tag, "tag", "", "run tag (device ids, database names); default the time")
@@ -169,16 +175,41 @@ type meter struct {
 	cpu, storesCPU       float64
 	cmds                 int64
 	hasCmds              bool
+	// CPU profiles of the phases (only those named in profile).
+	profileDir     string
+	profileSeconds int
+	profileURLs    map[string]string // process name → debug server
+	profiling      sync.WaitGroup
 }
 
-func (m *meter) start(ctx context.Context) {
+// profiled are the phases whose CPU profiles are taken with -profile-dir.
+var profiled = map[string]bool{"push": true, "pull": true, "stream": true}
+
+func (m *meter) start(ctx context.Context, phase string) {
+	if m.profileDir != "" && profiled[phase] {
+		for proc, u := range m.profileURLs {
+			if u == "" {
+				continue
+			}
+			m.profiling.Add(1)
+			go func() {
+				defer m.profiling.Done()
+				path := filepath.Join(m.profileDir, proc+"-"+phase+".pprof")
+				if err := fetchProfile(ctx, u, m.profileSeconds, path); err != nil {
+					fmt.Fprintln(os.Stderr, "fieldsync-bench: profile:", err)
+				}
+			}()
+		}
+	}
 	m.cpu, _ = procCPU(m.serverPID)
 	m.storesCPU, _ = procCPU(m.storesPID)
 	m.cmds, m.hasCmds = m.d.commands(ctx)
 }
 
-// stop fills in p's per-record CPU and per-request round trips.
+// stop fills in p's per-record CPU and per-request round trips, then waits
+// for the phase's profiles (after the figures are taken, so they are not skewed).
 func (m *meter) stop(ctx context.Context, p *Phase) {
+	defer m.profiling.Wait()
 	cpu, _ := procCPU(m.serverPID)
 	scpu, _ := procCPU(m.storesPID)
 	if p.Records > 0 {
@@ -230,10 +261,11 @@ func measure(ctx context.Context, d driver, f runFlags) (*Result, error) {
 		Batch: f.batch, InFlight: f.inflight, PageLimit: f.page}
 	recs := makeRecords(f.records, f.site, 1)
 	extra := makeRecords(f.extra, f.site, 2)
-	m := &meter{d: d, serverPID: f.serverPID, storesPID: f.storesPID}
+	m := &meter{d: d, serverPID: f.serverPID, storesPID: f.storesPID, profileDir: f.profileDir, profileSeconds: f.profileSeconds,
+		profileURLs: map[string]string{"server": f.debugURL, "stores": f.storesDebugURL}}
 	send := func(ctx context.Context, b batch) error { return d.push(ctx, b) }
 
-	m.start(ctx)
+	m.start(ctx, "push")
 	dur, lat, err := runBatches(ctx, planBatches(recs, f.devices, f.batch), f.inflight, send)
 	if err != nil {
 		return nil, fmt.Errorf("push: %w", err)
@@ -242,7 +274,7 @@ func measure(ctx context.Context, d driver, f runFlags) (*Result, error) {
 	m.stop(ctx, &res.Push)
 
 	all := newIDSet(recs)
-	m.start(ctx)
+	m.start(ctx, "pull")
 	t := time.Now()
 	cursor, lat, err := d.pull(ctx, "", all.see)
 	if err != nil {
@@ -255,7 +287,7 @@ func measure(ctx context.Context, d driver, f runFlags) (*Result, error) {
 	}
 
 	streamed := newIDSet(recs)
-	m.start(ctx)
+	m.start(ctx, "stream")
 	t = time.Now()
 	ok, err := d.stream(ctx, streamed.see)
 	if err != nil {
@@ -270,7 +302,7 @@ func measure(ctx context.Context, d driver, f runFlags) (*Result, error) {
 		}
 	}
 
-	m.start(ctx)
+	m.start(ctx, "incremental_push")
 	dur, lat, err = runBatches(ctx, planBatches(extra, f.devices, f.batch), f.inflight, send)
 	if err != nil {
 		return nil, fmt.Errorf("incremental push: %w", err)
@@ -279,7 +311,7 @@ func measure(ctx context.Context, d driver, f runFlags) (*Result, error) {
 	m.stop(ctx, &res.IncPush)
 
 	inc := newIDSet(extra)
-	m.start(ctx)
+	m.start(ctx, "incremental_pull")
 	t = time.Now()
 	if _, lat, err = d.pull(ctx, cursor, inc.see); err != nil {
 		return nil, fmt.Errorf("incremental pull: %w", err)
@@ -302,4 +334,29 @@ func httpClient() *http.Client {
 		MaxIdleConnsPerHost: 128,
 		IdleConnTimeout:     60 * time.Second,
 	}}
+}
+
+// fetchProfile saves a CPU profile of seconds from a Go debug server.
+func fetchProfile(ctx context.Context, debugURL string, seconds int, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", debugURL, seconds), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", debugURL, resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

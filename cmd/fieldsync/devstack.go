@@ -24,7 +24,15 @@ func runDevstack(ctx context.Context, cfg Config, args []string, stdout, stderr 
 	if err != nil {
 		return fmt.Errorf("config: FIELDSYNC_DATA_DIR=%q: %w", cfg.DataDir, err)
 	}
-	st, err := devstack.Start(ctx, devstack.Options{Dir: dir, Logger: newLogger(cfg, stderr)})
+	log := newLogger(cfg, stderr)
+	if cfg.DebugAddr != "" {
+		stopDebug, err := startDebug(cfg.DebugAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
+	}
+	st, err := devstack.Start(ctx, devstack.Options{Dir: dir, Logger: log})
 	if err != nil {
 		return err
 	}
