@@ -263,62 +263,66 @@ func measure(ctx context.Context, d driver, f runFlags) (*Result, error) {
 	extra := makeRecords(f.extra, f.site, 2)
 	m := &meter{d: d, serverPID: f.serverPID, storesPID: f.storesPID, profileDir: f.profileDir, profileSeconds: f.profileSeconds,
 		profileURLs: map[string]string{"server": f.debugURL, "stores": f.storesDebugURL}}
-	send := func(ctx context.Context, b batch) error { return d.push(ctx, b) }
 
-	m.start(ctx, "push")
-	dur, lat, err := runBatches(ctx, planBatches(recs, f.devices, f.batch), f.inflight, send)
-	if err != nil {
-		return nil, fmt.Errorf("push: %w", err)
+	// push sends recs as the devices' batches.
+	push := func(name string, recs []record) (Phase, error) {
+		m.start(ctx, name)
+		dur, lat, err := runBatches(ctx, planBatches(recs, f.devices, f.batch), f.inflight, d.push)
+		if err != nil {
+			return Phase{}, fmt.Errorf("%s: %w", name, err)
+		}
+		p := newPhase(len(recs), dur, lat)
+		m.stop(ctx, &p)
+		return p, nil
 	}
-	res.Push = newPhase(len(recs), dur, lat)
-	m.stop(ctx, &res.Push)
+	// read times one read that must see every record of want.
+	read := func(name string, want []record, fn func(seen func(string)) (latencies, error)) (Phase, error) {
+		ids := newIDSet(want)
+		m.start(ctx, name)
+		t := time.Now()
+		lat, err := fn(ids.see)
+		if err != nil {
+			return Phase{}, fmt.Errorf("%s: %w", name, err)
+		}
+		p := newPhase(ids.seen, time.Since(t), lat)
+		m.stop(ctx, &p)
+		return p, ids.check(name)
+	}
 
-	all := newIDSet(recs)
-	m.start(ctx, "pull")
-	t := time.Now()
-	cursor, lat, err := d.pull(ctx, "", all.see)
-	if err != nil {
-		return nil, fmt.Errorf("pull: %w", err)
-	}
-	res.Pull = newPhase(all.seen, time.Since(t), lat)
-	m.stop(ctx, &res.Pull)
-	if err := all.check("pull"); err != nil {
+	var err error
+	if res.Push, err = push("push", recs); err != nil {
 		return nil, err
 	}
-
-	streamed := newIDSet(recs)
-	m.start(ctx, "stream")
-	t = time.Now()
-	ok, err := d.stream(ctx, streamed.see)
-	if err != nil {
-		return nil, fmt.Errorf("stream: %w", err)
+	var cursor string
+	if res.Pull, err = read("pull", recs, func(seen func(string)) (lat latencies, err error) {
+		cursor, lat, err = d.pull(ctx, "", seen)
+		return lat, err
+	}); err != nil {
+		return nil, err
 	}
-	if ok {
-		p := newPhase(streamed.seen, time.Since(t), latencies{time.Since(t)})
-		m.stop(ctx, &p)
-		res.Stream = &p
-		if err := streamed.check("stream"); err != nil {
+	streamed := false
+	stream, err := read("stream", recs, func(seen func(string)) (latencies, error) {
+		t := time.Now()
+		ok, err := d.stream(ctx, seen)
+		if !ok {
+			return nil, nil
+		}
+		streamed = true
+		return latencies{time.Since(t)}, err
+	})
+	if streamed {
+		if err != nil {
 			return nil, err
 		}
+		res.Stream = &stream
 	}
-
-	m.start(ctx, "incremental_push")
-	dur, lat, err = runBatches(ctx, planBatches(extra, f.devices, f.batch), f.inflight, send)
-	if err != nil {
-		return nil, fmt.Errorf("incremental push: %w", err)
+	if res.IncPush, err = push("incremental_push", extra); err != nil {
+		return nil, err
 	}
-	res.IncPush = newPhase(len(extra), dur, lat)
-	m.stop(ctx, &res.IncPush)
-
-	inc := newIDSet(extra)
-	m.start(ctx, "incremental_pull")
-	t = time.Now()
-	if _, lat, err = d.pull(ctx, cursor, inc.see); err != nil {
-		return nil, fmt.Errorf("incremental pull: %w", err)
-	}
-	res.IncPull = newPhase(inc.seen, time.Since(t), lat)
-	m.stop(ctx, &res.IncPull)
-	if err := inc.check("incremental pull"); err != nil {
+	if res.IncPull, err = read("incremental_pull", extra, func(seen func(string)) (lat latencies, err error) {
+		_, lat, err = d.pull(ctx, cursor, seen)
+		return lat, err
+	}); err != nil {
 		return nil, err
 	}
 	res.PeakRSSMiB, _ = procPeakRSS(f.serverPID)
