@@ -45,6 +45,7 @@ func (s *Server) handleReadyz(c *fiber.Ctx) error {
 	var down []string
 	for range s.opts.Ready {
 		r := <-results
+		s.metrics.setDependency(r.name, r.err == nil)
 		if r.err != nil {
 			resp.Checks[r.name] = "down"
 			down = append(down, r.name)

@@ -44,7 +44,7 @@ func (s *Server) requestIDMiddleware(c *fiber.Ctx) error {
 	}
 	c.Locals(localRequestID, rid)
 	c.Set(HeaderRequestID, rid)
-	ctx, cancel := context.WithTimeout(context.Background(), RequestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.Timeouts.Request)
 	defer cancel()
 	c.SetUserContext(ctx)
 	return c.Next()
@@ -60,12 +60,14 @@ func (s *Server) accessLogMiddleware(c *fiber.Ctx) error {
 			return herr
 		}
 	}
+	took := time.Since(start)
+	s.metrics.observe(c, took)
 	attrs := []any{
 		"request_id", requestID(c),
 		"method", c.Method(),
 		"path", c.Path(),
 		"status", c.Response().StatusCode(),
-		"duration_ms", float64(time.Since(start).Microseconds()) / 1000,
+		"duration_ms", float64(took.Microseconds()) / 1000,
 		"bytes_in", len(c.Request().Body()),
 		"remote", c.IP(),
 	}

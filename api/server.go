@@ -28,6 +28,27 @@ const (
 	RequestTimeout = 30 * time.Second
 )
 
+// Timeouts bound slow clients and slow work.
+type Timeouts struct {
+	Read, Write, Idle, Request time.Duration
+}
+
+func (t Timeouts) withDefaults() Timeouts {
+	if t.Read <= 0 {
+		t.Read = ReadTimeout
+	}
+	if t.Write <= 0 {
+		t.Write = WriteTimeout
+	}
+	if t.Idle <= 0 {
+		t.Idle = IdleTimeout
+	}
+	if t.Request <= 0 {
+		t.Request = RequestTimeout
+	}
+	return t
+}
+
 // Pinger is a dependency /readyz checks.
 type Pinger interface {
 	// Ping returns nil when the dependency answers; unavailable otherwise.
@@ -43,13 +64,24 @@ type Options struct {
 	Version string
 	// Auth verifies bearer tokens and serves login, refresh, logout, me and the admin API.
 	Auth *auth.Service
+	// AddressLimit and DeviceLimit override DefaultAddressLimit and DefaultDeviceLimit
+	// (a zero value keeps the default; a negative Rate turns the limit off).
+	AddressLimit RateLimit
+	DeviceLimit  RateLimit
+	// Timeouts override ReadTimeout, WriteTimeout, IdleTimeout and RequestTimeout where non-zero.
+	Timeouts Timeouts
+	// Now is the clock (tests inject one); nil means time.Now.
+	Now func() time.Time
 }
 
 // Server is the fieldsync HTTP API.
 type Server struct {
-	app  *fiber.App
-	opts Options
-	log  *slog.Logger
+	app       *fiber.App
+	opts      Options
+	log       *slog.Logger
+	byAddress *limiter
+	byDevice  *limiter
+	metrics   *metrics
 }
 
 // New builds the server and registers every route.
@@ -57,24 +89,31 @@ func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &Server{opts: opts, log: opts.Logger}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	opts.Timeouts = opts.Timeouts.withDefaults()
+	s := &Server{opts: opts, log: opts.Logger, metrics: newMetrics()}
+	s.byAddress = newLimiter(orDefault(opts.AddressLimit, DefaultAddressLimit), opts.Now)
+	s.byDevice = newLimiter(orDefault(opts.DeviceLimit, DefaultDeviceLimit), opts.Now)
 	s.app = fiber.New(fiber.Config{
 		AppName:               "fieldsync",
 		DisableStartupMessage: true,
 		BodyLimit:             MaxBodyBytes,
 		StreamRequestBody:     true,
-		ReadTimeout:           ReadTimeout,
-		WriteTimeout:          WriteTimeout,
-		IdleTimeout:           IdleTimeout,
+		ReadTimeout:           opts.Timeouts.Read,
+		WriteTimeout:          opts.Timeouts.Write,
+		IdleTimeout:           opts.Timeouts.Idle,
 		ErrorHandler:          s.handleError,
 		ReadBufferSize:        16 << 10,
 	})
 	s.app.Use(s.recoverMiddleware, s.requestIDMiddleware, s.accessLogMiddleware)
 	s.registerHealthRoutes(s.app)
 	s.registerDocsRoutes(s.app)
-	v1 := s.app.Group("/v1")
+	s.registerMetricsRoutes(s.app)
+	v1 := s.app.Group("/v1", s.addressLimit)
 	s.registerAuthRoutes(v1)
-	authed := v1.Group("", s.authenticate)
+	authed := v1.Group("", s.authenticate, s.deviceLimit)
 	s.registerAdminRoutes(authed)
 	s.registerSyncRoutes(authed)
 	s.registerMediaRoutes(authed)
@@ -109,4 +148,11 @@ func (s *Server) Routes() []string {
 		}
 	}
 	return out
+}
+
+func orDefault(l, def RateLimit) RateLimit {
+	if l.Rate == 0 {
+		return def
+	}
+	return l
 }

@@ -210,6 +210,13 @@ func (s *Stack) startObjectStore(ctx, runCtx context.Context, dir string, log *s
 	}
 }
 
+// PauseDatabase makes the embedded database unreachable, dropping every
+// connection, as a crashed or partitioned database would (fault tests).
+func (s *Stack) PauseDatabase() { s.lock.pause() }
+
+// ResumeDatabase makes it reachable again on the same address.
+func (s *Stack) ResumeDatabase() error { return s.lock.resume() }
+
 // Close stops both stores and waits for them.
 func (s *Stack) Close() {
 	s.cancel()

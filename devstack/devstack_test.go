@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -188,4 +189,34 @@ func TestDatabaseKeepsDataAcrossRestart(t *testing.T) {
 		_ = c.Disconnect(ctx)
 		s.Close()
 	}
+}
+
+func TestPauseAndResumeDatabase(t *testing.T) {
+	s := startDB(t, false)
+	c, err := mongo.Connect(options.Client().ApplyURI(s.MongoURI).SetServerSelectionTimeout(300 * time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(context.Background())
+	ping := func() error {
+		return c.Database("x").RunCommand(context.Background(), bson.D{{Key: "ping", Value: 1}}).Err()
+	}
+	if err := ping(); err != nil {
+		t.Fatal(err)
+	}
+	s.PauseDatabase()
+	if err := ping(); err == nil {
+		t.Fatal("ping succeeded while the database was paused")
+	}
+	if err := s.ResumeDatabase(); err != nil {
+		t.Fatal(err)
+	}
+	var err2 error
+	for range 50 {
+		if err2 = ping(); err2 == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("database did not come back: %v", err2)
 }

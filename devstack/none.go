@@ -34,3 +34,9 @@ func Start(context.Context, Options) (*Stack, error) {
 
 // Close does nothing.
 func (s *Stack) Close() {}
+
+// PauseDatabase does nothing in this build.
+func (s *Stack) PauseDatabase() {}
+
+// ResumeDatabase does nothing in this build.
+func (s *Stack) ResumeDatabase() error { return nil }

@@ -19,6 +19,7 @@ import (
 // Reads pass concurrently.
 type wireLock struct {
 	ln      net.Listener
+	address string
 	backend string
 	log     *slog.Logger
 
@@ -52,22 +53,52 @@ func newWireLock(backend string, log *slog.Logger) (*wireLock, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &wireLock{ln: ln, backend: backend, log: log, conns: map[net.Conn]struct{}{}}
+	w := &wireLock{ln: ln, address: ln.Addr().String(), backend: backend, log: log, conns: map[net.Conn]struct{}{}}
 	w.wg.Add(1)
-	go w.accept()
+	go w.accept(ln)
 	return w, nil
 }
 
-func (w *wireLock) addr() string { return w.ln.Addr().String() }
+func (w *wireLock) addr() string { return w.address }
 
 func (w *wireLock) close() {
-	w.ln.Close()
 	w.mu.Lock()
+	ln := w.ln
+	w.mu.Unlock()
+	ln.Close()
+	w.dropConns()
+	w.wg.Wait()
+}
+
+func (w *wireLock) dropConns() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	for c := range w.conns {
 		c.Close()
 	}
+}
+
+// pause stops accepting and drops every connection, as a crashed database would.
+func (w *wireLock) pause() {
+	w.mu.Lock()
+	ln := w.ln
 	w.mu.Unlock()
-	w.wg.Wait()
+	ln.Close()
+	w.dropConns()
+}
+
+// resume listens again on the same address.
+func (w *wireLock) resume() error {
+	ln, err := net.Listen("tcp", w.address)
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	w.ln = ln
+	w.mu.Unlock()
+	w.wg.Add(1)
+	go w.accept(ln)
+	return nil
 }
 
 func (w *wireLock) track(c net.Conn, add bool) {
@@ -80,10 +111,10 @@ func (w *wireLock) track(c net.Conn, add bool) {
 	}
 }
 
-func (w *wireLock) accept() {
+func (w *wireLock) accept(ln net.Listener) {
 	defer w.wg.Done()
 	for {
-		c, err := w.ln.Accept()
+		c, err := ln.Accept()
 		if err != nil {
 			return
 		}

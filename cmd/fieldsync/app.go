@@ -111,10 +111,12 @@ func openAuth(cfg *Config, store *mongodb.Store, log *slog.Logger) (*auth.Servic
 // Server builds the HTTP API on the app's services.
 func (a *App) Server() *api.Server {
 	return api.New(api.Options{
-		Logger:  a.log,
-		Version: version,
-		Ready:   map[string]api.Pinger{"database": a.store, "object_store": a.objects},
-		Auth:    a.auth,
+		Logger:       a.log,
+		Version:      version,
+		Ready:        map[string]api.Pinger{"database": a.store, "object_store": a.objects},
+		Auth:         a.auth,
+		AddressLimit: a.cfg.RateAddress,
+		DeviceLimit:  a.cfg.RateDevice,
 	})
 }
 

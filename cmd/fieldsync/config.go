@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fieldsync/api"
 	"fmt"
 	"log/slog"
 	"net"
@@ -28,6 +29,8 @@ type Config struct {
 	SyncRetention time.Duration
 	ShutdownGrace time.Duration
 	Auth          AuthConfig
+	RateAddress   api.RateLimit
+	RateDevice    api.RateLimit
 }
 
 // AuthConfig is the token and login configuration.
@@ -108,6 +111,12 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if c.Auth, err = loadAuthConfig(env, c.DataDir); err != nil {
 		return c, err
 	}
+	if c.RateAddress, err = rateLimit(env, "FIELDSYNC_RATE_PER_ADDRESS", api.DefaultAddressLimit); err != nil {
+		return c, err
+	}
+	if c.RateDevice, err = rateLimit(env, "FIELDSYNC_RATE_PER_DEVICE", api.DefaultDeviceLimit); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 
@@ -171,4 +180,22 @@ func duration(env func(string, string) string, name, def string) (time.Duration,
 		return 0, &configError{name, v, "want a positive Go duration such as 720h or 30s"}
 	}
 	return d, nil
+}
+
+// rateLimit parses "RATE,BURST" (requests per second, bucket size) or "off".
+func rateLimit(env func(string, string) string, name string, def api.RateLimit) (api.RateLimit, error) {
+	v := env(name, "")
+	switch v {
+	case "":
+		return def, nil
+	case "off":
+		return api.RateLimit{Rate: -1}, nil
+	}
+	r, b, ok := strings.Cut(v, ",")
+	rate, err1 := strconv.ParseFloat(r, 64)
+	burst, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || rate <= 0 || burst < 1 {
+		return def, &configError{name, v, "want RATE,BURST (e.g. 30,60) or off"}
+	}
+	return api.RateLimit{Rate: rate, Burst: burst}, nil
 }
