@@ -37,25 +37,42 @@ func depsOf(tb testing.TB, srv *api.Server) *fullDeps {
 // embedded stores. Issues extend it as services land.
 func newFullServer(tb testing.TB) *api.Server {
 	tb.Helper()
+	return newFullServerWith(tb, nil)
+}
+
+// fullConfig is what newFullServerWith lets a test change before the server is built.
+type fullConfig struct {
+	API  api.Options
+	Auth auth.Options
+}
+
+// newFullServerWith is newFullServer with the options adjusted by configure (when not nil).
+func newFullServerWith(tb testing.TB, configure func(*fullConfig)) *api.Server {
+	tb.Helper()
 	d := &fullDeps{Store: devtest.MustOpenStore(tb), Objects: devtest.MustOpenObjects(tb), Clock: newTestClock()}
-	d.Auth = newTestAuth(tb, d.Store, d.Clock)
-	srv := api.New(api.Options{
-		Ready: map[string]api.Pinger{"database": d.Store, "object_store": d.Objects},
-		Auth:  d.Auth,
-	})
+	cfg := fullConfig{
+		API:  api.Options{Ready: map[string]api.Pinger{"database": d.Store, "object_store": d.Objects}},
+		Auth: auth.Options{Store: d.Store, Keys: mustKeySet(tb), Now: d.Clock.Now, DefaultTenant: "demo"},
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	d.Auth = auth.New(cfg.Auth)
+	cfg.API.Auth = d.Auth
+	srv := api.New(cfg.API)
 	depsByServer.Store(srv, d)
 	tb.Cleanup(func() { depsByServer.Delete(srv) })
 	return srv
 }
 
-// newTestAuth builds an auth service on store with a fresh key and clock.
-func newTestAuth(tb testing.TB, store *mongodb.Store, clock *testClock) *auth.Service {
+// mustKeySet returns a key set with a fresh signing key.
+func mustKeySet(tb testing.TB) *auth.KeySet {
 	tb.Helper()
 	k, err := auth.GenerateKey()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return auth.New(auth.Options{Store: store, Keys: auth.NewKeySet(k), Now: clock.Now, DefaultTenant: "demo"})
+	return auth.NewKeySet(k)
 }
 
 // testClock is an injectable clock: it starts at the real time and moves only when told.
