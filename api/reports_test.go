@@ -43,7 +43,10 @@ func TestReportRoutes(t *testing.T) {
 	push("cs.b1", fieldsync.DemoSiteB, fieldsync.CollComplaints, map[string]any{"channel": "phone", "category": "fees", "content": "z"})
 	push("cs.a1", fieldsync.DemoSiteA, fieldsync.CollWorkOrders, map[string]any{"title": "leak", "category": "facilities"})
 
-	login := func(who string) map[string]string { tok, _ := mustLogin(t, srv, who); return map[string]string{"Authorization": "Bearer " + tok} }
+	login := func(who string) map[string]string {
+		tok, _ := mustLogin(t, srv, who)
+		return map[string]string{"Authorization": "Bearer " + tok}
+	}
 	siteA := "site=" + fieldsync.DemoSiteA
 	from := url.QueryEscape(time.Now().Add(-time.Hour).Format(time.RFC3339))
 	to := url.QueryEscape(time.Now().Add(time.Hour).Format(time.RFC3339))

@@ -89,13 +89,22 @@ func (r *Reports) report(ctx context.Context, q fieldsync.ReportQuery, shape rep
 			out.Overdue, err = recs.CountDocuments(ctx, match(bson.M{"f.overdue": true}))
 			return
 		},
-		func(ctx context.Context) (err error) { out.Escalated, err = recs.CountDocuments(ctx, match(shape.escalated)); return },
+		func(ctx context.Context) (err error) {
+			out.Escalated, err = recs.CountDocuments(ctx, match(shape.escalated))
+			return
+		},
 		func(ctx context.Context) (err error) {
 			out.Rated, err = recs.CountDocuments(ctx, match(bson.M{"f.satisfaction": bson.M{"$gte": 1}}))
 			return
 		},
-		func(ctx context.Context) (err error) { out.ByCategory, err = countBy(ctx, recs, match(nil), "$f.category"); return },
-		func(ctx context.Context) (err error) { out.ByState, err = countBy(ctx, recs, match(nil), "$f."+shape.state); return },
+		func(ctx context.Context) (err error) {
+			out.ByCategory, err = countBy(ctx, recs, match(nil), "$f.category")
+			return
+		},
+		func(ctx context.Context) (err error) {
+			out.ByState, err = countBy(ctx, recs, match(nil), "$f."+shape.state)
+			return
+		},
 		func(ctx context.Context) error {
 			cur, err := recs.Aggregate(ctx, mongo.Pipeline{
 				{{Key: "$match", Value: match(bson.M{"f.satisfaction": bson.M{"$gte": 1}})}},

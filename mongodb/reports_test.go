@@ -38,7 +38,9 @@ type world struct {
 	now time.Time
 }
 
-func as(c *fieldsync.Caller) context.Context { return fieldsync.NewContextWithCaller(context.Background(), c) }
+func as(c *fieldsync.Caller) context.Context {
+	return fieldsync.NewContextWithCaller(context.Background(), c)
+}
 
 func args(kv ...any) map[string]json.RawMessage {
 	m := map[string]json.RawMessage{}

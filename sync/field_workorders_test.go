@@ -25,10 +25,10 @@ func TestWorkOrderMachine(t *testing.T) {
 		code   string // "" = applied
 		status string // status after an applied step
 	}{
-		{tech1, "accept", nil, fieldsync.EForbidden, ""},              // not assigned to anyone
-		{agent1, "start", nil, fieldsync.EForbidden, ""},              // only the assignee
+		{tech1, "accept", nil, fieldsync.EForbidden, ""}, // not assigned to anyone
+		{agent1, "start", nil, fieldsync.EForbidden, ""}, // only the assignee
 		{tech1, "assign", []any{"assignee_id", tech1.UserID}, fieldsync.EForbidden, ""},
-		{agent1, "assign", nil, fieldsync.EInvalid, ""},               // assignee_id required
+		{agent1, "assign", nil, fieldsync.EInvalid, ""}, // assignee_id required
 		{agent1, "assign", []any{"assignee_id", "x"}, fieldsync.EInvalid, ""},
 		{agent1, "verify", []any{"satisfaction", 5}, fieldsync.EInvalidTransit, ""},
 		{agent1, "assign", []any{"assignee_id", tech1.UserID}, "", fieldsync.WOAssigned},

@@ -120,6 +120,7 @@ func (a *App) Server() *api.Server {
 		Version:      version,
 		Ready:        map[string]api.Pinger{"database": a.store, "object_store": a.objects},
 		Auth:         a.auth,
+		Reports:      &mongodb.Reports{Store: a.store},
 		AddressLimit: a.cfg.RateAddress,
 		DeviceLimit:  a.cfg.RateDevice,
 	})
@@ -156,6 +157,9 @@ func runServe(ctx context.Context, cfg Config, stderr io.Writer) error {
 			return err
 		}
 		defer stopDebug()
+	}
+	if err := app.startJobs(ctx); err != nil {
+		return err
 	}
 	srv := app.Server()
 	ln, err := net.Listen("tcp", cfg.Addr)

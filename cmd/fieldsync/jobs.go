@@ -1,0 +1,19 @@
+package main
+
+import (
+	"context"
+
+	fsync "fieldsync/sync"
+)
+
+// startJobs runs the field-domain server jobs (overdue and breach marking,
+// escalation, missed checkpoints, repeat repairs) until ctx ends. Every
+// instance runs them; a per-tenant lease in the database lets one at a time work.
+func (a *App) startJobs(ctx context.Context) error {
+	e, err := fsync.Open(ctx, a.store.DB, fsync.Options{Logger: a.log})
+	if err != nil {
+		return err
+	}
+	go e.RunJobs(ctx, fsync.JobOptions{})
+	return nil
+}
