@@ -19,8 +19,9 @@ import (
 // auth.DemoPassword, sites fieldsync.DemoSiteA/B) plus a second tenant,
 // "other", whose users must never see or touch demo data.
 const (
-	OtherTenant = "other"
-	OtherSite   = "00000000-0000-7000-8000-0000000000f1"
+	OtherTenant   = "other"
+	OtherSite     = "00000000-0000-7000-8000-0000000000f1"
+	OtherPassword = "other-pass-2026"
 )
 
 var otherTenantUsers = []auth.NewUser{
@@ -35,7 +36,8 @@ type testUsers map[string]*fieldsync.User
 var seededByServer sync.Map // *api.Server → testUsers
 
 // mustSeedUsers creates the demo users and the other tenant's users in the
-// test's own database (once per server) and returns them.
+// test's own database (once per server) and returns them. Demo users have
+// password auth.DemoPassword, the other tenant's OtherPassword.
 func mustSeedUsers(tb testing.TB, srv *api.Server) testUsers {
 	tb.Helper()
 	if u, ok := seededByServer.Load(srv); ok {
@@ -51,7 +53,7 @@ func mustSeedUsers(tb testing.TB, srv *api.Server) testUsers {
 	for _, s := range demo {
 		users[s.User.Username] = s.User
 	}
-	other, err := svc.SeedUsers(ctx, OtherTenant, auth.DemoPassword, otherTenantUsers)
+	other, err := svc.SeedUsers(ctx, OtherTenant, OtherPassword, otherTenantUsers)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -99,13 +101,14 @@ func mustLoginSession(tb testing.TB, srv *api.Server, who, device string) sessio
 	tb.Helper()
 	mustSeedUsers(tb, srv)
 	tenant, username, ok := strings.Cut(who, "/")
+	password := OtherPassword
 	if !ok {
-		tenant, username = fieldsync.DemoTenant, who
+		tenant, username, password = fieldsync.DemoTenant, who, auth.DemoPassword
 	}
 	if device == "" {
 		device = nextDevice(who)
 	}
-	body, _ := json.Marshal(map[string]string{"tenant": tenant, "username": username, "password": auth.DemoPassword, "device_id": device})
+	body, _ := json.Marshal(map[string]string{"tenant": tenant, "username": username, "password": password, "device_id": device})
 	var out struct {
 		AccessToken  string `json:"access_token"`
 		RefreshToken string `json:"refresh_token"`

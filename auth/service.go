@@ -11,6 +11,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -85,6 +86,8 @@ type Options struct {
 	DefaultTenant string
 	// Throttle limits login failures.
 	Throttle ThrottleOptions
+	// Password sets the argon2id cost of new password hashes (tests lower it).
+	Password PasswordParams
 	Logger   *slog.Logger
 }
 
@@ -95,6 +98,9 @@ type Service struct {
 	keys  *KeySet
 	log   *slog.Logger
 	cache *callerCache
+	// dummyHash is checked for unknown usernames so that "no such user"
+	// costs the same time as "wrong password".
+	dummyHash string
 	// lastPurge is when this instance last purged expired login counters (unix seconds).
 	lastPurge atomic.Int64
 }
@@ -120,7 +126,12 @@ func New(opts Options) *Service {
 		opts.Logger = slog.Default()
 	}
 	opts.Throttle = opts.Throttle.withDefaults()
-	return &Service{opts: opts, store: opts.Store, keys: opts.Keys, log: opts.Logger, cache: newCallerCache(opts.CacheTTL)}
+	opts.Password = opts.Password.withDefaults()
+	dummy, err := opts.Password.Hash("fieldsync-no-such-user")
+	if err != nil {
+		panic(fmt.Sprintf("auth: no randomness: %v", err))
+	}
+	return &Service{opts: opts, store: opts.Store, keys: opts.Keys, log: opts.Logger, cache: newCallerCache(opts.CacheTTL), dummyHash: dummy}
 }
 
 func (s *Service) now() time.Time { return s.opts.Now() }
@@ -173,7 +184,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Tokens, error) {
 	if err != nil && fieldsync.ErrorCode(err) != fieldsync.ENotFound {
 		return nil, err
 	}
-	hash := dummyHash
+	hash := s.dummyHash
 	if u != nil {
 		hash = u.PasswordHash
 	}
