@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"fieldsync"
 	"fieldsync/auth"
@@ -62,4 +64,23 @@ func fieldOf(err error) string {
 		return " (" + f + ")"
 	}
 	return ""
+}
+
+// runKeysRotate adds a signing key to the key directory. Instances sign with
+// it from their next start; the previous key keeps verifying for one access
+// token lifetime after the new key's creation, so tokens already issued stay
+// good until they expire.
+func runKeysRotate(cfg Config, out io.Writer) error {
+	if cfg.Auth.KeyFile != "" {
+		return errors.New("keys rotate: signing keys come from FIELDSYNC_JWT_KEY_FILE; rotate by moving it to FIELDSYNC_JWT_PREVIOUS_KEY_FILES and setting a new one")
+	}
+	if _, err := auth.LoadKeyDir(cfg.Auth.KeyDir, cfg.Auth.AccessTTL, time.Now()); err != nil {
+		return err
+	}
+	kid, err := auth.AddKeyFile(cfg.Auth.KeyDir, time.Now())
+	if err != nil {
+		return fmt.Errorf("keys rotate: %w", err)
+	}
+	fmt.Fprintf(out, "new signing key %s in %s; restart every instance to sign with it\n", kid, cfg.Auth.KeyDir)
+	return nil
 }
