@@ -63,7 +63,12 @@ func (a *App) open(ctx context.Context) error {
 		}
 	}
 	var err error
-	a.store, err = mongodb.Open(ctx, cfg.MongoURI, cfg.MongoDB, mongodb.Options{})
+	var mopts mongodb.Options
+	if cfg.DebugAddr != "" {
+		dbCommands = mongodb.NewCommandCounter()
+		mopts.Monitor = dbCommands
+	}
+	a.store, err = mongodb.Open(ctx, cfg.MongoURI, cfg.MongoDB, mopts)
 	if err != nil {
 		return err
 	}
@@ -145,6 +150,13 @@ func runServe(ctx context.Context, cfg Config, stderr io.Writer) error {
 		return err
 	}
 	defer app.Close()
+	if cfg.DebugAddr != "" {
+		stopDebug, err := startDebug(cfg.DebugAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
+	}
 	srv := app.Server()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

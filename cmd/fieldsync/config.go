@@ -31,6 +31,8 @@ type Config struct {
 	Auth          AuthConfig
 	RateAddress   api.RateLimit
 	RateDevice    api.RateLimit
+	// DebugAddr, when set, serves pprof and expvar (db_commands) on a loopback address.
+	DebugAddr string
 }
 
 // AuthConfig is the token and login configuration.
@@ -75,6 +77,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		S3Bucket:      env("FIELDSYNC_S3_BUCKET", "fieldsync"),
 		S3PublicEnd:   env("FIELDSYNC_S3_PUBLIC_ENDPOINT", ""),
 		DefaultTenant: env("FIELDSYNC_DEFAULT_TENANT", ""),
+		DebugAddr:     env("FIELDSYNC_DEBUG_ADDR", ""),
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return c, &configError{"FIELDSYNC_ADDR", c.Addr, "want host:port"}

@@ -23,6 +23,8 @@ Usage:
   fieldsync seed demo               create the demo tenant, sites, users and a week of activity (idempotent)
   fieldsync user add [flags]        create a user (see fieldsync user add --help)
   fieldsync keys rotate             add a new token signing key to FIELDSYNC_JWT_KEY_DIR (used from the next start)
+  fieldsync sim [flags]             simulate guards, technicians and cs agents against a server (see fieldsync sim --help)
+  fieldsync devstack [--env-file F] host only the embedded stores and print the FIELDSYNC_* variables for an API process
   fieldsync version                 print the version
   fieldsync --help                  this text
 
@@ -54,6 +56,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "version", "--version":
 		fmt.Fprintln(stdout, "fieldsync", version)
 		return nil
+	case "sim":
+		// A client of a running server: it needs none of the server's configuration.
+		return runSim(ctx, args, getenv, stdout, stderr)
 	}
 	cfg, err := LoadConfig(getenv)
 	if err != nil {
@@ -77,6 +82,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return errors.New("usage: fieldsync keys rotate")
 		}
 		return runKeysRotate(cfg, stdout)
+	case "devstack":
+		return runDevstack(ctx, cfg, args, stdout, stderr)
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", cmd)
