@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"fieldsync"
+	"fieldsync/api"
 	"fieldsync/auth"
 )
 
@@ -318,4 +320,39 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// TestConcurrentRequestsDuringRevoke: requests racing a device revocation
+// may pass while it runs, but none started after it returned does — a stale
+// read in flight cannot re-cache the revoked session.
+func TestConcurrentRequestsDuringRevoke(t *testing.T) {
+	t.Parallel()
+	srv := newFullServerWith(t, func(c *fullConfig) { c.API.DeviceLimit = api.RateLimit{Rate: -1} })
+	g := mustLoginSession(t, srv, "guard.a1", "")
+	admin, _ := mustLogin(t, srv, "admin")
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				req := httptest.NewRequest("GET", "/v1/me", nil)
+				req.Header.Set("Authorization", "Bearer "+g.Access)
+				if resp, err := srv.Test(req); err == nil {
+					resp.Body.Close()
+				}
+			}
+		})
+	}
+	mustDo(t, srv, "POST", "/v1/admin/devices/"+g.DeviceID+"/revoke", "", bearerHeader(admin), 200, nil)
+	for range 20 {
+		mustDo(t, srv, "GET", "/v1/me", "", g.Headers(), 401, nil)
+	}
+	close(stop)
+	wg.Wait()
+	mustDo(t, srv, "GET", "/v1/me", "", g.Headers(), 401, nil)
 }

@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -354,13 +355,14 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*fieldsync.C
 	}
 	return &fieldsync.Caller{
 		UserID: e.user.ID, TenantID: e.user.TenantID, DeviceID: e.sess.DeviceID, SessionID: e.sess.ID,
-		Role: e.user.Role, Department: e.user.Department, SiteIDs: e.user.SiteIDs,
+		Role: e.user.Role, Department: e.user.Department, SiteIDs: slices.Clone(e.user.SiteIDs),
 	}, nil
 }
 
 // lookup returns the session and its user, from the cache when fresh; nil when either is gone.
 func (s *Service) lookup(ctx context.Context, sid string, now time.Time) (*cacheEntry, error) {
-	if e := s.cache.get(sid, now); e != nil {
+	e, gen := s.cache.get(sid, now)
+	if e != nil {
 		return e, nil
 	}
 	sess, err := s.store.SessionByID(ctx, sid)
@@ -375,8 +377,8 @@ func (s *Service) lookup(ctx context.Context, sid string, now time.Time) (*cache
 	} else if err != nil {
 		return nil, err
 	}
-	e := &cacheEntry{sess: sess, user: u, loaded: now}
-	s.cache.put(sid, e)
+	e = &cacheEntry{sess: sess, user: u, loaded: now}
+	s.cache.put(sid, e, gen)
 	return e, nil
 }
 
@@ -393,7 +395,8 @@ func (s *Service) Me(ctx context.Context) (*fieldsync.User, error) {
 	if e == nil {
 		return nil, errBadAccess
 	}
-	return e.user, nil
+	u := *e.user
+	return &u, nil
 }
 
 // refreshToken is "<session id>.<32 random bytes, base64url>": the session id
