@@ -4,8 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http/httptest"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -123,26 +122,13 @@ func mustLoginSession(tb testing.TB, srv *api.Server, who, device string) sessio
 // mustDo sends a request, fails unless the status is want, and decodes a JSON answer into out (if not nil).
 func mustDo(tb testing.TB, srv *api.Server, method, url, body string, headers map[string]string, want int, out any) []byte {
 	tb.Helper()
-	req := httptest.NewRequest(method, url, strings.NewReader(body))
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := srv.Test(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != want {
-		tb.Fatalf("%s %s: got status %d, want %d; body %s", method, url, resp.StatusCode, want, b)
-	}
+	var got []byte
+	scenario{method: method, url: url, body: body, headers: headers, status: want,
+		after: func(_ testing.TB, _ *http.Response, b []byte) { got = b }}.run(tb, srv)
 	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			tb.Fatalf("%s %s: %v: %s", method, url, err, b)
+		if err := json.Unmarshal(got, out); err != nil {
+			tb.Fatalf("%s %s: %v: %s", method, url, err, got)
 		}
 	}
-	return b
+	return got
 }
