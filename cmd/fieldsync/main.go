@@ -22,7 +22,7 @@ Usage:
   fieldsync [serve]                 run the API server (default)
   fieldsync seed demo               create the demo tenant, sites, users and a week of activity (idempotent)
   fieldsync user add [flags]        create a user (see fieldsync user add --help)
-  fieldsync keys rotate             add a new token signing key to FIELDSYNC_JWT_KEY_DIR (used from the next start)
+  fieldsync keys rotate             add a token signing key to FIELDSYNC_JWT_KEY_DIR (signs 2 minutes later)
   fieldsync sim [flags]             simulate guards, technicians and cs agents against a server (see fieldsync sim --help)
   fieldsync devstack [--env-file F] host only the embedded stores and print the FIELDSYNC_* variables for an API process
   fieldsync version                 print the version

@@ -66,10 +66,11 @@ func fieldOf(err error) string {
 	return ""
 }
 
-// runKeysRotate adds a signing key to the key directory. Instances sign with
-// it from their next start; the previous key keeps verifying for one access
-// token lifetime after the new key's creation, so tokens already issued stay
-// good until they expire.
+// runKeysRotate adds a signing key to the key directory. Running instances
+// publish it at their next reload (auth.KeyReload) and sign with it
+// auth.KeyActivation after its creation; the previous key keeps verifying for
+// one access-token lifetime after that, so tokens already issued stay good
+// until they expire. No restart, no refused token.
 func runKeysRotate(cfg Config, out io.Writer) error {
 	if cfg.Auth.KeyFile != "" {
 		return errors.New("keys rotate: signing keys come from FIELDSYNC_JWT_KEY_FILE; rotate by moving it to FIELDSYNC_JWT_PREVIOUS_KEY_FILES and setting a new one")
@@ -81,6 +82,7 @@ func runKeysRotate(cfg Config, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("keys rotate: %w", err)
 	}
-	fmt.Fprintf(out, "new signing key %s in %s; restart every instance to sign with it\n", kid, cfg.Auth.KeyDir)
+	fmt.Fprintf(out, "new signing key %s in %s: published within %s, signing from %s\n",
+		kid, cfg.Auth.KeyDir, auth.KeyReload, time.Now().Add(auth.KeyActivation).UTC().Format(time.RFC3339))
 	return nil
 }
