@@ -356,3 +356,15 @@ func TestConcurrentRequestsDuringRevoke(t *testing.T) {
 	wg.Wait()
 	mustDo(t, srv, "GET", "/v1/me", "", g.Headers(), 401, nil)
 }
+
+// TestDefaultTenantRecordedByDemoSeed: without FIELDSYNC_DEFAULT_TENANT a
+// login must name its tenant, until the demo seed records demo as the default.
+func TestDefaultTenantRecordedByDemoSeed(t *testing.T) {
+	t.Parallel()
+	srv := newFullServerWith(t, func(c *fullConfig) { c.Auth.DefaultTenant = "" })
+	body := `{"username":"guard.a1","password":"demo-pass-2026","device_id":"p1"}`
+	scenario{method: "POST", url: "/v1/auth/login", body: body, status: 400, contains: []string{`"field":"tenant"`}}.run(t, srv)
+	mustSeedUsers(t, srv)
+	mustDo(t, srv, "POST", "/v1/auth/login", body, nil, 200, nil)
+	mustDo(t, srv, "POST", "/v1/auth/login", `{"tenant":"other","username":"guard.o1","password":"other-pass-2026","device_id":"p1"}`, nil, 200, nil)
+}

@@ -57,7 +57,13 @@ func (s *Service) SeedUsers(ctx context.Context, tenant, password string, users 
 	return out, nil
 }
 
-// SeedDemo creates the demo tenant's users (idempotent).
+// SeedDemo creates the demo tenant's users (idempotent) and, unless a
+// default tenant is recorded already, records demo as the tenant of logins
+// that name none.
 func (s *Service) SeedDemo(ctx context.Context) ([]Seeded, error) {
-	return s.SeedUsers(ctx, fieldsync.DemoTenant, DemoPassword, DemoUsers)
+	seeded, err := s.SeedUsers(ctx, fieldsync.DemoTenant, DemoPassword, DemoUsers)
+	if err != nil {
+		return seeded, err
+	}
+	return seeded, s.store.SetDefaultTenantIfUnset(ctx, fieldsync.DemoTenant)
 }

@@ -50,11 +50,19 @@ type CounterStore interface {
 	PurgeCounters(ctx context.Context, now time.Time) error
 }
 
+// TenantDefaults records the tenant used by logins that name none when
+// FIELDSYNC_DEFAULT_TENANT is unset (the demo seed records `demo`).
+type TenantDefaults interface {
+	DefaultTenant(ctx context.Context) (string, error)
+	SetDefaultTenantIfUnset(ctx context.Context, tenant string) error
+}
+
 // Store is everything the service keeps; *mongodb.Store implements it.
 type Store interface {
 	UserStore
 	SessionStore
 	CounterStore
+	TenantDefaults
 }
 
 // Defaults of Options.
@@ -83,7 +91,8 @@ type Options struct {
 	// CacheTTL bounds how stale a request's view of its user and session may
 	// be on an instance that did not make the change itself (default 5s).
 	CacheTTL time.Duration
-	// DefaultTenant is used by logins that name no tenant.
+	// DefaultTenant is used by logins that name no tenant; when empty, the
+	// tenant recorded in the store (by the demo seed) is used.
 	DefaultTenant string
 	// Throttle limits login failures.
 	Throttle ThrottleOptions
@@ -172,6 +181,13 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Tokens, error) {
 	in.Username = normalizeUsername(in.Username)
 	if in.Tenant == "" {
 		in.Tenant = s.opts.DefaultTenant
+	}
+	if in.Tenant == "" {
+		t, err := s.store.DefaultTenant(ctx)
+		if err != nil {
+			return nil, err
+		}
+		in.Tenant = t
 	}
 	if err := validateLogin(in); err != nil {
 		return nil, err

@@ -42,10 +42,10 @@ func TestAuthConfig(t *testing.T) {
 
 // TestSeedDemoUserAddAndKeys: seed demo is idempotent and prints what it
 // made, user add creates a user who can log in with the default tenant, and
-// keys rotate adds a signing key used from the next start.
+// keys rotate adds a signing key that is published at once.
 func TestSeedDemoUserAddAndKeys(t *testing.T) {
 	dir := t.TempDir()
-	env := map[string]string{"FIELDSYNC_DATA_DIR": dir, "FIELDSYNC_DEFAULT_TENANT": "demo"}
+	env := map[string]string{"FIELDSYNC_DATA_DIR": dir} // no FIELDSYNC_DEFAULT_TENANT: the seed records demo
 	cfg, err := LoadConfig(envOf(env))
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +65,7 @@ func TestSeedDemoUserAddAndKeys(t *testing.T) {
 	if n := strings.Count(out.String(), "user exists"); n != 10 {
 		t.Fatalf("second seed: got %d existing users, want 10:\n%s", n, out.String())
 	}
-	add := []string{"user", "add", "--username", "night.guard", "--password", "night-pass-2026", "--name", "Night Guard", "--role", "guard", "--sites", "site-1,site-2"}
+	add := []string{"user", "add", "--tenant", "demo", "--username", "night.guard", "--password", "night-pass-2026", "--name", "Night Guard", "--role", "guard", "--sites", "site-1,site-2"}
 	if err := run(ctx, add, envOf(env), &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
