@@ -279,3 +279,17 @@ func asError(err error, target **fieldsync.Error) bool {
 	*target = fe
 	return ok
 }
+
+func TestUserFinderStaysInTenant(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	u, err := f.svc.User(ctx, "t1", f.guard.ID)
+	if err != nil || u.ID != f.guard.ID || u.PasswordHash != "" {
+		t.Fatalf("got %+v, %v; want the guard without its hash", u, err)
+	}
+	_, err = f.svc.User(ctx, "t2", f.guard.ID)
+	wantCode(t, err, fieldsync.ENotFound)
+	_, err = f.svc.User(ctx, "t1", "nope")
+	wantCode(t, err, fieldsync.ENotFound)
+}

@@ -261,3 +261,16 @@ func minTime(a, b time.Time) time.Time {
 	}
 	return a
 }
+
+// User returns user id of tenant (without its password hash); not_found for
+// an unknown id or a user of another tenant. It implements fieldsync.UserFinder.
+func (s *Service) User(ctx context.Context, tenant, id string) (*fieldsync.User, error) {
+	u, err := s.tenantUser(ctx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	u.PasswordHash = ""
+	return u, nil
+}
+
+var _ fieldsync.UserFinder = (*Service)(nil)
