@@ -250,6 +250,15 @@ func (s *Service) issue(u *fieldsync.User, sess *fieldsync.Session, refresh stri
 // for reuse detection: at one refresh per 15 minutes, about 16 hours of use.
 const maxUsedHashes = 64
 
+// remember appends h to the bounded list of used hashes.
+func remember(used []string, h string) []string {
+	out := append(slices.Clone(used), h)
+	if len(out) > maxUsedHashes {
+		out = out[len(out)-maxUsedHashes:]
+	}
+	return out
+}
+
 // maxRefreshAttempts bounds retries of the compare-and-swap against
 // concurrent refreshes of one session.
 const maxRefreshAttempts = 3
@@ -265,7 +274,8 @@ var (
 // presented stops working. Presenting a rotated token again revokes the whole
 // device session (theft signal) — except the token rotated last, within
 // ReuseGrace of its rotation: that is a phone retrying a refresh whose answer
-// it never received, and it gets a fresh pair (the pair it lost is superseded).
+// it never received, and it gets a fresh pair. The pair it lost is
+// superseded: presenting that one later is theft too.
 func (s *Service) Refresh(ctx context.Context, token string) (*Tokens, error) {
 	sid, ok := parseRefreshToken(token)
 	if !ok {
@@ -283,13 +293,13 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Tokens, error) {
 		next := *sess
 		switch {
 		case equalHash(h, sess.RefreshHash):
-			next.UsedHashes = append(sess.UsedHashes, h)
-			if len(next.UsedHashes) > maxUsedHashes {
-				next.UsedHashes = next.UsedHashes[len(next.UsedHashes)-maxUsedHashes:]
-			}
-			next.RotatedAt = now
-		case len(sess.UsedHashes) > 0 && equalHash(h, sess.UsedHashes[len(sess.UsedHashes)-1]) && now.Sub(sess.RotatedAt) <= s.opts.ReuseGrace:
-			// A retry within the grace window: mint again, keep the window's start.
+			next.UsedHashes = remember(sess.UsedHashes, h)
+			next.GraceHash, next.RotatedAt = h, now
+		case sess.GraceHash != "" && equalHash(h, sess.GraceHash) && now.Sub(sess.RotatedAt) <= s.opts.ReuseGrace:
+			// A retry within the grace window: mint again, keep the window's
+			// start, and remember the superseded token — it was never
+			// delivered, so whoever presents it later is not this phone.
+			next.UsedHashes = remember(sess.UsedHashes, sess.RefreshHash)
 		case containsHash(sess.UsedHashes, h):
 			if sess.Active(now) {
 				n, err := s.store.RevokeSessions(ctx, fieldsync.SessionFilter{TenantID: sess.TenantID, ID: sess.ID}, now, "refresh token reuse")
