@@ -209,7 +209,12 @@ func progressBar(w io.Writer) func(sim.Snapshot) {
 		}
 	}
 	var last time.Time
+	done := false
 	return func(s sim.Snapshot) {
+		if done {
+			return
+		}
+		done = s.Done >= 1
 		const width = 30
 		n := int(s.Done * width)
 		line := fmt.Sprintf("[%s%s] %3.0f%% %5.1fs  pushed %d  dup %d  conflicts %d  rejected %d  pulled %d  errors %d  offline %d",
@@ -218,10 +223,10 @@ func progressBar(w io.Writer) func(sim.Snapshot) {
 		switch {
 		case tty:
 			fmt.Fprint(w, "\r"+line+"\x1b[K")
-			if s.Done >= 1 {
+			if done {
 				fmt.Fprintln(w)
 			}
-		case s.Done >= 1 || time.Since(last) >= 5*time.Second:
+		case done || time.Since(last) >= 5*time.Second:
 			last = time.Now()
 			fmt.Fprintln(w, line)
 		}
