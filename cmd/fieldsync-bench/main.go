@@ -287,7 +287,9 @@ func measure(ctx context.Context, d driver, f runFlags) (*Result, error) {
 		}
 		p := newPhase(ids.seen, time.Since(t), lat)
 		m.stop(ctx, &p)
-		logPhase(f.system, name, p)
+		if lat != nil {
+			logPhase(f.system, name, p)
+		}
 		return p, ids.check(name)
 	}
 
