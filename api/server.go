@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	"fieldsync/auth"
+
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -60,6 +62,8 @@ type Options struct {
 	Ready map[string]Pinger
 	// Version is reported by /healthz.
 	Version string
+	// Auth verifies bearer tokens and serves login, refresh, logout, me and the admin API.
+	Auth *auth.Service
 	// AddressLimit and DeviceLimit override DefaultAddressLimit and DefaultDeviceLimit
 	// (a zero value keeps the default; a negative Rate turns the limit off).
 	AddressLimit RateLimit

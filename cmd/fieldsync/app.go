@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"fieldsync/api"
+	"fieldsync/auth"
 	"fieldsync/devstack"
 	"fieldsync/media"
 	"fieldsync/mongodb"
@@ -25,6 +26,7 @@ type App struct {
 	stack   *devstack.Stack
 	store   *mongodb.Store
 	objects *media.ObjectStore
+	auth    *auth.Service
 }
 
 // OpenApp starts the embedded stores where nothing external is configured,
@@ -73,6 +75,9 @@ func (a *App) open(ctx context.Context) error {
 	if err := a.store.EnsureIndexes(ctx); err != nil {
 		return err
 	}
+	if a.auth, err = openAuth(cfg, a.store, a.log); err != nil {
+		return err
+	}
 	a.objects, err = media.OpenObjectStore(media.ObjectStoreOptions{
 		Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
 		Bucket: cfg.S3Bucket, Secure: cfg.S3Secure, PublicEndpoint: cfg.S3PublicEnd,
@@ -87,13 +92,34 @@ func (a *App) open(ctx context.Context) error {
 	return nil
 }
 
+// openAuth loads the token keys (configured files, or the key directory,
+// generating the first key there) and builds the auth service.
+func openAuth(cfg *Config, store *mongodb.Store, log *slog.Logger) (*auth.Service, error) {
+	ac := cfg.Auth
+	var keys *auth.KeySet
+	var err error
+	if ac.KeyFile != "" {
+		if keys, err = auth.LoadKeyFiles(ac.KeyFile, ac.PreviousKeys); err != nil {
+			return nil, fmt.Errorf("config: FIELDSYNC_JWT_KEY_FILE: %w", err)
+		}
+	} else if keys, err = auth.LoadKeyDir(ac.KeyDir, ac.AccessTTL, time.Now()); err != nil {
+		return nil, fmt.Errorf("config: FIELDSYNC_JWT_KEY_DIR=%q: %w", ac.KeyDir, err)
+	}
+	log.Info("token signing key", "kid", keys.Signer().ID)
+	return auth.New(auth.Options{
+		Store: store, Keys: keys, Logger: log, DefaultTenant: cfg.DefaultTenant,
+		AccessTTL: ac.AccessTTL, RefreshTTL: ac.RefreshTTL, ReuseGrace: ac.ReuseGrace, CacheTTL: ac.CacheTTL,
+		Throttle: auth.ThrottleOptions{PerUser: ac.MaxFailsUser, PerAddr: ac.MaxFailsAddr, Window: ac.ThrottleWindow},
+	}), nil
+}
+
 // Server builds the HTTP API on the app's services.
 func (a *App) Server() *api.Server {
 	return api.New(api.Options{
-		Logger:  a.log,
-		Version: version,
-		Ready:   map[string]api.Pinger{"database": a.store, "object_store": a.objects},
-
+		Logger:       a.log,
+		Version:      version,
+		Ready:        map[string]api.Pinger{"database": a.store, "object_store": a.objects},
+		Auth:         a.auth,
 		AddressLimit: a.cfg.RateAddress,
 		DeviceLimit:  a.cfg.RateDevice,
 	})
