@@ -14,6 +14,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"fieldsync"
+	"fieldsync/auth"
 	"fieldsync/client"
 	"fieldsync/client/sim"
 )
@@ -31,12 +33,6 @@ local copy differs from a fresh bootstrap of its scope.
 
 Flags:
 `
-
-// demoSimUsers are the demo tenant's staff of site A that `fieldsync seed demo` creates.
-var demoSimUsers = []string{"guard.a1", "guard.a2", "tech.a1", "tech.a2", "cs.a1", "super.a1"}
-
-// demoPassword is the password of every demo user (auth.DemoPassword).
-const demoPassword = "demo-pass-2026"
 
 // simFlags are the flags of fieldsync sim.
 type simFlags struct {
@@ -156,10 +152,12 @@ func simAccounts(ctx context.Context, f *simFlags) ([]sim.Account, error) {
 		// The demo tenant's site A staff (fieldsync seed demo).
 		pass := f.password
 		if pass == "" {
-			pass = demoPassword
+			pass = auth.DemoPassword
 		}
-		for _, u := range demoSimUsers {
-			out = append(out, sim.Account{Username: u, Password: pass})
+		for _, u := range auth.DemoUsers {
+			if u.Role != fieldsync.RoleAdmin && slices.Contains(u.SiteIDs, fieldsync.DemoSiteA) {
+				out = append(out, sim.Account{Username: u.Username, Password: pass})
+			}
 		}
 		return out, nil
 	}
