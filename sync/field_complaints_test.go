@@ -30,13 +30,7 @@ func TestComplaintProcess(t *testing.T) {
 	wantField(t, d, "stage", fieldsync.StageReceived)
 	wantField(t, d, "reply_by", start.Add(2*time.Hour).UTC().Format(time.RFC3339Nano))
 	wantField(t, d, "escalation_level", int64(0))
-	steps := []struct {
-		who    *fieldsync.Caller
-		action string
-		args   []any
-		code   string
-		stage  string
-	}{
+	steps := []step{
 		{guard1, "clarify", nil, fieldsync.EForbidden, ""},
 		{tech1, "clarify", nil, fieldsync.EForbidden, ""},
 		{agent1, "resolve", nil, fieldsync.EInvalidTransit, ""},
@@ -58,20 +52,7 @@ func TestComplaintProcess(t *testing.T) {
 		{agent1, "close", []any{"result_summary", "bins replaced, owner satisfied"}, "", fieldsync.StageClosed},
 		{agent1, "clarify", nil, fieldsync.EInvalidTransit, ""},
 	}
-	for i, s := range steps {
-		h.now.Add(time.Minute)
-		r := h.act(s.who, cp, id, s.action, s.args...)
-		if s.code != "" {
-			if r.Status != fieldsync.StatusRejected || r.Error == nil || r.Error.Code != s.code {
-				t.Fatalf("step %d %s by %s: got %s %+v, want rejected %s", i, s.action, s.who.UserID, r.Status, r.Error, s.code)
-			}
-			continue
-		}
-		if r.Status != fieldsync.StatusApplied {
-			t.Fatalf("step %d %s by %s: got %s %+v, want applied", i, s.action, s.who.UserID, r.Status, r.Error)
-		}
-		d := h.docOf(agent1, cp, id)
-		wantField(t, d, "stage", s.stage)
+	h.walk(cp, id, "stage", steps, func(s step, d map[string]any) {
 		switch s.action {
 		case "escalate":
 			// Each escalation sets a new reply deadline: 24 h from now.
@@ -80,7 +61,7 @@ func TestComplaintProcess(t *testing.T) {
 			wantField(t, d, "reply_by", h.now.Now().Add(72*time.Hour).UTC().Format(time.RFC3339Nano))
 			wantField(t, d, "follow_up_due", h.now.Now().Add(72*time.Hour).UTC().Format(time.RFC3339Nano))
 		}
-	}
+	})
 	d = h.docOf(agent1, cp, id)
 	wantField(t, d, "escalation_level", int64(2))
 	wantField(t, d, "escalated_to", "upper_department")

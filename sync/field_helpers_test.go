@@ -2,6 +2,7 @@ package sync_test
 
 import (
 	"testing"
+	"time"
 
 	"fieldsync"
 	fsync "fieldsync/sync"
@@ -70,4 +71,51 @@ func (h *harness) newOrder(kv ...any) string {
 	f := fields(append([]any{"site_id", "s1", "title", "leaking pipe", "unit", "3-201", "owner_phone", "13812345678"}, kv...)...)
 	wantStatus(h.tb, h.push(agent1, fieldsync.Mutation{MutationID: newID(), Collection: fieldsync.CollWorkOrders, Op: fieldsync.OpCreate, ID: id, Fields: f}), "applied")
 	return id
+}
+
+// step is one action of a state-machine walk: who takes it, its arguments,
+// and either the code it is refused with or the state it leads to.
+type step struct {
+	who    *fieldsync.Caller
+	action string
+	args   []any
+	code   string // "" = applied
+	state  string // the state after an applied step
+}
+
+// walk takes the steps on the record one by one (the clock moves a little
+// before each, as real ones do) and checks each outcome and state; after
+// calls check with each applied step and the record as the desk sees it. It
+// returns how many steps were applied.
+func (h *harness) walk(coll, id, stateField string, steps []step, after func(step, map[string]any)) int {
+	h.tb.Helper()
+	applied := 0
+	for i, s := range steps {
+		h.now.Add(time.Second) // timeline entries are a set: real ones differ in time
+		r := h.act(s.who, coll, id, s.action, s.args...)
+		if s.code != "" {
+			if r.Status != fieldsync.StatusRejected || r.Error == nil || r.Error.Code != s.code {
+				h.tb.Fatalf("step %d %s by %s: got %s %+v, want rejected %s", i, s.action, s.who.UserID, r.Status, r.Error, s.code)
+			}
+			continue
+		}
+		if r.Status != fieldsync.StatusApplied {
+			h.tb.Fatalf("step %d %s by %s: got %s %+v, want applied", i, s.action, s.who.UserID, r.Status, r.Error)
+		}
+		applied++
+		d := h.docOf(admin, coll, id)
+		wantField(h.tb, d, stateField, s.state)
+		if after != nil {
+			after(s, d)
+		}
+	}
+	return applied
+}
+
+// startOrder has agent1 assign the order to tech, who accepts and starts it.
+func (h *harness) startOrder(id string, tech *fieldsync.Caller) {
+	h.tb.Helper()
+	wantApplied(h.tb, h.act(agent1, fieldsync.CollWorkOrders, id, "assign", "assignee_id", tech.UserID))
+	wantApplied(h.tb, h.act(tech, fieldsync.CollWorkOrders, id, "accept"))
+	wantApplied(h.tb, h.act(tech, fieldsync.CollWorkOrders, id, "start"))
 }

@@ -18,13 +18,7 @@ func TestWorkOrderMachine(t *testing.T) {
 	t.Parallel()
 	h := newField(t, fsync.FieldOptions{})
 	id := h.newOrder()
-	steps := []struct {
-		who    *fieldsync.Caller
-		action string
-		args   []any
-		code   string // "" = applied
-		status string // status after an applied step
-	}{
+	steps := []step{
 		{tech1, "accept", nil, fieldsync.EForbidden, ""}, // not assigned to anyone
 		{agent1, "start", nil, fieldsync.EForbidden, ""}, // only the assignee
 		{tech1, "assign", []any{"assignee_id", tech1.UserID}, fieldsync.EForbidden, ""},
@@ -57,22 +51,7 @@ func TestWorkOrderMachine(t *testing.T) {
 		{agent1, "assign", []any{"assignee_id", tech2.UserID}, fieldsync.EInvalidTransit, ""},
 		{agent1, "reopen", []any{"reason", "x"}, fieldsync.EInvalidTransit, ""},
 	}
-	applied := 0
-	for i, s := range steps {
-		h.now.Add(time.Second) // timeline entries are a set: real ones differ in time
-		r := h.act(s.who, wo, id, s.action, s.args...)
-		if s.code != "" {
-			if r.Status != fieldsync.StatusRejected || r.Error == nil || r.Error.Code != s.code {
-				t.Fatalf("step %d %s by %s: got %s %+v, want rejected %s", i, s.action, s.who.UserID, r.Status, r.Error, s.code)
-			}
-			continue
-		}
-		if r.Status != fieldsync.StatusApplied {
-			t.Fatalf("step %d %s by %s: got %s %+v, want applied", i, s.action, s.who.UserID, r.Status, r.Error)
-		}
-		applied++
-		wantField(t, h.docOf(agent1, wo, id), "status", s.status)
-	}
+	applied := h.walk(wo, id, "status", steps, nil)
 	d := h.docOf(agent1, wo, id)
 	tl, _ := d["timeline"].([]any)
 	if len(tl) != applied+1 { // + create
@@ -94,9 +73,7 @@ func TestWorkOrderCompleteRecordsEvidence(t *testing.T) {
 	t.Parallel()
 	h := newField(t, fsync.FieldOptions{})
 	id := h.newOrder("before_photo_ids", []string{"33333333-3333-4333-8333-333333333333"})
-	wantApplied(t, h.act(agent1, wo, id, "assign", "assignee_id", tech1.UserID))
-	wantApplied(t, h.act(tech1, wo, id, "accept"))
-	wantApplied(t, h.act(tech1, wo, id, "start"))
+	h.startOrder(id, tech1)
 	wantApplied(t, h.act(tech1, wo, id, "complete", "resolution", "replaced", "parts", []string{"valve", "tape"},
 		"signature_media_id", "11111111-1111-4111-8111-111111111111", "after_photo_ids", []string{"22222222-2222-4222-8222-222222222222"}))
 	d := h.docOf(tech1, wo, id)
@@ -121,9 +98,7 @@ func TestWorkOrderOfflineRaces(t *testing.T) {
 		t.Parallel()
 		h := newField(t, fsync.FieldOptions{})
 		id := h.newOrder()
-		wantApplied(t, h.act(agent1, wo, id, "assign", "assignee_id", tech1.UserID))
-		wantApplied(t, h.act(tech1, wo, id, "accept"))
-		wantApplied(t, h.act(tech1, wo, id, "start"))
+		h.startOrder(id, tech1)
 		phone1 := newReplica(tech1)
 		phone1.sync(t, h.e, 100)
 		base := phone1.docs[wo+"/"+id].Version
@@ -302,9 +277,7 @@ func TestRepeatRepairLinked(t *testing.T) {
 	t.Parallel()
 	h := newField(t, fsync.FieldOptions{})
 	first := h.newOrder("category", "facilities")
-	wantApplied(t, h.act(agent1, wo, first, "assign", "assignee_id", tech1.UserID))
-	wantApplied(t, h.act(tech1, wo, first, "accept"))
-	wantApplied(t, h.act(tech1, wo, first, "start"))
+	h.startOrder(first, tech1)
 	wantApplied(t, h.act(tech1, wo, first, "complete", "resolution", "sealed"))
 	h.now.Add(10 * 24 * time.Hour)
 	again := h.newOrder("category", "facilities")
