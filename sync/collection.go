@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -67,6 +68,7 @@ type ActionContext struct {
 	// BaseVersion is the version the phone acted on (0: none given); actions
 	// use it to detect a race on a field (two agents assigning at once).
 	BaseVersion int64
+	ctx         context.Context
 	lookup      func(collection string, ids []string) ([]*Record, error)
 	writes      []Write
 }

@@ -32,6 +32,6 @@ func Inspections() *Collection {
 			{Name: "work_order_ids", Kind: UUIDList, AppendOnly: true},
 			{Name: "assignee_ids", Kind: UUIDList, Assignee: true},
 		},
-		Actions: []Action{raiseWorkOrder},
+		Actions: []Action{raiseWorkOrder(FieldOptions{})},
 	}
 }

@@ -20,6 +20,28 @@ type FieldOptions struct {
 	// SLAs are per-tenant work-order deadline tables by priority (a tenant
 	// without one, or a priority missing from it, gets fieldsync.DefaultSLAs).
 	SLAs map[string]map[string]fieldsync.SLA
+	// Users, when set, checks assignees: an active user holding the order's
+	// site (else invalid_input naming assignee_id).
+	Users fieldsync.UserFinder
+}
+
+// checkAssignee validates the user an action assigns an order at site to.
+func (o FieldOptions) checkAssignee(a *ActionContext, site, id string) error {
+	if o.Users == nil {
+		return nil
+	}
+	u, err := o.Users.User(a.Context(), a.Record.Tenant, id)
+	switch {
+	case fieldsync.ErrorCode(err) == fieldsync.ENotFound:
+		return fieldsync.FieldErrorf("args.assignee_id", "no such user")
+	case err != nil:
+		return err
+	}
+	c := fieldsync.Caller{Role: u.Role, SiteIDs: u.SiteIDs}
+	if !u.Active || !c.HasSite(site) {
+		return fieldsync.FieldErrorf("args.assignee_id", "not an active user of this site")
+	}
+	return nil
 }
 
 // sla returns the deadline table of tenant.
@@ -40,7 +62,9 @@ func (o FieldOptions) sla(tenant string) map[string]fieldsync.SLA {
 
 // FieldCollections declares every collection of the field domain.
 func FieldCollections(opts FieldOptions) []*Collection {
-	return []*Collection{Sites(), Checkpoints(), PatrolRoutes(), PatrolRounds(), Inspections(), WorkOrders(opts), Complaints()}
+	ins := Inspections()
+	ins.Actions = []Action{raiseWorkOrder(opts)}
+	return []*Collection{Sites(), Checkpoints(), PatrolRoutes(), PatrolRounds(), ins, WorkOrders(opts), Complaints(opts)}
 }
 
 // siteField is the required immutable site_id every collection starts with.

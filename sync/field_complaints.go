@@ -16,7 +16,7 @@ var (
 // Complaints declares the complaints collection: the complaint process of
 // PRODUCT.md with its stage machine, reply deadlines, escalation, linked work
 // orders and follow-up visit. Owners' phone numbers reach field roles masked.
-func Complaints() *Collection {
+func Complaints(opts FieldOptions) *Collection {
 	reason := []Field{{Name: "reason", Kind: String, Max: 2000, Required: true}}
 	notes := []Field{{Name: "notes", Kind: String, Max: 2000}}
 	return &Collection{
@@ -127,7 +127,7 @@ func Complaints() *Collection {
 					} else {
 						set["category"] = r.GetString("category")
 					}
-					o, err := raiseOrder(a, set)
+					o, err := raiseOrder(a, opts, set)
 					if err != nil {
 						return err
 					}

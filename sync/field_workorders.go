@@ -79,7 +79,7 @@ func WorkOrders(opts FieldOptions) *Collection {
 		StateField: "status",
 		Machine:    fieldsync.WorkOrderTransitions,
 		Actions: []Action{
-			{Name: "assign", Args: []Field{{Name: "assignee_id", Kind: UUID, Required: true}, {Name: "note", Kind: String, Max: 2000}}, Apply: assignOrder},
+			{Name: "assign", Args: []Field{{Name: "assignee_id", Kind: UUID, Required: true}, {Name: "note", Kind: String, Max: 2000}}, Apply: func(a *ActionContext) error { return assignOrder(a, opts) }},
 			{Name: "accept", Apply: orderStep("accepted_at", "")},
 			{Name: "start", Apply: orderStep("started_at", "")},
 			{Name: "hold", Args: reason, Apply: orderStep("", "hold_reason")},
@@ -128,12 +128,15 @@ func orderStep(stamp, reasonField string) func(*ActionContext) error {
 	}
 }
 
-func assignOrder(a *ActionContext) error {
+func assignOrder(a *ActionContext, opts FieldOptions) error {
 	r := a.Record
 	// Two agents assigning at once: the one whose phone had not seen the
 	// other's assignment is refused instead of silently overwriting it.
 	if a.BaseVersion > 0 && r.FieldVersions["assignee_id"] > a.BaseVersion && r.FieldDevices["assignee_id"] != a.Caller.DeviceID {
 		return fieldsync.Errorf(fieldsync.EConflict, "the order was assigned by someone else since version %d", a.BaseVersion)
+	}
+	if err := opts.checkAssignee(a, r.SiteID, argString(a, "assignee_id")); err != nil {
+		return err
 	}
 	from := prevState(r)
 	old := r.GetString("assignee_id")

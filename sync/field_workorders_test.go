@@ -1,6 +1,7 @@
 package sync_test
 
 import (
+	"context"
 	"fmt"
 	gosync "sync"
 	"testing"
@@ -292,4 +293,42 @@ func TestRepeatRepairLinked(t *testing.T) {
 	for _, id := range []string{first, otherCat, otherUnit, late} {
 		wantField(t, h.docOf(agent1, wo, id), "repeat_of", nil)
 	}
+}
+
+// staff is a fieldsync.UserFinder over a fixed list (the auth service
+// implements it for real; this package's tests run without it).
+type staff map[string]*fieldsync.User
+
+var _ fieldsync.UserFinder = staff(nil)
+
+func (s staff) User(_ context.Context, tenant, id string) (*fieldsync.User, error) {
+	if u := s[id]; u != nil && u.TenantID == tenant {
+		return u, nil
+	}
+	return nil, fieldsync.Errorf(fieldsync.ENotFound, "no such user")
+}
+
+// TestAssigneeChecked: with a user finder, an order is only assigned to an
+// active user of its site.
+func TestAssigneeChecked(t *testing.T) {
+	t.Parallel()
+	gone, elsewhere := "00000000-0000-4000-8000-00000000000d", "00000000-0000-4000-8000-00000000000e"
+	users := staff{
+		tech1.UserID: {ID: tech1.UserID, TenantID: tenant, Role: fieldsync.RoleTechnician, SiteIDs: []string{"s1"}, Active: true},
+		gone:         {ID: gone, TenantID: tenant, Role: fieldsync.RoleTechnician, SiteIDs: []string{"s1"}, Active: false},
+		elsewhere:    {ID: elsewhere, TenantID: tenant, Role: fieldsync.RoleTechnician, SiteIDs: []string{"s2"}, Active: true},
+	}
+	h := newField(t, fsync.FieldOptions{Users: users})
+	id := h.newOrder()
+	for _, bad := range []string{gone, elsewhere, tech2.UserID} {
+		r := h.act(agent1, wo, id, "assign", "assignee_id", bad)
+		wantCode(t, r, fieldsync.EInvalid)
+		if r.Error.Field != "args.assignee_id" {
+			t.Fatalf("error names %q", r.Error.Field)
+		}
+	}
+	wantApplied(t, h.act(agent1, wo, id, "assign", "assignee_id", tech1.UserID))
+	cid := h.newComplaint(agent1)
+	wantApplied(t, h.act(agent1, cp, cid, "clarify"))
+	wantCode(t, h.act(agent1, cp, cid, "create_work_order", "work_order_id", newID(), "title", "x", "assignee_id", elsewhere), fieldsync.EInvalid)
 }

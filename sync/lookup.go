@@ -17,6 +17,14 @@ func (a *ActionContext) Lookup(collection string, ids ...string) ([]*Record, err
 	return a.lookup(collection, ids)
 }
 
+// Context is the push's context (for actions that ask other services).
+func (a *ActionContext) Context() context.Context {
+	if a.ctx == nil {
+		return context.Background()
+	}
+	return a.ctx
+}
+
 // lookupIn reads records through the push's working set, loading what it
 // lacks into it.
 func (e *Engine) lookupIn(ctx context.Context, tenant string, work map[string]*slot) func(string, []string) ([]*Record, error) {

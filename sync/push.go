@@ -480,7 +480,7 @@ func (e *Engine) apply(ctx context.Context, c *fieldsync.Caller, now time.Time, 
 		}
 		if o.act.Apply != nil {
 			ac := &ActionContext{Caller: c, Now: now, Action: o.act.Name, Args: o.args, Record: rec,
-				BaseVersion: o.m.BaseVersion, lookup: e.lookupIn(ctx, c.TenantID, work)}
+				BaseVersion: o.m.BaseVersion, ctx: ctx, lookup: e.lookupIn(ctx, c.TenantID, work)}
 			if err := o.act.Apply(ac); err != nil {
 				rec.Fields = before
 				return reject(err, true)
