@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"fieldsync/devstack/devtest"
 	"fieldsync/media"
 	"fieldsync/mongodb"
+	fsync "fieldsync/sync"
 )
 
 // fullDeps are what newFullServer wired, for tests that reach behind the API
@@ -18,6 +20,7 @@ type fullDeps struct {
 	Store   *mongodb.Store
 	Objects *media.ObjectStore
 	Auth    *auth.Service
+	Engine  *fsync.Engine
 	Clock   *testClock
 }
 
@@ -44,6 +47,9 @@ func newFullServer(tb testing.TB) *api.Server {
 type fullConfig struct {
 	API  api.Options
 	Auth auth.Options
+	// Sync configures the engine; Collections default to the field collections
+	// with assignees checked against the auth service.
+	Sync fsync.Options
 }
 
 // newFullServerWith is newFullServer with the options adjusted by configure (when not nil).
@@ -60,6 +66,15 @@ func newFullServerWith(tb testing.TB, configure func(*fullConfig)) *api.Server {
 	}
 	d.Auth = auth.New(cfg.Auth)
 	cfg.API.Auth = d.Auth
+	if cfg.Sync.Collections == nil {
+		cfg.Sync.Collections = fsync.FieldCollections(fsync.FieldOptions{Users: d.Auth})
+	}
+	engine, err := fsync.Open(context.Background(), d.Store.DB, cfg.Sync)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	d.Engine = engine
+	cfg.API.Sync = engine
 	srv := api.New(cfg.API)
 	depsByServer.Store(srv, d)
 	tb.Cleanup(func() { depsByServer.Delete(srv) })

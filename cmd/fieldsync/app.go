@@ -16,6 +16,7 @@ import (
 	"fieldsync/devstack"
 	"fieldsync/media"
 	"fieldsync/mongodb"
+	fsync "fieldsync/sync"
 )
 
 // App is fieldsync wired together: the stores (embedded or external) and the
@@ -27,6 +28,7 @@ type App struct {
 	store   *mongodb.Store
 	objects *media.ObjectStore
 	auth    *auth.Service
+	engine  *fsync.Engine
 	// stopKeys ends the key-directory reload loop.
 	stopKeys context.CancelFunc
 }
@@ -84,6 +86,9 @@ func (a *App) open(ctx context.Context) error {
 		kctx, cancel := context.WithCancel(context.Background())
 		a.stopKeys = cancel
 		go reloadKeys(kctx, cfg.Auth, a.auth.Keys(), a.log)
+	}
+	if a.engine, err = fsync.Open(ctx, a.store.DB, fsync.Options{Logger: a.log, Collections: a.fieldCollections(), Retention: cfg.SyncRetention}); err != nil {
+		return err
 	}
 	a.objects, err = media.OpenObjectStore(media.ObjectStoreOptions{
 		Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
@@ -151,6 +156,7 @@ func (a *App) Server() *api.Server {
 		Ready:        map[string]api.Pinger{"database": a.store, "object_store": a.objects},
 		Auth:         a.auth,
 		Reports:      &mongodb.Reports{Store: a.store},
+		Sync:         a.engine,
 		AddressLimit: a.cfg.RateAddress,
 		DeviceLimit:  a.cfg.RateDevice,
 	})
