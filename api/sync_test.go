@@ -181,4 +181,3 @@ func TestSyncEventsOverHTTP(t *testing.T) {
 		t.Fatal("no changed event within 10 s of a push")
 	}
 }
-
