@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"fieldsync"
 
@@ -51,6 +52,9 @@ func decodeJSON(c *fiber.Ctx, v any) error {
 }
 
 func decodeJSONBytes(b []byte, v any) error {
+	if err := checkJSON(b); err != nil {
+		return err
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -60,6 +64,64 @@ func decodeJSONBytes(b []byte, v any) error {
 		return fieldsync.Errorf(fieldsync.EInvalid, "trailing data after the JSON body")
 	}
 	return nil
+}
+
+// MaxJSONDepth is the deepest nesting of objects and arrays a body may have.
+const MaxJSONDepth = 32
+
+// checkJSON refuses what encoding/json would silently accept but a phone or
+// another parser could read differently: invalid UTF-8 (decoded as U+FFFD),
+// duplicate object keys (last one wins) and nesting deeper than MaxJSONDepth.
+func checkJSON(b []byte) error {
+	if !utf8.Valid(b) {
+		return fieldsync.Errorf(fieldsync.EInvalid, "body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	type frame struct {
+		object bool
+		keys   map[string]struct{}
+		key    bool // the next string token in an object is a key
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return jsonError(err)
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			stack = stack[:len(stack)-1]
+			if len(stack) > 0 && stack[len(stack)-1].object {
+				stack[len(stack)-1].key = true
+			}
+			continue
+		}
+		if top != nil && top.object && top.key {
+			k := tok.(string) // the decoder only yields strings in key position
+			if _, dup := top.keys[k]; dup {
+				return &fieldsync.Error{Code: fieldsync.EInvalid, Field: k, Message: "duplicate key"}
+			}
+			top.keys[k] = struct{}{}
+			top.key = false
+			continue
+		}
+		if d, ok := tok.(json.Delim); ok {
+			if len(stack) >= MaxJSONDepth {
+				return fieldsync.Errorf(fieldsync.EInvalid, "JSON nested deeper than %d levels", MaxJSONDepth)
+			}
+			stack = append(stack, &frame{object: d == '{', keys: map[string]struct{}{}, key: d == '{'})
+			continue
+		}
+		if top != nil && top.object {
+			top.key = true
+		}
+	}
 }
 
 func jsonError(err error) error {
