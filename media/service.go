@@ -354,7 +354,7 @@ func (s *Service) Upload(ctx context.Context, id string, body io.Reader, content
 	obs := newObserver(io.LimitReader(body, m.Size))
 	_, err = s.objects.Client.PutObject(ctx, s.objects.Bucket, m.Key, obs, m.Size, putOptions(m.ContentType))
 	if err != nil {
-		if obs.n < m.Size && ctx.Err() == nil && !isStoreDown(err) {
+		if obs.eof && obs.n < m.Size { // the client's body ended early, the store is fine
 			s.removeObject(ctx, m.Key)
 			return nil, unprocessable("size", "body ended after %d bytes, declared %d", obs.n, m.Size)
 		}
@@ -366,8 +366,6 @@ func (s *Service) Upload(ctx context.Context, id string, body io.Reader, content
 	}
 	return s.finish(ctx, m, got)
 }
-
-func isStoreDown(err error) bool { return fieldsync.ErrorCode(MapError(err)) == fieldsync.EUnavailable }
 
 // Complete verifies an object uploaded with a presigned URL: size, SHA-256
 // and the real content type. Nothing uploaded is not_uploaded; a mismatch is

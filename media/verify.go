@@ -69,6 +69,7 @@ type observer struct {
 	h    hash.Hash
 	n    int64
 	head []byte
+	eof  bool // the underlying reader ended
 }
 
 func newObserver(r io.Reader) *observer {
@@ -83,6 +84,9 @@ func (o *observer) Read(p []byte) (int, error) {
 		if room := headSize - len(o.head); room > 0 {
 			o.head = append(o.head, p[:min(n, room)]...)
 		}
+	}
+	if err == io.EOF {
+		o.eof = true
 	}
 	return n, err
 }
