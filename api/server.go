@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	"fieldsync/media"
+
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -60,6 +62,8 @@ type Options struct {
 	Ready map[string]Pinger
 	// Version is reported by /healthz.
 	Version string
+	// Media serves photo evidence (/v1/media).
+	Media *media.Service
 	// AddressLimit and DeviceLimit override DefaultAddressLimit and DefaultDeviceLimit
 	// (a zero value keeps the default; a negative Rate turns the limit off).
 	AddressLimit RateLimit

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"fieldsync"
 	"fieldsync/api"
 	"fieldsync/devstack"
 	"fieldsync/media"
@@ -25,6 +26,9 @@ type App struct {
 	stack   *devstack.Stack
 	store   *mongodb.Store
 	objects *media.ObjectStore
+	// citations tells which records cite a media id (the sync engine).
+	citations fieldsync.CitationFinder
+	media     *media.Service
 }
 
 // OpenApp starts the embedded stores where nothing external is configured,
@@ -79,7 +83,21 @@ func (a *App) open(ctx context.Context) error {
 		// The API still serves records while the object store is down; /readyz says so.
 		a.log.Warn("object store not ready", "err", err)
 	}
+	a.openMedia()
 	return nil
+}
+
+// openMedia builds the photo-evidence service once the records that cite
+// media can be asked (the sync engine); until then /v1/media answers 503.
+func (a *App) openMedia() {
+	if a.citations == nil {
+		return
+	}
+	m := a.cfg.Media
+	a.media = media.NewService(mongodb.NewMediaStore(a.store), a.objects, a.citations, media.Options{
+		MaxBytes: m.MaxBytes, UploadExpiry: m.UploadExpiry, DownloadExpiry: m.DownloadExpiry,
+		CleanupAge: m.CleanupAge, CleanupInterval: m.CleanupInterval, Logger: a.log,
+	})
 }
 
 // Server builds the HTTP API on the app's services.
@@ -88,6 +106,7 @@ func (a *App) Server() *api.Server {
 		Logger:  a.log,
 		Version: version,
 		Ready:   map[string]api.Pinger{"database": a.store, "object_store": a.objects},
+		Media:   a.media,
 
 		AddressLimit: a.cfg.RateAddress,
 		DeviceLimit:  a.cfg.RateDevice,
@@ -127,6 +146,12 @@ func runServe(ctx context.Context, cfg Config, stderr io.Writer) error {
 	log.Info("fieldsync serving", "addr", ln.Addr().String(), "version", version, "pid", os.Getpid())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if app.media != nil {
+		sweepCtx, stopSweep := context.WithCancel(ctx)
+		defer stopSweep()
+		go app.media.Run(sweepCtx)
+		defer app.media.Wait()
+	}
 	select {
 	case err := <-errc:
 		return err
