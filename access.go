@@ -123,3 +123,10 @@ type CitationFinder interface {
 	// CitedAtSite returns every citation by live records of tenant's site.
 	CitedAtSite(ctx context.Context, tenant, site string) ([]Citation, error)
 }
+
+// CanAdminister reports whether c may manage the users, sites and devices of
+// their own tenant (the admin API). Tenants never mix: every admin query is
+// further bounded to c.TenantID by the service.
+func CanAdminister(c *Caller) bool {
+	return c != nil && c.Role == RoleAdmin
+}

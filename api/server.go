@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"fieldsync/auth"
 	"fieldsync/media"
 
 	"github.com/gofiber/fiber/v2"
@@ -62,6 +63,8 @@ type Options struct {
 	Ready map[string]Pinger
 	// Version is reported by /healthz.
 	Version string
+	// Auth verifies bearer tokens and serves login, refresh, logout, me and the admin API.
+	Auth *auth.Service
 	// Media serves photo evidence (/v1/media).
 	Media *media.Service
 	// AddressLimit and DeviceLimit override DefaultAddressLimit and DefaultDeviceLimit

@@ -13,6 +13,7 @@ import (
 
 	"fieldsync"
 	"fieldsync/api"
+	"fieldsync/auth"
 	"fieldsync/devstack"
 	"fieldsync/media"
 	"fieldsync/mongodb"
@@ -26,6 +27,7 @@ type App struct {
 	stack   *devstack.Stack
 	store   *mongodb.Store
 	objects *media.ObjectStore
+	auth    *auth.Service
 	// citations tells which records cite a media id (the sync engine).
 	citations fieldsync.CitationFinder
 	media     *media.Service
@@ -65,11 +67,19 @@ func (a *App) open(ctx context.Context) error {
 		}
 	}
 	var err error
-	a.store, err = mongodb.Open(ctx, cfg.MongoURI, cfg.MongoDB, mongodb.Options{})
+	var mopts mongodb.Options
+	if cfg.DebugAddr != "" {
+		dbCommands = mongodb.NewCommandCounter()
+		mopts.Monitor = dbCommands
+	}
+	a.store, err = mongodb.Open(ctx, cfg.MongoURI, cfg.MongoDB, mopts)
 	if err != nil {
 		return err
 	}
 	if err := a.store.EnsureIndexes(ctx); err != nil {
+		return err
+	}
+	if a.auth, err = openAuth(cfg, a.store, a.log); err != nil {
 		return err
 	}
 	a.objects, err = media.OpenObjectStore(media.ObjectStoreOptions{
@@ -100,14 +110,35 @@ func (a *App) openMedia() {
 	})
 }
 
+// openAuth loads the token keys (configured files, or the key directory,
+// generating the first key there) and builds the auth service.
+func openAuth(cfg *Config, store *mongodb.Store, log *slog.Logger) (*auth.Service, error) {
+	ac := cfg.Auth
+	var keys *auth.KeySet
+	var err error
+	if ac.KeyFile != "" {
+		if keys, err = auth.LoadKeyFiles(ac.KeyFile, ac.PreviousKeys); err != nil {
+			return nil, fmt.Errorf("config: FIELDSYNC_JWT_KEY_FILE: %w", err)
+		}
+	} else if keys, err = auth.LoadKeyDir(ac.KeyDir, ac.AccessTTL, time.Now()); err != nil {
+		return nil, fmt.Errorf("config: FIELDSYNC_JWT_KEY_DIR=%q: %w", ac.KeyDir, err)
+	}
+	log.Info("token signing key", "kid", keys.Signer().ID)
+	return auth.New(auth.Options{
+		Store: store, Keys: keys, Logger: log, DefaultTenant: cfg.DefaultTenant,
+		AccessTTL: ac.AccessTTL, RefreshTTL: ac.RefreshTTL, ReuseGrace: ac.ReuseGrace, CacheTTL: ac.CacheTTL,
+		Throttle: auth.ThrottleOptions{PerUser: ac.MaxFailsUser, PerAddr: ac.MaxFailsAddr, Window: ac.ThrottleWindow},
+	}), nil
+}
+
 // Server builds the HTTP API on the app's services.
 func (a *App) Server() *api.Server {
 	return api.New(api.Options{
-		Logger:  a.log,
-		Version: version,
-		Ready:   map[string]api.Pinger{"database": a.store, "object_store": a.objects},
-		Media:   a.media,
-
+		Logger:       a.log,
+		Version:      version,
+		Ready:        map[string]api.Pinger{"database": a.store, "object_store": a.objects},
+		Auth:         a.auth,
+		Media:        a.media,
 		AddressLimit: a.cfg.RateAddress,
 		DeviceLimit:  a.cfg.RateDevice,
 	})
@@ -138,6 +169,13 @@ func runServe(ctx context.Context, cfg Config, stderr io.Writer) error {
 		return err
 	}
 	defer app.Close()
+	if cfg.DebugAddr != "" {
+		stopDebug, err := startDebug(cfg.DebugAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
+	}
 	srv := app.Server()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

@@ -22,6 +22,8 @@ Usage:
   fieldsync [serve]                 run the API server (default)
   fieldsync seed demo               create the demo tenant, sites, users and a week of activity (idempotent)
   fieldsync user add [flags]        create a user (see fieldsync user add --help)
+  fieldsync sim [flags]             simulate guards, technicians and cs agents against a server (see fieldsync sim --help)
+  fieldsync devstack [--env-file F] host only the embedded stores and print the FIELDSYNC_* variables for an API process
   fieldsync version                 print the version
   fieldsync --help                  this text
 
@@ -53,6 +55,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "version", "--version":
 		fmt.Fprintln(stdout, "fieldsync", version)
 		return nil
+	case "sim":
+		// A client of a running server: it needs none of the server's configuration.
+		return runSim(ctx, args, getenv, stdout, stderr)
 	}
 	cfg, err := LoadConfig(getenv)
 	if err != nil {
@@ -71,6 +76,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return errors.New("usage: fieldsync user add --tenant T --username U --password P --name N --role R [--department D] [--sites A,B]")
 		}
 		return runUserAdd(ctx, cfg, args[1:], stdout, stderr)
+	case "devstack":
+		return runDevstack(ctx, cfg, args, stdout, stderr)
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", cmd)
