@@ -19,6 +19,9 @@ type fullDeps struct {
 	Objects *media.ObjectStore
 	Auth    *auth.Service
 	Clock   *testClock
+	Media   *media.Service
+	// Citations stands in for the sync engine's records until it lands on main.
+	Citations *devtest.Citations
 }
 
 var depsByServer sync.Map // *api.Server → *fullDeps
@@ -42,8 +45,9 @@ func newFullServer(tb testing.TB) *api.Server {
 
 // fullConfig is what newFullServerWith lets a test change before the server is built.
 type fullConfig struct {
-	API  api.Options
-	Auth auth.Options
+	API   api.Options
+	Auth  auth.Options
+	Media media.Options
 }
 
 // newFullServerWith is newFullServer with the options adjusted by configure (when not nil).
@@ -59,6 +63,11 @@ func newFullServerWith(tb testing.TB, configure func(*fullConfig)) *api.Server {
 	}
 	d.Auth = auth.New(cfg.Auth)
 	cfg.API.Auth = d.Auth
+	d.Citations = &devtest.Citations{}
+	cfg.Media.Now = d.Clock.Now
+	d.Media = media.NewService(mongodb.NewMediaStore(d.Store), d.Objects, d.Citations, cfg.Media)
+	tb.Cleanup(d.Media.Wait)
+	cfg.API.Media = d.Media
 	srv := api.New(cfg.API)
 	depsByServer.Store(srv, d)
 	tb.Cleanup(func() { depsByServer.Delete(srv) })

@@ -44,7 +44,7 @@ func TestSweepRemovesOnlyStaleUploadsAndUncitedMedia(t *testing.T) {
 	oldNever := request(media.TypePNG, pngBytes(t, 4, 4))
 	mustCreate(t, e, guardA, oldNever)
 	cited := mustStore(t, e, guardA, media.TypePNG, pngBytes(t, 5, 5))
-	e.cites.cite(cited.ID, inspection("s1", guardA.UserID))
+	e.cites.Cite(cited.ID, inspection("s1", guardA.UserID))
 	uncited := mustStore(t, e, guardA, media.TypePNG, pngBytes(t, 6, 6))
 	e.svc.Wait()
 	uncited, _ = e.store.GetMedia(context.Background(), "t1", uncited.ID)

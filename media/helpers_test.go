@@ -13,7 +13,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,60 +26,19 @@ import (
 
 func TestMain(m *testing.M) { devtest.Main(m) }
 
-// testCitations is a test-only fieldsync.CitationFinder over a fixed list,
-// standing in for the sync engine's records until they can be pushed here.
-type testCitations struct {
-	mu    sync.Mutex
-	cites []fieldsync.Citation
-}
-
-var _ fieldsync.CitationFinder = (*testCitations)(nil)
-
-func (f *testCitations) cite(mediaID string, r fieldsync.RecordRef) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.cites = append(f.cites, fieldsync.Citation{MediaID: mediaID, Record: r})
-}
-
-func (f *testCitations) Citing(_ context.Context, tenant string, ids []string) ([]fieldsync.Citation, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []fieldsync.Citation
-	for _, c := range f.cites {
-		for _, id := range ids {
-			if c.MediaID == id && c.Record.TenantID == tenant {
-				out = append(out, c)
-			}
-		}
-	}
-	return out, nil
-}
-
-func (f *testCitations) CitedAtSite(_ context.Context, tenant, site string) ([]fieldsync.Citation, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []fieldsync.Citation
-	for _, c := range f.cites {
-		if c.Record.TenantID == tenant && c.Record.SiteID == site {
-			out = append(out, c)
-		}
-	}
-	return out, nil
-}
-
 // env is one test's media service over a fresh database and bucket.
 type env struct {
 	svc     *media.Service
 	store   *mongodb.MediaStore
 	objects *media.ObjectStore
-	cites   *testCitations
+	cites   *devtest.Citations
 	db      *mongodb.Store
 }
 
 func newEnv(tb testing.TB, opts media.Options) *env {
 	tb.Helper()
 	db := devtest.MustOpenStore(tb)
-	e := &env{store: mongodb.NewMediaStore(db), objects: devtest.MustOpenObjects(tb), cites: &testCitations{}, db: db}
+	e := &env{store: mongodb.NewMediaStore(db), objects: devtest.MustOpenObjects(tb), cites: &devtest.Citations{}, db: db}
 	e.svc = media.NewService(e.store, e.objects, e.cites, opts)
 	tb.Cleanup(e.svc.Wait)
 	return e

@@ -425,6 +425,10 @@ func (s *Service) finish(ctx context.Context, m *fieldsync.Media, got observed) 
 }
 
 // removeObject removes a refused upload; a failure is logged (the sweep removes the media later).
+func isStoreDown(err error) bool {
+	return err != nil && fieldsync.ErrorCode(MapError(err)) == fieldsync.EUnavailable
+}
+
 func (s *Service) removeObject(ctx context.Context, key string) {
 	if err := s.deleteObject(ctx, key); err != nil {
 		s.log.WarnContext(ctx, "media: remove object", "key", key, "err", err)

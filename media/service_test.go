@@ -287,9 +287,9 @@ func TestGetIsForUploaderAndReadersOfCitingRecords(t *testing.T) {
 	e := newEnv(t, media.Options{})
 	m := mustStore(t, e, guardA, media.TypePNG, pngBytes(t, 8, 8))
 	uncited := mustStore(t, e, guardA, media.TypePNG, pngBytes(t, 9, 9))
-	e.cites.cite(m.ID, inspection("s1", guardA.UserID))
+	e.cites.Cite(m.ID, inspection("s1", guardA.UserID))
 	pendingOnly := uuid.NewString() // cited, never announced
-	e.cites.cite(pendingOnly, inspection("s1", guardA.UserID))
+	e.cites.Cite(pendingOnly, inspection("s1", guardA.UserID))
 
 	for _, tc := range []struct {
 		name   string
@@ -422,10 +422,10 @@ func TestListMissing(t *testing.T) {
 	r1 := inspection("s1", guardA.UserID)
 	r2 := inspection("s1", "someone-else")
 	r2.CreatedAt = time.Now().Add(-30 * 24 * time.Hour) // beyond a guard's window
-	e.cites.cite(stored.ID, r1)
-	e.cites.cite(announcedReq.ID, r1)
-	e.cites.cite(neverSeen, r2)
-	e.cites.cite(uuid.NewString(), inspection("s2", guardB.UserID))
+	e.cites.Cite(stored.ID, r1)
+	e.cites.Cite(announcedReq.ID, r1)
+	e.cites.Cite(neverSeen, r2)
+	e.cites.Cite(uuid.NewString(), inspection("s2", guardB.UserID))
 
 	got, err := e.svc.ListMissing(as(agentA), "s1")
 	if err != nil {
@@ -454,7 +454,7 @@ func TestListMissing(t *testing.T) {
 func TestObjectStoreDownIsUnavailable(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, media.Options{})
-	dead, err := media.OpenObjectStore(media.ObjectStoreOptions{Endpoint: "127.0.0.1:1", AccessKey: "k", SecretKey: "s", Bucket: "b"})
+	dead, err := media.OpenObjectStore(media.ObjectStoreOptions{Endpoint: "127.0.0.1:1", AccessKey: "k", SecretKey: "s", Bucket: "evidence"})
 	if err != nil {
 		t.Fatal(err)
 	}

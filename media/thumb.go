@@ -51,12 +51,11 @@ func (s *Service) makeThumbnail(ctx context.Context, m *fieldsync.Media) error {
 		return MapError(err)
 	}
 	defer obj.Close()
-	data, err := io.ReadAll(io.LimitReader(obj, s.opts.MaxBytes))
-	if err != nil {
-		return MapError(err)
-	}
-	thumb, w, h, err := Thumbnail(data, s.opts.ThumbnailSize)
+	thumb, w, h, err := Thumbnail(obj, s.opts.ThumbnailSize)
 	now := s.opts.Now().UTC()
+	if isStoreDown(err) {
+		return err // try again at the next sweep
+	}
 	if err != nil {
 		s.log.Info("media: no thumbnail", "media_id", m.ID, "err", err)
 		return s.store.SetThumbnail(ctx, m.TenantID, m.ID, fieldsync.ThumbNone, "", w, h, now)
@@ -70,20 +69,33 @@ func (s *Service) makeThumbnail(ctx context.Context, m *fieldsync.Media) error {
 
 // Thumbnail decodes a JPEG, PNG or WebP image and returns a JPEG at most size
 // pixels on its longest side, turned upright per its EXIF orientation, with
-// no metadata; and the original's dimensions (0 when unknown).
-func Thumbnail(data []byte, size int) (thumb []byte, width, height int, err error) {
-	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+// no metadata; and the original's dimensions (0 when unknown). It reads r
+// three times from the start (header, EXIF, pixels), never holding the
+// encoded original whole, and refuses to decode more than 64 Mpx.
+func Thumbnail(r io.ReadSeeker, size int) (thumb []byte, width, height int, err error) {
+	cfg, _, err := image.DecodeConfig(r)
 	if err != nil {
 		return nil, 0, 0, err
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width*cfg.Height > maxThumbPixels {
 		return nil, cfg.Width, cfg.Height, fieldsync.Errorf(fieldsync.EUnprocessable, "image too large to decode")
 	}
-	src, _, err := image.Decode(bytes.NewReader(data))
+	head := make([]byte, headSize)
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return nil, cfg.Width, cfg.Height, err
+	}
+	n, err := io.ReadFull(r, head)
+	if err != nil && err != io.ErrUnexpectedEOF {
+		return nil, cfg.Width, cfg.Height, err
+	}
+	x, _ := ParseEXIF(exifBlock(head[:n]))
+	if _, err := r.Seek(0, io.SeekStart); err != nil {
+		return nil, cfg.Width, cfg.Height, err
+	}
+	src, _, err := image.Decode(r)
 	if err != nil {
 		return nil, cfg.Width, cfg.Height, err
 	}
-	x, _ := ParseEXIF(exifBlock(data))
 	b := src.Bounds()
 	w, h := b.Dx(), b.Dy()
 	tw, th := w, h
