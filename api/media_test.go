@@ -290,15 +290,8 @@ func (s *jpegStream) Read(p []byte) (int, error) {
 	}
 	p = p[:min(int64(len(p)), s.n-s.off)]
 	_, _ = s.rng.Read(p)
-	for i := range p {
-		switch s.off + int64(i) {
-		case 0, 2:
-			p[i] = 0xFF
-		case 1:
-			p[i] = 0xD8
-		case 3:
-			p[i] = 0xE0
-		}
+	for i := s.off; i < 4 && i-s.off < int64(len(p)); i++ {
+		p[i-s.off] = "\xFF\xD8\xFF\xE0"[i]
 	}
 	s.off += int64(len(p))
 	return len(p), nil
