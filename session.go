@@ -21,10 +21,14 @@ type Session struct {
 	DeviceID string `json:"device_id" bson:"device_id"`
 	// RefreshHash is the hash of the one refresh token that is current.
 	RefreshHash string `json:"-" bson:"refresh_hash"`
-	// UsedHashes are the hashes of earlier (rotated) refresh tokens, oldest
-	// first and bounded; presenting one again is the theft signal.
+	// UsedHashes are the hashes of earlier refresh tokens (rotated, or
+	// superseded by a retry), oldest first and bounded; presenting one again
+	// is the theft signal.
 	UsedHashes []string `json:"-" bson:"used_hashes"`
-	// RotatedAt is when the last used token was rotated (start of its retry grace).
+	// GraceHash is the hash of the token rotated last: it may be presented
+	// again until RotatedAt + the reuse grace (a retry whose answer was lost).
+	GraceHash string `json:"-" bson:"grace_hash"`
+	// RotatedAt is when GraceHash was rotated (start of its retry grace).
 	RotatedAt    time.Time  `json:"rotated_at" bson:"rotated_at"`
 	CreatedAt    time.Time  `json:"created_at" bson:"created_at"`
 	LastUsedAt   time.Time  `json:"last_used_at" bson:"last_used_at"`

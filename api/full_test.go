@@ -55,8 +55,9 @@ func newFullServerWith(tb testing.TB, configure func(*fullConfig)) *api.Server {
 	tb.Helper()
 	d := &fullDeps{Store: devtest.MustOpenStore(tb), Objects: devtest.MustOpenObjects(tb), Clock: newTestClock()}
 	cfg := fullConfig{
-		API:  api.Options{Ready: map[string]api.Pinger{"database": d.Store, "object_store": d.Objects}},
-		Auth: auth.Options{Store: d.Store, Keys: mustKeySet(tb), Now: d.Clock.Now, DefaultTenant: "demo"},
+		API: api.Options{Ready: map[string]api.Pinger{"database": d.Store, "object_store": d.Objects}},
+		Auth: auth.Options{Store: d.Store, Keys: mustKeySet(tb), Now: d.Clock.Now, DefaultTenant: "demo",
+			Password: testPasswordParams},
 	}
 	if configure != nil {
 		configure(&cfg)
@@ -73,6 +74,10 @@ func newFullServerWith(tb testing.TB, configure func(*fullConfig)) *api.Server {
 	tb.Cleanup(func() { depsByServer.Delete(srv) })
 	return srv
 }
+
+// testPasswordParams make API tests' password hashing cheap; the auth
+// package's own tests run the production parameters.
+var testPasswordParams = auth.PasswordParams{MemoryKiB: 256, Time: 1}
 
 // mustKeySet returns a key set with a fresh signing key.
 func mustKeySet(tb testing.TB) *auth.KeySet {

@@ -4,8 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http/httptest"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -19,8 +18,9 @@ import (
 // auth.DemoPassword, sites fieldsync.DemoSiteA/B) plus a second tenant,
 // "other", whose users must never see or touch demo data.
 const (
-	OtherTenant = "other"
-	OtherSite   = "00000000-0000-7000-8000-0000000000f1"
+	OtherTenant   = "other"
+	OtherSite     = "00000000-0000-7000-8000-0000000000f1"
+	OtherPassword = "other-pass-2026"
 )
 
 var otherTenantUsers = []auth.NewUser{
@@ -35,7 +35,8 @@ type testUsers map[string]*fieldsync.User
 var seededByServer sync.Map // *api.Server → testUsers
 
 // mustSeedUsers creates the demo users and the other tenant's users in the
-// test's own database (once per server) and returns them.
+// test's own database (once per server) and returns them. Demo users have
+// password auth.DemoPassword, the other tenant's OtherPassword.
 func mustSeedUsers(tb testing.TB, srv *api.Server) testUsers {
 	tb.Helper()
 	if u, ok := seededByServer.Load(srv); ok {
@@ -51,7 +52,7 @@ func mustSeedUsers(tb testing.TB, srv *api.Server) testUsers {
 	for _, s := range demo {
 		users[s.User.Username] = s.User
 	}
-	other, err := svc.SeedUsers(ctx, OtherTenant, auth.DemoPassword, otherTenantUsers)
+	other, err := svc.SeedUsers(ctx, OtherTenant, OtherPassword, otherTenantUsers)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -99,13 +100,14 @@ func mustLoginSession(tb testing.TB, srv *api.Server, who, device string) sessio
 	tb.Helper()
 	mustSeedUsers(tb, srv)
 	tenant, username, ok := strings.Cut(who, "/")
+	password := OtherPassword
 	if !ok {
-		tenant, username = fieldsync.DemoTenant, who
+		tenant, username, password = fieldsync.DemoTenant, who, auth.DemoPassword
 	}
 	if device == "" {
 		device = nextDevice(who)
 	}
-	body, _ := json.Marshal(map[string]string{"tenant": tenant, "username": username, "password": auth.DemoPassword, "device_id": device})
+	body, _ := json.Marshal(map[string]string{"tenant": tenant, "username": username, "password": password, "device_id": device})
 	var out struct {
 		AccessToken  string `json:"access_token"`
 		RefreshToken string `json:"refresh_token"`
@@ -120,26 +122,13 @@ func mustLoginSession(tb testing.TB, srv *api.Server, who, device string) sessio
 // mustDo sends a request, fails unless the status is want, and decodes a JSON answer into out (if not nil).
 func mustDo(tb testing.TB, srv *api.Server, method, url, body string, headers map[string]string, want int, out any) []byte {
 	tb.Helper()
-	req := httptest.NewRequest(method, url, strings.NewReader(body))
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := srv.Test(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != want {
-		tb.Fatalf("%s %s: got status %d, want %d; body %s", method, url, resp.StatusCode, want, b)
-	}
+	var got []byte
+	scenario{method: method, url: url, body: body, headers: headers, status: want,
+		after: func(_ testing.TB, _ *http.Response, b []byte) { got = b }}.run(tb, srv)
 	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			tb.Fatalf("%s %s: %v: %s", method, url, err, b)
+		if err := json.Unmarshal(got, out); err != nil {
+			tb.Fatalf("%s %s: %v: %s", method, url, err, got)
 		}
 	}
-	return b
+	return got
 }

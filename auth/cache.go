@@ -25,25 +25,33 @@ type callerCache struct {
 	ttl time.Duration
 	mu  sync.Mutex
 	m   map[string]*cacheEntry
+	// gen counts invalidations: a load that began before one is not cached,
+	// so a revocation cannot be undone by a concurrent request's stale read.
+	gen uint64
 }
 
 func newCallerCache(ttl time.Duration) *callerCache {
 	return &callerCache{ttl: ttl, m: map[string]*cacheEntry{}}
 }
 
-func (c *callerCache) get(sid string, now time.Time) *cacheEntry {
+// get returns the fresh entry of sid, or nil and the generation to pass to put.
+func (c *callerCache) get(sid string, now time.Time) (*cacheEntry, uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.m[sid]
 	if e == nil || now.Sub(e.loaded) >= c.ttl || now.Before(e.loaded) {
-		return nil
+		return nil, c.gen
 	}
-	return e
+	return e, c.gen
 }
 
-func (c *callerCache) put(sid string, e *cacheEntry) {
+// put caches e unless something was invalidated since gen was read.
+func (c *callerCache) put(sid string, e *cacheEntry, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
 	if len(c.m) >= maxCacheEntries {
 		c.m = map[string]*cacheEntry{}
 	}
@@ -53,12 +61,14 @@ func (c *callerCache) put(sid string, e *cacheEntry) {
 func (c *callerCache) drop(sid string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gen++
 	delete(c.m, sid)
 }
 
 func (c *callerCache) dropWhere(f func(*cacheEntry) bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gen++
 	for k, e := range c.m {
 		if f(e) {
 			delete(c.m, k)

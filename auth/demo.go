@@ -32,10 +32,19 @@ type Seeded struct {
 // SeedUsers creates users in tenant with password, skipping those that
 // exist already (idempotent), and returns all of them in order.
 func (s *Service) SeedUsers(ctx context.Context, tenant, password string, users []NewUser) ([]Seeded, error) {
+	if err := validatePassword(password); err != nil {
+		return nil, err
+	}
+	// One hash (with its own salt) serves every seeded user: seeding stays
+	// fast, and each user's later password change gets a fresh salt.
+	hash, err := s.opts.Password.Hash(password)
+	if err != nil {
+		return nil, fieldsync.WrapError(fieldsync.EInternal, "could not hash password", err)
+	}
 	out := make([]Seeded, 0, len(users))
 	for _, in := range users {
 		in.TenantID, in.Password = tenant, password
-		u, err := s.CreateUser(ctx, in)
+		u, err := s.createUser(ctx, in, hash)
 		created := err == nil
 		if fieldsync.ErrorCode(err) == fieldsync.EConflict {
 			u, err = s.store.UserByUsername(ctx, tenant, normalizeUsername(in.Username))
@@ -48,7 +57,13 @@ func (s *Service) SeedUsers(ctx context.Context, tenant, password string, users 
 	return out, nil
 }
 
-// SeedDemo creates the demo tenant's users (idempotent).
+// SeedDemo creates the demo tenant's users (idempotent) and, unless a
+// default tenant is recorded already, records demo as the tenant of logins
+// that name none.
 func (s *Service) SeedDemo(ctx context.Context) ([]Seeded, error) {
-	return s.SeedUsers(ctx, fieldsync.DemoTenant, DemoPassword, DemoUsers)
+	seeded, err := s.SeedUsers(ctx, fieldsync.DemoTenant, DemoPassword, DemoUsers)
+	if err != nil {
+		return seeded, err
+	}
+	return seeded, s.store.SetDefaultTenantIfUnset(ctx, fieldsync.DemoTenant)
 }

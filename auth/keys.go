@@ -216,11 +216,21 @@ func LoadKeyFiles(signing string, previous []string) (*KeySet, error) {
 }
 
 // Key directories hold one file per key, named ed25519-<unix seconds>.pem after
-// its creation. The newest signs; each older key verifies until its successor
-// has been signing for longer than the access-token lifetime (plus leeway).
+// its creation. A new key is only published (verifies, appears in the JWKS)
+// for KeyActivation, so every instance reloading the directory knows it
+// before any instance signs with it; then it signs. Each older key verifies
+// until its successor has been signing for longer than the access-token
+// lifetime (plus leeway).
 const keyFilePrefix = "ed25519-"
 
-// LoadKeyDir builds a key set from dir, generating the first key when dir has none.
+// KeyActivation is how long a key added to a key directory is published
+// before it signs; instances reload the directory every KeyReload.
+const (
+	KeyActivation = 2 * time.Minute
+	KeyReload     = 30 * time.Second
+)
+
+// LoadKeyDir builds a key set from dir as of now, generating the first key when dir has none.
 func LoadKeyDir(dir string, accessTTL time.Duration, now time.Time) (*KeySet, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -250,22 +260,46 @@ func LoadKeyDir(dir string, accessTTL time.Duration, now time.Time) (*KeySet, er
 			return nil, fmt.Errorf("%s: auth: key directory files must hold private keys", f.name)
 		}
 	}
-	last := len(keys) - 1
-	var prev []*Key
-	for i := range last {
-		k := *keys[i]
-		k.Private = nil
-		k.NotAfter = files[i+1].created.Add(accessTTL + Leeway)
-		if now.After(k.NotAfter) {
+	// The signer is the newest active key; the very first key signs at once.
+	signer := 0
+	for i, f := range files {
+		if !now.Before(f.created.Add(KeyActivation)) {
+			signer = i
+		}
+	}
+	var others []*Key
+	for i, k := range keys {
+		if i == signer {
 			continue
 		}
-		prev = append(prev, &k)
+		v := *k
+		v.Private = nil
+		if i < signer {
+			v.NotAfter = files[i+1].created.Add(KeyActivation + accessTTL + Leeway)
+			if now.After(v.NotAfter) {
+				continue
+			}
+		}
+		others = append(others, &v)
 	}
-	return NewKeySet(keys[last], prev...), nil
+	return NewKeySet(keys[signer], others...), nil
 }
 
-// AddKeyFile generates a key into dir (a rotation: the new key signs from the
-// next start-up on) and returns its id.
+// Replace makes ks sign and verify exactly as from does (a reload).
+func (ks *KeySet) Replace(from *KeySet) {
+	from.mu.RLock()
+	signer, keys := from.signer, make(map[string]*Key, len(from.keys))
+	for id, k := range from.keys {
+		keys[id] = k
+	}
+	from.mu.RUnlock()
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	ks.signer, ks.keys = signer, keys
+}
+
+// AddKeyFile generates a key into dir (a rotation: instances publish it at
+// their next reload and sign with it KeyActivation after now) and returns its id.
 func AddKeyFile(dir string, now time.Time) (string, error) {
 	k, err := GenerateKey()
 	if err != nil {

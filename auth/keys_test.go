@@ -10,8 +10,8 @@ import (
 )
 
 // TestKeyDirRotation: the key directory generates its first key, keeps it
-// across loads, and after a rotation the newest key signs while the previous
-// one verifies until the access-token lifetime has passed.
+// across loads; a rotation publishes the new key first, then signs with it,
+// while the previous one verifies until the access-token lifetime has passed.
 func TestKeyDirRotation(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "keys")
@@ -34,24 +34,43 @@ func TestKeyDirRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ks, err = auth.LoadKeyDir(dir, ttl, t1.Add(time.Minute))
+	// Published at once, signing only after the activation delay, so every
+	// instance knows the key before a token signed with it reaches one.
+	ks, err = auth.LoadKeyDir(dir, ttl, t1.Add(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ks.Signer().ID != first {
+		t.Fatalf("got signer %s before activation, want the old key %s", ks.Signer().ID, first)
+	}
+	if _, ok := ks.Verifier(second, t1.Add(time.Second)); !ok || len(ks.JWKS(t1).Keys) != 2 {
+		t.Fatal("the new key is not published before it signs")
+	}
+	active := t1.Add(auth.KeyActivation)
+	ks, err = auth.LoadKeyDir(dir, ttl, active)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if ks.Signer().ID != second {
-		t.Fatalf("got signer %s, want the new key %s", ks.Signer().ID, second)
+		t.Fatalf("got signer %s after activation, want the new key %s", ks.Signer().ID, second)
 	}
-	if _, ok := ks.Verifier(first, t1.Add(time.Minute)); !ok {
-		t.Fatal("previous key no longer verifies right after the rotation")
+	if _, ok := ks.Verifier(first, active.Add(ttl)); !ok {
+		t.Fatal("previous key no longer verifies while its tokens live")
 	}
-	if _, ok := ks.Verifier(first, t1.Add(ttl+auth.Leeway+time.Second)); ok {
+	if _, ok := ks.Verifier(first, active.Add(ttl+auth.Leeway+time.Second)); ok {
 		t.Fatal("previous key still verifies after its last token expired")
 	}
-	ks, err = auth.LoadKeyDir(dir, ttl, t1.Add(time.Hour))
+	// A running instance picks the reload up in place.
+	live, _ := auth.LoadKeyDir(dir, ttl, t1.Add(time.Second))
+	live.Replace(ks)
+	if live.Signer().ID != second {
+		t.Fatal("Replace did not switch the signer")
+	}
+	ks, err = auth.LoadKeyDir(dir, ttl, active.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(ks.JWKS(t1.Add(time.Hour)).Keys); n != 1 {
+	if n := len(ks.JWKS(active.Add(time.Hour)).Keys); n != 1 {
 		t.Fatalf("got %d keys published an hour after rotation, want 1", n)
 	}
 }

@@ -28,15 +28,39 @@ const (
 
 var b64 = base64.RawStdEncoding
 
-// HashPassword returns the PHC-formatted argon2id hash of password.
+// PasswordParams are the argon2id cost parameters of new hashes. The zero
+// value means the defaults (19 MiB, 2 passes); stored hashes carry their own
+// parameters, so raising them later invalidates nothing.
+type PasswordParams struct {
+	MemoryKiB uint32
+	Time      uint32
+}
+
+func (p PasswordParams) withDefaults() PasswordParams {
+	if p.MemoryKiB == 0 {
+		p.MemoryKiB = argonMemory
+	}
+	if p.Time == 0 {
+		p.Time = argonTime
+	}
+	return p
+}
+
+// HashPassword returns the PHC-formatted argon2id hash of password with the default parameters.
 func HashPassword(password string) (string, error) {
+	return PasswordParams{}.Hash(password)
+}
+
+// Hash returns the PHC-formatted argon2id hash of password.
+func (p PasswordParams) Hash(password string) (string, error) {
+	p = p.withDefaults()
 	salt := make([]byte, argonSaltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
-	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	key := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, argonThreads, argonKeyLen)
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		argon2.Version, argonMemory, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+		argon2.Version, p.MemoryKiB, p.Time, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 
 var errBadHash = errors.New("auth: malformed password hash")
@@ -69,13 +93,3 @@ func CheckPassword(hash, password string) (bool, error) {
 	got := argon2.IDKey([]byte(password), salt, t, mem, p, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
-
-// dummyHash is checked against for unknown usernames so that "no such user"
-// costs the same time as "wrong password".
-var dummyHash = func() string {
-	h, err := HashPassword("fieldsync-no-such-user")
-	if err != nil {
-		panic(err)
-	}
-	return h
-}()

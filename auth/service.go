@@ -11,7 +11,9 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -48,11 +50,19 @@ type CounterStore interface {
 	PurgeCounters(ctx context.Context, now time.Time) error
 }
 
+// TenantDefaults records the tenant used by logins that name none when
+// FIELDSYNC_DEFAULT_TENANT is unset (the demo seed records `demo`).
+type TenantDefaults interface {
+	DefaultTenant(ctx context.Context) (string, error)
+	SetDefaultTenantIfUnset(ctx context.Context, tenant string) error
+}
+
 // Store is everything the service keeps; *mongodb.Store implements it.
 type Store interface {
 	UserStore
 	SessionStore
 	CounterStore
+	TenantDefaults
 }
 
 // Defaults of Options.
@@ -81,10 +91,13 @@ type Options struct {
 	// CacheTTL bounds how stale a request's view of its user and session may
 	// be on an instance that did not make the change itself (default 5s).
 	CacheTTL time.Duration
-	// DefaultTenant is used by logins that name no tenant.
+	// DefaultTenant is used by logins that name no tenant; when empty, the
+	// tenant recorded in the store (by the demo seed) is used.
 	DefaultTenant string
 	// Throttle limits login failures.
 	Throttle ThrottleOptions
+	// Password sets the argon2id cost of new password hashes (tests lower it).
+	Password PasswordParams
 	Logger   *slog.Logger
 }
 
@@ -95,6 +108,9 @@ type Service struct {
 	keys  *KeySet
 	log   *slog.Logger
 	cache *callerCache
+	// dummyHash is checked for unknown usernames so that "no such user"
+	// costs the same time as "wrong password".
+	dummyHash string
 	// lastPurge is when this instance last purged expired login counters (unix seconds).
 	lastPurge atomic.Int64
 }
@@ -120,7 +136,12 @@ func New(opts Options) *Service {
 		opts.Logger = slog.Default()
 	}
 	opts.Throttle = opts.Throttle.withDefaults()
-	return &Service{opts: opts, store: opts.Store, keys: opts.Keys, log: opts.Logger, cache: newCallerCache(opts.CacheTTL)}
+	opts.Password = opts.Password.withDefaults()
+	dummy, err := opts.Password.Hash("fieldsync-no-such-user")
+	if err != nil {
+		panic(fmt.Sprintf("auth: no randomness: %v", err))
+	}
+	return &Service{opts: opts, store: opts.Store, keys: opts.Keys, log: opts.Logger, cache: newCallerCache(opts.CacheTTL), dummyHash: dummy}
 }
 
 func (s *Service) now() time.Time { return s.opts.Now() }
@@ -161,6 +182,13 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Tokens, error) {
 	if in.Tenant == "" {
 		in.Tenant = s.opts.DefaultTenant
 	}
+	if in.Tenant == "" {
+		t, err := s.store.DefaultTenant(ctx)
+		if err != nil {
+			return nil, err
+		}
+		in.Tenant = t
+	}
 	if err := validateLogin(in); err != nil {
 		return nil, err
 	}
@@ -173,7 +201,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Tokens, error) {
 	if err != nil && fieldsync.ErrorCode(err) != fieldsync.ENotFound {
 		return nil, err
 	}
-	hash := dummyHash
+	hash := s.dummyHash
 	if u != nil {
 		hash = u.PasswordHash
 	}
@@ -222,6 +250,15 @@ func (s *Service) issue(u *fieldsync.User, sess *fieldsync.Session, refresh stri
 // for reuse detection: at one refresh per 15 minutes, about 16 hours of use.
 const maxUsedHashes = 64
 
+// remember appends h to the bounded list of used hashes.
+func remember(used []string, h string) []string {
+	out := append(slices.Clone(used), h)
+	if len(out) > maxUsedHashes {
+		out = out[len(out)-maxUsedHashes:]
+	}
+	return out
+}
+
 // maxRefreshAttempts bounds retries of the compare-and-swap against
 // concurrent refreshes of one session.
 const maxRefreshAttempts = 3
@@ -237,7 +274,8 @@ var (
 // presented stops working. Presenting a rotated token again revokes the whole
 // device session (theft signal) — except the token rotated last, within
 // ReuseGrace of its rotation: that is a phone retrying a refresh whose answer
-// it never received, and it gets a fresh pair (the pair it lost is superseded).
+// it never received, and it gets a fresh pair. The pair it lost is
+// superseded: presenting that one later is theft too.
 func (s *Service) Refresh(ctx context.Context, token string) (*Tokens, error) {
 	sid, ok := parseRefreshToken(token)
 	if !ok {
@@ -255,13 +293,13 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Tokens, error) {
 		next := *sess
 		switch {
 		case equalHash(h, sess.RefreshHash):
-			next.UsedHashes = append(sess.UsedHashes, h)
-			if len(next.UsedHashes) > maxUsedHashes {
-				next.UsedHashes = next.UsedHashes[len(next.UsedHashes)-maxUsedHashes:]
-			}
-			next.RotatedAt = now
-		case len(sess.UsedHashes) > 0 && equalHash(h, sess.UsedHashes[len(sess.UsedHashes)-1]) && now.Sub(sess.RotatedAt) <= s.opts.ReuseGrace:
-			// A retry within the grace window: mint again, keep the window's start.
+			next.UsedHashes = remember(sess.UsedHashes, h)
+			next.GraceHash, next.RotatedAt = h, now
+		case sess.GraceHash != "" && equalHash(h, sess.GraceHash) && now.Sub(sess.RotatedAt) <= s.opts.ReuseGrace:
+			// A retry within the grace window: mint again, keep the window's
+			// start, and remember the superseded token — it was never
+			// delivered, so whoever presents it later is not this phone.
+			next.UsedHashes = remember(sess.UsedHashes, sess.RefreshHash)
 		case containsHash(sess.UsedHashes, h):
 			if sess.Active(now) {
 				n, err := s.store.RevokeSessions(ctx, fieldsync.SessionFilter{TenantID: sess.TenantID, ID: sess.ID}, now, "refresh token reuse")
@@ -343,13 +381,14 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*fieldsync.C
 	}
 	return &fieldsync.Caller{
 		UserID: e.user.ID, TenantID: e.user.TenantID, DeviceID: e.sess.DeviceID, SessionID: e.sess.ID,
-		Role: e.user.Role, Department: e.user.Department, SiteIDs: e.user.SiteIDs,
+		Role: e.user.Role, Department: e.user.Department, SiteIDs: slices.Clone(e.user.SiteIDs),
 	}, nil
 }
 
 // lookup returns the session and its user, from the cache when fresh; nil when either is gone.
 func (s *Service) lookup(ctx context.Context, sid string, now time.Time) (*cacheEntry, error) {
-	if e := s.cache.get(sid, now); e != nil {
+	e, gen := s.cache.get(sid, now)
+	if e != nil {
 		return e, nil
 	}
 	sess, err := s.store.SessionByID(ctx, sid)
@@ -364,8 +403,8 @@ func (s *Service) lookup(ctx context.Context, sid string, now time.Time) (*cache
 	} else if err != nil {
 		return nil, err
 	}
-	e := &cacheEntry{sess: sess, user: u, loaded: now}
-	s.cache.put(sid, e)
+	e = &cacheEntry{sess: sess, user: u, loaded: now}
+	s.cache.put(sid, e, gen)
 	return e, nil
 }
 
@@ -382,7 +421,8 @@ func (s *Service) Me(ctx context.Context) (*fieldsync.User, error) {
 	if e == nil {
 		return nil, errBadAccess
 	}
-	return e.user, nil
+	u := *e.user
+	return &u, nil
 }
 
 // refreshToken is "<session id>.<32 random bytes, base64url>": the session id

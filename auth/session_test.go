@@ -106,8 +106,9 @@ func TestRefreshReuseRevokesSession(t *testing.T) {
 }
 
 // TestRefreshRetryWithinGrace: a phone whose refresh answer was lost retries
-// with the same token within the grace window and is not locked out; the
-// lost pair is superseded without revoking the session.
+// with the same token within the grace window and is not locked out. The
+// pair it lost is superseded: whoever presents it later is not that phone,
+// so it revokes the session like any reuse.
 func TestRefreshRetryWithinGrace(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
@@ -119,16 +120,29 @@ func TestRefreshRetryWithinGrace(t *testing.T) {
 		t.Fatal("retry returned the lost token")
 	}
 	again := f.mustRefresh(t, t0.RefreshToken) // a second retry, still inside the window
-	_, err := f.refresh(t, lost.RefreshToken)
-	wantCode(t, err, fieldsync.EUnauthorized)
 	next := f.mustRefresh(t, again.RefreshToken)
 	f.wantAccess(t, next.AccessToken, true)
 	// The window is counted from the first rotation and does not restart with retries.
 	f.clock.Advance(2 * time.Second)
-	_, err = f.refresh(t, next.RefreshToken)
-	if err != nil {
-		t.Fatalf("current token refused after an unrelated grace expiry: %v", err)
-	}
+	_, err := f.refresh(t, t0.RefreshToken)
+	wantCode(t, err, fieldsync.EUnauthorized)
+	f.wantAccess(t, next.AccessToken, false)
+}
+
+// TestRefreshSupersededTokenRevokes: a thief who replays a stolen token
+// within the grace window gets a pair, but the phone's own token then
+// presented revokes the session, cutting the thief off too.
+func TestRefreshSupersededTokenRevokes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	t0 := f.login(t, "phone-1")
+	phone := f.mustRefresh(t, t0.RefreshToken)
+	thief := f.mustRefresh(t, t0.RefreshToken)
+	_, err := f.refresh(t, phone.RefreshToken)
+	wantCode(t, err, fieldsync.EUnauthorized)
+	f.wantAccess(t, thief.AccessToken, false)
+	_, err = f.refresh(t, thief.RefreshToken)
+	wantCode(t, err, fieldsync.EUnauthorized)
 }
 
 // TestRefreshConcurrentRetries: parallel refreshes of one token (a phone
@@ -278,4 +292,18 @@ func asError(err error, target **fieldsync.Error) bool {
 	fe, ok := err.(*fieldsync.Error)
 	*target = fe
 	return ok
+}
+
+func TestUserFinderStaysInTenant(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	ctx := context.Background()
+	u, err := f.svc.User(ctx, "t1", f.guard.ID)
+	if err != nil || u.ID != f.guard.ID || u.PasswordHash != "" {
+		t.Fatalf("got %+v, %v; want the guard without its hash", u, err)
+	}
+	_, err = f.svc.User(ctx, "t2", f.guard.ID)
+	wantCode(t, err, fieldsync.ENotFound)
+	_, err = f.svc.User(ctx, "t1", "nope")
+	wantCode(t, err, fieldsync.ENotFound)
 }

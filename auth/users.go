@@ -38,6 +38,11 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (*fieldsync.User, 
 	if err := validatePassword(in.Password); err != nil {
 		return nil, err
 	}
+	return s.createUser(ctx, in, "")
+}
+
+// createUser creates in with the password hash hash, or hashes in.Password when hash is empty.
+func (s *Service) createUser(ctx context.Context, in NewUser, hash string) (*fieldsync.User, error) {
 	now := s.now()
 	u := &fieldsync.User{
 		ID: uuid.NewString(), TenantID: in.TenantID, Username: normalizeUsername(in.Username), Name: in.Name,
@@ -47,9 +52,11 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (*fieldsync.User, 
 	if err := validateUser(u); err != nil {
 		return nil, err
 	}
-	hash, err := HashPassword(in.Password)
-	if err != nil {
-		return nil, fieldsync.WrapError(fieldsync.EInternal, "could not hash password", err)
+	if hash == "" {
+		var err error
+		if hash, err = s.opts.Password.Hash(in.Password); err != nil {
+			return nil, fieldsync.WrapError(fieldsync.EInternal, "could not hash password", err)
+		}
 	}
 	u.PasswordHash = hash
 	if err := s.store.CreateUser(ctx, u); err != nil {
@@ -146,7 +153,7 @@ func (s *Service) AdminUpdateUser(ctx context.Context, id string, p UserPatch) (
 		if err := validatePassword(*p.Password); err != nil {
 			return nil, err
 		}
-		if u.PasswordHash, err = HashPassword(*p.Password); err != nil {
+		if u.PasswordHash, err = s.opts.Password.Hash(*p.Password); err != nil {
 			return nil, fieldsync.WrapError(fieldsync.EInternal, "could not hash password", err)
 		}
 	}
@@ -254,3 +261,16 @@ func minTime(a, b time.Time) time.Time {
 	}
 	return a
 }
+
+// User returns user id of tenant (without its password hash); not_found for
+// an unknown id or a user of another tenant. It implements fieldsync.UserFinder.
+func (s *Service) User(ctx context.Context, tenant, id string) (*fieldsync.User, error) {
+	u, err := s.tenantUser(ctx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	u.PasswordHash = ""
+	return u, nil
+}
+
+var _ fieldsync.UserFinder = (*Service)(nil)

@@ -54,6 +54,7 @@ func (s *Store) SwapRefresh(ctx context.Context, expectHash string, next *fields
 		bson.M{"$set": bson.M{
 			"refresh_hash": next.RefreshHash,
 			"used_hashes":  next.UsedHashes,
+			"grace_hash":   next.GraceHash,
 			"rotated_at":   next.RotatedAt,
 			"last_used_at": next.LastUsedAt,
 			"expires_at":   next.ExpiresAt,

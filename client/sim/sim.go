@@ -376,6 +376,9 @@ func (w *world) observe(a client.Attempt) {
 	switch {
 	case errors.Is(a.Err, errLost):
 		w.rec.error("lost_answer")
+	case errors.Is(a.Err, context.Canceled) || errors.Is(a.Err, context.DeadlineExceeded):
+		// The run's end cut a request short; the outbox still holds it.
+		w.rec.error("cut_at_end")
 	case a.Status == 0:
 		w.rec.error("transport")
 	default:

@@ -273,6 +273,7 @@ func measure(ctx context.Context, d driver, f runFlags) (*Result, error) {
 		}
 		p := newPhase(len(recs), dur, lat)
 		m.stop(ctx, &p)
+		logPhase(f.system, name, p)
 		return p, nil
 	}
 	// read times one read that must see every record of want.
@@ -286,6 +287,9 @@ func measure(ctx context.Context, d driver, f runFlags) (*Result, error) {
 		}
 		p := newPhase(ids.seen, time.Since(t), lat)
 		m.stop(ctx, &p)
+		if lat != nil {
+			logPhase(f.system, name, p)
+		}
 		return p, ids.check(name)
 	}
 
@@ -328,6 +332,11 @@ func measure(ctx context.Context, d driver, f runFlags) (*Result, error) {
 	res.PeakRSSMiB, _ = procPeakRSS(f.serverPID)
 	res.StoresPeakRSSMiB, _ = procPeakRSS(f.storesPID)
 	return res, nil
+}
+
+// logPhase tells the person watching scripts/bench that the run is alive.
+func logPhase(system, name string, p Phase) {
+	fmt.Fprintf(os.Stderr, "   %s %-16s %6d records in %7.2fs  %8.0f records/s\n", system, name, p.Records, p.Seconds, p.RecordsPerS)
 }
 
 // httpClient is a keep-alive client sized for the workload's concurrency.

@@ -31,6 +31,8 @@ type App struct {
 	// citations tells which records cite a media id (the sync engine).
 	citations fieldsync.CitationFinder
 	media     *media.Service
+	// stopKeys ends the key-directory reload loop.
+	stopKeys context.CancelFunc
 }
 
 // OpenApp starts the embedded stores where nothing external is configured,
@@ -82,6 +84,11 @@ func (a *App) open(ctx context.Context) error {
 	if a.auth, err = openAuth(cfg, a.store, a.log); err != nil {
 		return err
 	}
+	if cfg.Auth.KeyFile == "" {
+		kctx, cancel := context.WithCancel(context.Background())
+		a.stopKeys = cancel
+		go reloadKeys(kctx, cfg.Auth, a.auth.Keys(), a.log)
+	}
 	a.objects, err = media.OpenObjectStore(media.ObjectStoreOptions{
 		Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
 		Bucket: cfg.S3Bucket, Secure: cfg.S3Secure, PublicEndpoint: cfg.S3PublicEnd,
@@ -131,6 +138,29 @@ func openAuth(cfg *Config, store *mongodb.Store, log *slog.Logger) (*auth.Servic
 	}), nil
 }
 
+// reloadKeys re-reads the key directory every auth.KeyReload, so a key added
+// by `fieldsync keys rotate` is published by every instance before any signs with it.
+func reloadKeys(ctx context.Context, ac AuthConfig, keys *auth.KeySet, log *slog.Logger) {
+	t := time.NewTicker(auth.KeyReload)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		next, err := auth.LoadKeyDir(ac.KeyDir, ac.AccessTTL, time.Now())
+		if err != nil {
+			log.Warn("token keys not reloaded", "dir", ac.KeyDir, "err", err)
+			continue
+		}
+		if old := keys.Signer().ID; next.Signer().ID != old {
+			log.Info("token signing key rotated", "kid", next.Signer().ID, "previous", old)
+		}
+		keys.Replace(next)
+	}
+}
+
 // Server builds the HTTP API on the app's services.
 func (a *App) Server() *api.Server {
 	return api.New(api.Options{
@@ -146,6 +176,9 @@ func (a *App) Server() *api.Server {
 
 // Close disconnects and stops the embedded stores.
 func (a *App) Close() {
+	if a.stopKeys != nil {
+		a.stopKeys()
+	}
 	if a.store != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = a.store.Close(ctx)

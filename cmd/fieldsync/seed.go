@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"fieldsync"
 	"fieldsync/auth"
@@ -62,4 +64,25 @@ func fieldOf(err error) string {
 		return " (" + f + ")"
 	}
 	return ""
+}
+
+// runKeysRotate adds a signing key to the key directory. Running instances
+// publish it at their next reload (auth.KeyReload) and sign with it
+// auth.KeyActivation after its creation; the previous key keeps verifying for
+// one access-token lifetime after that, so tokens already issued stay good
+// until they expire. No restart, no refused token.
+func runKeysRotate(cfg Config, out io.Writer) error {
+	if cfg.Auth.KeyFile != "" {
+		return errors.New("keys rotate: signing keys come from FIELDSYNC_JWT_KEY_FILE; rotate by moving it to FIELDSYNC_JWT_PREVIOUS_KEY_FILES and setting a new one")
+	}
+	if _, err := auth.LoadKeyDir(cfg.Auth.KeyDir, cfg.Auth.AccessTTL, time.Now()); err != nil {
+		return err
+	}
+	kid, err := auth.AddKeyFile(cfg.Auth.KeyDir, time.Now())
+	if err != nil {
+		return fmt.Errorf("keys rotate: %w", err)
+	}
+	fmt.Fprintf(out, "new signing key %s in %s: published within %s, signing from %s\n",
+		kid, cfg.Auth.KeyDir, auth.KeyReload, time.Now().Add(auth.KeyActivation).UTC().Format(time.RFC3339))
+	return nil
 }

@@ -14,6 +14,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"fieldsync"
+	"fieldsync/auth"
 	"fieldsync/client"
 	"fieldsync/client/sim"
 )
@@ -31,12 +33,6 @@ local copy differs from a fresh bootstrap of its scope.
 
 Flags:
 `
-
-// demoSimUsers are the demo tenant's staff of site A that `fieldsync seed demo` creates.
-var demoSimUsers = []string{"guard.a1", "guard.a2", "tech.a1", "tech.a2", "cs.a1", "super.a1"}
-
-// demoPassword is the password of every demo user (auth.DemoPassword).
-const demoPassword = "demo-pass-2026"
 
 // simFlags are the flags of fieldsync sim.
 type simFlags struct {
@@ -156,10 +152,12 @@ func simAccounts(ctx context.Context, f *simFlags) ([]sim.Account, error) {
 		// The demo tenant's site A staff (fieldsync seed demo).
 		pass := f.password
 		if pass == "" {
-			pass = demoPassword
+			pass = auth.DemoPassword
 		}
-		for _, u := range demoSimUsers {
-			out = append(out, sim.Account{Username: u, Password: pass})
+		for _, u := range auth.DemoUsers {
+			if u.Role != fieldsync.RoleAdmin && slices.Contains(u.SiteIDs, fieldsync.DemoSiteA) {
+				out = append(out, sim.Account{Username: u.Username, Password: pass})
+			}
 		}
 		return out, nil
 	}
@@ -209,7 +207,12 @@ func progressBar(w io.Writer) func(sim.Snapshot) {
 		}
 	}
 	var last time.Time
+	done := false
 	return func(s sim.Snapshot) {
+		if done {
+			return
+		}
+		done = s.Done >= 1
 		const width = 30
 		n := int(s.Done * width)
 		line := fmt.Sprintf("[%s%s] %3.0f%% %5.1fs  pushed %d  dup %d  conflicts %d  rejected %d  pulled %d  errors %d  offline %d",
@@ -218,10 +221,10 @@ func progressBar(w io.Writer) func(sim.Snapshot) {
 		switch {
 		case tty:
 			fmt.Fprint(w, "\r"+line+"\x1b[K")
-			if s.Done >= 1 {
+			if done {
 				fmt.Fprintln(w)
 			}
-		case s.Done >= 1 || time.Since(last) >= 5*time.Second:
+		case done || time.Since(last) >= 5*time.Second:
 			last = time.Now()
 			fmt.Fprintln(w, line)
 		}
