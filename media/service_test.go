@@ -182,46 +182,38 @@ func assertRefused(t *testing.T, e *env, id string, err error, field string) {
 	}
 }
 
-func TestCompleteRefusesWrongHash(t *testing.T) {
+// TestCompleteRefusesMismatches: a wrong hash, a text file declared as JPEG,
+// a PNG declared as JPEG — each 422 naming the field, the object removed, the
+// media still pending for a new upload.
+func TestCompleteRefusesMismatches(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, media.Options{})
-	body := pngBytes(t, 16, 16)
-	req := request(media.TypePNG, body)
-	req.SHA256 = sum([]byte("something else"))
-	_, up := mustCreate(t, e, guardA, req)
-	if st := putPresigned(t, up, body, nil); st != 200 {
-		t.Fatalf("PUT: %d", st)
+	png := pngBytes(t, 16, 16)
+	text := []byte(strings.Repeat("not a photo, just text\n", 40))
+	for _, tc := range []struct {
+		name, ct, field string
+		body            []byte
+		declaredSHA     string
+	}{
+		{"wrong hash", media.TypePNG, "sha256", png, sum([]byte("something else"))},
+		{"text declared as JPEG", media.TypeJPEG, "content_type", text, ""},
+		{"PNG declared as JPEG", media.TypeJPEG, "content_type", png, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := request(tc.ct, tc.body)
+			if tc.declaredSHA != "" {
+				req.SHA256 = tc.declaredSHA
+			}
+			_, up := mustCreate(t, e, guardA, req)
+			if st := putPresigned(t, up, tc.body, nil); st != 200 {
+				t.Fatalf("PUT: %d", st)
+			}
+			_, err := e.svc.Complete(as(guardA), req.ID)
+			assertRefused(t, e, req.ID, err, tc.field)
+			_, err = e.svc.Complete(as(guardA), req.ID)
+			wantCode(t, err, fieldsync.ENotUploaded)
+		})
 	}
-	_, err := e.svc.Complete(as(guardA), req.ID)
-	assertRefused(t, e, req.ID, err, "sha256")
-	_, err = e.svc.Complete(as(guardA), req.ID)
-	wantCode(t, err, fieldsync.ENotUploaded)
-}
-
-func TestCompleteRefusesTextDeclaredAsJPEG(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, media.Options{})
-	body := []byte(strings.Repeat("not a photo, just text\n", 40))
-	req := request(media.TypeJPEG, body)
-	_, up := mustCreate(t, e, guardA, req)
-	if st := putPresigned(t, up, body, nil); st != 200 {
-		t.Fatalf("PUT: %d", st)
-	}
-	_, err := e.svc.Complete(as(guardA), req.ID)
-	assertRefused(t, e, req.ID, err, "content_type")
-}
-
-func TestCompleteRefusesPNGDeclaredAsJPEG(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t, media.Options{})
-	body := pngBytes(t, 4, 4)
-	req := request(media.TypeJPEG, body)
-	_, up := mustCreate(t, e, guardA, req)
-	if st := putPresigned(t, up, body, nil); st != 200 {
-		t.Fatalf("PUT: %d", st)
-	}
-	_, err := e.svc.Complete(as(guardA), req.ID)
-	assertRefused(t, e, req.ID, err, "content_type")
 }
 
 func TestCompleteRefusesOversizedObject(t *testing.T) {
