@@ -113,6 +113,7 @@ func (s *Server) handleMediaUpload(c *fiber.Ctx) error {
 	}
 	m, err := svc.Upload(c.UserContext(), utils.CopyString(c.Params("id")), body, n)
 	if err != nil {
+		c.Context().SetConnectionClose() // the rest of a refused body is not read
 		return err
 	}
 	return c.JSON(newMediaResponse(m))
