@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -404,4 +405,41 @@ func BenchmarkMediaUpload(b *testing.B) {
 	b.ReportMetric(float64(direct)/float64(viaAPI), "api/direct")
 	b.ReportMetric(float64(n)/(1<<20)/viaAPI.Seconds()*float64(b.N), "api-MiB/s")
 	b.ReportMetric(float64(n)/(1<<20)/direct.Seconds()*float64(b.N), "direct-MiB/s")
+}
+
+// TestMediaConcurrentRetries: a phone retrying create and complete in
+// parallel (lost responses) gets one media, stored once.
+func TestMediaConcurrentRetries(t *testing.T) {
+	t.Parallel()
+	srv := newFullServer(t)
+	guard := mustLoginSession(t, srv, "guard.a1", "")
+	photo := testJPEG(t, 32, 32)
+	id := uuid.NewString()
+	body := createJSON(id, "image/jpeg", photo)
+	const n = 6
+	run := func(method, url, body string, status int, want string) {
+		var wg sync.WaitGroup
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var got mediaBody
+				mustDo(t, srv, method, url, body, guard.Headers(), status, &got)
+				if got.ID != id || got.Status != want {
+					t.Errorf("%s %s: got %+v, want %s", method, url, got, want)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	run("POST", "/v1/media", body, 201, "pending")
+	var created mediaBody
+	mustDo(t, srv, "POST", "/v1/media", body, guard.Headers(), 201, &created)
+	if resp, b := sendTo(t, "PUT", created.Upload.URL, photo, created.Upload.Headers); resp.StatusCode != 200 {
+		t.Fatalf("presigned PUT: %d %s", resp.StatusCode, b)
+	}
+	run("POST", "/v1/media/"+id+"/complete", "", 200, "stored")
+	if got := countObjects(t, depsOf(t, srv).Objects); got < 1 || got > 2 { // the photo, and its thumbnail once made
+		t.Fatalf("got %d objects, want the photo and at most one thumbnail", got)
+	}
 }
