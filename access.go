@@ -130,3 +130,12 @@ type CitationFinder interface {
 func CanAdminister(c *Caller) bool {
 	return c != nil && c.Role == RoleAdmin
 }
+
+// CanReport reports whether c may read the customer-service reports of site:
+// customer service, supervisors and admins of that site.
+func CanReport(c *Caller, site string) bool {
+	if c == nil || !c.HasSite(site) {
+		return false
+	}
+	return c.Role == RoleCSAgent || c.Role == RoleSupervisor || c.Role == RoleAdmin
+}

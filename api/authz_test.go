@@ -55,6 +55,9 @@ var authzRoutes = []authzRoute{
 	{route: "POST /v1/admin/users/{user}/revoke", want: "anon:401 guard:403 technician:403 cs_agent:403 supervisor:403 admin:200/200/404"},
 	// A foreign device id matches no session of the caller's tenant: 200 with revoked 0 (checked below).
 	{route: "POST /v1/admin/devices/{device}/revoke", want: "anon:401 guard:403 technician:403 cs_agent:403 supervisor:403 admin:200"},
+	// reports (field domain): the desk of the site; an admin's report of a foreign site counts nothing of it (TestReportRoutes).
+	{route: "GET /v1/reports/complaints?site={site}", want: "anon:401 guard:403 technician:403 cs_agent:200/403/403 supervisor:200/403/403 admin:200"},
+	{route: "GET /v1/reports/work-orders?site={site}", want: "anon:401 guard:403 technician:403 cs_agent:200/403/403 supervisor:200/403/403 admin:200"},
 }
 
 // authzCallers are the table's columns: role → the demo user playing it ("" = no token).

@@ -55,7 +55,7 @@ func newFullServerWith(tb testing.TB, configure func(*fullConfig)) *api.Server {
 	tb.Helper()
 	d := &fullDeps{Store: devtest.MustOpenStore(tb), Objects: devtest.MustOpenObjects(tb), Clock: newTestClock()}
 	cfg := fullConfig{
-		API: api.Options{Ready: map[string]api.Pinger{"database": d.Store, "object_store": d.Objects}},
+		API: api.Options{Ready: map[string]api.Pinger{"database": d.Store, "object_store": d.Objects}, Reports: &mongodb.Reports{Store: d.Store}},
 		Auth: auth.Options{Store: d.Store, Keys: mustKeySet(tb), Now: d.Clock.Now, DefaultTenant: "demo",
 			Password: testPasswordParams},
 	}

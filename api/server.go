@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"fieldsync"
 	"fieldsync/auth"
 	"fieldsync/media"
 
@@ -73,6 +74,8 @@ type Options struct {
 	DeviceLimit  RateLimit
 	// Timeouts override ReadTimeout, WriteTimeout, IdleTimeout and RequestTimeout where non-zero.
 	Timeouts Timeouts
+	// Reports serves /v1/reports (customer-service reports).
+	Reports fieldsync.ReportService
 	// Now is the clock (tests inject one); nil means time.Now.
 	Now func() time.Time
 }

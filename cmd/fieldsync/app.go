@@ -17,6 +17,7 @@ import (
 	"fieldsync/devstack"
 	"fieldsync/media"
 	"fieldsync/mongodb"
+	fsync "fieldsync/sync"
 )
 
 // App is fieldsync wired together: the stores (embedded or external) and the
@@ -100,21 +101,25 @@ func (a *App) open(ctx context.Context) error {
 		// The API still serves records while the object store is down; /readyz says so.
 		a.log.Warn("object store not ready", "err", err)
 	}
-	a.openMedia()
-	return nil
+	return a.openMedia(ctx)
 }
 
-// openMedia builds the photo-evidence service once the records that cite
-// media can be asked (the sync engine); until then /v1/media answers 503.
-func (a *App) openMedia() {
+// openMedia builds the photo-evidence service; the sync engine over the
+// field collections tells it which records cite a photo.
+func (a *App) openMedia(ctx context.Context) error {
 	if a.citations == nil {
-		return
+		eng, err := fsync.Open(ctx, a.store.DB, fsync.Options{Logger: a.log, Collections: a.fieldCollections()})
+		if err != nil {
+			return err
+		}
+		a.citations = eng
 	}
 	m := a.cfg.Media
 	a.media = media.NewService(mongodb.NewMediaStore(a.store), a.objects, a.citations, media.Options{
 		MaxBytes: m.MaxBytes, UploadExpiry: m.UploadExpiry, DownloadExpiry: m.DownloadExpiry,
 		CleanupAge: m.CleanupAge, CleanupInterval: m.CleanupInterval, Logger: a.log,
 	})
+	return nil
 }
 
 // openAuth loads the token keys (configured files, or the key directory,
@@ -169,6 +174,7 @@ func (a *App) Server() *api.Server {
 		Ready:        map[string]api.Pinger{"database": a.store, "object_store": a.objects},
 		Auth:         a.auth,
 		Media:        a.media,
+		Reports:      &mongodb.Reports{Store: a.store},
 		AddressLimit: a.cfg.RateAddress,
 		DeviceLimit:  a.cfg.RateDevice,
 	})
@@ -208,6 +214,9 @@ func runServe(ctx context.Context, cfg Config, stderr io.Writer) error {
 			return err
 		}
 		defer stopDebug()
+	}
+	if err := app.startJobs(ctx); err != nil {
+		return err
 	}
 	srv := app.Server()
 	ln, err := net.Listen("tcp", cfg.Addr)

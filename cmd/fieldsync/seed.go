@@ -11,6 +11,7 @@ import (
 
 	"fieldsync"
 	"fieldsync/auth"
+	fsync "fieldsync/sync"
 )
 
 func seedDemo(ctx context.Context, app *App, out io.Writer) error {
@@ -27,6 +28,15 @@ func seedDemo(ctx context.Context, app *App, out io.Writer) error {
 		fmt.Fprintf(out, "user %s %-10s role=%-10s sites=%s id=%s\n", state, s.User.Username, s.User.Role, strings.Join(s.User.SiteIDs, ","), s.User.ID)
 	}
 	fmt.Fprintf(out, "password of every demo user: %s\n", auth.DemoPassword)
+	ids := map[string]string{}
+	for _, s := range seeded {
+		ids[s.User.Username] = s.User.ID
+	}
+	n, err := fsync.SeedDemo(ctx, app.store.DB, fsync.DemoSeed{Users: ids, Now: time.Now()})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "demo records: %d created (sites, checkpoints, routes, a week of activity at site A)\n", n)
 	return nil
 }
 

@@ -1,0 +1,293 @@
+package sync
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"fieldsync"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// Limits of the sync protocol, published by Config.
+const (
+	MaxMutations   = 500
+	MaxPushBytes   = 4 << 20
+	DefaultLimit   = 500
+	MaxLimit       = 1000
+	CurrentSchema  = 1
+	DefaultTTL     = 30 * time.Second
+	DefaultRetain  = 720 * time.Hour
+	DefaultPoll    = 500 * time.Millisecond
+	DefaultMaxSubs = 4
+)
+
+// SchemaVersions are the app schema versions the server accepts.
+var SchemaVersions = []int{1}
+
+// Store collection names.
+const (
+	RecordsCollection  = "sync_records"
+	CountersCollection = "sync_counters"
+	metaCollection     = "fieldsync_meta"
+)
+
+// Fault points passed to Options.Fault (tests inject crashes there).
+const (
+	FaultReserved = "reserved" // positions reserved, nothing written
+	FaultInserted = "inserted" // new records inserted, updates not yet written
+	FaultWritten  = "written"  // every record written, reservation not yet released
+)
+
+// Options configure an Engine. Zero values mean defaults.
+type Options struct {
+	// Collections are the declared collections (default: DefaultCollections()).
+	Collections []*Collection
+	// Retention keeps tombstones and honours cursors this long (default 720h).
+	Retention time.Duration
+	// ReservationTTL bounds how long a reserved, unwritten position holds
+	// pullers back when its writer died (default 30s). Writes after a
+	// reservation must finish within half of it.
+	ReservationTTL time.Duration
+	// PollInterval is how often live subscriptions look at the change log head (default 500ms).
+	PollInterval time.Duration
+	// MaxSubscriptions caps live event connections per user (default 4).
+	MaxSubscriptions int
+	// CursorKey signs cursors; nil means a random key kept in the database,
+	// shared by every API instance on it.
+	CursorKey []byte
+	// Now is the clock (tests inject one).
+	Now    func() time.Time
+	Logger *slog.Logger
+	// Fault, when set, is called at the Fault* points of a push (tests crash there).
+	Fault func(point string)
+}
+
+// Engine is the sync engine over one MongoDB database.
+type Engine struct {
+	opts     Options
+	colls    map[string]*Collection
+	names    []string
+	recs     *mongo.Collection
+	counters *mongo.Collection
+	key      []byte
+	now      func() time.Time
+	log      *slog.Logger
+	// seen is the highest counter value this instance has observed per tenant:
+	// a lower bound for the positions of any reservation made after it.
+	seen sync.Map // tenant → *atomic.Int64
+	hub  *hub
+}
+
+var _ fieldsync.SyncService = (*Engine)(nil)
+var _ fieldsync.CitationFinder = (*Engine)(nil)
+
+// Open builds an engine on db, validating every collection declaration.
+func Open(ctx context.Context, db *mongo.Database, opts Options) (*Engine, error) {
+	if opts.Collections == nil {
+		opts.Collections = DefaultCollections()
+	}
+	if opts.Retention <= 0 {
+		opts.Retention = DefaultRetain
+	}
+	if opts.ReservationTTL <= 0 {
+		opts.ReservationTTL = DefaultTTL
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = DefaultPoll
+	}
+	if opts.MaxSubscriptions <= 0 {
+		opts.MaxSubscriptions = DefaultMaxSubs
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	e := &Engine{opts: opts, colls: map[string]*Collection{}, recs: db.Collection(RecordsCollection),
+		counters: db.Collection(CountersCollection), now: opts.Now, log: opts.Logger}
+	for _, c := range opts.Collections {
+		if err := c.validate(); err != nil {
+			return nil, err
+		}
+		if e.colls[c.Name] != nil {
+			return nil, fmt.Errorf("sync: collection %s declared twice", c.Name)
+		}
+		e.colls[c.Name] = c
+		e.names = append(e.names, c.Name)
+	}
+	sort.Strings(e.names)
+	e.key = opts.CursorKey
+	if e.key == nil {
+		k, err := sharedKey(ctx, db.Collection(metaCollection))
+		if err != nil {
+			return nil, err
+		}
+		e.key = k
+	}
+	e.hub = newHub(e)
+	return e, nil
+}
+
+// sharedKey returns the cursor signing key stored in the database, creating it once.
+func sharedKey(ctx context.Context, meta *mongo.Collection) ([]byte, error) {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	_, err := meta.UpdateOne(ctx, bson.M{"_id": "sync_cursor_key"},
+		bson.M{"$setOnInsert": bson.M{"key": hex.EncodeToString(b)}}, options.UpdateOne().SetUpsert(true))
+	if err != nil && !mongo.IsDuplicateKeyError(err) {
+		return nil, storeError(err)
+	}
+	var doc struct{ Key string }
+	if err := meta.FindOne(ctx, bson.M{"_id": "sync_cursor_key"}).Decode(&doc); err != nil {
+		return nil, storeError(err)
+	}
+	return hex.DecodeString(doc.Key)
+}
+
+// Collection returns a declared collection, or nil.
+func (e *Engine) Collection(name string) *Collection { return e.colls[name] }
+
+// Config returns the published limits.
+func (e *Engine) Config() fieldsync.SyncConfig {
+	return fieldsync.SyncConfig{
+		MaxMutations: MaxMutations, MaxPushBytes: MaxPushBytes, MaxStringLength: DefaultMaxString,
+		DefaultLimit: DefaultLimit, MaxLimit: MaxLimit,
+		RetentionHours: e.opts.Retention.Hours(), Retention: e.opts.Retention.String(),
+		SchemaVersions: SchemaVersions, CurrentSchema: CurrentSchema, Collections: e.names,
+	}
+}
+
+func checkSchema(v int) error {
+	if v == 0 {
+		return nil
+	}
+	for _, s := range SchemaVersions {
+		if s == v {
+			return nil
+		}
+	}
+	return fieldsync.Errorf(fieldsync.EUpgradeRequired, "schema version %d is not supported; accepted: %v", v, SchemaVersions)
+}
+
+func callerOf(ctx context.Context) (*fieldsync.Caller, error) {
+	c := fieldsync.CallerFromContext(ctx)
+	if c == nil || c.TenantID == "" || c.UserID == "" {
+		return nil, fieldsync.Errorf(fieldsync.EUnauthorized, "no caller")
+	}
+	return c, nil
+}
+
+func storeError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var fe *fieldsync.Error
+	if errors.As(err, &fe) {
+		return err
+	}
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), mongo.IsTimeout(err), mongo.IsNetworkError(err):
+		return &fieldsync.Error{Code: fieldsync.EUnavailable, Message: "database unavailable", RetryAfter: 2, Err: err}
+	}
+	return fieldsync.WrapError(fieldsync.EInternal, "database error", err)
+}
+
+func (e *Engine) seenFor(tenant string) *atomic.Int64 {
+	v, _ := e.seen.LoadOrStore(tenant, new(atomic.Int64))
+	return v.(*atomic.Int64)
+}
+
+func (e *Engine) observe(tenant string, n int64) {
+	s := e.seenFor(tenant)
+	for {
+		old := s.Load()
+		if n <= old || s.CompareAndSwap(old, n) {
+			return
+		}
+	}
+}
+
+// reservation is a range of change-log positions a push is writing.
+type reservation struct {
+	tenant, token string
+	lo, hi        int64
+}
+
+// reserve allocates k positions with one atomic $inc on the tenant's counter,
+// recording in the same update a live reservation whose lower bound (lb) is
+// the highest counter value this instance has seen: lb ≤ lo, so pullers that
+// stop below lb never pass a position that is not yet written.
+func (e *Engine) reserve(ctx context.Context, tenant string, k int) (reservation, error) {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	tok := hex.EncodeToString(b)
+	lb := e.seenFor(tenant).Load() + 1
+	exp := e.now().Add(e.opts.ReservationTTL)
+	var doc struct {
+		N int64 `bson:"n"`
+	}
+	err := e.counters.FindOneAndUpdate(ctx, bson.M{"_id": tenant},
+		bson.M{"$inc": bson.M{"n": int64(k)}, "$set": bson.M{"r." + tok: bson.M{"lb": lb, "exp": exp}}},
+		options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&doc)
+	if err != nil {
+		return reservation{}, storeError(err)
+	}
+	e.observe(tenant, doc.N)
+	return reservation{tenant: tenant, token: tok, lo: doc.N - int64(k) + 1, hi: doc.N}, nil
+}
+
+func (e *Engine) release(ctx context.Context, r reservation) error {
+	_, err := e.counters.UpdateOne(ctx, bson.M{"_id": r.tenant}, bson.M{"$unset": bson.M{"r." + r.token: ""}})
+	return storeError(err)
+}
+
+// highWater returns the position up to which every change of tenant is
+// visible: the counter's value, held below the lowest live reservation. An
+// expired reservation (its writer died, or overran the TTL) no longer holds
+// pullers back and is removed.
+func (e *Engine) highWater(ctx context.Context, tenant string) (hw, head int64, err error) {
+	var doc struct {
+		N int64 `bson:"n"`
+		R map[string]struct {
+			LB  int64     `bson:"lb"`
+			Exp time.Time `bson:"exp"`
+		} `bson:"r"`
+	}
+	err = e.counters.FindOne(ctx, bson.M{"_id": tenant}).Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, storeError(err)
+	}
+	e.observe(tenant, doc.N)
+	hw = doc.N
+	now := e.now()
+	expired := bson.M{}
+	for tok, r := range doc.R {
+		if !r.Exp.After(now) {
+			expired["r."+tok] = ""
+			continue
+		}
+		hw = min(hw, r.LB-1)
+	}
+	if len(expired) > 0 {
+		e.log.Warn("sync: skipping expired change-log reservations; their writers died", "tenant", tenant, "count", len(expired))
+		if _, err := e.counters.UpdateOne(ctx, bson.M{"_id": tenant}, bson.M{"$unset": expired}); err != nil {
+			return 0, 0, storeError(err)
+		}
+	}
+	return max(hw, 0), doc.N, nil
+}

@@ -1,0 +1,159 @@
+package sync
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"fieldsync"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// hub tells live subscribers when their scope has new changes. One poller per
+// tenant with subscribers looks at the change-log head (one tiny read) every
+// PollInterval, so changes written by any API instance are noticed; a push on
+// this instance nudges it at once.
+type hub struct {
+	e       *Engine
+	mu      sync.Mutex
+	tenants map[string]*tenantSubs
+}
+
+type tenantSubs struct {
+	subs  map[*sub]struct{}
+	nudge chan struct{}
+	stop  context.CancelFunc
+}
+
+type sub struct {
+	c  *fieldsync.Caller
+	ch chan struct{}
+}
+
+func newHub(e *Engine) *hub { return &hub{e: e, tenants: map[string]*tenantSubs{}} }
+
+// Subscribe returns a channel that receives a value when the caller's scope
+// has new changes; it is closed when ctx ends.
+func (e *Engine) Subscribe(ctx context.Context) (<-chan struct{}, error) {
+	c, err := callerOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return e.hub.add(ctx, c)
+}
+
+func (h *hub) add(ctx context.Context, c *fieldsync.Caller) (<-chan struct{}, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ts := h.tenants[c.TenantID]
+	if ts == nil {
+		pctx, cancel := context.WithCancel(context.Background())
+		ts = &tenantSubs{subs: map[*sub]struct{}{}, nudge: make(chan struct{}, 1), stop: cancel}
+		h.tenants[c.TenantID] = ts
+		go h.poll(pctx, c.TenantID, ts)
+	}
+	n := 0
+	for s := range ts.subs {
+		if s.c.UserID == c.UserID {
+			n++
+		}
+	}
+	if n >= h.e.opts.MaxSubscriptions {
+		return nil, &fieldsync.Error{Code: fieldsync.ERateLimited, RetryAfter: 30,
+			Message: "too many live event connections for this user"}
+	}
+	s := &sub{c: c, ch: make(chan struct{}, 1)}
+	ts.subs[s] = struct{}{}
+	out := make(chan struct{}, 1)
+	go func() {
+		defer close(out)
+		defer h.remove(c.TenantID, s)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.ch:
+				select {
+				case out <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+
+func (h *hub) remove(tenant string, s *sub) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ts := h.tenants[tenant]
+	if ts == nil {
+		return
+	}
+	delete(ts.subs, s)
+	if len(ts.subs) == 0 {
+		ts.stop()
+		delete(h.tenants, tenant)
+	}
+}
+
+func (h *hub) nudge(tenant string) {
+	h.mu.Lock()
+	ts := h.tenants[tenant]
+	h.mu.Unlock()
+	if ts != nil {
+		select {
+		case ts.nudge <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (h *hub) poll(ctx context.Context, tenant string, ts *tenantSubs) {
+	t := time.NewTicker(h.e.opts.PollInterval)
+	defer t.Stop()
+	last, _, err := h.e.highWater(ctx, tenant)
+	if err != nil {
+		last = 0
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-ts.nudge:
+		}
+		hw, head, err := h.e.highWater(ctx, tenant)
+		if err != nil || head <= last {
+			continue
+		}
+		// Records changed since last (any instance); last only moves to the
+		// high-water mark, so a position still pending is met on a later tick.
+		cur, err := h.e.recs.Find(ctx, bson.M{"t": tenant, "p": bson.M{"$gt": last}},
+			options.Find().SetProjection(bson.M{"f": 0, "fv": 0, "fd": 0, "m": 0}))
+		if err != nil {
+			continue
+		}
+		var recs []*Record
+		if err := cur.All(ctx, &recs); err != nil {
+			continue
+		}
+		now := h.e.now()
+		h.mu.Lock()
+		for s := range ts.subs {
+			for _, r := range recs {
+				if _, ok := h.e.changeFor(s.c, r, now, false); ok {
+					select {
+					case s.ch <- struct{}{}:
+					default:
+					}
+					break
+				}
+			}
+		}
+		h.mu.Unlock()
+		last = max(last, hw)
+	}
+}

@@ -1,0 +1,268 @@
+package sync_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	gosync "sync"
+	"testing"
+	"time"
+
+	"fieldsync"
+	"fieldsync/devstack/devtest"
+	"fieldsync/mongodb"
+	fsync "fieldsync/sync"
+
+	"github.com/google/uuid"
+)
+
+func TestMain(m *testing.M) { devtest.Main(m) }
+
+const tenant = "acme"
+
+// Users of the tests: one per role, sites s1 and s2.
+var (
+	guard1 = &fieldsync.Caller{UserID: "u-guard1", TenantID: tenant, DeviceID: "d-guard1", Role: fieldsync.RoleGuard, SiteIDs: []string{"s1"}}
+	guard2 = &fieldsync.Caller{UserID: "u-guard2", TenantID: tenant, DeviceID: "d-guard2", Role: fieldsync.RoleGuard, SiteIDs: []string{"s1"}}
+	tech1  = &fieldsync.Caller{UserID: "00000000-0000-4000-8000-000000000001", TenantID: tenant, DeviceID: "d-tech1", Role: fieldsync.RoleTechnician, SiteIDs: []string{"s1"}}
+	tech2  = &fieldsync.Caller{UserID: "00000000-0000-4000-8000-000000000002", TenantID: tenant, DeviceID: "d-tech2", Role: fieldsync.RoleTechnician, SiteIDs: []string{"s1"}}
+	agent1 = &fieldsync.Caller{UserID: "u-agent1", TenantID: tenant, DeviceID: "d-agent1", Role: fieldsync.RoleCSAgent, SiteIDs: []string{"s1"}}
+	super2 = &fieldsync.Caller{UserID: "u-super2", TenantID: tenant, DeviceID: "d-super2", Role: fieldsync.RoleSupervisor, SiteIDs: []string{"s2"}}
+	admin  = &fieldsync.Caller{UserID: "u-admin", TenantID: tenant, DeviceID: "d-admin", Role: fieldsync.RoleAdmin}
+	other  = &fieldsync.Caller{UserID: "u-other", TenantID: "globex", DeviceID: "d-other", Role: fieldsync.RoleAdmin}
+)
+
+// testWorkOrders is a test-only collection using every field kind, the work
+// order state machine, an action with an extra write, a computed field and redaction.
+func testWorkOrders() *fsync.Collection {
+	return &fsync.Collection{
+		Name: fieldsync.CollWorkOrders,
+		Fields: []fsync.Field{
+			{Name: fsync.SiteField, Kind: fsync.String, Max: 64, Client: true, Required: true, Immutable: true},
+			{Name: "title", Kind: fsync.String, Max: 100, Client: true, Required: true},
+			{Name: "priority", Kind: fsync.Enum, Values: []string{"urgent", "normal", "low"}, Client: true},
+			{Name: "count", Kind: fsync.Int, Min: 0, Max: 100, Client: true},
+			{Name: "ratio", Kind: fsync.Number, Client: true},
+			{Name: "done", Kind: fsync.Bool, Client: true},
+			{Name: "due", Kind: fsync.Time, Client: true},
+			{Name: "ref", Kind: fsync.UUID, Client: true},
+			{Name: "refs", Kind: fsync.UUIDList, Client: true},
+			{Name: "parts", Kind: fsync.StringList, Max: 40, MaxItems: 10, Client: true},
+			{Name: "tags", Kind: fsync.StringList, Client: true, AppendOnly: true},
+			{Name: "gps", Kind: fsync.GPS, Client: true},
+			{Name: "signature_media_id", Kind: fsync.Media},
+			{Name: "photo_ids", Kind: fsync.MediaList, Client: true, AppendOnly: true},
+			{Name: "owner_phone", Kind: fsync.String, Max: 32, Client: true},
+			{Name: "timeline", Kind: fsync.ObjectList, AppendOnly: true, MaxItems: 500, Item: []fsync.Field{
+				{Name: "at", Kind: fsync.Time, Required: true}, {Name: "by", Kind: fsync.String}, {Name: "action", Kind: fsync.String},
+				{Name: "note", Kind: fsync.String}}},
+			{Name: "status", Kind: fsync.Enum, Default: "open", Values: []string{"open", "assigned", "accepted", "in_progress", "on_hold", "completed", "verified", "cancelled"}},
+			{Name: "assignee_id", Kind: fsync.UUID, Assignee: true},
+			{Name: "title_length", Kind: fsync.Int},
+		},
+		StateField: "status",
+		Machine:    fieldsync.WorkOrderTransitions,
+		Actions: []fsync.Action{
+			{Name: "assign", Args: []fsync.Field{{Name: "assignee_id", Kind: fsync.UUID, Required: true}},
+				Apply: func(a *fsync.ActionContext) error {
+					a.Record.Set("assignee_id", a.Args["assignee_id"])
+					a.Record.Append("timeline", map[string]any{"at": a.Now.Format(time.RFC3339Nano), "by": a.Caller.UserID, "action": "assign"})
+					return nil
+				}},
+			{Name: "accept"}, {Name: "start"}, {Name: "cancel", Args: []fsync.Field{{Name: "reason", Kind: fsync.String, Required: true}}},
+			{Name: "complete", Args: []fsync.Field{{Name: "resolution", Kind: fsync.String, Required: true}, {Name: "signature_media_id", Kind: fsync.Media}},
+				Apply: func(a *fsync.ActionContext) error {
+					if s, ok := a.Args["signature_media_id"]; ok {
+						a.Record.Set("signature_media_id", s)
+					}
+					// Extra write: a follow-up inspection linked to this order.
+					a.Write(fsync.Write{Collection: fieldsync.CollInspections, ID: uuid.NewSHA1(uuid.NameSpaceOID, []byte(a.Record.ID)).String(),
+						Create: true, SiteID: a.Record.SiteID, Set: map[string]any{"category": "other", "description": a.Args["resolution"],
+							"work_order_ids": []string{a.Record.ID}, "assignee_ids": []string{a.Caller.UserID}}})
+					return nil
+				}},
+		},
+		Compute: func(r *fsync.Record, _ time.Time) { r.Set("title_length", int64(len(r.GetString("title")))) },
+		Redact: func(c *fieldsync.Caller, doc map[string]any) {
+			if p, ok := doc["owner_phone"].(string); ok && !fieldsync.SeesOwnerContact(c.Role) {
+				doc["owner_phone"] = fieldsync.MaskPhone(p)
+			}
+		},
+	}
+}
+
+type harness struct {
+	tb    testing.TB
+	store *mongodb.Store
+	e     *fsync.Engine
+	now   *clock
+}
+
+type clock struct {
+	mu gosync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func newHarness(tb testing.TB, opts fsync.Options) *harness {
+	tb.Helper()
+	store := devtest.MustOpenStore(tb)
+	return openOn(tb, store, opts)
+}
+
+func openOn(tb testing.TB, store *mongodb.Store, opts fsync.Options) *harness {
+	tb.Helper()
+	h := &harness{tb: tb, store: store, now: &clock{t: time.Now().UTC()}}
+	if opts.Now == nil {
+		opts.Now = h.now.Now
+	}
+	if opts.Collections == nil {
+		opts.Collections = []*fsync.Collection{fsync.Inspections(), testWorkOrders()}
+	}
+	if opts.PollInterval == 0 {
+		opts.PollInterval = 50 * time.Millisecond
+	}
+	e, err := fsync.Open(context.Background(), store.DB, opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h.e = e
+	return h
+}
+
+func as(c *fieldsync.Caller) context.Context {
+	return fieldsync.NewContextWithCaller(context.Background(), c)
+}
+
+func raw(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+func fields(kv ...any) map[string]json.RawMessage {
+	m := map[string]json.RawMessage{}
+	for i := 0; i < len(kv); i += 2 {
+		m[kv[i].(string)] = raw(kv[i+1])
+	}
+	return m
+}
+
+func newID() string { return uuid.NewString() }
+
+func createInspection(id, site string, kv ...any) fieldsync.Mutation {
+	f := fields(append([]any{"site_id", site, "category", "sanitation"}, kv...)...)
+	return fieldsync.Mutation{MutationID: newID(), Collection: fieldsync.CollInspections, Op: fieldsync.OpCreate, ID: id, Fields: f}
+}
+
+func createOrder(id, site string, kv ...any) fieldsync.Mutation {
+	f := fields(append([]any{"site_id", site, "title", "leak"}, kv...)...)
+	return fieldsync.Mutation{MutationID: newID(), Collection: fieldsync.CollWorkOrders, Op: fieldsync.OpCreate, ID: id, Fields: f}
+}
+
+func update(coll, id string, base int64, kv ...any) fieldsync.Mutation {
+	return fieldsync.Mutation{MutationID: newID(), Collection: coll, Op: fieldsync.OpUpdate, ID: id, BaseVersion: base, Fields: fields(kv...)}
+}
+
+func action(coll, id string, base int64, name string, kv ...any) fieldsync.Mutation {
+	return fieldsync.Mutation{MutationID: newID(), Collection: coll, Op: fieldsync.OpAction, ID: id, BaseVersion: base, Action: name, Args: fields(kv...)}
+}
+
+func del(coll, id string, base int64) fieldsync.Mutation {
+	return fieldsync.Mutation{MutationID: newID(), Collection: coll, Op: fieldsync.OpDelete, ID: id, BaseVersion: base}
+}
+
+// push pushes ms as c and fails the test on an envelope error.
+func (h *harness) push(c *fieldsync.Caller, ms ...fieldsync.Mutation) []fieldsync.MutationResult {
+	h.tb.Helper()
+	return pushTo(h.tb, h.e, c, ms...)
+}
+
+func pushTo(tb testing.TB, e *fsync.Engine, c *fieldsync.Caller, ms ...fieldsync.Mutation) []fieldsync.MutationResult {
+	tb.Helper()
+	res, err := e.Push(as(c), fieldsync.PushRequest{DeviceID: c.DeviceID, Mutations: ms})
+	if err != nil {
+		tb.Fatalf("push as %s: %v", c.UserID, err)
+	}
+	return res.Results
+}
+
+func wantStatus(tb testing.TB, got []fieldsync.MutationResult, want ...string) {
+	tb.Helper()
+	if len(got) != len(want) {
+		tb.Fatalf("got %d results, want %d: %+v", len(got), len(want), got)
+	}
+	for i := range want {
+		if got[i].Status != want[i] {
+			tb.Fatalf("result %d: got status %s (error %+v), want %s", i, got[i].Status, got[i].Error, want[i])
+		}
+	}
+}
+
+// replica is a device's local copy, kept by pulling.
+type replica struct {
+	c      *fieldsync.Caller
+	cursor string
+	docs   map[string]fieldsync.Change
+}
+
+func newReplica(c *fieldsync.Caller) *replica {
+	return &replica{c: c, docs: map[string]fieldsync.Change{}}
+}
+
+// sync pulls until has_more is false.
+func (r *replica) sync(tb testing.TB, e *fsync.Engine, limit int) {
+	tb.Helper()
+	for i := 0; ; i++ {
+		if i > 10000 {
+			tb.Fatal("pull never ends")
+		}
+		page, err := e.Pull(as(r.c), fieldsync.PullRequest{Cursor: r.cursor, Limit: limit})
+		if err != nil {
+			tb.Fatalf("pull as %s: %v", r.c.UserID, err)
+		}
+		seen := map[string]bool{}
+		for _, ch := range page.Changes {
+			k := ch.Collection + "/" + ch.ID
+			if seen[k] {
+				tb.Fatalf("record %s twice in one page", k)
+			}
+			seen[k] = true
+			r.apply(ch)
+		}
+		r.cursor = page.Cursor
+		if !page.HasMore {
+			return
+		}
+	}
+}
+
+func (r *replica) apply(ch fieldsync.Change) {
+	k := ch.Collection + "/" + ch.ID
+	if ch.Op == fieldsync.ChangeDelete {
+		delete(r.docs, k)
+		return
+	}
+	if old, ok := r.docs[k]; ok && old.Version > ch.Version {
+		return
+	}
+	r.docs[k] = ch
+}
+
+func (r *replica) versions() []string {
+	var out []string
+	for k, ch := range r.docs {
+		out = append(out, fmt.Sprintf("%s@%d", k, ch.Version))
+	}
+	sort.Strings(out)
+	return out
+}

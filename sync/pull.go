@@ -1,0 +1,244 @@
+package sync
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"time"
+
+	"fieldsync"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// Pull returns the next page of changes in the caller's scope. Each page costs
+// two round trips: the counter (high-water mark) and one query on the records,
+// which are their own change log: a record carries the position of its latest
+// change, so it appears once, at its latest version.
+func (e *Engine) Pull(ctx context.Context, req fieldsync.PullRequest) (fieldsync.PullResult, error) {
+	c, err := callerOf(ctx)
+	if err != nil {
+		return fieldsync.PullResult{}, err
+	}
+	if err := checkSchema(req.SchemaVersion); err != nil {
+		return fieldsync.PullResult{}, err
+	}
+	limit := req.Limit
+	switch {
+	case limit == 0:
+		limit = DefaultLimit
+	case limit < 0 || limit > MaxLimit:
+		return fieldsync.PullResult{}, fieldsync.FieldErrorf("limit", "between 1 and %d", MaxLimit)
+	}
+	now := e.now()
+	var cur Cursor
+	if req.Cursor != "" {
+		if cur, err = DecodeCursor(e.key, req.Cursor); err != nil {
+			return fieldsync.PullResult{}, err
+		}
+		if cur.Tenant != c.TenantID || cur.User != c.UserID {
+			return fieldsync.PullResult{}, fieldsync.FieldErrorf("cursor", "cursor belongs to another user")
+		}
+		if now.Sub(time.Unix(cur.Issued, 0)) > e.opts.Retention {
+			return fieldsync.PullResult{}, fieldsync.Errorf(fieldsync.ECursorExpired, "cursor older than the change-log retention (%s); pull without a cursor to bootstrap", e.opts.Retention)
+		}
+	}
+	hw, _, err := e.highWater(ctx, c.TenantID)
+	if err != nil {
+		return fieldsync.PullResult{}, err
+	}
+	if req.Cursor == "" {
+		cur = Cursor{Tenant: c.TenantID, User: c.UserID, Pos: hw, Scan: &Scan{Boot: true}}
+	} else if sc := scopeChange(cur, c); sc != nil && (cur.Scan == nil || !cur.Scan.Boot) {
+		cur.Scan = sc
+	}
+	cur.Role, cur.Sites = c.Role, sortedSites(c)
+	out := fieldsync.PullResult{Changes: []fieldsync.Change{}, ServerTime: now.UTC()}
+	if cur.Scan != nil {
+		err = e.scanPage(ctx, c, &cur, limit, now, &out)
+	} else {
+		err = e.logPage(ctx, c, &cur, hw, limit, now, &out)
+	}
+	if err != nil {
+		return fieldsync.PullResult{}, err
+	}
+	cur.Issued = now.Unix()
+	out.Cursor = EncodeCursor(e.key, cur)
+	return out, nil
+}
+
+// siteFilter narrows a query to sites (nil: no narrowing).
+func siteFilter(f bson.M, sites []string) bson.M {
+	if sites != nil {
+		f["s"] = bson.M{"$in": sites}
+	}
+	return f
+}
+
+// scopeSites are the sites a caller's records can be at (nil: every site).
+func scopeSites(c *fieldsync.Caller) []string {
+	if c.Role == fieldsync.RoleAdmin {
+		return nil
+	}
+	if s := sortedSites(c); s != nil {
+		return s
+	}
+	return []string{}
+}
+
+func (e *Engine) find(ctx context.Context, filter bson.M, limit int) ([]*Record, error) {
+	cur, err := e.recs.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "p", Value: 1}}).SetLimit(int64(limit)))
+	if err != nil {
+		return nil, storeError(err)
+	}
+	var recs []*Record
+	if err := cur.All(ctx, &recs); err != nil {
+		return nil, storeError(err)
+	}
+	for _, r := range recs {
+		normalizeRecord(r)
+	}
+	return recs, nil
+}
+
+// logPage hands out changes after cur.Pos up to the high-water mark hw, plus
+// the device's own changes above hw (read-your-writes while another writer's
+// earlier position is still pending).
+func (e *Engine) logPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor, hw int64, limit int, now time.Time, out *fieldsync.PullResult) error {
+	own := max(cur.Own, hw)
+	f := siteFilter(bson.M{"t": c.TenantID, "p": bson.M{"$gt": cur.Pos},
+		"$or": bson.A{bson.M{"p": bson.M{"$lte": hw}}, bson.M{"ud": c.DeviceID, "p": bson.M{"$gt": own}}}}, scopeSites(c))
+	recs, err := e.find(ctx, f, limit+1)
+	if err != nil {
+		return err
+	}
+	if len(recs) > limit {
+		recs, out.HasMore = recs[:limit], true
+	}
+	pos, ownPos := cur.Pos, cur.Own
+	for _, r := range recs {
+		if r.Pos <= hw {
+			pos = r.Pos
+		} else {
+			pos, ownPos = hw, r.Pos
+		}
+		if ch, ok := e.changeFor(c, r, now, false); ok {
+			out.Changes = append(out.Changes, ch)
+		}
+	}
+	if !out.HasMore {
+		pos = max(pos, hw)
+	}
+	if ownPos <= pos {
+		ownPos = 0
+	}
+	cur.Pos, cur.Own = pos, ownPos
+	return nil
+}
+
+// scanPage walks a bootstrap or scope rescan by position, without an upper
+// bound, so a record that moves ahead while we walk is still met.
+func (e *Engine) scanPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor, limit int, now time.Time, out *fieldsync.PullResult) error {
+	sc := cur.Scan
+	sites := sc.Sites
+	if sites == nil && sc.Boot {
+		sites = scopeSites(c)
+	}
+	f := siteFilter(bson.M{"t": c.TenantID, "p": bson.M{"$gt": sc.From}}, sites)
+	if sc.Boot {
+		f["del"] = false
+	}
+	recs, err := e.find(ctx, f, limit+1)
+	if err != nil {
+		return err
+	}
+	more := len(recs) > limit
+	if more {
+		recs = recs[:limit]
+	}
+	for _, r := range recs {
+		sc.From = r.Pos
+		if ch, ok := e.changeFor(c, r, now, !sc.Boot); ok {
+			out.Changes = append(out.Changes, ch)
+		}
+	}
+	if !more {
+		cur.Scan = nil
+	}
+	out.HasMore = true // the log part follows
+	return nil
+}
+
+// changeFor decides what the caller gets for r: an upsert when they may read
+// it, a delete when it is gone or has left their scope, nothing when it was
+// never theirs. rescan sends a delete for every live record they cannot read.
+func (e *Engine) changeFor(c *fieldsync.Caller, r *Record, now time.Time, rescan bool) (fieldsync.Change, bool) {
+	ch := fieldsync.Change{Collection: r.Collection, ID: r.ID, Version: r.Version, Op: fieldsync.ChangeDelete}
+	ref := r.Ref()
+	if !r.Deleted && fieldsync.CanRead(c, ref, now) {
+		ch.Op, ch.Doc = fieldsync.ChangeUpsert, e.render(c, r)
+		return ch, true
+	}
+	if rescan {
+		return ch, !r.Deleted
+	}
+	// Could the caller have held it before this change? Judge the record as of
+	// the change, with every assignee it ever had.
+	ref.CreatedAt = r.UpdatedAt
+	ref.AssigneeIDs = unionStrings(append([]string(nil), r.Assignees...), r.Former)
+	return ch, fieldsync.CanRead(c, ref, r.UpdatedAt)
+}
+
+// render is the record's doc as caller may see it.
+func (e *Engine) render(c *fieldsync.Caller, r *Record) map[string]any {
+	d := r.Doc()
+	if coll := e.colls[r.Collection]; coll != nil && coll.Redact != nil {
+		coll.Redact(c, d)
+	}
+	return d
+}
+
+// Bootstrap streams every record of the caller's scope as newline-delimited
+// JSON changes through one database cursor, then a final line with the cursor
+// to continue from with Pull.
+func (e *Engine) Bootstrap(ctx context.Context, schemaVersion int, w io.Writer) error {
+	c, err := callerOf(ctx)
+	if err != nil {
+		return err
+	}
+	if err := checkSchema(schemaVersion); err != nil {
+		return err
+	}
+	hw, _, err := e.highWater(ctx, c.TenantID)
+	if err != nil {
+		return err
+	}
+	now := e.now()
+	dbc, err := e.recs.Find(ctx, siteFilter(bson.M{"t": c.TenantID, "del": false}, scopeSites(c)), options.Find().SetBatchSize(1000))
+	if err != nil {
+		return storeError(err)
+	}
+	defer dbc.Close(ctx)
+	enc := json.NewEncoder(w)
+	for dbc.Next(ctx) {
+		var r Record
+		if err := dbc.Decode(&r); err != nil {
+			return storeError(err)
+		}
+		normalizeRecord(&r)
+		if ch, ok := e.changeFor(c, &r, now, false); ok && ch.Op == fieldsync.ChangeUpsert {
+			if err := enc.Encode(ch); err != nil {
+				return err
+			}
+		}
+	}
+	if err := dbc.Err(); err != nil {
+		return storeError(err)
+	}
+	end := Cursor{Tenant: c.TenantID, User: c.UserID, Pos: hw, Role: c.Role, Sites: sortedSites(c), Issued: now.Unix()}
+	return enc.Encode(struct {
+		Cursor     string    `json:"cursor"`
+		ServerTime time.Time `json:"server_time"`
+	}{EncodeCursor(e.key, end), now.UTC()})
+}

@@ -1,0 +1,666 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"fieldsync"
+
+	"github.com/google/uuid"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// op is one unit of work on one record: a validated mutation, or a
+// server-side write (an action's extra write, a server job).
+type op struct {
+	idx    int // result index; -1 for writes
+	m      *fieldsync.Mutation
+	coll   *Collection
+	fields map[string]any
+	act    *Action
+	args   map[string]any
+	write  *Write
+	parent string // mutation id an extra write belongs to
+	key    string
+	err    error // set when a server write could not be applied
+}
+
+// slot is the working state of one record in a push.
+type slot struct {
+	rec    *Record // nil: does not exist (as far as we know)
+	inDB   bool    // rec was loaded from the database (replace, not insert)
+	orig   int64   // version loaded
+	loaded bool    // the database was asked
+	dirty  bool
+}
+
+func recordKey(tenant, coll, id string) string { return tenant + "/" + coll + "/" + id }
+
+// maxRounds bounds how often a push re-applies mutations whose records another
+// writer changed between our read and our write.
+const maxRounds = 8
+
+// Push applies one device's batch in order and answers each mutation.
+func (e *Engine) Push(ctx context.Context, req fieldsync.PushRequest) (fieldsync.PushResult, error) {
+	c, err := callerOf(ctx)
+	if err != nil {
+		return fieldsync.PushResult{}, err
+	}
+	if req.DeviceID != c.DeviceID {
+		return fieldsync.PushResult{}, fieldsync.Errorf(fieldsync.EForbidden, "device_id is not the device this token was issued to")
+	}
+	if err := checkSchema(req.SchemaVersion); err != nil {
+		return fieldsync.PushResult{}, err
+	}
+	if len(req.Mutations) > MaxMutations {
+		return fieldsync.PushResult{}, fieldsync.Errorf(fieldsync.EPayloadTooLarge, "at most %d mutations per push", MaxMutations)
+	}
+	res := make([]fieldsync.MutationResult, len(req.Mutations))
+	ops := make([]*op, 0, len(req.Mutations))
+	for i := range req.Mutations {
+		m := &req.Mutations[i]
+		o, err := e.parse(c.TenantID, m)
+		res[i] = fieldsync.MutationResult{MutationID: m.MutationID, ID: m.ID}
+		if err != nil {
+			res[i].Status = fieldsync.StatusRejected
+			res[i].Error = problemOf(err)
+			continue
+		}
+		o.idx = i
+		ops = append(ops, o)
+	}
+	if err := e.run(ctx, c, c.TenantID, ops, res); err != nil {
+		return fieldsync.PushResult{}, err
+	}
+	e.hub.nudge(c.TenantID)
+	return fieldsync.PushResult{Results: res}, nil
+}
+
+// Validate checks one mutation without the database (push decoding, fuzzing).
+func (e *Engine) Validate(tenant string, m *fieldsync.Mutation) error {
+	_, err := e.parse(tenant, m)
+	return err
+}
+
+func (e *Engine) parse(tenant string, m *fieldsync.Mutation) (*op, error) {
+	if m.MutationID == "" || len(m.MutationID) > 64 {
+		return nil, fieldsync.FieldErrorf("mutation_id", "required, at most 64 characters")
+	}
+	coll := e.colls[m.Collection]
+	if coll == nil {
+		return nil, fieldsync.FieldErrorf("collection", "unknown collection")
+	}
+	if u, err := uuid.Parse(m.ID); err != nil || len(m.ID) != 36 {
+		return nil, fieldsync.FieldErrorf("id", "want a UUID")
+	} else {
+		m.ID = u.String()
+	}
+	if m.ClientTime != "" {
+		if _, err := time.Parse(time.RFC3339Nano, m.ClientTime); err != nil {
+			return nil, fieldsync.FieldErrorf("client_time", "want an RFC 3339 time with zone")
+		}
+	}
+	if m.BaseVersion < 0 {
+		return nil, fieldsync.FieldErrorf("base_version", "must not be negative")
+	}
+	o := &op{m: m, coll: coll, key: recordKey(tenant, coll.Name, m.ID)}
+	var err error
+	switch m.Op {
+	case fieldsync.OpCreate:
+		o.fields, err = coll.decodeFields(m.Fields, true)
+	case fieldsync.OpUpdate:
+		if m.BaseVersion == 0 {
+			return nil, fieldsync.FieldErrorf("base_version", "required for update")
+		}
+		if len(m.Fields) == 0 {
+			return nil, fieldsync.FieldErrorf("fields", "nothing to update")
+		}
+		o.fields, err = coll.decodeFields(m.Fields, false)
+	case fieldsync.OpDelete:
+		if m.BaseVersion == 0 {
+			return nil, fieldsync.FieldErrorf("base_version", "required for delete")
+		}
+	case fieldsync.OpAction:
+		o.act = coll.action(m.Action)
+		if o.act == nil {
+			return nil, fieldsync.FieldErrorf("action", "unknown action")
+		}
+		o.args, err = o.act.decodeArgs(m.Args)
+	default:
+		return nil, fieldsync.FieldErrorf("op", "want create, update, action or delete")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if m.Op != fieldsync.OpCreate && m.Op != fieldsync.OpUpdate && len(m.Fields) > 0 {
+		return nil, fieldsync.FieldErrorf("fields", "only create and update carry fields")
+	}
+	if m.Op != fieldsync.OpAction && (m.Action != "" || len(m.Args) > 0) {
+		return nil, fieldsync.FieldErrorf("action", "only action mutations name an action")
+	}
+	return o, nil
+}
+
+func problemOf(err error) *fieldsync.Problem {
+	return &fieldsync.Problem{Code: fieldsync.ErrorCode(err), Detail: fieldsync.ErrorMessage(err), Field: fieldsync.ErrorField(err)}
+}
+
+// run applies ops in rounds. Each round costs a constant number of round
+// trips whatever the batch size: one $in read of the records it must know
+// (skipped for creates: they are inserted blind and a duplicate key tells us
+// the record exists), one $inc reserving change-log positions, one insertMany,
+// one bulk of version-checked replaces, one release. Ops whose record another
+// writer changed in between (duplicate key, version moved) run again next round.
+func (e *Engine) run(ctx context.Context, c *fieldsync.Caller, tenant string, ops []*op, res []fieldsync.MutationResult) error {
+	known := map[string]*slot{}
+	todo := ops
+	for round := 0; len(todo) > 0; round++ {
+		if round == maxRounds {
+			return fieldsync.Errorf(fieldsync.EUnavailable, "too much contention on these records; retry")
+		}
+		var need []string
+		for _, o := range todo {
+			s := known[o.key]
+			if (s == nil || !s.loaded) && (round > 0 || o.m == nil || o.m.Op != fieldsync.OpCreate) {
+				need = append(need, o.key)
+			}
+		}
+		if err := e.load(ctx, known, need); err != nil {
+			return err
+		}
+		work := make(map[string]*slot, len(known))
+		for k, s := range known {
+			cp := *s
+			if s.rec != nil {
+				cp.rec = s.rec.clone()
+			}
+			work[k] = &cp
+		}
+		now := e.now()
+		var order []string
+		for i := 0; i < len(todo); i++ {
+			o := todo[i]
+			if o.write != nil && work[o.key] == nil {
+				if err := e.load(ctx, work, []string{o.key}); err != nil {
+					return err
+				}
+			}
+			spawned := e.apply(ctx, c, now, work, o, res)
+			todo = slices.Insert(todo, i+1, spawned...)
+			if s := work[o.key]; s != nil && s.dirty && !slices.Contains(order, o.key) {
+				order = append(order, o.key)
+			}
+		}
+		failed, err := e.write(ctx, tenant, work, order)
+		if err != nil {
+			return err
+		}
+		var again []*op
+		for _, o := range todo {
+			if failed[o.key] {
+				again = append(again, o)
+			}
+		}
+		for k, s := range work {
+			if failed[k] {
+				delete(known, k) // reload fresh next round
+				continue
+			}
+			s.dirty, s.inDB, s.loaded = false, s.inDB || s.rec != nil, true
+			if s.rec != nil {
+				s.orig = s.rec.Version
+			}
+			known[k] = s
+		}
+		todo = again
+	}
+	for _, o := range ops {
+		if o.write != nil && o.err != nil {
+			return o.err
+		}
+	}
+	return nil
+}
+
+// load reads the records of keys (one $in query) into known.
+func (e *Engine) load(ctx context.Context, known map[string]*slot, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	cur, err := e.recs.Find(ctx, bson.M{"_id": bson.M{"$in": keys}})
+	if err != nil {
+		return storeError(err)
+	}
+	var recs []*Record
+	if err := cur.All(ctx, &recs); err != nil {
+		return storeError(err)
+	}
+	for _, k := range keys {
+		known[k] = &slot{loaded: true}
+	}
+	for _, r := range recs {
+		normalizeRecord(r)
+		known[r.Key] = &slot{rec: r, inDB: true, orig: r.Version, loaded: true}
+	}
+	return nil
+}
+
+// write stores the dirty records of order under freshly reserved positions
+// and reports the keys another writer got to first.
+func (e *Engine) write(ctx context.Context, tenant string, work map[string]*slot, order []string) (map[string]bool, error) {
+	failed := map[string]bool{}
+	if len(order) == 0 {
+		return failed, nil
+	}
+	r, err := e.reserve(ctx, tenant, len(order))
+	if err != nil {
+		return nil, err
+	}
+	e.fault(FaultReserved)
+	// Writes must land well before the reservation expires and pullers pass it.
+	wctx, cancel := context.WithTimeout(ctx, e.opts.ReservationTTL/2)
+	defer cancel()
+	var inserts []any
+	var insertKeys []string
+	var replaces []mongo.WriteModel
+	for i, k := range order {
+		s := work[k]
+		s.rec.Pos = r.lo + int64(i)
+		if s.inDB {
+			replaces = append(replaces, mongo.NewReplaceOneModel().
+				SetFilter(bson.M{"_id": k, "v": s.orig}).SetReplacement(s.rec))
+		} else {
+			inserts = append(inserts, s.rec)
+			insertKeys = append(insertKeys, k)
+		}
+	}
+	if len(inserts) > 0 {
+		_, err := e.recs.InsertMany(wctx, inserts, options.InsertMany().SetOrdered(false))
+		var bwe mongo.BulkWriteException
+		switch {
+		case err == nil:
+		case errors.As(err, &bwe) && bwe.WriteConcernError == nil:
+			for _, we := range bwe.WriteErrors {
+				if we.Code != 11000 && !strings.Contains(we.Message, "duplicate key") {
+					return nil, storeError(err)
+				}
+				failed[insertKeys[we.Index]] = true
+			}
+		default:
+			return nil, storeError(err)
+		}
+	}
+	e.fault(FaultInserted)
+	if len(replaces) > 0 {
+		br, err := e.recs.BulkWrite(wctx, replaces, options.BulkWrite().SetOrdered(false))
+		if err != nil {
+			return nil, storeError(err)
+		}
+		if br.MatchedCount < int64(len(replaces)) {
+			// Someone changed some of them since we read: find which of ours landed.
+			var keys []string
+			for _, k := range order {
+				if work[k].inDB {
+					keys = append(keys, k)
+				}
+			}
+			cur, err := e.recs.Find(wctx, bson.M{"_id": bson.M{"$in": keys}}, options.Find().SetProjection(bson.M{"p": 1}))
+			if err != nil {
+				return nil, storeError(err)
+			}
+			var got []struct {
+				Key string `bson:"_id"`
+				Pos int64  `bson:"p"`
+			}
+			if err := cur.All(wctx, &got); err != nil {
+				return nil, storeError(err)
+			}
+			landed := map[string]bool{}
+			for _, g := range got {
+				landed[g.Key] = g.Pos == work[g.Key].rec.Pos
+			}
+			for _, k := range keys {
+				if !landed[k] {
+					failed[k] = true
+				}
+			}
+		}
+	}
+	e.fault(FaultWritten)
+	if err := e.release(ctx, r); err != nil {
+		return nil, err
+	}
+	return failed, nil
+}
+
+func (e *Engine) fault(point string) {
+	if e.opts.Fault != nil {
+		e.opts.Fault(point)
+	}
+}
+
+// deviceOf names who made a change: the caller's device, or "server".
+func deviceOf(c *fieldsync.Caller) (user, device string) {
+	if c == nil {
+		return "server", "server"
+	}
+	return c.UserID, c.DeviceID
+}
+
+// apply runs one op against the working state and fills its result; it
+// returns the extra writes an action queued.
+func (e *Engine) apply(ctx context.Context, c *fieldsync.Caller, now time.Time, work map[string]*slot, o *op, res []fieldsync.MutationResult) []*op {
+	if o.write != nil {
+		o.err = e.applyWrite(c, now, work, o)
+		return nil
+	}
+	r := &res[o.idx]
+	*r = fieldsync.MutationResult{MutationID: o.m.MutationID, ID: o.m.ID}
+	s := work[o.key]
+	if s == nil {
+		s = &slot{}
+		work[o.key] = s
+	}
+	reject := func(err error, withDoc bool) []*op {
+		r.Status, r.Error = fieldsync.StatusRejected, problemOf(err)
+		if withDoc && s.rec != nil && fieldsync.CanRead(c, s.rec.Ref(), now) {
+			r.Version, r.Doc = s.rec.Version, e.render(c, s.rec)
+		}
+		return nil
+	}
+	if s.rec != nil {
+		if rc := s.rec.receipt(o.m.MutationID); rc != nil {
+			r.Status, r.Version = fieldsync.StatusDuplicate, rc.Version
+			if rc.Status == fieldsync.StatusConflict && fieldsync.CanRead(c, s.rec.Ref(), now) {
+				r.Doc = e.render(c, s.rec)
+			}
+			return nil
+		}
+	}
+	if o.m.Op == fieldsync.OpCreate {
+		if s.rec != nil {
+			if s.rec.Deleted {
+				return reject(fieldsync.Errorf(fieldsync.EGone, "a record with this id was deleted"), false)
+			}
+			return reject(fieldsync.Errorf(fieldsync.EConflict, "a record with this id exists"), true)
+		}
+		site, _ := o.fields[SiteField].(string)
+		if !fieldsync.CanCreate(c, o.coll.Name, site) {
+			return reject(&fieldsync.Error{Code: fieldsync.EForbidden, Field: "fields." + SiteField, Message: "may not create this record at this site"}, false)
+		}
+		user, dev := deviceOf(c)
+		rec := newRecord(c.TenantID, o.coll.Name, o.m.ID, site, user, now)
+		if o.m.ClientTime != "" {
+			rec.Fields["client_created_at"] = o.m.ClientTime
+		}
+		before := cloneMap(rec.Fields)
+		for k, v := range o.fields {
+			if k != SiteField && v != nil {
+				rec.Fields[k] = v
+			}
+		}
+		applyDefaults(o.coll, rec)
+		s.rec = rec
+		e.commit(o.coll, rec, before, user, dev, now, o.m, true)
+		s.dirty = true
+		r.Status, r.Version = fieldsync.StatusApplied, rec.Version
+		rec.Receipts = append(rec.Receipts, Receipt{o.m.MutationID, r.Status, rec.Version})
+		return nil
+	}
+	if s.rec == nil {
+		return reject(fieldsync.Errorf(fieldsync.ENotFound, "no such record"), false)
+	}
+	rec := s.rec
+	if rec.Deleted {
+		return reject(fieldsync.Errorf(fieldsync.EGone, "the record was deleted"), false)
+	}
+	if !fieldsync.CanWrite(c, rec.Ref(), now) {
+		return reject(fieldsync.Errorf(fieldsync.EForbidden, "may not change this record"), true)
+	}
+	if o.m.BaseVersion > rec.Version {
+		return reject(fieldsync.FieldErrorf("base_version", "ahead of the server's version %d", rec.Version), true)
+	}
+	user, dev := deviceOf(c)
+	stale := o.m.BaseVersion != 0 && o.m.BaseVersion < rec.Version
+	// touchedByOthers reports a field another device changed since base_version.
+	touchedByOthers := func(f string) bool {
+		return stale && rec.FieldVersions[f] > o.m.BaseVersion && rec.FieldDevices[f] != dev
+	}
+	before := cloneMap(rec.Fields)
+	status := fieldsync.StatusApplied
+	var spawned []*op
+	switch o.m.Op {
+	case fieldsync.OpUpdate:
+		applied := 0
+		for name, v := range o.fields {
+			f := findField(o.coll.Fields, name)
+			switch {
+			case f.AppendOnly:
+				rec.Fields[name] = union(rec.Fields[name], v)
+				applied++
+			case o.coll.Conflict == RejectStale && stale, touchedByOthers(name):
+				status = fieldsync.StatusConflict
+			default:
+				setField(rec.Fields, name, v)
+				applied++
+			}
+		}
+		if applied == 0 {
+			rec.Fields = before
+			r.Status, r.Version, r.Doc = fieldsync.StatusConflict, rec.Version, e.render(c, rec)
+			return nil
+		}
+	case fieldsync.OpDelete:
+		for name := range rec.Fields {
+			if touchedByOthers(name) {
+				r.Status, r.Version, r.Doc = fieldsync.StatusConflict, rec.Version, e.render(c, rec)
+				return nil
+			}
+		}
+		rec.Deleted = true
+	case fieldsync.OpAction:
+		if o.coll.Machine != nil {
+			assignee := ""
+			if len(rec.Assignees) > 0 {
+				assignee = rec.Assignees[0]
+			}
+			to, err := fieldsync.Step(o.coll.Machine, rec.GetString(o.coll.StateField), o.act.Name, c, assignee)
+			if err != nil {
+				return reject(err, true)
+			}
+			rec.Fields[o.coll.StateField] = to
+		} else if len(o.act.Roles) > 0 && !slices.Contains(o.act.Roles, c.Role) {
+			return reject(fieldsync.Errorf(fieldsync.EForbidden, "role may not %s this record", o.act.Name), true)
+		}
+		if o.act.Apply != nil {
+			ac := &ActionContext{Caller: c, Now: now, Action: o.act.Name, Args: o.args, Record: rec,
+				BaseVersion: o.m.BaseVersion, ctx: ctx, lookup: e.lookupIn(ctx, c.TenantID, work)}
+			if err := o.act.Apply(ac); err != nil {
+				rec.Fields = before
+				return reject(err, true)
+			}
+			for i := range ac.writes {
+				w := &ac.writes[i]
+				spawned = append(spawned, &op{idx: -1, write: w, parent: o.m.MutationID, coll: e.colls[w.Collection],
+					key: recordKey(c.TenantID, w.Collection, w.ID)})
+			}
+		}
+	}
+	e.commit(o.coll, rec, before, user, dev, now, o.m, false)
+	s.dirty = true
+	r.Status, r.Version = status, rec.Version
+	if status == fieldsync.StatusConflict {
+		r.Doc = e.render(c, rec)
+	}
+	rec.Receipts = append(rec.Receipts, Receipt{o.m.MutationID, status, rec.Version})
+	if n := len(rec.Receipts); n > MaxReceipts {
+		rec.Receipts = rec.Receipts[n-MaxReceipts:]
+	}
+	return spawned
+}
+
+// applyWrite applies a server-side write (an action's extra write or a job's).
+func (e *Engine) applyWrite(c *fieldsync.Caller, now time.Time, work map[string]*slot, o *op) error {
+	w := o.write
+	if o.coll == nil {
+		return fieldsync.Errorf(fieldsync.EInternal, "write to undeclared collection %s", w.Collection)
+	}
+	s := work[o.key]
+	if s == nil {
+		s = &slot{}
+		work[o.key] = s
+	}
+	if s.rec != nil && o.parent != "" && s.rec.receipt(o.parent) != nil {
+		return nil // a retried push: this write landed the first time
+	}
+	user, dev := deviceOf(c)
+	switch {
+	case w.Create && s.rec != nil:
+		return fieldsync.Errorf(fieldsync.EConflict, "%s %s exists", w.Collection, w.ID)
+	case w.Create:
+		by := w.CreatedBy
+		if by == "" {
+			by = user
+		}
+		s.rec = newRecord(tenantOfKey(o.key), w.Collection, w.ID, w.SiteID, by, now)
+	case s.rec == nil || s.rec.Deleted:
+		return fieldsync.Errorf(fieldsync.EGone, "%s %s does not exist", w.Collection, w.ID)
+	}
+	rec := s.rec
+	before := cloneMap(rec.Fields)
+	if w.Create {
+		before = map[string]any{}
+	}
+	for k, v := range w.Set {
+		setField(rec.Fields, k, normalize(v))
+	}
+	for k, vs := range w.Append {
+		rec.Fields[k] = union(rec.Fields[k], normalize(vs))
+	}
+	if w.Create {
+		applyDefaults(o.coll, rec)
+	}
+	if !w.Create && reflect.DeepEqual(before, rec.Fields) {
+		return nil // nothing changes: no new version
+	}
+	e.commit(o.coll, rec, before, user, dev, now, nil, w.Create)
+	if o.parent != "" {
+		rec.Receipts = append(rec.Receipts, Receipt{o.parent, fieldsync.StatusApplied, rec.Version})
+	}
+	s.dirty = true
+	return nil
+}
+
+func applyDefaults(coll *Collection, rec *Record) {
+	for _, f := range coll.Fields {
+		if _, ok := rec.Fields[f.Name]; !ok && f.Default != nil {
+			rec.Fields[f.Name] = normalize(f.Default)
+		}
+	}
+}
+
+func tenantOfKey(k string) string { t, _, _ := strings.Cut(k, "/"); return t }
+
+func newRecord(tenant, coll, id, site, by string, now time.Time) *Record {
+	return &Record{Key: recordKey(tenant, coll, id), Tenant: tenant, Collection: coll, ID: id, SiteID: site,
+		CreatedBy: by, CreatedAt: now, Fields: map[string]any{SiteField: site},
+		FieldVersions: map[string]int64{}, FieldDevices: map[string]string{}}
+}
+
+// commit turns a change of rec's fields into a new version: computed fields,
+// per-field versions (for merge), scope (assignees) and cited media.
+func (e *Engine) commit(coll *Collection, rec *Record, before map[string]any, user, dev string, now time.Time, m *fieldsync.Mutation, create bool) {
+	rec.Version++
+	rec.UpdatedAt, rec.UpdatedBy, rec.UpdatedDevice = now, user, dev
+	if m != nil && m.ClientTime != "" {
+		rec.Fields["client_updated_at"] = m.ClientTime
+	}
+	if coll.Compute != nil && !rec.Deleted {
+		coll.Compute(rec, now)
+	}
+	for k, v := range rec.Fields {
+		if create || !reflect.DeepEqual(before[k], v) {
+			rec.FieldVersions[k], rec.FieldDevices[k] = rec.Version, dev
+		}
+	}
+	for k := range before {
+		if _, ok := rec.Fields[k]; !ok {
+			rec.FieldVersions[k], rec.FieldDevices[k] = rec.Version, dev
+		}
+	}
+	if rec.Deleted {
+		rec.Former = unionStrings(rec.Former, rec.Assignees)
+		rec.Fields = map[string]any{SiteField: rec.SiteID}
+		rec.Media = nil
+		return
+	}
+	var asg, med []string
+	for _, f := range coll.Fields {
+		v := rec.Fields[f.Name]
+		switch {
+		case f.Assignee:
+			asg = unionStrings(asg, stringsOf(v))
+		case f.Kind == Media || f.Kind == MediaList:
+			med = unionStrings(med, stringsOf(v))
+		}
+	}
+	rec.Former = unionStrings(rec.Former, rec.Assignees)
+	rec.Assignees, rec.Media = asg, med
+}
+
+func stringsOf(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, e := range x {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	case []string:
+		return x
+	}
+	return nil
+}
+
+func unionStrings(a, b []string) []string {
+	for _, s := range b {
+		if !slices.Contains(a, s) {
+			a = append(a, s)
+		}
+	}
+	return a
+}
+
+// union merges list b into list a as a set: no element of either is lost.
+func union(a, b any) any {
+	la, _ := a.([]any)
+	out := slices.Clone(la)
+	lb, _ := b.([]any)
+	for _, x := range lb {
+		if !slices.ContainsFunc(out, func(y any) bool { return reflect.DeepEqual(x, y) }) {
+			out = append(out, x)
+		}
+	}
+	if out == nil {
+		out = []any{}
+	}
+	return out
+}
+
+func setField(fields map[string]any, k string, v any) {
+	if v == nil {
+		delete(fields, k)
+		return
+	}
+	fields[k] = v
+}

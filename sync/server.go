@@ -1,0 +1,79 @@
+package sync
+
+import (
+	"context"
+	"slices"
+
+	"fieldsync"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+)
+
+// Apply runs server-side writes (jobs such as overdue marking) through the
+// same path as pushes: validated by nothing but the caller's code, versioned,
+// logged and delivered like any change. Writes that change nothing make no
+// new version.
+func (e *Engine) Apply(ctx context.Context, tenant string, writes []Write) error {
+	ops := make([]*op, 0, len(writes))
+	for i := range writes {
+		w := &writes[i]
+		ops = append(ops, &op{idx: -1, write: w, coll: e.colls[w.Collection], key: recordKey(tenant, w.Collection, w.ID)})
+	}
+	if err := e.run(ctx, nil, tenant, ops, nil); err != nil {
+		return err
+	}
+	e.hub.nudge(tenant)
+	return nil
+}
+
+// Records calls fn for every live record of tenant's collection (server jobs
+// use it to find what to change). One database cursor.
+func (e *Engine) Records(ctx context.Context, tenant, collection string, fn func(*Record) error) error {
+	cur, err := e.recs.Find(ctx, bson.M{"t": tenant, "c": collection, "del": false})
+	if err != nil {
+		return storeError(err)
+	}
+	defer cur.Close(ctx)
+	for cur.Next(ctx) {
+		var r Record
+		if err := cur.Decode(&r); err != nil {
+			return storeError(err)
+		}
+		normalizeRecord(&r)
+		if err := fn(&r); err != nil {
+			return err
+		}
+	}
+	return storeError(cur.Err())
+}
+
+// Citing implements fieldsync.CitationFinder: the live records of tenant that
+// cite any of mediaIDs (from the declared Media and MediaList fields).
+func (e *Engine) Citing(ctx context.Context, tenant string, mediaIDs []string) ([]fieldsync.Citation, error) {
+	return e.citations(ctx, bson.M{"t": tenant, "del": false, "med": bson.M{"$in": mediaIDs}}, mediaIDs)
+}
+
+// CitedAtSite implements fieldsync.CitationFinder: every citation by the live records of tenant's site.
+func (e *Engine) CitedAtSite(ctx context.Context, tenant, site string) ([]fieldsync.Citation, error) {
+	return e.citations(ctx, bson.M{"t": tenant, "s": site, "del": false, "med.0": bson.M{"$exists": true}}, nil)
+}
+
+func (e *Engine) citations(ctx context.Context, filter bson.M, only []string) ([]fieldsync.Citation, error) {
+	cur, err := e.recs.Find(ctx, filter)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	var recs []*Record
+	if err := cur.All(ctx, &recs); err != nil {
+		return nil, storeError(err)
+	}
+	var out []fieldsync.Citation
+	for _, r := range recs {
+		for _, m := range r.Media {
+			if only == nil || slices.Contains(only, m) {
+				out = append(out, fieldsync.Citation{MediaID: m, Record: r.Ref()})
+			}
+		}
+	}
+	return out, nil
+}
