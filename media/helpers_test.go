@@ -221,3 +221,15 @@ func mustStore(tb testing.TB, e *env, c *fieldsync.Caller, ct string, body []byt
 	}
 	return m
 }
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+// mustAnnounce announces body as guardA's PNG on svc and returns its id.
+func mustAnnounce(tb testing.TB, svc *media.Service, body []byte) string {
+	tb.Helper()
+	req := request(media.TypePNG, body)
+	if _, _, err := svc.Create(as(guardA), req); err != nil {
+		tb.Fatal(err)
+	}
+	return req.ID
+}
