@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"fieldsync/devstack/devtest"
 	"fieldsync/media"
 	"fieldsync/mongodb"
+	fsync "fieldsync/sync"
 )
 
 // fullDeps are what newFullServer wired, for tests that reach behind the API
@@ -20,8 +22,8 @@ type fullDeps struct {
 	Auth    *auth.Service
 	Clock   *testClock
 	Media   *media.Service
-	// Citations stands in for the sync engine's records until it lands on main.
-	Citations *devtest.Citations
+	// Engine is the sync engine over the field collections; it tells media which records cite a photo.
+	Engine *fsync.Engine
 }
 
 var depsByServer sync.Map // *api.Server → *fullDeps
@@ -64,9 +66,13 @@ func newFullServerWith(tb testing.TB, configure func(*fullConfig)) *api.Server {
 	}
 	d.Auth = auth.New(cfg.Auth)
 	cfg.API.Auth = d.Auth
-	d.Citations = &devtest.Citations{}
+	eng, err := fsync.Open(context.Background(), d.Store.DB, fsync.Options{Collections: fsync.FieldCollections(fsync.FieldOptions{})})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	d.Engine = eng
 	cfg.Media.Now = d.Clock.Now
-	d.Media = media.NewService(mongodb.NewMediaStore(d.Store), d.Objects, d.Citations, cfg.Media)
+	d.Media = media.NewService(mongodb.NewMediaStore(d.Store), d.Objects, d.Engine, cfg.Media)
 	tb.Cleanup(d.Media.Wait)
 	cfg.API.Media = d.Media
 	srv := api.New(cfg.API)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
@@ -123,12 +124,9 @@ func TestMediaAPI(t *testing.T) {
 	if created.Status != "pending" || created.Upload == nil || created.Upload.Method != "PUT" {
 		t.Fatalf("create: got %+v", created)
 	}
-	// A record of site A cites it (the phone pushed the inspection first).
-	d.Citations.Cite(id, fieldsync.RecordRef{Collection: fieldsync.CollInspections, ID: uuid.NewString(),
-		TenantID: fieldsync.DemoTenant, SiteID: fieldsync.DemoSiteA, CreatedBy: users["guard.a1"].ID, CreatedAt: time.Now()})
+	// The guard's inspection of site A cites it and a photo not announced yet.
 	missingID := uuid.NewString()
-	d.Citations.Cite(missingID, fieldsync.RecordRef{Collection: fieldsync.CollWorkOrders, ID: uuid.NewString(),
-		TenantID: fieldsync.DemoTenant, SiteID: fieldsync.DemoSiteA, CreatedAt: time.Now()})
+	pushInspection(t, d, users["guard.a1"], guard.DeviceID, id, missingID)
 
 	textID, text := uuid.NewString(), []byte(strings.Repeat("plain text ", 100))
 	var textCreated mediaBody
@@ -160,7 +158,7 @@ func TestMediaAPI(t *testing.T) {
 		{name: "missing, other tenant", method: "GET", url: "/v1/media?status=pending&site_id=" + fieldsync.DemoSiteA, headers: hdr(other),
 			status: 200, contains: []string{`{"media":[]}`}},
 		{name: "missing evidence", method: "GET", url: "/v1/media?status=pending&site_id=" + fieldsync.DemoSiteA, headers: hdr(cs),
-			status: 200, contains: []string{`"id":"` + id + `"`, `"id":"` + missingID + `","status":"pending","announced":false`, `"collection":"work_orders"`}},
+			status: 200, contains: []string{`"id":"` + id + `"`, `"id":"` + missingID + `","status":"pending","announced":false`, `"collection":"inspections"`}},
 	} {
 		t.Run(sc.name, func(t *testing.T) { sc.run(t, srv) })
 	}
@@ -260,7 +258,7 @@ func TestMediaObjectStoreDownIs503(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The same server, its media service pointed at a dead object store.
-	deadSrv := api.New(api.Options{Auth: d.Auth, Media: media.NewService(nil, dead, d.Citations, media.Options{})})
+	deadSrv := api.New(api.Options{Auth: d.Auth, Media: media.NewService(nil, dead, d.Engine, media.Options{})})
 	guard := mustLoginSession(t, srv, "guard.a1", "")
 	scenario{method: "POST", url: "/v1/media", headers: guard.Headers(), body: createJSON(uuid.NewString(), "image/jpeg", []byte{1}),
 		status: 503, contains: []string{`"code":"unavailable"`},
@@ -448,5 +446,20 @@ func TestMediaConcurrentRetries(t *testing.T) {
 	run("POST", "/v1/media/"+id+"/complete", "", 200, "stored")
 	if got := countObjects(t, depsOf(t, srv).Objects); got < 1 || got > 2 { // the photo, and its thumbnail once made
 		t.Fatalf("got %d objects, want the photo and at most one thumbnail", got)
+	}
+}
+
+// pushInspection creates, through the sync engine's push, an inspection of
+// site A by u on device citing photoIDs.
+func pushInspection(tb testing.TB, d *fullDeps, u *fieldsync.User, device string, photoIDs ...string) {
+	tb.Helper()
+	c := &fieldsync.Caller{UserID: u.ID, TenantID: u.TenantID, DeviceID: device, Role: u.Role, SiteIDs: u.SiteIDs}
+	ids, _ := json.Marshal(photoIDs)
+	res, err := d.Engine.Push(fieldsync.NewContextWithCaller(context.Background(), c), fieldsync.PushRequest{DeviceID: device,
+		Mutations: []fieldsync.Mutation{{MutationID: uuid.NewString(), Collection: fieldsync.CollInspections, Op: fieldsync.OpCreate,
+			ID: uuid.NewString(), Fields: map[string]json.RawMessage{"site_id": json.RawMessage(`"` + fieldsync.DemoSiteA + `"`),
+				"category": json.RawMessage(`"sanitation"`), "photo_ids": ids}}}})
+	if err != nil || res.Results[0].Status != fieldsync.StatusApplied {
+		tb.Fatalf("push: got %+v, %v", res, err)
 	}
 }
