@@ -6,10 +6,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"fieldsync"
 	"fieldsync/api"
 	"fieldsync/auth"
+
+	"github.com/google/uuid"
 )
 
 // authzRoute is one row of the authorization table: one request, made as
@@ -23,7 +26,8 @@ import (
 // Placeholders in route and body: {user} the target user's id, {device} the
 // target's device, {site} the target's site, {tenant} the target's tenant,
 // {username} the caller's username, {refresh} the caller's refresh token,
-// {n} a number unique to the cell. Rows with fresh set log the caller in
+// {n} a number unique to the cell, {mydevice} the caller's own device,
+// {uuid} a fresh UUID. Rows with fresh set log the caller in
 // anew for each cell (for requests that end the caller's session).
 //
 // Adding a route is one row; issues add theirs below their own comment.
@@ -57,6 +61,16 @@ var authzRoutes = []authzRoute{
 	{route: "POST /v1/admin/devices/{device}/revoke", want: "anon:401 guard:403 technician:403 cs_agent:403 supervisor:403 admin:200"},
 	// reports (field domain): the desk of the site; an admin's report of a foreign site counts nothing of it (TestReportRoutes).
 	{route: "GET /v1/reports/complaints?site={site}", want: "anon:401 guard:403 technician:403 cs_agent:200/403/403 supervisor:200/403/403 admin:200"},
+	// sync: the HTTP answer is 200 for every signed-in caller; what each may do
+	// is answered per mutation and per record (TestFieldScope, TestSyncOverHTTP).
+	{route: "POST /v1/sync/push", body: `{"device_id":"{mydevice}","mutations":[{"mutation_id":"{uuid}","collection":"inspections","op":"create","id":"{uuid}","fields":{"site_id":"{site}","category":"other"}}]}`,
+		want: "anon:401 guard:200 technician:200 cs_agent:200 supervisor:200 admin:200"},
+	{route: "POST /v1/sync/push", body: `{"device_id":"{device}","mutations":[]}`,
+		want: "anon:401 guard:403 technician:403 cs_agent:403 supervisor:403 admin:403"},
+	{route: "GET /v1/sync/pull", want: "anon:401 guard:200 technician:200 cs_agent:200 supervisor:200 admin:200"},
+	{route: "GET /v1/sync/bootstrap", want: "anon:401 guard:200 technician:200 cs_agent:200 supervisor:200 admin:200"},
+	{route: "GET /v1/sync/events", want: "anon:401 guard:200 technician:200 cs_agent:200 supervisor:200 admin:200"},
+	{route: "GET /v1/sync/config", want: "anon:401 guard:200 technician:200 cs_agent:200 supervisor:200 admin:200"},
 	{route: "GET /v1/reports/work-orders?site={site}", want: "anon:401 guard:403 technician:403 cs_agent:200/403/403 supervisor:200/403/403 admin:200"},
 }
 
@@ -104,7 +118,11 @@ func parseWant(tb testing.TB, want string) map[string][3]int {
 // site / other tenant and checks the status written for the cell.
 func TestAuthorizationTable(t *testing.T) {
 	t.Parallel()
-	srv := newFullServerWith(t, func(c *fullConfig) { c.API.DeviceLimit = api.RateLimit{Rate: -1} })
+	srv := newFullServerWith(t, func(c *fullConfig) {
+		c.API.DeviceLimit = api.RateLimit{Rate: -1}
+		// Event streams end at the write timeout: keep each cell's stream short.
+		c.API.Timeouts.Write = 1100 * time.Millisecond
+	})
 	users := mustSeedUsers(t, srv)
 	sessions := map[string]session{}
 	for _, c := range authzCallers {
@@ -131,7 +149,7 @@ func TestAuthorizationTable(t *testing.T) {
 				if c.user == "" {
 					username, refresh = "nobody", "00000000-0000-4000-8000-000000000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 				}
-				r := strings.NewReplacer(
+				r := strings.NewReplacer("{mydevice}", caller.DeviceID, "{uuid}", uuid.NewString(),
 					"{user}", users[sc.user].ID, "{device}", targets[i].DeviceID, "{site}", sc.site,
 					"{tenant}", sc.tenant, "{username}", username, "{refresh}", refresh, "{n}", strconv.Itoa(n))
 				url, body := r.Replace(path), r.Replace(row.body)

@@ -20,10 +20,9 @@ type fullDeps struct {
 	Store   *mongodb.Store
 	Objects *media.ObjectStore
 	Auth    *auth.Service
-	Clock   *testClock
+	Engine  *fsync.Engine
 	Media   *media.Service
-	// Engine is the sync engine over the field collections; it tells media which records cite a photo.
-	Engine *fsync.Engine
+	Clock   *testClock
 }
 
 var depsByServer sync.Map // *api.Server → *fullDeps
@@ -47,8 +46,12 @@ func newFullServer(tb testing.TB) *api.Server {
 
 // fullConfig is what newFullServerWith lets a test change before the server is built.
 type fullConfig struct {
-	API   api.Options
-	Auth  auth.Options
+	API  api.Options
+	Auth auth.Options
+	// Sync configures the engine; Collections default to the field collections
+	// with assignees checked against the auth service.
+	Sync fsync.Options
+	// Media tunes the photo-evidence service (its clock is the test clock).
 	Media media.Options
 }
 
@@ -66,11 +69,15 @@ func newFullServerWith(tb testing.TB, configure func(*fullConfig)) *api.Server {
 	}
 	d.Auth = auth.New(cfg.Auth)
 	cfg.API.Auth = d.Auth
-	eng, err := fsync.Open(context.Background(), d.Store.DB, fsync.Options{Collections: fsync.FieldCollections(fsync.FieldOptions{})})
+	if cfg.Sync.Collections == nil {
+		cfg.Sync.Collections = fsync.FieldCollections(fsync.FieldOptions{Users: d.Auth})
+	}
+	engine, err := fsync.Open(context.Background(), d.Store.DB, cfg.Sync)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	d.Engine = eng
+	d.Engine = engine
+	cfg.API.Sync = engine
 	cfg.Media.Now = d.Clock.Now
 	d.Media = media.NewService(mongodb.NewMediaStore(d.Store), d.Objects, d.Engine, cfg.Media)
 	tb.Cleanup(d.Media.Wait)

@@ -76,6 +76,8 @@ type Options struct {
 	Timeouts Timeouts
 	// Reports serves /v1/reports (customer-service reports).
 	Reports fieldsync.ReportService
+	// Sync is the sync engine behind /v1/sync.
+	Sync fieldsync.SyncService
 	// Now is the clock (tests inject one); nil means time.Now.
 	Now func() time.Time
 }

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"fieldsync"
 	"fieldsync/api"
 	"fieldsync/auth"
 	"fieldsync/devstack"
@@ -29,9 +28,8 @@ type App struct {
 	store   *mongodb.Store
 	objects *media.ObjectStore
 	auth    *auth.Service
-	// citations tells which records cite a media id (the sync engine).
-	citations fieldsync.CitationFinder
-	media     *media.Service
+	engine  *fsync.Engine
+	media   *media.Service
 	// stopKeys ends the key-directory reload loop.
 	stopKeys context.CancelFunc
 }
@@ -90,6 +88,9 @@ func (a *App) open(ctx context.Context) error {
 		a.stopKeys = cancel
 		go reloadKeys(kctx, cfg.Auth, a.auth.Keys(), a.log)
 	}
+	if a.engine, err = fsync.Open(ctx, a.store.DB, fsync.Options{Logger: a.log, Collections: a.fieldCollections(), Retention: cfg.SyncRetention}); err != nil {
+		return err
+	}
 	a.objects, err = media.OpenObjectStore(media.ObjectStoreOptions{
 		Endpoint: cfg.S3Endpoint, AccessKey: cfg.S3AccessKey, SecretKey: cfg.S3SecretKey,
 		Bucket: cfg.S3Bucket, Secure: cfg.S3Secure, PublicEndpoint: cfg.S3PublicEnd,
@@ -101,25 +102,18 @@ func (a *App) open(ctx context.Context) error {
 		// The API still serves records while the object store is down; /readyz says so.
 		a.log.Warn("object store not ready", "err", err)
 	}
-	return a.openMedia(ctx)
+	a.openMedia()
+	return nil
 }
 
-// openMedia builds the photo-evidence service; the sync engine over the
-// field collections tells it which records cite a photo.
-func (a *App) openMedia(ctx context.Context) error {
-	if a.citations == nil {
-		eng, err := fsync.Open(ctx, a.store.DB, fsync.Options{Logger: a.log, Collections: a.fieldCollections()})
-		if err != nil {
-			return err
-		}
-		a.citations = eng
-	}
+// openMedia builds the photo-evidence service; the sync engine tells it
+// which records cite a photo.
+func (a *App) openMedia() {
 	m := a.cfg.Media
-	a.media = media.NewService(mongodb.NewMediaStore(a.store), a.objects, a.citations, media.Options{
+	a.media = media.NewService(mongodb.NewMediaStore(a.store), a.objects, a.engine, media.Options{
 		MaxBytes: m.MaxBytes, UploadExpiry: m.UploadExpiry, DownloadExpiry: m.DownloadExpiry,
 		CleanupAge: m.CleanupAge, CleanupInterval: m.CleanupInterval, Logger: a.log,
 	})
-	return nil
 }
 
 // openAuth loads the token keys (configured files, or the key directory,
@@ -173,8 +167,9 @@ func (a *App) Server() *api.Server {
 		Version:      version,
 		Ready:        map[string]api.Pinger{"database": a.store, "object_store": a.objects},
 		Auth:         a.auth,
-		Media:        a.media,
 		Reports:      &mongodb.Reports{Store: a.store},
+		Sync:         a.engine,
+		Media:        a.media,
 		AddressLimit: a.cfg.RateAddress,
 		DeviceLimit:  a.cfg.RateDevice,
 	})
@@ -226,12 +221,10 @@ func runServe(ctx context.Context, cfg Config, stderr io.Writer) error {
 	log.Info("fieldsync serving", "addr", ln.Addr().String(), "version", version, "pid", os.Getpid())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	if app.media != nil {
-		sweepCtx, stopSweep := context.WithCancel(ctx)
-		defer stopSweep()
-		go app.media.Run(sweepCtx)
-		defer app.media.Wait()
-	}
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	go app.media.Run(sweepCtx)
+	defer app.media.Wait()
 	select {
 	case err := <-errc:
 		return err

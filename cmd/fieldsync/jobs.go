@@ -17,10 +17,6 @@ func (a *App) fieldCollections() []*fsync.Collection {
 // escalation, missed checkpoints, repeat repairs) until ctx ends. Every
 // instance runs them; a per-tenant lease in the database lets one at a time work.
 func (a *App) startJobs(ctx context.Context) error {
-	e, err := fsync.Open(ctx, a.store.DB, fsync.Options{Logger: a.log, Collections: a.fieldCollections()})
-	if err != nil {
-		return err
-	}
-	go e.RunJobs(ctx, fsync.JobOptions{})
+	go a.engine.RunJobs(ctx, fsync.JobOptions{})
 	return nil
 }
