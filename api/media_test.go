@@ -109,7 +109,7 @@ func TestMediaAPI(t *testing.T) {
 	t.Parallel()
 	srv := newFullServer(t)
 	d := depsOf(t, srv)
-	users := mustSeedUsers(t, srv)
+	mustSeedUsers(t, srv)
 	guard := mustLoginSession(t, srv, "guard.a1", "")
 	guard2 := mustLoginSession(t, srv, "guard.a2", "")
 	guardB := mustLoginSession(t, srv, "guard.b1", "")
@@ -126,7 +126,7 @@ func TestMediaAPI(t *testing.T) {
 	}
 	// The guard's inspection of site A cites it and a photo not announced yet.
 	missingID := uuid.NewString()
-	pushInspection(t, d, users["guard.a1"], guard.DeviceID, id, missingID)
+	pushInspection(t, srv, guard, id, missingID)
 
 	textID, text := uuid.NewString(), []byte(strings.Repeat("plain text ", 100))
 	var textCreated mediaBody
@@ -449,17 +449,18 @@ func TestMediaConcurrentRetries(t *testing.T) {
 	}
 }
 
-// pushInspection creates, through the sync engine's push, an inspection of
-// site A by u on device citing photoIDs.
-func pushInspection(tb testing.TB, d *fullDeps, u *fieldsync.User, device string, photoIDs ...string) {
+// pushInspection creates an inspection of site A citing photoIDs, pushed
+// through /v1/sync/push by the session's phone.
+func pushInspection(tb testing.TB, srv *api.Server, s session, photoIDs ...string) {
 	tb.Helper()
-	c := &fieldsync.Caller{UserID: u.ID, TenantID: u.TenantID, DeviceID: device, Role: u.Role, SiteIDs: u.SiteIDs}
 	ids, _ := json.Marshal(photoIDs)
-	res, err := d.Engine.Push(fieldsync.NewContextWithCaller(context.Background(), c), fieldsync.PushRequest{DeviceID: device,
-		Mutations: []fieldsync.Mutation{{MutationID: uuid.NewString(), Collection: fieldsync.CollInspections, Op: fieldsync.OpCreate,
-			ID: uuid.NewString(), Fields: map[string]json.RawMessage{"site_id": json.RawMessage(`"` + fieldsync.DemoSiteA + `"`),
-				"category": json.RawMessage(`"sanitation"`), "photo_ids": ids}}}})
-	if err != nil || res.Results[0].Status != fieldsync.StatusApplied {
-		tb.Fatalf("push: got %+v, %v", res, err)
+	body := fmt.Sprintf(`{"device_id":%q,"mutations":[{"mutation_id":%q,"collection":"inspections","op":"create","id":%q,`+
+		`"fields":{"site_id":%q,"category":"sanitation","photo_ids":%s}}]}`, s.DeviceID, uuid.NewString(), uuid.NewString(), fieldsync.DemoSiteA, ids)
+	var res struct {
+		Results []struct{ Status string } `json:"results"`
+	}
+	mustDo(tb, srv, "POST", "/v1/sync/push", body, s.Headers(), 200, &res)
+	if len(res.Results) != 1 || res.Results[0].Status != fieldsync.StatusApplied {
+		tb.Fatalf("push: got %+v", res)
 	}
 }
