@@ -258,7 +258,7 @@ func TestMediaObjectStoreDownIs503(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The same server, its media service pointed at a dead object store.
-	deadSrv := api.New(api.Options{Auth: d.Auth, Media: media.NewService(nil, dead, d.Engine, media.Options{})})
+	deadSrv := api.New(api.Options{Auth: d.Auth, Sync: d.Engine, Media: media.NewService(nil, dead, d.Engine, media.Options{})})
 	guard := mustLoginSession(t, srv, "guard.a1", "")
 	scenario{method: "POST", url: "/v1/media", headers: guard.Headers(), body: createJSON(uuid.NewString(), "image/jpeg", []byte{1}),
 		status: 503, contains: []string{`"code":"unavailable"`},
@@ -268,8 +268,9 @@ func TestMediaObjectStoreDownIs503(t *testing.T) {
 			}
 		}}.run(t, deadSrv)
 	scenario{method: "GET", url: "/v1/media/" + uuid.NewString(), headers: guard.Headers(), status: 503}.run(t, deadSrv)
-	// Everything else keeps working.
+	// Everything else keeps working: records sync, citing photos not stored yet.
 	scenario{method: "GET", url: "/v1/me", headers: guard.Headers(), status: 200}.run(t, deadSrv)
+	pushInspection(t, deadSrv, guard, uuid.NewString())
 }
 
 // jpegStream is a deterministic pseudo-random body of n bytes that sniffs as
