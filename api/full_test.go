@@ -21,6 +21,7 @@ type fullDeps struct {
 	Objects *media.ObjectStore
 	Auth    *auth.Service
 	Engine  *fsync.Engine
+	Media   *media.Service
 	Clock   *testClock
 }
 
@@ -50,6 +51,8 @@ type fullConfig struct {
 	// Sync configures the engine; Collections default to the field collections
 	// with assignees checked against the auth service.
 	Sync fsync.Options
+	// Media tunes the photo-evidence service (its clock is the test clock).
+	Media media.Options
 }
 
 // newFullServerWith is newFullServer with the options adjusted by configure (when not nil).
@@ -75,6 +78,10 @@ func newFullServerWith(tb testing.TB, configure func(*fullConfig)) *api.Server {
 	}
 	d.Engine = engine
 	cfg.API.Sync = engine
+	cfg.Media.Now = d.Clock.Now
+	d.Media = media.NewService(mongodb.NewMediaStore(d.Store), d.Objects, d.Engine, cfg.Media)
+	tb.Cleanup(d.Media.Wait)
+	cfg.API.Media = d.Media
 	srv := api.New(cfg.API)
 	depsByServer.Store(srv, d)
 	tb.Cleanup(func() { depsByServer.Delete(srv) })

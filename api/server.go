@@ -11,6 +11,7 @@ import (
 
 	"fieldsync"
 	"fieldsync/auth"
+	"fieldsync/media"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -65,6 +66,8 @@ type Options struct {
 	Version string
 	// Auth verifies bearer tokens and serves login, refresh, logout, me and the admin API.
 	Auth *auth.Service
+	// Media serves photo evidence (/v1/media).
+	Media *media.Service
 	// AddressLimit and DeviceLimit override DefaultAddressLimit and DefaultDeviceLimit
 	// (a zero value keeps the default; a negative Rate turns the limit off).
 	AddressLimit RateLimit

@@ -29,6 +29,7 @@ type App struct {
 	objects *media.ObjectStore
 	auth    *auth.Service
 	engine  *fsync.Engine
+	media   *media.Service
 	// stopKeys ends the key-directory reload loop.
 	stopKeys context.CancelFunc
 }
@@ -101,7 +102,18 @@ func (a *App) open(ctx context.Context) error {
 		// The API still serves records while the object store is down; /readyz says so.
 		a.log.Warn("object store not ready", "err", err)
 	}
+	a.openMedia()
 	return nil
+}
+
+// openMedia builds the photo-evidence service; the sync engine tells it
+// which records cite a photo.
+func (a *App) openMedia() {
+	m := a.cfg.Media
+	a.media = media.NewService(mongodb.NewMediaStore(a.store), a.objects, a.engine, media.Options{
+		MaxBytes: m.MaxBytes, UploadExpiry: m.UploadExpiry, DownloadExpiry: m.DownloadExpiry,
+		CleanupAge: m.CleanupAge, CleanupInterval: m.CleanupInterval, Logger: a.log,
+	})
 }
 
 // openAuth loads the token keys (configured files, or the key directory,
@@ -157,6 +169,7 @@ func (a *App) Server() *api.Server {
 		Auth:         a.auth,
 		Reports:      &mongodb.Reports{Store: a.store},
 		Sync:         a.engine,
+		Media:        a.media,
 		AddressLimit: a.cfg.RateAddress,
 		DeviceLimit:  a.cfg.RateDevice,
 	})
@@ -208,6 +221,10 @@ func runServe(ctx context.Context, cfg Config, stderr io.Writer) error {
 	log.Info("fieldsync serving", "addr", ln.Addr().String(), "version", version, "pid", os.Getpid())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	go app.media.Run(sweepCtx)
+	defer app.media.Wait()
 	select {
 	case err := <-errc:
 		return err

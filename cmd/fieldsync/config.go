@@ -29,10 +29,49 @@ type Config struct {
 	SyncRetention time.Duration
 	ShutdownGrace time.Duration
 	Auth          AuthConfig
-	RateAddress   api.RateLimit
-	RateDevice    api.RateLimit
+	// Media are the photo-evidence settings (FIELDSYNC_MEDIA_*).
+	Media       MediaConfig
+	RateAddress api.RateLimit
+	RateDevice  api.RateLimit
 	// DebugAddr, when set, serves pprof and expvar (db_commands) on a loopback address.
 	DebugAddr string
+}
+
+// MediaConfig are the photo-evidence settings.
+type MediaConfig struct {
+	MaxBytes        int64
+	UploadExpiry    time.Duration
+	DownloadExpiry  time.Duration
+	CleanupAge      time.Duration
+	CleanupInterval time.Duration
+}
+
+func loadMediaConfig(env func(string, string) string) (MediaConfig, error) {
+	var m MediaConfig
+	v := env("FIELDSYNC_MEDIA_MAX_BYTES", "20971520")
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1024 || n > 5<<30 {
+		return m, &configError{"FIELDSYNC_MEDIA_MAX_BYTES", v, "want a whole number of bytes between 1024 and 5368709120"}
+	}
+	m.MaxBytes = n
+	for _, d := range []struct {
+		dst       *time.Duration
+		name, def string
+		max       time.Duration
+	}{
+		{&m.UploadExpiry, "FIELDSYNC_MEDIA_UPLOAD_EXPIRY", "15m", 7 * 24 * time.Hour},
+		{&m.DownloadExpiry, "FIELDSYNC_MEDIA_DOWNLOAD_EXPIRY", "5m", 7 * 24 * time.Hour},
+		{&m.CleanupAge, "FIELDSYNC_MEDIA_CLEANUP_AGE", "168h", 0},
+		{&m.CleanupInterval, "FIELDSYNC_MEDIA_CLEANUP_INTERVAL", "10m", 0},
+	} {
+		if *d.dst, err = duration(env, d.name, d.def); err != nil {
+			return m, err
+		}
+		if d.max > 0 && *d.dst > d.max {
+			return m, &configError{d.name, d.dst.String(), "presigned URLs live at most 168h"}
+		}
+	}
+	return m, nil
 }
 
 // AuthConfig is the token and login configuration.
@@ -109,6 +148,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	if c.ShutdownGrace, err = duration(env, "FIELDSYNC_SHUTDOWN_GRACE", "20s"); err != nil {
+		return c, err
+	}
+	if c.Media, err = loadMediaConfig(env); err != nil {
 		return c, err
 	}
 	if c.Auth, err = loadAuthConfig(env, c.DataDir); err != nil {
