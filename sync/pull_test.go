@@ -189,7 +189,9 @@ func TestRoundTripsAreConstant(t *testing.T) {
 		ids = append(ids, newID())
 	}
 	one := trips(func() { h.push(agent1, createOrder(ids[500], "s1")) })
-	many := trips(func() { h.push(agent1, batch(500, func(i int) fieldsync.Mutation { return createOrder(ids[i], "s1") })...) })
+	many := trips(func() {
+		h.push(agent1, batch(500, func(i int) fieldsync.Mutation { return createOrder(ids[i], "s1") })...)
+	})
 	if one != many || one > 3 {
 		t.Fatalf("creates: got %d round trips for 1 and %d for 500, want the same small number", one, many)
 	}
