@@ -123,3 +123,19 @@ type CitationFinder interface {
 	// CitedAtSite returns every citation by live records of tenant's site.
 	CitedAtSite(ctx context.Context, tenant, site string) ([]Citation, error)
 }
+
+// CanAdminister reports whether c may manage the users, sites and devices of
+// their own tenant (the admin API). Tenants never mix: every admin query is
+// further bounded to c.TenantID by the service.
+func CanAdminister(c *Caller) bool {
+	return c != nil && c.Role == RoleAdmin
+}
+
+// CanReport reports whether c may read the customer-service reports of site:
+// customer service, supervisors and admins of that site.
+func CanReport(c *Caller, site string) bool {
+	if c == nil || !c.HasSite(site) {
+		return false
+	}
+	return c.Role == RoleCSAgent || c.Role == RoleSupervisor || c.Role == RoleAdmin
+}

@@ -25,6 +25,8 @@ var ComplaintTransitions = []Transition{
 	{Action: "record_follow_up", From: []string{StageFollowUp}, To: StageFollowUp, Roles: deskRoles},
 	{Action: "escalate", From: []string{StageResolving, StageFollowUp}, To: StageResolving, Roles: deskRoles},
 	{Action: "close", From: []string{StageFollowUp}, To: StageClosed, Roles: deskRoles},
+	// create_work_order dispatches another department: the complaint is being resolved.
+	{Action: "create_work_order", From: []string{StageClarifying, StageResolving}, To: StageResolving, Roles: deskRoles},
 }
 
 // DefaultStageDeadlines bound how long a complaint may stay in a stage before it is overdue.
@@ -40,6 +42,9 @@ const EscalationDeadline = 24 * time.Hour
 
 // MaxEscalation is the highest escalation level (upper department).
 const MaxEscalation = 2
+
+// ComplaintEscalationTargets name who handles a complaint at each escalation level.
+var ComplaintEscalationTargets = []string{"customer_service", "supervisor", "upper_department"}
 
 // MaskPhone hides all but the last four digits of a phone number, for field roles.
 func MaskPhone(p string) string {

@@ -79,3 +79,10 @@ func CallerFromContext(ctx context.Context) *Caller {
 	c, _ := ctx.Value(callerContextKey).(*Caller)
 	return c
 }
+
+// UserFinder looks users up within one tenant; the auth service implements it
+// (the sync engine checks an order's assignee with it).
+type UserFinder interface {
+	// User returns user id of tenant; not_found for an unknown id or another tenant's user.
+	User(ctx context.Context, tenant, id string) (*User, error)
+}

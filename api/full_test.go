@@ -1,14 +1,125 @@
 package api_test
 
 import (
+	"context"
+	"sync"
 	"testing"
+	"time"
 
 	"fieldsync/api"
+	"fieldsync/auth"
+	"fieldsync/devstack/devtest"
+	"fieldsync/media"
+	"fieldsync/mongodb"
+	fsync "fieldsync/sync"
 )
+
+// fullDeps are what newFullServer wired, for tests that reach behind the API
+// (seed users, move the clock, read the store). Get them with depsOf(tb, srv).
+type fullDeps struct {
+	Store   *mongodb.Store
+	Objects *media.ObjectStore
+	Auth    *auth.Service
+	Engine  *fsync.Engine
+	Media   *media.Service
+	Clock   *testClock
+}
+
+var depsByServer sync.Map // *api.Server → *fullDeps
+
+// depsOf returns the dependencies newFullServer built srv on.
+func depsOf(tb testing.TB, srv *api.Server) *fullDeps {
+	tb.Helper()
+	d, ok := depsByServer.Load(srv)
+	if !ok {
+		tb.Fatal("server not built by newFullServer")
+	}
+	return d.(*fullDeps)
+}
 
 // newFullServer builds the server with every service wired, over the real
 // embedded stores. Issues extend it as services land.
 func newFullServer(tb testing.TB) *api.Server {
 	tb.Helper()
-	return newBareServer(tb)
+	return newFullServerWith(tb, nil)
+}
+
+// fullConfig is what newFullServerWith lets a test change before the server is built.
+type fullConfig struct {
+	API  api.Options
+	Auth auth.Options
+	// Sync configures the engine; Collections default to the field collections
+	// with assignees checked against the auth service.
+	Sync fsync.Options
+	// Media tunes the photo-evidence service (its clock is the test clock).
+	Media media.Options
+}
+
+// newFullServerWith is newFullServer with the options adjusted by configure (when not nil).
+func newFullServerWith(tb testing.TB, configure func(*fullConfig)) *api.Server {
+	tb.Helper()
+	d := &fullDeps{Store: devtest.MustOpenStore(tb), Objects: devtest.MustOpenObjects(tb), Clock: newTestClock()}
+	cfg := fullConfig{
+		API: api.Options{Ready: map[string]api.Pinger{"database": d.Store, "object_store": d.Objects}, Reports: &mongodb.Reports{Store: d.Store}},
+		Auth: auth.Options{Store: d.Store, Keys: mustKeySet(tb), Now: d.Clock.Now, DefaultTenant: "demo",
+			Password: testPasswordParams},
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	d.Auth = auth.New(cfg.Auth)
+	cfg.API.Auth = d.Auth
+	if cfg.Sync.Collections == nil {
+		cfg.Sync.Collections = fsync.FieldCollections(fsync.FieldOptions{Users: d.Auth})
+	}
+	engine, err := fsync.Open(context.Background(), d.Store.DB, cfg.Sync)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	d.Engine = engine
+	cfg.API.Sync = engine
+	cfg.Media.Now = d.Clock.Now
+	d.Media = media.NewService(mongodb.NewMediaStore(d.Store), d.Objects, d.Engine, cfg.Media)
+	tb.Cleanup(d.Media.Wait)
+	cfg.API.Media = d.Media
+	srv := api.New(cfg.API)
+	depsByServer.Store(srv, d)
+	tb.Cleanup(func() { depsByServer.Delete(srv) })
+	return srv
+}
+
+// testPasswordParams make API tests' password hashing cheap; the auth
+// package's own tests run the production parameters.
+var testPasswordParams = auth.PasswordParams{MemoryKiB: 256, Time: 1}
+
+// mustKeySet returns a key set with a fresh signing key.
+func mustKeySet(tb testing.TB) *auth.KeySet {
+	tb.Helper()
+	k, err := auth.GenerateKey()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return auth.NewKeySet(k)
+}
+
+// testClock is an injectable clock: it starts at the real time and moves only when told.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newTestClock() *testClock { return &testClock{t: time.Now().UTC().Truncate(time.Second)} }
+
+// Now returns the clock's time.
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock forward by d.
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
 }

@@ -1,7 +1,182 @@
 package api
 
-import "github.com/gofiber/fiber/v2"
+import (
+	"bytes"
+	"io"
+	"time"
 
-// Owned by the media issue.
+	"fieldsync"
+	"fieldsync/media"
 
-func (s *Server) registerMediaRoutes(r fiber.Router) {}
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
+)
+
+func (s *Server) registerMediaRoutes(r fiber.Router) {
+	r.Post("/media", s.handleMediaCreate)
+	r.Get("/media", s.handleMediaList)
+	r.Get("/media/:id", s.handleMediaGet)
+	r.Put("/media/:id/content", s.handleMediaUpload)
+	r.Post("/media/:id/complete", s.handleMediaComplete)
+}
+
+func (s *Server) mediaService() (*media.Service, error) {
+	if s.opts.Media == nil {
+		return nil, fieldsync.Errorf(fieldsync.EUnavailable, "media service not configured")
+	}
+	return s.opts.Media, nil
+}
+
+type mediaCreateRequest struct {
+	ID          string              `json:"id"`
+	ContentType string              `json:"content_type"`
+	Size        int64               `json:"size"`
+	SHA256      string              `json:"sha256"`
+	Record      *fieldsync.RecordID `json:"record,omitempty"`
+}
+
+type mediaUpload struct {
+	Method    string            `json:"method"`
+	URL       string            `json:"url"`
+	Headers   map[string]string `json:"headers"`
+	ExpiresAt time.Time         `json:"expires_at"`
+}
+
+type mediaURLs struct {
+	Original  string     `json:"original,omitempty"`
+	Thumbnail string     `json:"thumbnail,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}
+
+type mediaResponse struct {
+	ID          string              `json:"id"`
+	Status      string              `json:"status"`
+	ContentType string              `json:"content_type,omitempty"`
+	Size        int64               `json:"size,omitempty"`
+	SHA256      string              `json:"sha256,omitempty"`
+	Width       int                 `json:"width,omitempty"`
+	Height      int                 `json:"height,omitempty"`
+	TakenAt     *time.Time          `json:"taken_at,omitempty"`
+	GPS         *fieldsync.GeoPoint `json:"gps,omitempty"`
+	Record      *fieldsync.RecordID `json:"record,omitempty"`
+	Upload      *mediaUpload        `json:"upload,omitempty"`
+	URLs        *mediaURLs          `json:"urls,omitempty"`
+}
+
+func newMediaResponse(m *fieldsync.Media) mediaResponse {
+	return mediaResponse{ID: m.ID, Status: m.Status, ContentType: m.ContentType, Size: m.Size, SHA256: m.SHA256,
+		Width: m.Width, Height: m.Height, TakenAt: m.TakenAt, GPS: m.GPS, Record: m.Record}
+}
+
+func (s *Server) handleMediaCreate(c *fiber.Ctx) error {
+	svc, err := s.mediaService()
+	if err != nil {
+		return err
+	}
+	var req mediaCreateRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	m, up, err := svc.Create(c.UserContext(), media.CreateRequest(req))
+	if err != nil {
+		return err
+	}
+	res := newMediaResponse(m)
+	if up != nil {
+		res.Upload = &mediaUpload{Method: up.Method, URL: up.URL, Headers: up.Headers, ExpiresAt: up.ExpiresAt}
+	}
+	return c.Status(fiber.StatusCreated).JSON(res)
+}
+
+// handleMediaUpload streams the body to the object store: Fiber runs with
+// StreamRequestBody, so the app's 4 MiB BodyLimit does not apply here and
+// the service reads at most the media's declared size (itself at most the
+// media max size), without buffering it.
+func (s *Server) handleMediaUpload(c *fiber.Ctx) error {
+	svc, err := s.mediaService()
+	if err != nil {
+		return err
+	}
+	n := int64(c.Request().Header.ContentLength())
+	if n > svc.MaxBytes() {
+		c.Context().SetConnectionClose() // do not read a body we refuse
+		e := fieldsync.Errorf(fieldsync.EPayloadTooLarge, "body larger than %d bytes", svc.MaxBytes())
+		e.Field = "size"
+		return e
+	}
+	if n < 0 {
+		n = -1 // chunked: the service reads the declared size and checks the end
+	}
+	var body io.Reader = c.Context().RequestBodyStream()
+	if body == nil {
+		body = bytes.NewReader(c.Body())
+	}
+	m, err := svc.Upload(c.UserContext(), utils.CopyString(c.Params("id")), body, n)
+	if err != nil {
+		c.Context().SetConnectionClose() // the rest of a refused body is not read
+		return err
+	}
+	return c.JSON(newMediaResponse(m))
+}
+
+func (s *Server) handleMediaComplete(c *fiber.Ctx) error {
+	svc, err := s.mediaService()
+	if err != nil {
+		return err
+	}
+	m, err := svc.Complete(c.UserContext(), utils.CopyString(c.Params("id")))
+	if err != nil {
+		return err
+	}
+	return c.JSON(newMediaResponse(m))
+}
+
+func (s *Server) handleMediaGet(c *fiber.Ctx) error {
+	svc, err := s.mediaService()
+	if err != nil {
+		return err
+	}
+	v, err := svc.Get(c.UserContext(), utils.CopyString(c.Params("id")))
+	if err != nil {
+		return err
+	}
+	res := newMediaResponse(&v.Media)
+	res.URLs = &mediaURLs{Original: v.Original, Thumbnail: v.Thumbnail}
+	if !v.ExpiresAt.IsZero() {
+		res.URLs.ExpiresAt = &v.ExpiresAt
+	}
+	return c.JSON(res)
+}
+
+type missingMedia struct {
+	ID        string          `json:"id"`
+	Status    string          `json:"status"`
+	Announced bool            `json:"announced"`
+	Record    missingRecordID `json:"record"`
+}
+
+type missingRecordID struct {
+	Collection string `json:"collection"`
+	ID         string `json:"id"`
+	SiteID     string `json:"site_id"`
+}
+
+func (s *Server) handleMediaList(c *fiber.Ctx) error {
+	svc, err := s.mediaService()
+	if err != nil {
+		return err
+	}
+	if st := c.Query("status"); st != fieldsync.MediaPending {
+		return fieldsync.FieldErrorf("status", "required; only status=pending is supported")
+	}
+	missing, err := svc.ListMissing(c.UserContext(), utils.CopyString(c.Query("site_id")))
+	if err != nil {
+		return err
+	}
+	out := make([]missingMedia, len(missing))
+	for i, m := range missing {
+		out[i] = missingMedia{ID: m.MediaID, Status: fieldsync.MediaPending, Announced: m.Announced,
+			Record: missingRecordID{Collection: m.Record.Collection, ID: m.Record.ID, SiteID: m.Record.SiteID}}
+	}
+	return c.JSON(fiber.Map{"media": out})
+}

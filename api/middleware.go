@@ -68,7 +68,8 @@ func (s *Server) accessLogMiddleware(c *fiber.Ctx) error {
 		"path", c.Path(),
 		"status", c.Response().StatusCode(),
 		"duration_ms", float64(took.Microseconds()) / 1000,
-		"bytes_in", len(c.Request().Body()),
+		// The header, not Body(): Body() would read a streamed upload's unread rest into memory.
+		"bytes_in", max(c.Request().Header.ContentLength(), 0),
 		"remote", c.IP(),
 	}
 	if caller := fieldsync.CallerFromContext(c.UserContext()); caller != nil {

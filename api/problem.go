@@ -27,21 +27,26 @@ var statusOf = map[string]int{
 	fieldsync.EUpgradeRequired: fiber.StatusUpgradeRequired,
 	fieldsync.ERateLimited:     fiber.StatusTooManyRequests,
 	fieldsync.ETimeout:         fiber.StatusRequestTimeout,
+	codeHeaderTooLarge:         fiber.StatusRequestHeaderFieldsTooLarge,
 	fieldsync.EInternal:        fiber.StatusInternalServerError,
 	fieldsync.EUnavailable:     fiber.StatusServiceUnavailable,
 }
 
 // fiberCodes maps Fiber's own errors (routing, body limit) to our codes.
 var fiberCodes = map[int]string{
-	fiber.StatusBadRequest:            fieldsync.EInvalid,
-	fiber.StatusNotFound:              fieldsync.ENotFound,
-	fiber.StatusMethodNotAllowed:      fieldsync.EMethodNotAllow,
-	fiber.StatusRequestEntityTooLarge: fieldsync.EPayloadTooLarge,
-	fiber.StatusRequestTimeout:        fieldsync.ETimeout,
-	fiber.StatusUnsupportedMediaType:  fieldsync.EInvalid,
-	fiber.StatusTooManyRequests:       fieldsync.ERateLimited,
-	fiber.StatusServiceUnavailable:    fieldsync.EUnavailable,
+	fiber.StatusBadRequest:                  fieldsync.EInvalid,
+	fiber.StatusNotFound:                    fieldsync.ENotFound,
+	fiber.StatusMethodNotAllowed:            fieldsync.EMethodNotAllow,
+	fiber.StatusRequestEntityTooLarge:       fieldsync.EPayloadTooLarge,
+	fiber.StatusRequestTimeout:              fieldsync.ETimeout,
+	fiber.StatusUnsupportedMediaType:        fieldsync.EInvalid,
+	fiber.StatusTooManyRequests:             fieldsync.ERateLimited,
+	fiber.StatusServiceUnavailable:          fieldsync.EUnavailable,
+	fiber.StatusRequestHeaderFieldsTooLarge: codeHeaderTooLarge,
 }
+
+// codeHeaderTooLarge answers request headers beyond the server's read buffer.
+const codeHeaderTooLarge = "header_too_large"
 
 // problem is an RFC 9457 problem document.
 type problem struct {
@@ -76,8 +81,12 @@ func toError(err error) *fieldsync.Error {
 			}
 		}
 		msg := fib.Message
-		if code == fieldsync.EPayloadTooLarge {
+		switch {
+		case code == fieldsync.EPayloadTooLarge:
 			msg = "request body too large"
+		case fib.Code == fiber.StatusBadRequest:
+			// The HTTP parser's own words quote the request back; say it plainly instead.
+			msg = "malformed HTTP request"
 		}
 		return &fieldsync.Error{Code: code, Message: msg, Err: err}
 	}

@@ -1,7 +1,71 @@
 package api
 
-import "github.com/gofiber/fiber/v2"
+import (
+	"context"
+	"strings"
+	"time"
 
-// Owned by the field-domain issue: /v1/reports/*.
+	"fieldsync"
 
-func (s *Server) registerReportRoutes(r fiber.Router) {}
+	"github.com/gofiber/fiber/v2"
+)
+
+// DefaultReportSpan is the period of a report whose from is omitted.
+const DefaultReportSpan = 30 * 24 * time.Hour
+
+// Customer-service reports (cs_agent, supervisor and admin of the site; the
+// report service checks).
+func (s *Server) registerReportRoutes(r fiber.Router) {
+	g := r.Group("/reports")
+	g.Get("/complaints", s.handleReport(func(ctx context.Context, q fieldsync.ReportQuery) (*fieldsync.Report, error) {
+		return s.opts.Reports.ComplaintReport(ctx, q)
+	}))
+	g.Get("/work-orders", s.handleReport(func(ctx context.Context, q fieldsync.ReportQuery) (*fieldsync.Report, error) {
+		return s.opts.Reports.WorkOrderReport(ctx, q)
+	}))
+}
+
+func (s *Server) handleReport(run func(context.Context, fieldsync.ReportQuery) (*fieldsync.Report, error)) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if s.opts.Reports == nil {
+			return fieldsync.Errorf(fieldsync.EUnavailable, "reports are not configured")
+		}
+		q, err := s.reportQuery(c)
+		if err != nil {
+			return err
+		}
+		rep, err := run(c.UserContext(), q)
+		if err != nil {
+			return err
+		}
+		return c.JSON(rep)
+	}
+}
+
+// reportQuery reads site (required), from and to (RFC 3339; to defaults to
+// now, from to DefaultReportSpan before to).
+func (s *Server) reportQuery(c *fiber.Ctx) (fieldsync.ReportQuery, error) {
+	q := fieldsync.ReportQuery{SiteID: strings.Clone(c.Query("site"))}
+	if q.SiteID == "" || len(q.SiteID) > 64 {
+		return q, fieldsync.FieldErrorf("site", "required, at most 64 characters")
+	}
+	q.To = s.opts.Now()
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"to", &q.To}, {"from", &q.From}} {
+		v := c.Query(p.name)
+		if v == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return q, fieldsync.FieldErrorf(p.name, "want an RFC 3339 time with zone")
+		}
+		*p.dst = t
+	}
+	if q.From.IsZero() {
+		q.From = q.To.Add(-DefaultReportSpan)
+	}
+	return q, nil
+}

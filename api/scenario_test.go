@@ -28,7 +28,7 @@ type scenario struct {
 	after    func(tb testing.TB, resp *http.Response, body []byte)
 }
 
-func (sc scenario) run(t *testing.T, srv *api.Server) {
+func (sc scenario) run(t testing.TB, srv *api.Server) {
 	t.Helper()
 	if sc.before != nil {
 		sc.before(t, srv)

@@ -9,6 +9,10 @@ import (
 	"net/http"
 	"time"
 
+	"fieldsync"
+	"fieldsync/auth"
+	"fieldsync/media"
+
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -60,12 +64,20 @@ type Options struct {
 	Ready map[string]Pinger
 	// Version is reported by /healthz.
 	Version string
+	// Auth verifies bearer tokens and serves login, refresh, logout, me and the admin API.
+	Auth *auth.Service
+	// Media serves photo evidence (/v1/media).
+	Media *media.Service
 	// AddressLimit and DeviceLimit override DefaultAddressLimit and DefaultDeviceLimit
 	// (a zero value keeps the default; a negative Rate turns the limit off).
 	AddressLimit RateLimit
 	DeviceLimit  RateLimit
 	// Timeouts override ReadTimeout, WriteTimeout, IdleTimeout and RequestTimeout where non-zero.
 	Timeouts Timeouts
+	// Reports serves /v1/reports (customer-service reports).
+	Reports fieldsync.ReportService
+	// Sync is the sync engine behind /v1/sync.
+	Sync fieldsync.SyncService
 	// Now is the clock (tests inject one); nil means time.Now.
 	Now func() time.Time
 }

@@ -74,3 +74,30 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 		}
 	}
 }
+
+// TestMalformedRequestsGetProblems sends raw requests the HTTP parser refuses:
+// each answer is problem+json and quotes nothing back.
+func TestMalformedRequestsGetProblems(t *testing.T) {
+	t.Parallel()
+	addr := serveOnLoopback(t, api.New(api.Options{}))
+	for _, tc := range []struct {
+		raw    string
+		status string
+	}{
+		{"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 40000) + "\r\n\r\n", "431"},
+		{"GARBAGE\r\n\r\n", "400"},
+	} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = c.Write([]byte(tc.raw))
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		b, _ := io.ReadAll(c)
+		c.Close()
+		resp := string(b)
+		if !strings.HasPrefix(resp, "HTTP/1.1 "+tc.status) || !strings.Contains(resp, "application/problem+json") || strings.Contains(resp, "GARBAGE") {
+			t.Errorf("got %q, want a %s problem+json that does not echo the request", resp, tc.status)
+		}
+	}
+}

@@ -1,7 +1,261 @@
 package api
 
-import "github.com/gofiber/fiber/v2"
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"strconv"
+	"time"
 
-// Owned by the sync engine issue: push, pull, bootstrap, events, config.
+	"fieldsync"
 
-func (s *Server) registerSyncRoutes(r fiber.Router) {}
+	"github.com/gofiber/fiber/v2"
+)
+
+// Sync routes: push, pull, the streaming bootstrap, live events and the
+// published limits. Handlers are thin: the engine (fieldsync.SyncService)
+// validates, merges, versions and scopes.
+func (s *Server) registerSyncRoutes(r fiber.Router) {
+	r.Post("/sync/push", s.needSync, s.handleSyncPush)
+	r.Get("/sync/pull", s.needSync, s.handleSyncPull)
+	r.Get("/sync/bootstrap", s.needSync, s.handleSyncBootstrap)
+	r.Get("/sync/events", s.needSync, s.handleSyncEvents)
+	r.Get("/sync/config", s.needSync, s.handleSyncConfig)
+}
+
+// needSync answers 503 when the server was built without the sync engine.
+func (s *Server) needSync(c *fiber.Ctx) error {
+	if s.opts.Sync == nil {
+		return fieldsync.Errorf(fieldsync.EUnavailable, "sync engine not configured")
+	}
+	return c.Next()
+}
+
+// pushRequest is the push envelope. Mutations stay raw so that one malformed
+// mutation is answered on its own and never blocks the rest of the outbox.
+type pushRequest struct {
+	DeviceID      string            `json:"device_id"`
+	SchemaVersion int               `json:"schema_version"`
+	Mutations     []json.RawMessage `json:"mutations"`
+}
+
+func (s *Server) handleSyncPush(c *fiber.Ctx) error {
+	var req pushRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if req.Mutations == nil {
+		return fieldsync.FieldErrorf("mutations", "required")
+	}
+	if max := s.opts.Sync.Config().MaxMutations; len(req.Mutations) > max {
+		return &fieldsync.Error{Code: fieldsync.EPayloadTooLarge, Field: "mutations", Message: "at most " + strconv.Itoa(max) + " mutations per push"}
+	}
+	batch, early := decodeMutations(req)
+	res, err := s.opts.Sync.Push(c.UserContext(), batch)
+	if err != nil {
+		return err
+	}
+	results := mergeResults(early, res.Results, len(req.Mutations))
+	statuses := make([]string, len(results))
+	for i, r := range results {
+		statuses[i] = r.Status
+	}
+	s.metrics.countMutations(statuses)
+	return c.JSON(fieldsync.PushResult{Results: results})
+}
+
+// decodeMutations decodes each mutation on its own; those that do not decode
+// are answered rejected in early (by position) and left out of the batch.
+func decodeMutations(req pushRequest) (fieldsync.PushRequest, map[int]fieldsync.MutationResult) {
+	batch := fieldsync.PushRequest{DeviceID: req.DeviceID, SchemaVersion: req.SchemaVersion, Mutations: make([]fieldsync.Mutation, 0, len(req.Mutations))}
+	early := map[int]fieldsync.MutationResult{}
+	for i, raw := range req.Mutations {
+		var m fieldsync.Mutation
+		if err := decodeJSONBytes(raw, &m); err != nil {
+			var probe struct {
+				MutationID string `json:"mutation_id"`
+				ID         string `json:"id"`
+			}
+			_ = json.Unmarshal(raw, &probe)
+			fe := toError(err)
+			early[i] = fieldsync.MutationResult{MutationID: probe.MutationID, ID: probe.ID, Status: fieldsync.StatusRejected,
+				Error: &fieldsync.Problem{Code: fieldsync.EInvalid, Detail: fe.Message, Field: fe.Field}}
+			continue
+		}
+		batch.Mutations = append(batch.Mutations, m)
+	}
+	return batch, early
+}
+
+// mergeResults puts the early rejections back at their positions.
+func mergeResults(early map[int]fieldsync.MutationResult, engine []fieldsync.MutationResult, n int) []fieldsync.MutationResult {
+	if len(early) == 0 {
+		return engine
+	}
+	out := make([]fieldsync.MutationResult, 0, n)
+	j := 0
+	for i := range n {
+		if r, ok := early[i]; ok {
+			out = append(out, r)
+			continue
+		}
+		if j < len(engine) {
+			out = append(out, engine[j])
+			j++
+		}
+	}
+	return out
+}
+
+// queryInt reads an optional integer query parameter.
+func queryInt(c *fiber.Ctx, name string) (int, error) {
+	v := c.Query(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fieldsync.FieldErrorf(name, "want an integer")
+	}
+	return n, nil
+}
+
+func (s *Server) handleSyncPull(c *fiber.Ctx) error {
+	limit, err := queryInt(c, "limit")
+	if err != nil {
+		return err
+	}
+	if limit < 0 || c.Query("limit") == "0" {
+		return fieldsync.FieldErrorf("limit", "want a positive integer")
+	}
+	sv, err := queryInt(c, "schema_version")
+	if err != nil {
+		return err
+	}
+	if len(c.Query("cursor")) > 4096 {
+		return fieldsync.FieldErrorf("cursor", "malformed cursor")
+	}
+	page, err := s.opts.Sync.Pull(c.UserContext(), fieldsync.PullRequest{Cursor: c.Query("cursor"), Limit: limit, SchemaVersion: sv})
+	if err != nil {
+		return err
+	}
+	if page.Changes == nil {
+		page.Changes = []fieldsync.Change{}
+	}
+	s.metrics.observePullLag(oldestChange(page))
+	return c.JSON(page)
+}
+
+// oldestChange is how long ago the oldest change of a page was made.
+func oldestChange(p fieldsync.PullResult) time.Duration {
+	var oldest time.Time
+	for _, ch := range p.Changes {
+		if s, ok := ch.Doc["updated_at"].(string); ok {
+			if t, err := time.Parse(time.RFC3339Nano, s); err == nil && (oldest.IsZero() || t.Before(oldest)) {
+				oldest = t
+			}
+		}
+	}
+	if oldest.IsZero() {
+		return -1
+	}
+	return p.ServerTime.Sub(oldest)
+}
+
+// streamContext is a context for work that outlives the handler (streams):
+// it carries the caller but not the per-request deadline.
+func streamContext(c *fiber.Ctx) (context.Context, context.CancelFunc) {
+	return context.WithCancel(fieldsync.NewContextWithCaller(context.Background(), fieldsync.CallerFromContext(c.UserContext())))
+}
+
+// handleSyncBootstrap streams the caller's whole scope as NDJSON through one
+// database cursor. An error before the first line is a problem+json answer
+// (so a phone retries a 503 like any other); a failure mid-stream ends the
+// stream with an {"error": …} line instead of the final cursor line, so a
+// phone never mistakes a cut stream for a complete one.
+func (s *Server) handleSyncBootstrap(c *fiber.Ctx) error {
+	sv, err := queryInt(c, "schema_version")
+	if err != nil {
+		return err
+	}
+	ctx, cancel := streamContext(c)
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(s.opts.Sync.Bootstrap(ctx, sv, pw)) }()
+	br := bufio.NewReaderSize(pr, 64<<10)
+	if _, err := br.Peek(1); err != nil {
+		cancel()
+		_ = pr.Close()
+		return err
+	}
+	c.Set(fiber.HeaderContentType, "application/x-ndjson")
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer cancel()
+		defer pr.Close()
+		if _, err := io.Copy(w, br); err != nil {
+			p, _ := newProblem(err, "")
+			b, _ := json.Marshal(struct {
+				Error problem `json:"error"`
+			}{p})
+			_, _ = w.Write(append(b, '\n'))
+			s.log.Warn("bootstrap stream cut", "err", err)
+		}
+		_ = w.Flush()
+	})
+	return nil
+}
+
+func (s *Server) handleSyncConfig(c *fiber.Ctx) error {
+	return c.JSON(s.opts.Sync.Config())
+}
+
+// sseHeartbeat keeps idle event streams (and proxies) alive.
+const sseHeartbeat = 15 * time.Second
+
+// handleSyncEvents is Server-Sent Events: `changed` whenever the caller's
+// scope may have new changes, a comment heartbeat every 15 s. The stream ends
+// at the server's write timeout; clients reconnect (the `retry` field says when).
+func (s *Server) handleSyncEvents(c *fiber.Ctx) error {
+	ctx, cancel := streamContext(c)
+	ch, err := s.opts.Sync.Subscribe(ctx)
+	if err != nil {
+		cancel()
+		return err
+	}
+	c.Set(fiber.HeaderContentType, "text/event-stream")
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set("X-Accel-Buffering", "no")
+	deadline := time.Now().Add(s.opts.Timeouts.Write - time.Second)
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		defer cancel()
+		tick := time.NewTicker(sseHeartbeat)
+		defer tick.Stop()
+		end := time.NewTimer(time.Until(deadline))
+		defer end.Stop()
+		send := func(b string) bool {
+			if _, err := w.WriteString(b); err != nil {
+				return false
+			}
+			return w.Flush() == nil
+		}
+		if !send("retry: 1000\nevent: ready\ndata: {}\n\n") {
+			return
+		}
+		for {
+			select {
+			case _, ok := <-ch:
+				if !ok || !send("event: changed\ndata: {}\n\n") {
+					return
+				}
+			case <-tick.C:
+				if !send(": heartbeat\n\n") {
+					return
+				}
+			case <-end.C:
+				return
+			}
+		}
+	})
+	return nil
+}

@@ -118,7 +118,9 @@ func versionedUpdates(t *testing.T, clients []*mongo.Client, workers, n int) (su
 	return successes, doc.Version
 }
 
-func TestAtomicIncrement(t *testing.T) {
+// forPools runs check on a fresh database with its clients split across 1 and
+// then 2 connection pools (two processes sharing the database).
+func forPools(t *testing.T, check func(t *testing.T, clients []*mongo.Client)) {
 	for _, pools := range []int{1, 2} {
 		t.Run(fmt.Sprintf("pools=%d", pools), func(t *testing.T) {
 			s := startDB(t, false)
@@ -126,28 +128,27 @@ func TestAtomicIncrement(t *testing.T) {
 			for range pools {
 				clients = append(clients, connect(t, s.MongoURI))
 			}
-			distinct, final := incDistinct(t, clients, 4, 250)
-			if distinct != 1000 || final != 1000 {
-				t.Fatalf("got %d distinct values and final %d, want 1000 and 1000", distinct, final)
-			}
+			check(t, clients)
 		})
 	}
 }
 
+func TestAtomicIncrement(t *testing.T) {
+	forPools(t, func(t *testing.T, clients []*mongo.Client) {
+		distinct, final := incDistinct(t, clients, 4, 250)
+		if distinct != 1000 || final != 1000 {
+			t.Fatalf("got %d distinct values and final %d, want 1000 and 1000", distinct, final)
+		}
+	})
+}
+
 func TestAtomicVersionedUpdate(t *testing.T) {
-	for _, pools := range []int{1, 2} {
-		t.Run(fmt.Sprintf("pools=%d", pools), func(t *testing.T) {
-			s := startDB(t, false)
-			var clients []*mongo.Client
-			for range pools {
-				clients = append(clients, connect(t, s.MongoURI))
-			}
-			succ, adv := versionedUpdates(t, clients, 4, 100)
-			if succ != adv {
-				t.Fatalf("got %d successful updates but the version advanced %d", succ, adv)
-			}
-		})
-	}
+	forPools(t, func(t *testing.T, clients []*mongo.Client) {
+		succ, adv := versionedUpdates(t, clients, 4, 100)
+		if succ != adv {
+			t.Fatalf("got %d successful updates but the version advanced %d", succ, adv)
+		}
+	})
 }
 
 // TestAtomicityNeedsTheLock shows the tests above can fail: with the write

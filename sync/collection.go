@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -64,7 +65,12 @@ type ActionContext struct {
 	// Args are the validated arguments.
 	Args   map[string]any
 	Record *Record
-	writes []Write
+	// BaseVersion is the version the phone acted on (0: none given); actions
+	// use it to detect a race on a field (two agents assigning at once).
+	BaseVersion int64
+	ctx         context.Context
+	lookup      func(collection string, ids []string) ([]*Record, error)
+	writes      []Write
 }
 
 // Write queues a change to another record, applied in the same push,

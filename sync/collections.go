@@ -5,7 +5,7 @@ import "fieldsync"
 // DefaultCollections are the collections this engine serves. The field-domain
 // work adds its declarations here.
 func DefaultCollections() []*Collection {
-	return []*Collection{Inspections()}
+	return FieldCollections(FieldOptions{})
 }
 
 // Inspections declares the inspections collection (PRODUCT.md): an issue a
@@ -20,6 +20,8 @@ func Inspections() *Collection {
 			{Name: "severity", Kind: Enum, Client: true, Values: []string{"low", "medium", "high", "critical"}},
 			{Name: "description", Kind: String, Max: 4000, Client: true},
 			{Name: "location", Kind: String, Max: 200, Client: true},
+			{Name: "building", Kind: String, Max: 100, Client: true},
+			{Name: "unit", Kind: String, Max: 100, Client: true},
 			{Name: "checkpoint_id", Kind: UUID, Client: true},
 			{Name: "round_id", Kind: UUID, Client: true},
 			{Name: "gps", Kind: GPS, Client: true},
@@ -30,5 +32,6 @@ func Inspections() *Collection {
 			{Name: "work_order_ids", Kind: UUIDList, AppendOnly: true},
 			{Name: "assignee_ids", Kind: UUIDList, Assignee: true},
 		},
+		Actions: []Action{raiseWorkOrder(FieldOptions{})},
 	}
 }

@@ -191,7 +191,7 @@ func (e *Engine) run(ctx context.Context, c *fieldsync.Caller, tenant string, op
 					return err
 				}
 			}
-			spawned := e.apply(c, now, work, o, res)
+			spawned := e.apply(ctx, c, now, work, o, res)
 			todo = slices.Insert(todo, i+1, spawned...)
 			if s := work[o.key]; s != nil && s.dirty && !slices.Contains(order, o.key) {
 				order = append(order, o.key)
@@ -355,7 +355,7 @@ func deviceOf(c *fieldsync.Caller) (user, device string) {
 
 // apply runs one op against the working state and fills its result; it
 // returns the extra writes an action queued.
-func (e *Engine) apply(c *fieldsync.Caller, now time.Time, work map[string]*slot, o *op, res []fieldsync.MutationResult) []*op {
+func (e *Engine) apply(ctx context.Context, c *fieldsync.Caller, now time.Time, work map[string]*slot, o *op, res []fieldsync.MutationResult) []*op {
 	if o.write != nil {
 		o.err = e.applyWrite(c, now, work, o)
 		return nil
@@ -479,7 +479,8 @@ func (e *Engine) apply(c *fieldsync.Caller, now time.Time, work map[string]*slot
 			return reject(fieldsync.Errorf(fieldsync.EForbidden, "role may not %s this record", o.act.Name), true)
 		}
 		if o.act.Apply != nil {
-			ac := &ActionContext{Caller: c, Now: now, Action: o.act.Name, Args: o.args, Record: rec}
+			ac := &ActionContext{Caller: c, Now: now, Action: o.act.Name, Args: o.args, Record: rec,
+				BaseVersion: o.m.BaseVersion, ctx: ctx, lookup: e.lookupIn(ctx, c.TenantID, work)}
 			if err := o.act.Apply(ac); err != nil {
 				rec.Fields = before
 				return reject(err, true)

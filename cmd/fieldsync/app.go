@@ -12,9 +12,11 @@ import (
 	"time"
 
 	"fieldsync/api"
+	"fieldsync/auth"
 	"fieldsync/devstack"
 	"fieldsync/media"
 	"fieldsync/mongodb"
+	fsync "fieldsync/sync"
 )
 
 // App is fieldsync wired together: the stores (embedded or external) and the
@@ -25,6 +27,11 @@ type App struct {
 	stack   *devstack.Stack
 	store   *mongodb.Store
 	objects *media.ObjectStore
+	auth    *auth.Service
+	engine  *fsync.Engine
+	media   *media.Service
+	// stopKeys ends the key-directory reload loop.
+	stopKeys context.CancelFunc
 }
 
 // OpenApp starts the embedded stores where nothing external is configured,
@@ -61,11 +68,27 @@ func (a *App) open(ctx context.Context) error {
 		}
 	}
 	var err error
-	a.store, err = mongodb.Open(ctx, cfg.MongoURI, cfg.MongoDB, mongodb.Options{})
+	var mopts mongodb.Options
+	if cfg.DebugAddr != "" {
+		dbCommands = mongodb.NewCommandCounter()
+		mopts.Monitor = dbCommands
+	}
+	a.store, err = mongodb.Open(ctx, cfg.MongoURI, cfg.MongoDB, mopts)
 	if err != nil {
 		return err
 	}
 	if err := a.store.EnsureIndexes(ctx); err != nil {
+		return err
+	}
+	if a.auth, err = openAuth(cfg, a.store, a.log); err != nil {
+		return err
+	}
+	if cfg.Auth.KeyFile == "" {
+		kctx, cancel := context.WithCancel(context.Background())
+		a.stopKeys = cancel
+		go reloadKeys(kctx, cfg.Auth, a.auth.Keys(), a.log)
+	}
+	if a.engine, err = fsync.Open(ctx, a.store.DB, fsync.Options{Logger: a.log, Collections: a.fieldCollections(), Retention: cfg.SyncRetention}); err != nil {
 		return err
 	}
 	a.objects, err = media.OpenObjectStore(media.ObjectStoreOptions{
@@ -79,16 +102,74 @@ func (a *App) open(ctx context.Context) error {
 		// The API still serves records while the object store is down; /readyz says so.
 		a.log.Warn("object store not ready", "err", err)
 	}
+	a.openMedia()
 	return nil
+}
+
+// openMedia builds the photo-evidence service; the sync engine tells it
+// which records cite a photo.
+func (a *App) openMedia() {
+	m := a.cfg.Media
+	a.media = media.NewService(mongodb.NewMediaStore(a.store), a.objects, a.engine, media.Options{
+		MaxBytes: m.MaxBytes, UploadExpiry: m.UploadExpiry, DownloadExpiry: m.DownloadExpiry,
+		CleanupAge: m.CleanupAge, CleanupInterval: m.CleanupInterval, Logger: a.log,
+	})
+}
+
+// openAuth loads the token keys (configured files, or the key directory,
+// generating the first key there) and builds the auth service.
+func openAuth(cfg *Config, store *mongodb.Store, log *slog.Logger) (*auth.Service, error) {
+	ac := cfg.Auth
+	var keys *auth.KeySet
+	var err error
+	if ac.KeyFile != "" {
+		if keys, err = auth.LoadKeyFiles(ac.KeyFile, ac.PreviousKeys); err != nil {
+			return nil, fmt.Errorf("config: FIELDSYNC_JWT_KEY_FILE: %w", err)
+		}
+	} else if keys, err = auth.LoadKeyDir(ac.KeyDir, ac.AccessTTL, time.Now()); err != nil {
+		return nil, fmt.Errorf("config: FIELDSYNC_JWT_KEY_DIR=%q: %w", ac.KeyDir, err)
+	}
+	log.Info("token signing key", "kid", keys.Signer().ID)
+	return auth.New(auth.Options{
+		Store: store, Keys: keys, Logger: log, DefaultTenant: cfg.DefaultTenant,
+		AccessTTL: ac.AccessTTL, RefreshTTL: ac.RefreshTTL, ReuseGrace: ac.ReuseGrace, CacheTTL: ac.CacheTTL,
+		Throttle: auth.ThrottleOptions{PerUser: ac.MaxFailsUser, PerAddr: ac.MaxFailsAddr, Window: ac.ThrottleWindow},
+	}), nil
+}
+
+// reloadKeys re-reads the key directory every auth.KeyReload, so a key added
+// by `fieldsync keys rotate` is published by every instance before any signs with it.
+func reloadKeys(ctx context.Context, ac AuthConfig, keys *auth.KeySet, log *slog.Logger) {
+	t := time.NewTicker(auth.KeyReload)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		next, err := auth.LoadKeyDir(ac.KeyDir, ac.AccessTTL, time.Now())
+		if err != nil {
+			log.Warn("token keys not reloaded", "dir", ac.KeyDir, "err", err)
+			continue
+		}
+		if old := keys.Signer().ID; next.Signer().ID != old {
+			log.Info("token signing key rotated", "kid", next.Signer().ID, "previous", old)
+		}
+		keys.Replace(next)
+	}
 }
 
 // Server builds the HTTP API on the app's services.
 func (a *App) Server() *api.Server {
 	return api.New(api.Options{
-		Logger:  a.log,
-		Version: version,
-		Ready:   map[string]api.Pinger{"database": a.store, "object_store": a.objects},
-
+		Logger:       a.log,
+		Version:      version,
+		Ready:        map[string]api.Pinger{"database": a.store, "object_store": a.objects},
+		Auth:         a.auth,
+		Reports:      &mongodb.Reports{Store: a.store},
+		Sync:         a.engine,
+		Media:        a.media,
 		AddressLimit: a.cfg.RateAddress,
 		DeviceLimit:  a.cfg.RateDevice,
 	})
@@ -96,6 +177,9 @@ func (a *App) Server() *api.Server {
 
 // Close disconnects and stops the embedded stores.
 func (a *App) Close() {
+	if a.stopKeys != nil {
+		a.stopKeys()
+	}
 	if a.store != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = a.store.Close(ctx)
@@ -119,6 +203,16 @@ func runServe(ctx context.Context, cfg Config, stderr io.Writer) error {
 		return err
 	}
 	defer app.Close()
+	if cfg.DebugAddr != "" {
+		stopDebug, err := startDebug(cfg.DebugAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
+	}
+	if err := app.startJobs(ctx); err != nil {
+		return err
+	}
 	srv := app.Server()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -127,6 +221,10 @@ func runServe(ctx context.Context, cfg Config, stderr io.Writer) error {
 	log.Info("fieldsync serving", "addr", ln.Addr().String(), "version", version, "pid", os.Getpid())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	go app.media.Run(sweepCtx)
+	defer app.media.Wait()
 	select {
 	case err := <-errc:
 		return err

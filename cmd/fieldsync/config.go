@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -27,8 +28,64 @@ type Config struct {
 	DefaultTenant string
 	SyncRetention time.Duration
 	ShutdownGrace time.Duration
-	RateAddress   api.RateLimit
-	RateDevice    api.RateLimit
+	Auth          AuthConfig
+	// Media are the photo-evidence settings (FIELDSYNC_MEDIA_*).
+	Media       MediaConfig
+	RateAddress api.RateLimit
+	RateDevice  api.RateLimit
+	// DebugAddr, when set, serves pprof and expvar (db_commands) on a loopback address.
+	DebugAddr string
+}
+
+// MediaConfig are the photo-evidence settings.
+type MediaConfig struct {
+	MaxBytes        int64
+	UploadExpiry    time.Duration
+	DownloadExpiry  time.Duration
+	CleanupAge      time.Duration
+	CleanupInterval time.Duration
+}
+
+func loadMediaConfig(env func(string, string) string) (MediaConfig, error) {
+	var m MediaConfig
+	v := env("FIELDSYNC_MEDIA_MAX_BYTES", "20971520")
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1024 || n > 5<<30 {
+		return m, &configError{"FIELDSYNC_MEDIA_MAX_BYTES", v, "want a whole number of bytes between 1024 and 5368709120"}
+	}
+	m.MaxBytes = n
+	for _, d := range []struct {
+		dst       *time.Duration
+		name, def string
+		max       time.Duration
+	}{
+		{&m.UploadExpiry, "FIELDSYNC_MEDIA_UPLOAD_EXPIRY", "15m", 7 * 24 * time.Hour},
+		{&m.DownloadExpiry, "FIELDSYNC_MEDIA_DOWNLOAD_EXPIRY", "5m", 7 * 24 * time.Hour},
+		{&m.CleanupAge, "FIELDSYNC_MEDIA_CLEANUP_AGE", "168h", 0},
+		{&m.CleanupInterval, "FIELDSYNC_MEDIA_CLEANUP_INTERVAL", "10m", 0},
+	} {
+		if *d.dst, err = duration(env, d.name, d.def); err != nil {
+			return m, err
+		}
+		if d.max > 0 && *d.dst > d.max {
+			return m, &configError{d.name, d.dst.String(), "presigned URLs live at most 168h"}
+		}
+	}
+	return m, nil
+}
+
+// AuthConfig is the token and login configuration.
+type AuthConfig struct {
+	AccessTTL      time.Duration
+	RefreshTTL     time.Duration
+	ReuseGrace     time.Duration
+	CacheTTL       time.Duration
+	KeyFile        string
+	PreviousKeys   []string
+	KeyDir         string
+	MaxFailsUser   int
+	MaxFailsAddr   int
+	ThrottleWindow time.Duration
 }
 
 // configError names the variable that stopped start-up.
@@ -59,6 +116,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		S3Bucket:      env("FIELDSYNC_S3_BUCKET", "fieldsync"),
 		S3PublicEnd:   env("FIELDSYNC_S3_PUBLIC_ENDPOINT", ""),
 		DefaultTenant: env("FIELDSYNC_DEFAULT_TENANT", ""),
+		DebugAddr:     env("FIELDSYNC_DEBUG_ADDR", ""),
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return c, &configError{"FIELDSYNC_ADDR", c.Addr, "want host:port"}
@@ -92,6 +150,12 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if c.ShutdownGrace, err = duration(env, "FIELDSYNC_SHUTDOWN_GRACE", "20s"); err != nil {
 		return c, err
 	}
+	if c.Media, err = loadMediaConfig(env); err != nil {
+		return c, err
+	}
+	if c.Auth, err = loadAuthConfig(env, c.DataDir); err != nil {
+		return c, err
+	}
 	if c.RateAddress, err = rateLimit(env, "FIELDSYNC_RATE_PER_ADDRESS", api.DefaultAddressLimit); err != nil {
 		return c, err
 	}
@@ -99,6 +163,59 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	return c, nil
+}
+
+func loadAuthConfig(env func(string, string) string, dataDir string) (AuthConfig, error) {
+	var a AuthConfig
+	var err error
+	for _, d := range []struct {
+		dst       *time.Duration
+		name, def string
+	}{
+		{&a.AccessTTL, "FIELDSYNC_ACCESS_TOKEN_TTL", "15m"},
+		{&a.RefreshTTL, "FIELDSYNC_REFRESH_TOKEN_TTL", "720h"},
+		{&a.ReuseGrace, "FIELDSYNC_REFRESH_REUSE_GRACE", "30s"},
+		{&a.CacheTTL, "FIELDSYNC_AUTH_CACHE_TTL", "5s"},
+		{&a.ThrottleWindow, "FIELDSYNC_LOGIN_WINDOW", "15m"},
+	} {
+		if *d.dst, err = duration(env, d.name, d.def); err != nil {
+			return a, err
+		}
+	}
+	if a.RefreshTTL <= a.AccessTTL {
+		return a, &configError{"FIELDSYNC_REFRESH_TOKEN_TTL", a.RefreshTTL.String(), "must be longer than FIELDSYNC_ACCESS_TOKEN_TTL"}
+	}
+	if a.AccessTTL > 24*time.Hour {
+		return a, &configError{"FIELDSYNC_ACCESS_TOKEN_TTL", a.AccessTTL.String(), "at most 24h: revocation of offline phones relies on short access tokens"}
+	}
+	if a.MaxFailsUser, err = positiveInt(env, "FIELDSYNC_LOGIN_MAX_FAILURES_USER", "5"); err != nil {
+		return a, err
+	}
+	if a.MaxFailsAddr, err = positiveInt(env, "FIELDSYNC_LOGIN_MAX_FAILURES_ADDR", "30"); err != nil {
+		return a, err
+	}
+	a.KeyFile = env("FIELDSYNC_JWT_KEY_FILE", "")
+	if v := env("FIELDSYNC_JWT_PREVIOUS_KEY_FILES", ""); v != "" {
+		if a.KeyFile == "" {
+			return a, &configError{"FIELDSYNC_JWT_PREVIOUS_KEY_FILES", v, "needs FIELDSYNC_JWT_KEY_FILE"}
+		}
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				a.PreviousKeys = append(a.PreviousKeys, p)
+			}
+		}
+	}
+	a.KeyDir = env("FIELDSYNC_JWT_KEY_DIR", filepath.Join(dataDir, "keys"))
+	return a, nil
+}
+
+func positiveInt(env func(string, string) string, name, def string) (int, error) {
+	v := env(name, def)
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return 0, &configError{name, v, "want a positive integer"}
+	}
+	return n, nil
 }
 
 func duration(env func(string, string) string, name, def string) (time.Duration, error) {

@@ -22,6 +22,9 @@ Usage:
   fieldsync [serve]                 run the API server (default)
   fieldsync seed demo               create the demo tenant, sites, users and a week of activity (idempotent)
   fieldsync user add [flags]        create a user (see fieldsync user add --help)
+  fieldsync keys rotate             add a token signing key to FIELDSYNC_JWT_KEY_DIR (signs 2 minutes later)
+  fieldsync sim [flags]             simulate guards, technicians and cs agents against a server (see fieldsync sim --help)
+  fieldsync devstack [--env-file F] host only the embedded stores and print the FIELDSYNC_* variables for an API process
   fieldsync version                 print the version
   fieldsync --help                  this text
 
@@ -53,6 +56,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "version", "--version":
 		fmt.Fprintln(stdout, "fieldsync", version)
 		return nil
+	case "sim":
+		// A client of a running server: it needs none of the server's configuration.
+		return runSim(ctx, args, getenv, stdout, stderr)
 	}
 	cfg, err := LoadConfig(getenv)
 	if err != nil {
@@ -71,6 +77,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return errors.New("usage: fieldsync user add --tenant T --username U --password P --name N --role R [--department D] [--sites A,B]")
 		}
 		return runUserAdd(ctx, cfg, args[1:], stdout, stderr)
+	case "keys":
+		if len(args) != 1 || args[0] != "rotate" {
+			return errors.New("usage: fieldsync keys rotate")
+		}
+		return runKeysRotate(cfg, stdout)
+	case "devstack":
+		return runDevstack(ctx, cfg, args, stdout, stderr)
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", cmd)

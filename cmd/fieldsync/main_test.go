@@ -29,6 +29,12 @@ func TestLoadConfigNamesTheBadVariable(t *testing.T) {
 		{"FIELDSYNC_S3_ENDPOINT", "http://minio:9000"},
 		{"FIELDSYNC_RATE_PER_DEVICE", "fast"},
 		{"FIELDSYNC_RATE_PER_ADDRESS", "10"},
+		{"FIELDSYNC_MEDIA_MAX_BYTES", "20MiB"},
+		{"FIELDSYNC_MEDIA_MAX_BYTES", "0"},
+		{"FIELDSYNC_MEDIA_UPLOAD_EXPIRY", "200h"},
+		{"FIELDSYNC_MEDIA_DOWNLOAD_EXPIRY", "-1m"},
+		{"FIELDSYNC_MEDIA_CLEANUP_AGE", "week"},
+		{"FIELDSYNC_MEDIA_CLEANUP_INTERVAL", "0s"},
 	} {
 		_, err := LoadConfig(envOf(map[string]string{tc.name: tc.value}))
 		if err == nil || !strings.Contains(err.Error(), tc.name) {
@@ -41,6 +47,10 @@ func TestLoadConfigNamesTheBadVariable(t *testing.T) {
 	}
 	if c.Addr != "127.0.0.1:8080" || c.DataDir != "./data" || c.SyncRetention != 720*time.Hour || c.MongoDB != "fieldsync" {
 		t.Fatalf("got defaults %+v", c)
+	}
+	if m := c.Media; m.MaxBytes != 20<<20 || m.UploadExpiry != 15*time.Minute || m.DownloadExpiry != 5*time.Minute ||
+		m.CleanupAge != 168*time.Hour || m.CleanupInterval != 10*time.Minute {
+		t.Fatalf("got media defaults %+v", m)
 	}
 }
 

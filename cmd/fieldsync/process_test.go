@@ -19,6 +19,10 @@ import (
 // These tests run fieldsync as a real process: built once per test binary,
 // started on a data dir, killed with SIGKILL or stopped with SIGTERM.
 
+// pkgDir is resolved at init, before the embedded S3 gateway changes the
+// process's working directory (posix.New chdirs to its root).
+var pkgDir, _ = os.Getwd()
+
 var (
 	binOnce sync.Once
 	binPath string
@@ -34,7 +38,9 @@ func fieldsyncBinary(tb testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(dir, "fieldsync")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		build := exec.Command("go", "build", "-o", binPath, ".")
+		build.Dir = pkgDir
+		out, err := build.CombinedOutput()
 		if err != nil {
 			binErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}

@@ -1,0 +1,475 @@
+// Package auth is fieldsync's identity service: users and their passwords,
+// device sessions with rotating refresh tokens, Ed25519-signed access tokens,
+// login throttling, and the per-request lookup that turns a bearer token into
+// a *fieldsync.Caller with the user's current role and sites.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"fieldsync"
+
+	"github.com/google/uuid"
+)
+
+// UserStore keeps users. Errors are *fieldsync.Error (not_found, conflict, unavailable).
+type UserStore interface {
+	CreateUser(ctx context.Context, u *fieldsync.User) error
+	UserByID(ctx context.Context, id string) (*fieldsync.User, error)
+	UserByUsername(ctx context.Context, tenant, username string) (*fieldsync.User, error)
+	ListUsers(ctx context.Context, tenant string) ([]*fieldsync.User, error)
+	ReplaceUser(ctx context.Context, u *fieldsync.User) error
+}
+
+// SessionStore keeps device sessions.
+type SessionStore interface {
+	CreateSession(ctx context.Context, s *fieldsync.Session) error
+	SessionByID(ctx context.Context, id string) (*fieldsync.Session, error)
+	SessionsOfUser(ctx context.Context, tenant, userID string) ([]*fieldsync.Session, error)
+	// SwapRefresh replaces the refresh state of next.ID if its current hash is still expectHash.
+	SwapRefresh(ctx context.Context, expectHash string, next *fieldsync.Session) (bool, error)
+	RevokeSessions(ctx context.Context, f fieldsync.SessionFilter, now time.Time, reason string) (int, error)
+}
+
+// CounterStore keeps fixed-window counters shared by every API instance.
+type CounterStore interface {
+	Counters(ctx context.Context, ids []string) (map[string]int, error)
+	IncrementCounter(ctx context.Context, id string, expires time.Time) error
+	DeleteCounters(ctx context.Context, ids []string) error
+	PurgeCounters(ctx context.Context, now time.Time) error
+}
+
+// TenantDefaults records the tenant used by logins that name none when
+// FIELDSYNC_DEFAULT_TENANT is unset (the demo seed records `demo`).
+type TenantDefaults interface {
+	DefaultTenant(ctx context.Context) (string, error)
+	SetDefaultTenantIfUnset(ctx context.Context, tenant string) error
+}
+
+// Store is everything the service keeps; *mongodb.Store implements it.
+type Store interface {
+	UserStore
+	SessionStore
+	CounterStore
+	TenantDefaults
+}
+
+// Defaults of Options.
+const (
+	DefaultAccessTTL  = 15 * time.Minute
+	DefaultRefreshTTL = 30 * 24 * time.Hour
+	DefaultReuseGrace = 30 * time.Second
+	DefaultCacheTTL   = 5 * time.Second
+)
+
+// Options configure a Service. Zero values mean the defaults.
+type Options struct {
+	Store Store
+	// Keys sign and verify access tokens (required).
+	Keys *KeySet
+	// Now is the clock (tests inject one).
+	Now func() time.Time
+	// AccessTTL is the lifetime of an access token (default 15m).
+	AccessTTL time.Duration
+	// RefreshTTL is the sliding lifetime of a device session: each refresh
+	// extends it to now+RefreshTTL (default 30 days).
+	RefreshTTL time.Duration
+	// ReuseGrace is how long after a rotation the just-rotated refresh token
+	// may be presented again by a phone that lost the response (default 30s).
+	ReuseGrace time.Duration
+	// CacheTTL bounds how stale a request's view of its user and session may
+	// be on an instance that did not make the change itself (default 5s).
+	CacheTTL time.Duration
+	// DefaultTenant is used by logins that name no tenant; when empty, the
+	// tenant recorded in the store (by the demo seed) is used.
+	DefaultTenant string
+	// Throttle limits login failures.
+	Throttle ThrottleOptions
+	// Password sets the argon2id cost of new password hashes (tests lower it).
+	Password PasswordParams
+	Logger   *slog.Logger
+}
+
+// Service is the identity service.
+type Service struct {
+	opts  Options
+	store Store
+	keys  *KeySet
+	log   *slog.Logger
+	cache *callerCache
+	// dummyHash is checked for unknown usernames so that "no such user"
+	// costs the same time as "wrong password".
+	dummyHash string
+	// lastPurge is when this instance last purged expired login counters (unix seconds).
+	lastPurge atomic.Int64
+}
+
+// New returns a service on opts.
+func New(opts Options) *Service {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.AccessTTL <= 0 {
+		opts.AccessTTL = DefaultAccessTTL
+	}
+	if opts.RefreshTTL <= 0 {
+		opts.RefreshTTL = DefaultRefreshTTL
+	}
+	if opts.ReuseGrace <= 0 {
+		opts.ReuseGrace = DefaultReuseGrace
+	}
+	if opts.CacheTTL <= 0 {
+		opts.CacheTTL = DefaultCacheTTL
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	opts.Throttle = opts.Throttle.withDefaults()
+	opts.Password = opts.Password.withDefaults()
+	dummy, err := opts.Password.Hash("fieldsync-no-such-user")
+	if err != nil {
+		panic(fmt.Sprintf("auth: no randomness: %v", err))
+	}
+	return &Service{opts: opts, store: opts.Store, keys: opts.Keys, log: opts.Logger, cache: newCallerCache(opts.CacheTTL), dummyHash: dummy}
+}
+
+func (s *Service) now() time.Time { return s.opts.Now() }
+
+// Keys returns the key set (for JWKS and rotation).
+func (s *Service) Keys() *KeySet { return s.keys }
+
+// AccessTTL returns the access-token lifetime.
+func (s *Service) AccessTTL() time.Duration { return s.opts.AccessTTL }
+
+// Tokens is what login and refresh answer.
+type Tokens struct {
+	AccessToken  string
+	ExpiresIn    int
+	RefreshToken string
+	User         *fieldsync.User
+	Session      *fieldsync.Session
+}
+
+// LoginInput is one login attempt.
+type LoginInput struct {
+	Tenant   string
+	Username string
+	Password string
+	DeviceID string
+	// Addr is the client address, for throttling.
+	Addr string
+}
+
+var errBadCredentials = fieldsync.Errorf(fieldsync.EUnauthorized, "invalid username or password")
+
+// Login checks credentials and opens a session for the device, replacing any
+// earlier session of the same user on that device. Unknown users, wrong
+// passwords and deactivated users answer the same unauthorized error after the
+// same work. Too many failures answer rate_limited with RetryAfter.
+func (s *Service) Login(ctx context.Context, in LoginInput) (*Tokens, error) {
+	in.Username = normalizeUsername(in.Username)
+	if in.Tenant == "" {
+		in.Tenant = s.opts.DefaultTenant
+	}
+	if in.Tenant == "" {
+		t, err := s.store.DefaultTenant(ctx)
+		if err != nil {
+			return nil, err
+		}
+		in.Tenant = t
+	}
+	if err := validateLogin(in); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	userKey, addrKey := throttleKey("u", in.Tenant+"/"+in.Username), throttleKey("a", in.Addr)
+	if err := s.checkThrottle(ctx, now, userKey, addrKey); err != nil {
+		return nil, err
+	}
+	u, err := s.store.UserByUsername(ctx, in.Tenant, in.Username)
+	if err != nil && fieldsync.ErrorCode(err) != fieldsync.ENotFound {
+		return nil, err
+	}
+	hash := s.dummyHash
+	if u != nil {
+		hash = u.PasswordHash
+	}
+	ok, herr := CheckPassword(hash, in.Password)
+	if herr != nil && u != nil {
+		s.log.ErrorContext(ctx, "auth: stored password hash unreadable", "user_id", u.ID)
+	}
+	if u == nil || !ok || !u.Active {
+		if err := s.recordFailure(ctx, now, userKey, addrKey); err != nil {
+			return nil, err
+		}
+		return nil, errBadCredentials
+	}
+	if err := s.clearFailures(ctx, now, userKey); err != nil {
+		return nil, err
+	}
+	if _, err := s.store.RevokeSessions(ctx, fieldsync.SessionFilter{TenantID: u.TenantID, UserID: u.ID, DeviceID: in.DeviceID}, now, "replaced by a new login"); err != nil {
+		return nil, err
+	}
+	s.cache.dropWhere(func(e *cacheEntry) bool { return e.user.ID == u.ID && e.sess.DeviceID == in.DeviceID })
+	refresh, hash2, err := newRefreshToken()
+	if err != nil {
+		return nil, err
+	}
+	sess := &fieldsync.Session{
+		ID: refresh.sessionID, TenantID: u.TenantID, UserID: u.ID, DeviceID: in.DeviceID,
+		RefreshHash: hash2, UsedHashes: []string{},
+		CreatedAt: now, LastUsedAt: now, RotatedAt: now, ExpiresAt: now.Add(s.opts.RefreshTTL),
+	}
+	if err := s.store.CreateSession(ctx, sess); err != nil {
+		return nil, err
+	}
+	s.log.InfoContext(ctx, "auth: login", "tenant", u.TenantID, "user_id", u.ID, "device_id", in.DeviceID, "session_id", sess.ID)
+	return s.issue(u, sess, refresh.token, now)
+}
+
+func (s *Service) issue(u *fieldsync.User, sess *fieldsync.Session, refresh string, now time.Time) (*Tokens, error) {
+	access, err := s.signAccess(sess, now)
+	if err != nil {
+		return nil, fieldsync.WrapError(fieldsync.EInternal, "could not sign token", err)
+	}
+	return &Tokens{AccessToken: access, ExpiresIn: int(s.opts.AccessTTL / time.Second), RefreshToken: refresh, User: u, Session: sess}, nil
+}
+
+// maxUsedHashes bounds how many rotated refresh tokens a session remembers
+// for reuse detection: at one refresh per 15 minutes, about 16 hours of use.
+const maxUsedHashes = 64
+
+// remember appends h to the bounded list of used hashes.
+func remember(used []string, h string) []string {
+	out := append(slices.Clone(used), h)
+	if len(out) > maxUsedHashes {
+		out = out[len(out)-maxUsedHashes:]
+	}
+	return out
+}
+
+// maxRefreshAttempts bounds retries of the compare-and-swap against
+// concurrent refreshes of one session.
+const maxRefreshAttempts = 3
+
+var (
+	errBadRefresh   = fieldsync.Errorf(fieldsync.EUnauthorized, "invalid refresh token")
+	errSessionEnded = fieldsync.Errorf(fieldsync.EUnauthorized, "session expired or revoked; log in again")
+	errReused       = fieldsync.Errorf(fieldsync.EUnauthorized, "refresh token already used; the device session is revoked; log in again")
+	errUserInactive = fieldsync.Errorf(fieldsync.EUnauthorized, "user deactivated")
+)
+
+// Refresh exchanges a refresh token for a new pair and rotates it: the token
+// presented stops working. Presenting a rotated token again revokes the whole
+// device session (theft signal) — except the token rotated last, within
+// ReuseGrace of its rotation: that is a phone retrying a refresh whose answer
+// it never received, and it gets a fresh pair. The pair it lost is
+// superseded: presenting that one later is theft too.
+func (s *Service) Refresh(ctx context.Context, token string) (*Tokens, error) {
+	sid, ok := parseRefreshToken(token)
+	if !ok {
+		return nil, errBadRefresh
+	}
+	h := hashToken(token)
+	for range maxRefreshAttempts {
+		now := s.now()
+		sess, err := s.store.SessionByID(ctx, sid)
+		if fieldsync.ErrorCode(err) == fieldsync.ENotFound {
+			return nil, errBadRefresh
+		} else if err != nil {
+			return nil, err
+		}
+		next := *sess
+		switch {
+		case equalHash(h, sess.RefreshHash):
+			next.UsedHashes = remember(sess.UsedHashes, h)
+			next.GraceHash, next.RotatedAt = h, now
+		case sess.GraceHash != "" && equalHash(h, sess.GraceHash) && now.Sub(sess.RotatedAt) <= s.opts.ReuseGrace:
+			// A retry within the grace window: mint again, keep the window's
+			// start, and remember the superseded token — it was never
+			// delivered, so whoever presents it later is not this phone.
+			next.UsedHashes = remember(sess.UsedHashes, sess.RefreshHash)
+		case containsHash(sess.UsedHashes, h):
+			if sess.Active(now) {
+				n, err := s.store.RevokeSessions(ctx, fieldsync.SessionFilter{TenantID: sess.TenantID, ID: sess.ID}, now, "refresh token reuse")
+				if err != nil {
+					return nil, err
+				}
+				s.cache.drop(sess.ID)
+				s.log.WarnContext(ctx, "auth: refresh token reuse; session revoked", "tenant", sess.TenantID, "user_id", sess.UserID, "device_id", sess.DeviceID, "session_id", sess.ID, "revoked", n)
+			}
+			return nil, errReused
+		default:
+			return nil, errBadRefresh
+		}
+		if !sess.Active(now) {
+			return nil, errSessionEnded
+		}
+		u, err := s.store.UserByID(ctx, sess.UserID)
+		if err != nil && fieldsync.ErrorCode(err) != fieldsync.ENotFound {
+			return nil, err
+		}
+		if u == nil || !u.Active || u.TenantID != sess.TenantID {
+			return nil, errUserInactive
+		}
+		refresh, newHash, err := newRefreshTokenFor(sess.ID)
+		if err != nil {
+			return nil, err
+		}
+		next.RefreshHash, next.LastUsedAt, next.ExpiresAt = newHash, now, now.Add(s.opts.RefreshTTL)
+		swapped, err := s.store.SwapRefresh(ctx, sess.RefreshHash, &next)
+		if err != nil {
+			return nil, err
+		}
+		if !swapped {
+			continue // a concurrent refresh or a revocation: look again
+		}
+		s.cache.drop(sess.ID)
+		return s.issue(u, &next, refresh, now)
+	}
+	return nil, fieldsync.Errorf(fieldsync.EConflict, "concurrent refreshes of one session; retry")
+}
+
+// Logout revokes the caller's session (this device only).
+func (s *Service) Logout(ctx context.Context) error {
+	c := fieldsync.CallerFromContext(ctx)
+	if c == nil {
+		return fieldsync.Errorf(fieldsync.EUnauthorized, "not authenticated")
+	}
+	if _, err := s.store.RevokeSessions(ctx, fieldsync.SessionFilter{TenantID: c.TenantID, ID: c.SessionID}, s.now(), "logout"); err != nil {
+		return err
+	}
+	s.cache.drop(c.SessionID)
+	return nil
+}
+
+var errBadAccess = fieldsync.Errorf(fieldsync.EUnauthorized, "missing or invalid access token")
+
+// Authenticate verifies a bearer access token and returns the caller with the
+// user's role, department and sites as they are now (at most CacheTTL stale).
+// A revoked session, a deactivated user or an expired session is unauthorized
+// on the next request, whatever the token's own expiry.
+func (s *Service) Authenticate(ctx context.Context, bearer string) (*fieldsync.Caller, error) {
+	claims, err := s.parseAccess(bearer)
+	if err != nil {
+		return nil, &fieldsync.Error{Code: fieldsync.EUnauthorized, Message: errBadAccess.Message, Err: err}
+	}
+	now := s.now()
+	e, err := s.lookup(ctx, claims.SessionID, now)
+	if err != nil {
+		return nil, err
+	}
+	if e == nil || e.sess.UserID != claims.Subject || e.sess.TenantID != claims.TenantID || e.sess.DeviceID != claims.DeviceID {
+		return nil, errBadAccess
+	}
+	if !e.sess.Active(now) {
+		return nil, errSessionEnded
+	}
+	if !e.user.Active {
+		return nil, errUserInactive
+	}
+	return &fieldsync.Caller{
+		UserID: e.user.ID, TenantID: e.user.TenantID, DeviceID: e.sess.DeviceID, SessionID: e.sess.ID,
+		Role: e.user.Role, Department: e.user.Department, SiteIDs: slices.Clone(e.user.SiteIDs),
+	}, nil
+}
+
+// lookup returns the session and its user, from the cache when fresh; nil when either is gone.
+func (s *Service) lookup(ctx context.Context, sid string, now time.Time) (*cacheEntry, error) {
+	e, gen := s.cache.get(sid, now)
+	if e != nil {
+		return e, nil
+	}
+	sess, err := s.store.SessionByID(ctx, sid)
+	if fieldsync.ErrorCode(err) == fieldsync.ENotFound {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	u, err := s.store.UserByID(ctx, sess.UserID)
+	if fieldsync.ErrorCode(err) == fieldsync.ENotFound || err == nil && u.TenantID != sess.TenantID {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	e = &cacheEntry{sess: sess, user: u, loaded: now}
+	s.cache.put(sid, e, gen)
+	return e, nil
+}
+
+// Me returns the caller's user as of this request.
+func (s *Service) Me(ctx context.Context) (*fieldsync.User, error) {
+	c := fieldsync.CallerFromContext(ctx)
+	if c == nil {
+		return nil, fieldsync.Errorf(fieldsync.EUnauthorized, "not authenticated")
+	}
+	e, err := s.lookup(ctx, c.SessionID, s.now())
+	if err != nil {
+		return nil, err
+	}
+	if e == nil {
+		return nil, errBadAccess
+	}
+	u := *e.user
+	return &u, nil
+}
+
+// refreshToken is "<session id>.<32 random bytes, base64url>": the session id
+// lets the server find the family of any token presented, so an old rotated
+// token is recognised (reuse) rather than just unknown.
+type refreshToken struct {
+	sessionID, token string
+}
+
+func newRefreshToken() (refreshToken, string, error) {
+	sid := uuid.NewString()
+	t, h, err := newRefreshTokenFor(sid)
+	return refreshToken{sessionID: sid, token: t}, h, err
+}
+
+func newRefreshTokenFor(sid string) (string, string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", fieldsync.WrapError(fieldsync.EInternal, "no randomness", err)
+	}
+	t := sid + "." + base64.RawURLEncoding.EncodeToString(b)
+	return t, hashToken(t), nil
+}
+
+func parseRefreshToken(t string) (string, bool) {
+	sid, secret, ok := strings.Cut(t, ".")
+	if !ok || len(t) > 128 || uuid.Validate(sid) != nil || len(secret) != 43 {
+		return "", false
+	}
+	return sid, true
+}
+
+// hashToken hashes a high-entropy token; SHA-256 suffices (no password stretching needed).
+func hashToken(t string) string {
+	sum := sha256.Sum256([]byte(t))
+	return hex.EncodeToString(sum[:])
+}
+
+func equalHash(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
+
+func containsHash(hs []string, h string) bool {
+	found := false
+	for _, x := range hs {
+		found = equalHash(x, h) || found
+	}
+	return found
+}
+
+// JWKS returns the public keys that verify access tokens now.
+func (s *Service) JWKS() JWKS { return s.keys.JWKS(s.now()) }

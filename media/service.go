@@ -1,0 +1,621 @@
+package media
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"fieldsync"
+
+	"github.com/minio/minio-go/v7"
+)
+
+// Defaults of Options.
+const (
+	DefaultMaxBytes        = 20 << 20
+	DefaultUploadExpiry    = 15 * time.Minute
+	DefaultDownloadExpiry  = 5 * time.Minute
+	DefaultCleanupAge      = 7 * 24 * time.Hour
+	DefaultCleanupInterval = 10 * time.Minute
+	DefaultThumbnailSize   = 320
+)
+
+// Store keeps media metadata. mongodb.MediaStore implements it.
+type Store interface {
+	// InsertMedia stores new pending media; conflict if the tenant has the id.
+	InsertMedia(ctx context.Context, m *fieldsync.Media) error
+	// GetMedia returns a tenant's media; not_found.
+	GetMedia(ctx context.Context, tenant, id string) (*fieldsync.Media, error)
+	// FindMedia returns those of ids the tenant has.
+	FindMedia(ctx context.Context, tenant string, ids []string) ([]fieldsync.Media, error)
+	// MarkStored turns pending media stored; already stored is answered unchanged; not_found.
+	MarkStored(ctx context.Context, m *fieldsync.Media) (*fieldsync.Media, error)
+	// SetThumbnail records a thumbnail outcome and decoded dimensions.
+	SetThumbnail(ctx context.Context, tenant, id, state, thumbKey string, width, height int, now time.Time) error
+	// DeleteMedia removes media that still has status, reporting whether it did.
+	DeleteMedia(ctx context.Context, tenant, id, status string) (bool, error)
+	// StalePending lists media pending since before cutoff.
+	StalePending(ctx context.Context, cutoff time.Time, limit int) ([]fieldsync.Media, error)
+	// UncheckedStored lists stored media whose citations were last checked before cutoff.
+	UncheckedStored(ctx context.Context, cutoff time.Time, limit int) ([]fieldsync.Media, error)
+	// MarkChecked records that media were found cited at now.
+	MarkChecked(ctx context.Context, tenant string, ids []string, now time.Time) error
+	// ThumbnailBacklog lists stored media stored before cutoff still waiting for a thumbnail.
+	ThumbnailBacklog(ctx context.Context, cutoff time.Time, limit int) ([]fieldsync.Media, error)
+	// ClaimLease takes a named expiring lease for owner; it reports whether owner holds it.
+	ClaimLease(ctx context.Context, name, owner string, now time.Time, ttl time.Duration) (bool, error)
+}
+
+// Options tune a Service; zero values mean the defaults above.
+type Options struct {
+	// MaxBytes bounds one media object.
+	MaxBytes int64
+	// UploadExpiry is how long a presigned upload URL works.
+	UploadExpiry time.Duration
+	// DownloadExpiry is how long a download URL works.
+	DownloadExpiry time.Duration
+	// CleanupAge is how long media may stay pending, or stored without any record citing it.
+	CleanupAge time.Duration
+	// CleanupInterval is how often Run sweeps (cluster-wide, through a lease).
+	CleanupInterval time.Duration
+	// ThumbnailSize is the longest side of thumbnails, in pixels.
+	ThumbnailSize int
+	// Instance names this process in leases (random when empty).
+	Instance string
+	Logger   *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (o Options) withDefaults() Options {
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.UploadExpiry <= 0 {
+		o.UploadExpiry = DefaultUploadExpiry
+	}
+	if o.DownloadExpiry <= 0 {
+		o.DownloadExpiry = DefaultDownloadExpiry
+	}
+	if o.CleanupAge <= 0 {
+		o.CleanupAge = DefaultCleanupAge
+	}
+	if o.CleanupInterval <= 0 {
+		o.CleanupInterval = DefaultCleanupInterval
+	}
+	if o.ThumbnailSize <= 0 {
+		o.ThumbnailSize = DefaultThumbnailSize
+	}
+	if o.Instance == "" {
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		o.Instance = hex.EncodeToString(b)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Service is photo evidence: announce, upload (presigned or streamed), verify,
+// read with short-lived URLs, list what is missing, and clean up.
+type Service struct {
+	store     Store
+	objects   *ObjectStore
+	citations fieldsync.CitationFinder
+	opts      Options
+	log       *slog.Logger
+
+	bg     sync.WaitGroup
+	thumbs chan struct{} // bounds concurrent thumbnail decodes (memory)
+
+	healthMu    sync.Mutex
+	healthUntil time.Time
+	healthErr   error
+}
+
+// NewService returns the media service.
+func NewService(store Store, objects *ObjectStore, citations fieldsync.CitationFinder, opts Options) *Service {
+	opts = opts.withDefaults()
+	return &Service{store: store, objects: objects, citations: citations, opts: opts, log: opts.Logger,
+		thumbs: make(chan struct{}, 2)}
+}
+
+// MaxBytes is the configured largest media object.
+func (s *Service) MaxBytes() int64 { return s.opts.MaxBytes }
+
+// Wait blocks until background work started so far (thumbnails) has finished.
+func (s *Service) Wait() { s.bg.Wait() }
+
+// CreateRequest announces a media object.
+type CreateRequest struct {
+	ID          string
+	ContentType string
+	Size        int64
+	SHA256      string
+	Record      *fieldsync.RecordID
+}
+
+// Upload tells a phone how to send the bytes straight to the object store.
+type Upload struct {
+	Method    string
+	URL       string
+	Headers   map[string]string
+	ExpiresAt time.Time
+}
+
+var (
+	uuidRE   = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	sha256RE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	safeSeg  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+)
+
+// ValidID reports whether id is a media id: a UUID.
+func ValidID(id string) bool { return uuidRE.MatchString(id) }
+
+func (r *CreateRequest) validate(maxBytes int64) error {
+	switch {
+	case !ValidID(r.ID):
+		return fieldsync.FieldErrorf("id", "must be a UUID")
+	case !slices.Contains(ContentTypes, r.ContentType):
+		return fieldsync.FieldErrorf("content_type", "must be one of image/jpeg, image/png, image/webp, image/heic, image/heif")
+	case r.Size <= 0:
+		return fieldsync.FieldErrorf("size", "must be positive")
+	case r.Size > maxBytes:
+		e := fieldsync.Errorf(fieldsync.EPayloadTooLarge, "size larger than %d bytes", maxBytes)
+		e.Field = "size"
+		return e
+	case !sha256RE.MatchString(r.SHA256):
+		return fieldsync.FieldErrorf("sha256", "must be 64 lower-case hex digits")
+	}
+	if r.Record != nil {
+		if !slices.Contains(recordCollections, r.Record.Collection) {
+			return fieldsync.FieldErrorf("record.collection", "unknown collection")
+		}
+		if !ValidID(r.Record.ID) {
+			return fieldsync.FieldErrorf("record.id", "must be a UUID")
+		}
+	}
+	return nil
+}
+
+var recordCollections = []string{fieldsync.CollPatrolRounds, fieldsync.CollInspections, fieldsync.CollWorkOrders,
+	fieldsync.CollComplaints, fieldsync.CollSites, fieldsync.CollCheckpoints, fieldsync.CollPatrolRoutes}
+
+func callerOf(ctx context.Context) (*fieldsync.Caller, error) {
+	c := fieldsync.CallerFromContext(ctx)
+	if c == nil {
+		return nil, fieldsync.Errorf(fieldsync.EUnauthorized, "no caller")
+	}
+	return c, nil
+}
+
+// Create announces media and answers it with a presigned upload, or without
+// one when it is already stored. The same id again by the same uploader with
+// the same declaration is the same media; a different declaration is conflict.
+func (s *Service) Create(ctx context.Context, req CreateRequest) (*fieldsync.Media, *Upload, error) {
+	caller, err := callerOf(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := req.validate(s.opts.MaxBytes); err != nil {
+		return nil, nil, err
+	}
+	if err := s.objectsUp(ctx); err != nil {
+		return nil, nil, err
+	}
+	m, err := s.store.GetMedia(ctx, caller.TenantID, req.ID)
+	if fieldsync.ErrorCode(err) == fieldsync.ENotFound {
+		m, err = s.insert(ctx, caller, req)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if m.UploaderID != caller.UserID || m.SHA256 != req.SHA256 || m.Size != req.Size || !sameType(m.ContentType, req.ContentType) {
+		return nil, nil, fieldsync.Errorf(fieldsync.EConflict, "media id already used for other content")
+	}
+	if m.Status == fieldsync.MediaStored {
+		return m, nil, nil
+	}
+	up, err := s.presignUpload(ctx, m)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, up, nil
+}
+
+func (s *Service) insert(ctx context.Context, caller *fieldsync.Caller, req CreateRequest) (*fieldsync.Media, error) {
+	now := s.opts.Now().UTC()
+	site, err := s.siteOf(ctx, caller, req.ID)
+	if err != nil {
+		return nil, err
+	}
+	m := &fieldsync.Media{
+		ID: req.ID, TenantID: caller.TenantID, SiteID: site, UploaderID: caller.UserID,
+		Status: fieldsync.MediaPending, ContentType: req.ContentType, Size: req.Size, SHA256: req.SHA256,
+		Record: req.Record, CreatedAt: now, UpdatedAt: now,
+	}
+	m.Key = objectKey(caller.TenantID, site, now, req.ID)
+	err = s.store.InsertMedia(ctx, m)
+	if fieldsync.ErrorCode(err) == fieldsync.EConflict { // a concurrent create won
+		return s.store.GetMedia(ctx, caller.TenantID, req.ID)
+	}
+	return m, err
+}
+
+// siteOf files media under the site of a readable record already citing it,
+// else the uploader's first site; the key only organises the bucket.
+func (s *Service) siteOf(ctx context.Context, caller *fieldsync.Caller, id string) (string, error) {
+	cites, err := s.citations.Citing(ctx, caller.TenantID, []string{id})
+	if err != nil {
+		return "", err
+	}
+	for _, c := range cites {
+		if fieldsync.CanRead(caller, c.Record, s.opts.Now()) {
+			return c.Record.SiteID, nil
+		}
+	}
+	if len(caller.SiteIDs) > 0 {
+		return caller.SiteIDs[0], nil
+	}
+	return "", nil
+}
+
+// objectKey builds tenant/site/yyyy/mm/id from server-held values only; a
+// segment that is not plain is replaced by a digest of itself.
+func objectKey(tenant, site string, at time.Time, id string) string {
+	return keySegment(tenant) + "/" + keySegment(site) + "/" + at.UTC().Format("2006/01") + "/" + id
+}
+
+func keySegment(s string) string {
+	if safeSeg.MatchString(s) && s != "." && s != ".." {
+		return s
+	}
+	if s == "" {
+		return "_"
+	}
+	return "x" + shortDigest(s)
+}
+
+func thumbKey(key string) string { return key + ".thumb.jpg" }
+
+func (s *Service) presignUpload(ctx context.Context, m *fieldsync.Media) (*Upload, error) {
+	h := http.Header{}
+	h.Set("Content-Type", m.ContentType)
+	h.Set("Content-Length", strconv.FormatInt(m.Size, 10))
+	u, err := s.objects.Public.PresignHeader(ctx, http.MethodPut, s.objects.Bucket, m.Key, s.opts.UploadExpiry, nil, h)
+	if err != nil {
+		return nil, MapError(err)
+	}
+	return &Upload{
+		Method: http.MethodPut, URL: u.String(),
+		Headers:   map[string]string{"Content-Type": m.ContentType, "Content-Length": strconv.FormatInt(m.Size, 10)},
+		ExpiresAt: s.opts.Now().Add(s.opts.UploadExpiry).UTC(),
+	}, nil
+}
+
+// own returns media id of the caller's tenant if the caller uploaded it; not_found otherwise.
+func (s *Service) own(ctx context.Context, id string) (*fieldsync.Media, error) {
+	caller, err := callerOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !ValidID(id) {
+		return nil, fieldsync.FieldErrorf("id", "must be a UUID")
+	}
+	m, err := s.store.GetMedia(ctx, caller.TenantID, id)
+	if err != nil {
+		return nil, err
+	}
+	if m.UploaderID != caller.UserID {
+		return nil, fieldsync.Errorf(fieldsync.ENotFound, "not found")
+	}
+	return m, nil
+}
+
+// uploadBuffer is the read buffer of one streamed upload.
+const uploadBuffer = 256 << 10
+
+// putOptions upload with a plain signed request: no trailing checksum (the
+// embedded gateway refuses it) and no aws-chunked streaming signature (the
+// gateway would store and serve Content-Encoding: aws-chunked). The server
+// verifies the SHA-256 itself, so an unsigned payload loses nothing.
+func putOptions(contentType string) minio.PutObjectOptions {
+	return minio.PutObjectOptions{ContentType: contentType, DisableContentSha256: true, DisableMultipart: true}
+}
+
+// Upload streams a media object's bytes through the server to the object
+// store and verifies them at once, as Complete does. contentLength is the
+// request's declared length, or -1 when unknown; only the media's declared
+// size is ever read. A stored media is answered unchanged.
+func (s *Service) Upload(ctx context.Context, id string, body io.Reader, contentLength int64) (*fieldsync.Media, error) {
+	m, err := s.own(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if m.Status == fieldsync.MediaStored {
+		return m, nil
+	}
+	if contentLength >= 0 && contentLength != m.Size {
+		return nil, unprocessable("size", "body has %d bytes, declared %d", contentLength, m.Size)
+	}
+	// A large read buffer: the HTTP server hands over the body in small
+	// pieces; fewer, larger reads keep the relay near the store's own speed.
+	body = bufio.NewReaderSize(body, uploadBuffer)
+	obs := newObserver(io.LimitReader(body, m.Size))
+	_, err = s.objects.Client.PutObject(ctx, s.objects.Bucket, m.Key, obs, m.Size, putOptions(m.ContentType))
+	if err != nil {
+		if obs.eof && obs.n < m.Size { // the client's body ended early, the store is fine
+			s.removeObject(ctx, m.Key)
+			return nil, unprocessable("size", "body ended after %d bytes, declared %d", obs.n, m.Size)
+		}
+		return nil, MapError(err)
+	}
+	got := obs.result()
+	if extra, _ := body.Read(make([]byte, 1)); extra > 0 {
+		got.size++ // longer than declared: verify reports it
+	}
+	return s.finish(ctx, m, got)
+}
+
+// Complete verifies an object uploaded with a presigned URL: size, SHA-256
+// and the real content type. Nothing uploaded is not_uploaded; a mismatch is
+// unprocessable and the object is removed so the phone can upload again.
+func (s *Service) Complete(ctx context.Context, id string) (*fieldsync.Media, error) {
+	m, err := s.own(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if m.Status == fieldsync.MediaStored {
+		return m, nil
+	}
+	info, err := s.objects.Client.StatObject(ctx, s.objects.Bucket, m.Key, minio.StatObjectOptions{})
+	if err != nil {
+		if fieldsync.ErrorCode(MapError(err)) == fieldsync.ENotFound {
+			return nil, fieldsync.Errorf(fieldsync.ENotUploaded, "nothing uploaded for this media yet")
+		}
+		return nil, MapError(err)
+	}
+	if info.Size != m.Size || info.Size > s.opts.MaxBytes {
+		return s.finish(ctx, m, observed{size: info.Size})
+	}
+	obj, err := s.objects.Client.GetObject(ctx, s.objects.Bucket, m.Key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, MapError(err)
+	}
+	defer obj.Close()
+	obs := newObserver(io.LimitReader(obj, m.Size+1))
+	if _, err := io.Copy(io.Discard, obs); err != nil {
+		return nil, MapError(err)
+	}
+	return s.finish(ctx, m, obs.result())
+}
+
+// finish verifies what was seen; on failure the object is removed, on
+// success the media is stored and its thumbnail made in the background.
+func (s *Service) finish(ctx context.Context, m *fieldsync.Media, got observed) (*fieldsync.Media, error) {
+	if err := verify(m, got, s.opts.MaxBytes); err != nil {
+		s.removeObject(ctx, m.Key)
+		return nil, err
+	}
+	describe(m, got.head)
+	now := s.opts.Now().UTC()
+	m.Status, m.StoredAt, m.UpdatedAt = fieldsync.MediaStored, &now, now
+	m.Thumb = fieldsync.ThumbPending
+	if m.ContentType == TypeHEIC || m.ContentType == TypeHEIF {
+		m.Thumb = fieldsync.ThumbNone // no pure-Go HEVC decoder: stored, no thumbnail
+	}
+	stored, err := s.store.MarkStored(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	if stored.Thumb == fieldsync.ThumbPending {
+		s.thumbnailLater(*stored)
+	}
+	return stored, nil
+}
+
+// removeObject removes a refused upload; a failure is logged (the sweep removes the media later).
+func isStoreDown(err error) bool {
+	return err != nil && fieldsync.ErrorCode(MapError(err)) == fieldsync.EUnavailable
+}
+
+func (s *Service) removeObject(ctx context.Context, key string) {
+	if err := s.deleteObject(ctx, key); err != nil {
+		s.log.WarnContext(ctx, "media: remove object", "key", key, "err", err)
+	}
+}
+
+// deleteObject removes key; an object already gone is no error.
+func (s *Service) deleteObject(ctx context.Context, key string) error {
+	err := MapError(s.objects.Client.RemoveObject(ctx, s.objects.Bucket, key, minio.RemoveObjectOptions{}))
+	if fieldsync.ErrorCode(err) == fieldsync.ENotFound {
+		return nil
+	}
+	return err
+}
+
+// View is media as a reader sees it, with short-lived download URLs.
+type View struct {
+	Media     fieldsync.Media
+	Original  string
+	Thumbnail string
+	ExpiresAt time.Time
+}
+
+// Get answers media to its uploader and to callers who may read a record
+// citing it; everyone else gets not_found. Media cited by a readable record
+// but not announced yet is answered pending.
+func (s *Service) Get(ctx context.Context, id string) (*View, error) {
+	caller, err := callerOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !ValidID(id) {
+		return nil, fieldsync.Errorf(fieldsync.ENotFound, "not found")
+	}
+	if err := s.objectsUp(ctx); err != nil {
+		return nil, err
+	}
+	m, err := s.store.GetMedia(ctx, caller.TenantID, id)
+	if err != nil && fieldsync.ErrorCode(err) != fieldsync.ENotFound {
+		return nil, err
+	}
+	if m == nil || m.UploaderID != caller.UserID {
+		ok, err := s.citedForCaller(ctx, caller, id)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fieldsync.Errorf(fieldsync.ENotFound, "not found")
+		}
+	}
+	if m == nil {
+		return &View{Media: fieldsync.Media{ID: id, TenantID: caller.TenantID, Status: fieldsync.MediaPending}}, nil
+	}
+	v := &View{Media: *m}
+	if m.Status != fieldsync.MediaStored {
+		return v, nil
+	}
+	v.ExpiresAt = s.opts.Now().Add(s.opts.DownloadExpiry).UTC()
+	if v.Original, err = s.presignGet(ctx, m.Key, m.ContentType); err != nil {
+		return nil, err
+	}
+	if m.Thumb == fieldsync.ThumbDone && m.ThumbKey != "" {
+		if v.Thumbnail, err = s.presignGet(ctx, m.ThumbKey, TypeJPEG); err != nil {
+			return nil, err
+		}
+	}
+	return v, nil
+}
+
+func (s *Service) citedForCaller(ctx context.Context, caller *fieldsync.Caller, id string) (bool, error) {
+	cites, err := s.citations.Citing(ctx, caller.TenantID, []string{id})
+	if err != nil {
+		return false, err
+	}
+	now := s.opts.Now()
+	for _, c := range cites {
+		if c.MediaID == id && fieldsync.CanRead(caller, c.Record, now) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// presignGet signs a download that the store answers with the verified
+// content type and no content encoding, whatever metadata the object carries.
+func (s *Service) presignGet(ctx context.Context, key, contentType string) (string, error) {
+	q := url.Values{}
+	q.Set("response-content-type", contentType)
+	q.Set("response-cache-control", "private, max-age=300")
+	u, err := s.objects.Public.Presign(ctx, http.MethodGet, s.objects.Bucket, key, s.opts.DownloadExpiry, q)
+	if err != nil {
+		return "", MapError(err)
+	}
+	return u.String(), nil
+}
+
+// Missing is evidence a record cites that is not stored yet.
+type Missing struct {
+	MediaID string
+	// Announced tells whether the phone has announced the upload (POST /v1/media).
+	Announced bool
+	Record    fieldsync.RecordRef
+}
+
+// ListMissing lists the media cited by the records of site the caller may
+// read that are not stored yet, with the citing record. Callers not assigned
+// to the site are forbidden.
+func (s *Service) ListMissing(ctx context.Context, site string) ([]Missing, error) {
+	caller, err := callerOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if site == "" {
+		return nil, fieldsync.FieldErrorf("site_id", "required")
+	}
+	if !caller.HasSite(site) {
+		return nil, fieldsync.Errorf(fieldsync.EForbidden, "not assigned to this site")
+	}
+	cites, err := s.citations.CitedAtSite(ctx, caller.TenantID, site)
+	if err != nil {
+		return nil, err
+	}
+	now := s.opts.Now()
+	var ids []string
+	readable := cites[:0:0]
+	for _, c := range cites {
+		if c.Record.SiteID == site && fieldsync.CanRead(caller, c.Record, now) {
+			readable = append(readable, c)
+			ids = append(ids, c.MediaID)
+		}
+	}
+	if len(readable) == 0 {
+		return []Missing{}, nil
+	}
+	slices.Sort(ids)
+	found, err := s.store.FindMedia(ctx, caller.TenantID, slices.Compact(ids))
+	if err != nil {
+		return nil, err
+	}
+	status := map[string]string{}
+	for _, m := range found {
+		status[m.ID] = m.Status
+	}
+	out := []Missing{}
+	for _, c := range readable {
+		st, announced := status[c.MediaID]
+		if st != fieldsync.MediaStored {
+			out = append(out, Missing{MediaID: c.MediaID, Announced: announced, Record: c.Record})
+		}
+	}
+	slices.SortFunc(out, func(a, b Missing) int {
+		if a.MediaID != b.MediaID {
+			return cmp.Compare(a.MediaID, b.MediaID)
+		}
+		return cmp.Compare(a.Record.Collection+"/"+a.Record.ID, b.Record.Collection+"/"+b.Record.ID)
+	})
+	return out, nil
+}
+
+func shortDigest(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:8])
+}
+
+// objectsUp answers unavailable while the object store is down, asking it at
+// most every two seconds, so media requests fail fast with Retry-After.
+func (s *Service) objectsUp(ctx context.Context) error {
+	s.healthMu.Lock()
+	defer s.healthMu.Unlock()
+	now := time.Now()
+	if now.Before(s.healthUntil) {
+		return s.healthErr
+	}
+	err := s.objects.Ping(ctx)
+	if err != nil && !errors.Is(ctx.Err(), context.Canceled) {
+		var fe *fieldsync.Error
+		if !errors.As(err, &fe) || fe.Code != fieldsync.EUnavailable {
+			err = &fieldsync.Error{Code: fieldsync.EUnavailable, Message: "object store unavailable", RetryAfter: 10, Err: err}
+		}
+	}
+	s.healthErr, s.healthUntil = err, now.Add(2*time.Second)
+	return err
+}

@@ -1,0 +1,182 @@
+package sync
+
+import (
+	"slices"
+	"time"
+
+	"fieldsync"
+)
+
+// Round statuses.
+const (
+	RoundInProgress = "in_progress"
+	RoundEnded      = "ended"
+)
+
+var scanItem = []Field{
+	{Name: "scan_id", Kind: UUID, Required: true},
+	{Name: "checkpoint_id", Kind: UUID},
+	{Name: "code", Kind: String, Max: 128},
+	{Name: "scanned_at", Kind: Time, Required: true},
+	{Name: "gps", Kind: GPS},
+	{Name: "device_id", Kind: String, Max: 128},
+}
+
+// PatrolRounds declares the patrol_rounds collection: a guard's round on a
+// route. Scans are an append-only list (two phones' scans merge, none is ever
+// dropped); the server classifies them (summary fields) on the scan and end
+// actions and in the patrol job, which also raises missed checkpoints once
+// their window has closed.
+func PatrolRounds() *Collection {
+	return &Collection{
+		Name: fieldsync.CollPatrolRounds,
+		Fields: []Field{
+			siteField,
+			{Name: "route_id", Kind: UUID, Client: true, Required: true, Immutable: true},
+			{Name: "started_at", Kind: Time, Client: true, Required: true, Immutable: true},
+			{Name: "scans", Kind: ObjectList, Client: true, AppendOnly: true, MaxItems: 1000, Item: scanItem},
+			{Name: "notes", Kind: String, Max: 4000, Client: true},
+			{Name: "status", Kind: Enum, Values: []string{RoundInProgress, RoundEnded}, Default: RoundInProgress},
+			{Name: "ended_at", Kind: Time},
+			// Summary (server): checkpoint ids missed, late, out of order, still
+			// pending; scan ids off the route or far from their checkpoint.
+			{Name: "missed", Kind: UUIDList},
+			{Name: "late", Kind: UUIDList},
+			{Name: "out_of_order", Kind: UUIDList},
+			{Name: "pending", Kind: UUIDList},
+			{Name: "off_route_scans", Kind: UUIDList},
+			{Name: "far_scans", Kind: UUIDList},
+			// missed_alert is true once a checkpoint was missed: the customer-service app watches it.
+			{Name: "missed_alert", Kind: Bool, Default: false},
+		},
+		Actions: []Action{
+			{Name: "scan", Roles: []fieldsync.Role{fieldsync.RoleGuard, fieldsync.RoleAdmin}, Args: scanItem,
+				Apply: func(a *ActionContext) error {
+					if a.Args["checkpoint_id"] == nil && a.Args["code"] == nil {
+						return fieldsync.FieldErrorf("args.code", "a scan names a checkpoint_id or a code")
+					}
+					a.Record.Append("scans", a.Args)
+					return summarizeInAction(a)
+				}},
+			{Name: "end", Roles: []fieldsync.Role{fieldsync.RoleGuard, fieldsync.RoleAdmin},
+				Args: []Field{{Name: "ended_at", Kind: Time}},
+				Apply: func(a *ActionContext) error {
+					if a.Record.GetString("status") == RoundEnded {
+						return fieldsync.Errorf(fieldsync.EInvalidTransit, "the round has ended")
+					}
+					at := argString(a, "ended_at")
+					if at == "" {
+						at = a.Now.UTC().Format(time.RFC3339Nano)
+					}
+					a.Record.Set("status", RoundEnded)
+					a.Record.Set("ended_at", at)
+					return summarizeInAction(a)
+				}},
+		},
+	}
+}
+
+// lookupFunc reads records by id (an action's Lookup, or a job's preloaded maps).
+type lookupFunc func(collection string, ids ...string) ([]*Record, error)
+
+func summarizeInAction(a *ActionContext) error {
+	set, err := RoundSummary(a.Record, a.Lookup, a.Now)
+	if err != nil {
+		return err
+	}
+	for k, v := range set {
+		a.Record.Set(k, v)
+	}
+	return nil
+}
+
+// RoundSummary classifies a round's scans against its route at now and
+// returns the summary fields to set. A round whose route is gone summarizes
+// every scan as off the route.
+func RoundSummary(round *Record, lookup lookupFunc, now time.Time) (map[string]any, error) {
+	r := fieldsync.Round{Started: timeOf(round, "started_at"), Ended: round.GetString("status") == RoundEnded, MaxDistance: DefaultGPSThreshold}
+	if sites, err := lookup(fieldsync.CollSites, round.SiteID); err != nil {
+		return nil, err
+	} else if len(sites) == 1 {
+		if d, ok := sites[0].Get("gps_threshold_m").(float64); ok {
+			r.MaxDistance = d
+		}
+	}
+	routes, err := lookup(fieldsync.CollPatrolRoutes, round.GetString("route_id"))
+	if err != nil {
+		return nil, err
+	}
+	if len(routes) == 1 && routes[0].SiteID == round.SiteID {
+		stops, _ := routes[0].Get("stops").([]any)
+		ids := make([]string, 0, len(stops))
+		for _, s := range stops {
+			m, _ := s.(map[string]any)
+			id, _ := m["checkpoint_id"].(string)
+			ids = append(ids, id)
+		}
+		cps, err := lookup(fieldsync.CollCheckpoints, ids...)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range stops {
+			m, _ := s.(map[string]any)
+			id, _ := m["checkpoint_id"].(string)
+			stop := fieldsync.RouteStop{CheckpointID: id,
+				WindowStart: minutes(m["window_start_min"]), WindowEnd: minutes(m["window_end_min"])}
+			if i := slices.IndexFunc(cps, func(c *Record) bool { return c.ID == id }); i >= 0 && cps[i].SiteID == round.SiteID {
+				stop.Code = cps[i].GetString("code")
+				stop.Location = gpsOf(cps[i].Get("location"))
+			}
+			r.Stops = append(r.Stops, stop)
+		}
+	}
+	scans, _ := round.Get("scans").([]any)
+	scanIDs := make([]string, len(scans))
+	for i, s := range scans {
+		m, _ := s.(map[string]any)
+		scanIDs[i], _ = m["scan_id"].(string)
+		sc := fieldsync.Scan{GPS: gpsOf(m["gps"])}
+		sc.CheckpointID, _ = m["checkpoint_id"].(string)
+		sc.Code, _ = m["code"].(string)
+		at, _ := m["scanned_at"].(string)
+		sc.ScannedAt, _ = time.Parse(time.RFC3339Nano, at)
+		r.Scans = append(r.Scans, sc)
+	}
+	sum := fieldsync.SummarizeRound(r, now)
+	pick := func(idx []int) []string {
+		out := make([]string, 0, len(idx))
+		for _, i := range idx {
+			out = append(out, scanIDs[i])
+		}
+		return out
+	}
+	set := map[string]any{
+		"missed": sum.Missed, "late": sum.Late, "out_of_order": sum.OutOfOrder, "pending": sum.Pending,
+		"off_route_scans": pick(sum.OffRoute), "far_scans": pick(sum.FarAway),
+		"missed_alert": len(sum.Missed) > 0,
+	}
+	return set, nil
+}
+
+func minutes(v any) time.Duration {
+	switch x := v.(type) {
+	case int64:
+		return time.Duration(x) * time.Minute
+	case float64:
+		return time.Duration(x * float64(time.Minute))
+	}
+	return 0
+}
+
+func gpsOf(v any) *fieldsync.GPS {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil
+	}
+	lat, ok1 := m["lat"].(float64)
+	lng, ok2 := m["lng"].(float64)
+	if !ok1 || !ok2 {
+		return nil
+	}
+	return &fieldsync.GPS{Lat: lat, Lng: lng}
+}

@@ -1,0 +1,315 @@
+package sync
+
+import (
+	"slices"
+	"strconv"
+	"time"
+
+	"fieldsync"
+)
+
+// Work order sources and departments (PRODUCT.md).
+var (
+	WorkOrderSources     = []string{"inspection", "complaint", "owner_request", "planned"}
+	Departments          = []string{"engineering", "environment", "security", "customer_service"}
+	Priorities           = []string{fieldsync.PriorityUrgent, fieldsync.PriorityNormal, fieldsync.PriorityLow}
+	WorkOrderStatuses    = []string{fieldsync.WOOpen, fieldsync.WOAssigned, fieldsync.WOAccepted, fieldsync.WOInProgress, fieldsync.WOOnHold, fieldsync.WOCompleted, fieldsync.WOVerified, fieldsync.WOCancelled}
+	dissatisfiedMaxScore = int64(2)
+)
+
+// RepeatWindow links a repair to a completed one at the same unit and category within it.
+const RepeatWindow = 30 * 24 * time.Hour
+
+// workOrderFields are the fields of a work order; inspections and complaints
+// create orders with the client-settable subset.
+var workOrderFields = []Field{
+	siteField,
+	{Name: "source", Kind: Enum, Values: WorkOrderSources, Client: true, Default: "owner_request"},
+	{Name: "department", Kind: Enum, Values: Departments, Client: true, Default: "engineering"},
+	{Name: "priority", Kind: Enum, Values: Priorities, Client: true, Default: fieldsync.PriorityNormal},
+	{Name: "category", Kind: Enum, Values: Categories, Client: true, Default: "facilities"},
+	{Name: "title", Kind: String, Max: 200, Client: true, Required: true},
+	{Name: "description", Kind: String, Max: 4000, Client: true},
+	{Name: "building", Kind: String, Max: 100, Client: true},
+	{Name: "unit", Kind: String, Max: 100, Client: true},
+	{Name: "location", Kind: String, Max: 200, Client: true},
+	{Name: "owner_name", Kind: String, Max: 100, Client: true},
+	{Name: "owner_phone", Kind: String, Max: 32, Client: true},
+	{Name: "before_photo_ids", Kind: MediaList, Client: true, AppendOnly: true, MaxItems: 50},
+	{Name: "after_photo_ids", Kind: MediaList, Client: true, AppendOnly: true, MaxItems: 50},
+	{Name: "parts", Kind: StringList, Max: 200, MaxItems: 100, Client: true},
+	// Server fields: links, state, the action record, deadlines and flags.
+	{Name: "inspection_id", Kind: UUID},
+	{Name: "complaint_ids", Kind: UUIDList, AppendOnly: true},
+	{Name: "repeat_of", Kind: UUID},
+	{Name: "status", Kind: Enum, Values: WorkOrderStatuses, Default: fieldsync.WOOpen},
+	{Name: "assignee_id", Kind: UUID, Assignee: true},
+	{Name: "assigned_at", Kind: Time},
+	{Name: "accepted_at", Kind: Time},
+	{Name: "started_at", Kind: Time},
+	{Name: "completed_at", Kind: Time},
+	{Name: "verified_at", Kind: Time},
+	{Name: "cancelled_at", Kind: Time},
+	{Name: "hold_reason", Kind: String},
+	{Name: "cancel_reason", Kind: String},
+	{Name: "reopen_reason", Kind: String},
+	{Name: "resolution", Kind: String, Max: 4000},
+	{Name: "signature_media_id", Kind: Media},
+	{Name: "satisfaction", Kind: Int, Min: 1, Max: 5},
+	{Name: "verify_notes", Kind: String},
+	{Name: "respond_by", Kind: Time},
+	{Name: "resolve_by", Kind: Time},
+	{Name: "sla_priority", Kind: String},
+	{Name: "respond_breached", Kind: Bool, Default: false},
+	{Name: "resolve_breached", Kind: Bool, Default: false},
+	{Name: "overdue", Kind: Bool, Default: false},
+	{Name: "escalated", Kind: Bool, Default: false},
+	{Name: "escalated_to", Kind: String},
+	{Name: "escalated_at", Kind: Time},
+	timelineField,
+}
+
+// WorkOrders declares the work_orders collection: the status machine,
+// actions and deadlines of PRODUCT.md.
+func WorkOrders(opts FieldOptions) *Collection {
+	reason := []Field{{Name: "reason", Kind: String, Max: 2000, Required: true}}
+	return &Collection{
+		Name:       fieldsync.CollWorkOrders,
+		Fields:     workOrderFields,
+		StateField: "status",
+		Machine:    fieldsync.WorkOrderTransitions,
+		Actions: []Action{
+			{Name: "assign", Args: []Field{{Name: "assignee_id", Kind: UUID, Required: true}, {Name: "note", Kind: String, Max: 2000}}, Apply: func(a *ActionContext) error { return assignOrder(a, opts) }},
+			{Name: "accept", Apply: orderStep("accepted_at", "")},
+			{Name: "start", Apply: orderStep("started_at", "")},
+			{Name: "hold", Args: reason, Apply: orderStep("", "hold_reason")},
+			{Name: "resume", Apply: orderStep("", "")},
+			{Name: "complete", Args: []Field{
+				{Name: "resolution", Kind: String, Max: 4000, Required: true},
+				{Name: "parts", Kind: StringList, Max: 200, MaxItems: 100},
+				{Name: "after_photo_ids", Kind: MediaList, MaxItems: 50},
+				{Name: "signature_media_id", Kind: Media}}, Apply: completeOrder},
+			{Name: "verify", Args: []Field{{Name: "satisfaction", Kind: Int, Min: 1, Max: 5, Required: true}, {Name: "notes", Kind: String, Max: 2000}},
+				Apply: verifyOrder},
+			{Name: "reopen", Args: reason, Apply: reopenOrder},
+			{Name: "cancel", Args: reason, Apply: orderStep("cancelled_at", "cancel_reason")},
+		},
+		Compute: func(r *Record, now time.Time) { computeOrder(opts.sla(r.Tenant), r, now) },
+		Redact:  maskOwnerPhone,
+	}
+}
+
+// prevState is the state before the machine moved it (the newest timeline
+// entry's "to", or open).
+func prevState(r *Record) string {
+	tl, _ := r.Get("timeline").([]any)
+	for i := len(tl) - 1; i >= 0; i-- {
+		if m, ok := tl[i].(map[string]any); ok {
+			if to, ok := m["to"].(string); ok && to != "" {
+				return to
+			}
+		}
+	}
+	return fieldsync.WOOpen
+}
+
+// orderStep records an action: a timestamp field, a reason field, the timeline.
+func orderStep(stamp, reasonField string) func(*ActionContext) error {
+	return func(a *ActionContext) error {
+		from := prevState(a.Record)
+		if stamp != "" {
+			a.Record.Set(stamp, a.Now)
+		}
+		if reasonField != "" {
+			a.Record.Set(reasonField, argString(a, "reason"))
+		}
+		logAction(a, "status", from, argString(a, "reason"))
+		return syncOrderLinks(a)
+	}
+}
+
+func assignOrder(a *ActionContext, opts FieldOptions) error {
+	r := a.Record
+	// Two agents assigning at once: the one whose phone had not seen the
+	// other's assignment is refused instead of silently overwriting it.
+	if a.BaseVersion > 0 && r.FieldVersions["assignee_id"] > a.BaseVersion && r.FieldDevices["assignee_id"] != a.Caller.DeviceID {
+		return fieldsync.Errorf(fieldsync.EConflict, "the order was assigned by someone else since version %d", a.BaseVersion)
+	}
+	if err := opts.checkAssignee(a, r.SiteID, argString(a, "assignee_id")); err != nil {
+		return err
+	}
+	from := prevState(r)
+	old := r.GetString("assignee_id")
+	r.Set("assignee_id", a.Args["assignee_id"])
+	r.Set("assigned_at", a.Now)
+	note := argString(a, "note")
+	if old != "" && old != argString(a, "assignee_id") {
+		note = "reassigned from " + old + ". " + note
+	}
+	logAction(a, "status", from, note)
+	if err := syncInspectionAssignees(a); err != nil {
+		return err
+	}
+	return syncOrderLinks(a)
+}
+
+func completeOrder(a *ActionContext) error {
+	r := a.Record
+	from := prevState(r)
+	r.Set("resolution", a.Args["resolution"])
+	if p, ok := a.Args["parts"]; ok {
+		r.Set("parts", p)
+	}
+	if p, ok := a.Args["after_photo_ids"]; ok {
+		r.Fields["after_photo_ids"] = union(r.Get("after_photo_ids"), p)
+	}
+	if s, ok := a.Args["signature_media_id"]; ok {
+		r.Set("signature_media_id", s)
+	}
+	r.Set("completed_at", a.Now)
+	logAction(a, "status", from, "")
+	return syncOrderLinks(a)
+}
+
+// verifyOrder records the follow-up of a completed order; an unhappy owner
+// (satisfaction ≤ 2) opens a complaint linked to the order.
+func verifyOrder(a *ActionContext) error {
+	r := a.Record
+	from := prevState(r)
+	score, _ := a.Args["satisfaction"].(int64)
+	r.Set("satisfaction", score)
+	r.Set("verify_notes", a.Args["notes"])
+	r.Set("verified_at", a.Now)
+	logAction(a, "status", from, "satisfaction "+strconv.FormatInt(score, 10))
+	if score <= dissatisfiedMaxScore {
+		cid := derivedID("dissatisfied", r.ID, strconv.FormatInt(r.Version, 10))
+		content := "Owner not satisfied with work order: " + r.GetString("title")
+		if n := argString(a, "notes"); n != "" {
+			content += ". " + n
+		}
+		set := map[string]any{"channel": "phone", "category": r.GetString("category"), "content": content,
+			"work_order_ids": []string{r.ID}, "work_orders": []any{orderProgress(r)}}
+		for _, f := range []string{"owner_name", "owner_phone", "building", "unit"} {
+			if v := r.Get(f); v != nil {
+				set[f] = v
+			}
+		}
+		a.Write(Write{Collection: fieldsync.CollComplaints, ID: cid, Create: true, SiteID: r.SiteID, Set: set})
+		r.Append("complaint_ids", cid)
+	}
+	return syncOrderLinks(a)
+}
+
+func reopenOrder(a *ActionContext) error {
+	r := a.Record
+	from := prevState(r)
+	r.Set("reopen_reason", a.Args["reason"])
+	for _, f := range []string{"completed_at", "verified_at", "satisfaction", "verify_notes"} {
+		r.Set(f, nil)
+	}
+	logAction(a, "status", from, argString(a, "reason"))
+	return syncOrderLinks(a)
+}
+
+// orderProgress is what a complaint shows of a linked order.
+func orderProgress(r *Record) map[string]any {
+	p := map[string]any{"id": r.ID, "status": r.GetString("status"), "title": r.GetString("title")}
+	if a := r.GetString("assignee_id"); a != "" {
+		p["assignee_id"] = a
+	}
+	return p
+}
+
+// syncOrderLinks shows the order's progress on the complaints it is linked to.
+func syncOrderLinks(a *ActionContext) error {
+	ids := stringsOf(a.Record.Get("complaint_ids"))
+	if len(ids) == 0 {
+		return nil
+	}
+	cs, err := a.Lookup(fieldsync.CollComplaints, ids...)
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		list, _ := c.Get("work_orders").([]any)
+		next := make([]any, 0, len(list)+1)
+		for _, e := range list {
+			if m, ok := e.(map[string]any); !ok || m["id"] != a.Record.ID {
+				next = append(next, e)
+			}
+		}
+		next = append(next, orderProgress(a.Record))
+		a.Write(Write{Collection: fieldsync.CollComplaints, ID: c.ID, Set: map[string]any{"work_orders": next},
+			Append: map[string][]any{"work_order_ids": {a.Record.ID}}})
+	}
+	return nil
+}
+
+// syncInspectionAssignees lets the technicians of an inspection's orders see
+// it: its assignee_ids are the current assignees of every order raised from it.
+func syncInspectionAssignees(a *ActionContext) error {
+	iid := a.Record.GetString("inspection_id")
+	if iid == "" {
+		return nil
+	}
+	ins, err := a.Lookup(fieldsync.CollInspections, iid)
+	if err != nil || len(ins) == 0 {
+		return err
+	}
+	var others []string
+	for _, id := range stringsOf(ins[0].Get("work_order_ids")) {
+		if id != a.Record.ID {
+			others = append(others, id)
+		}
+	}
+	asg := []string{a.Record.GetString("assignee_id")}
+	orders, err := a.Lookup(fieldsync.CollWorkOrders, others...)
+	if err != nil {
+		return err
+	}
+	for _, o := range orders {
+		if s := o.GetString("assignee_id"); s != "" && !slices.Contains(asg, s) {
+			asg = append(asg, s)
+		}
+	}
+	a.Write(Write{Collection: fieldsync.CollInspections, ID: iid, Set: map[string]any{"assignee_ids": asg}})
+	return nil
+}
+
+// computeOrder derives deadlines from the priority and creation time, the
+// breached flags at now, and the automatic escalation of a late urgent order
+// to the site's supervisor.
+func computeOrder(slas map[string]fieldsync.SLA, r *Record, now time.Time) {
+	if r.Version == 1 && r.Get("timeline") == nil {
+		r.Append("timeline", timelineEntry(r.CreatedAt, r.CreatedBy, "create", "", r.GetString("status"), ""))
+	}
+	p := r.GetString("priority")
+	if r.GetString("sla_priority") != p {
+		respond, resolve := fieldsync.Deadlines(slas, p, r.CreatedAt)
+		r.Set("respond_by", respond)
+		r.Set("resolve_by", resolve)
+		r.Set("sla_priority", p)
+	}
+	responded, resolved := timeOf(r, "accepted_at"), timeOf(r, "completed_at")
+	if r.GetString("status") == fieldsync.WOCancelled {
+		c := timeOf(r, "cancelled_at")
+		responded, resolved = firstTime(responded, c), firstTime(resolved, c)
+	}
+	rb, sb := fieldsync.Breaches(now, timeOf(r, "respond_by"), timeOf(r, "resolve_by"), responded, resolved)
+	r.Set("respond_breached", rb)
+	r.Set("resolve_breached", sb)
+	r.Set("overdue", rb || sb)
+	if rb && p == fieldsync.PriorityUrgent && r.Get("escalated") != true {
+		r.Set("escalated", true)
+		r.Set("escalated_to", "supervisor")
+		r.Set("escalated_at", now)
+		r.Append("timeline", timelineEntry(now, "server", "escalate", "", r.GetString("status"), "urgent order not accepted by its respond-by deadline"))
+	}
+}
+
+func firstTime(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
+}
