@@ -266,3 +266,7 @@ func (r *replica) versions() []string {
 	sort.Strings(out)
 	return out
 }
+
+func contextWithCaller(c *fieldsync.Caller) (context.Context, context.CancelFunc) {
+	return context.WithCancel(as(c))
+}

@@ -88,7 +88,7 @@ func scopeSites(c *fieldsync.Caller) []string {
 }
 
 func (e *Engine) find(ctx context.Context, filter bson.M, limit int) ([]*Record, error) {
-	cur, err := e.recs.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "p", Value: 1}}).SetLimit(int64(limit)))
+	cur, err := e.recs.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "p", Value: 1}}).SetLimit(int64(limit)).SetBatchSize(int32(limit)))
 	if err != nil {
 		return nil, storeError(err)
 	}
