@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync"
 	"testing"
-	"time"
 
 	"fieldsync/api"
 	"fieldsync/auth"
@@ -22,7 +21,7 @@ type fullDeps struct {
 	Auth    *auth.Service
 	Engine  *fsync.Engine
 	Media   *media.Service
-	Clock   *testClock
+	Clock   *devtest.Clock
 }
 
 var depsByServer sync.Map // *api.Server → *fullDeps
@@ -58,7 +57,7 @@ type fullConfig struct {
 // newFullServerWith is newFullServer with the options adjusted by configure (when not nil).
 func newFullServerWith(tb testing.TB, configure func(*fullConfig)) *api.Server {
 	tb.Helper()
-	d := &fullDeps{Store: devtest.MustOpenStore(tb), Objects: devtest.MustOpenObjects(tb), Clock: newTestClock()}
+	d := &fullDeps{Store: devtest.MustOpenStore(tb), Objects: devtest.MustOpenObjects(tb), Clock: devtest.NewClock()}
 	cfg := fullConfig{
 		API: api.Options{Ready: map[string]api.Pinger{"database": d.Store, "object_store": d.Objects}, Reports: &mongodb.Reports{Store: d.Store}},
 		Auth: auth.Options{Store: d.Store, Keys: mustKeySet(tb), Now: d.Clock.Now, DefaultTenant: "demo",
@@ -102,24 +101,3 @@ func mustKeySet(tb testing.TB) *auth.KeySet {
 	return auth.NewKeySet(k)
 }
 
-// testClock is an injectable clock: it starts at the real time and moves only when told.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newTestClock() *testClock { return &testClock{t: time.Now().UTC().Truncate(time.Second)} }
-
-// Now returns the clock's time.
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock forward by d.
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}

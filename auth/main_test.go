@@ -2,9 +2,7 @@ package auth_test
 
 import (
 	"context"
-	"sync"
 	"testing"
-	"time"
 
 	"fieldsync"
 	"fieldsync/auth"
@@ -14,38 +12,18 @@ import (
 
 func TestMain(m *testing.M) { devtest.Main(m) }
 
-// clock is an injected clock that moves only when told.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Now().UTC().Truncate(time.Second)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // fixture is a service on a fresh database with one guard.
 type fixture struct {
 	svc   *auth.Service
 	store *mongodb.Store
 	keys  *auth.KeySet
-	clock *clock
+	clock *devtest.Clock
 	guard *fieldsync.User
 }
 
 func newFixture(tb testing.TB, adjust func(*auth.Options)) *fixture {
 	tb.Helper()
-	f := &fixture{store: devtest.MustOpenStore(tb), clock: newClock()}
+	f := &fixture{store: devtest.MustOpenStore(tb), clock: devtest.NewClock()}
 	k, err := auth.GenerateKey()
 	if err != nil {
 		tb.Fatal(err)
