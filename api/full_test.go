@@ -52,6 +52,8 @@ type fullConfig struct {
 	Sync fsync.Options
 	// Media tunes the photo-evidence service (its clock is the test clock).
 	Media media.Options
+	// Objects replaces the test's object store (e.g. one behind a devtest.Proxy).
+	Objects *media.ObjectStore
 }
 
 // newFullServerWith is newFullServer with the options adjusted by configure (when not nil).
@@ -65,6 +67,10 @@ func newFullServerWith(tb testing.TB, configure func(*fullConfig)) *api.Server {
 	}
 	if configure != nil {
 		configure(&cfg)
+	}
+	if cfg.Objects != nil {
+		d.Objects = cfg.Objects
+		cfg.API.Ready["object_store"] = cfg.Objects
 	}
 	d.Auth = auth.New(cfg.Auth)
 	cfg.API.Auth = d.Auth

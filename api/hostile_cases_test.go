@@ -1,7 +1,12 @@
 package api_test
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -49,7 +54,17 @@ func TestHostileInputCases(t *testing.T) {
 	}
 	var st hostileStats
 	for _, c := range cases {
-		status, body := w.send(t, &st, "POST", "/v1/sync/push", "application/json", c.body, w.guard)
+		var (
+			status int
+			body   []byte
+		)
+		if len(c.body) > api.MaxBodyBytes {
+			status, body = sendOversized(t, w, c.body)
+			st.sent++
+			st.by4xx++
+		} else {
+			status, body = w.send(t, &st, "POST", "/v1/sync/push", "application/json", c.body, w.guard)
+		}
 		if status != c.status {
 			t.Errorf("%s: got %d, want %d: %.300s", c.name, status, c.status, body)
 			continue
@@ -126,4 +141,31 @@ func FuzzPushHTTP(f *testing.F) {
 			}
 		}
 	})
+}
+
+// sendOversized writes an oversized push on a raw connection while reading
+// the answer: the server refuses it from Content-Length and closes the
+// connection, which would otherwise reset the client before it sees the 413.
+func sendOversized(tb testing.TB, w *hostileWorld, body string) (int, []byte) {
+	tb.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(w.base, "http://"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer conn.Close()
+	go func() {
+		fmt.Fprintf(conn, "POST /v1/sync/push HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: %s\r\nContent-Length: %d\r\n\r\n",
+			w.guard["Authorization"], len(body))
+		_, _ = io.WriteString(conn, body)
+	}()
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 400 {
+		assertProblem(tb, resp, b)
+	}
+	return resp.StatusCode, b
 }
