@@ -61,7 +61,8 @@ func newFullServerWith(tb testing.TB, configure func(*fullConfig)) *api.Server {
 	tb.Helper()
 	d := &fullDeps{Store: devtest.MustOpenStore(tb), Objects: devtest.MustOpenObjects(tb), Clock: devtest.NewClock()}
 	cfg := fullConfig{
-		API: api.Options{Ready: map[string]api.Pinger{"database": d.Store, "object_store": d.Objects}, Reports: &mongodb.Reports{Store: d.Store}},
+		API: api.Options{Ready: map[string]api.Pinger{"database": d.Store, "object_store": d.Objects}, Reports: &mongodb.Reports{Store: d.Store},
+			PendingMedia: mongodb.NewMediaStore(d.Store).CountPending},
 		Auth: auth.Options{Store: d.Store, Keys: mustKeySet(tb), Now: d.Clock.Now, DefaultTenant: "demo",
 			Password: testPasswordParams},
 	}
@@ -106,4 +107,3 @@ func mustKeySet(tb testing.TB) *auth.KeySet {
 	}
 	return auth.NewKeySet(k)
 }
-

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"strconv"
 	"time"
 
@@ -23,7 +24,7 @@ type metrics struct {
 	pullLag     prometheus.Histogram
 }
 
-func newMetrics() *metrics {
+func newMetrics(pendingMedia func(context.Context) (int64, error)) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -46,6 +47,19 @@ func newMetrics() *metrics {
 			Name: "fieldsync_pull_lag_seconds", Help: "Age of the oldest change handed out by a pull page (how far behind clients are).",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 10),
 		}),
+	}
+	if pendingMedia != nil {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "fieldsync_media_pending", Help: "Photos announced but not yet stored (all tenants); -1 when the count failed.",
+		}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			n, err := pendingMedia(ctx)
+			if err != nil {
+				return -1
+			}
+			return float64(n)
+		}))
 	}
 	m.reg.MustRegister(m.requests, m.latency, m.mutations, m.unavailable, m.dependency, m.pullLag,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

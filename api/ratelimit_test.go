@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"fieldsync/api"
+
+	"github.com/google/uuid"
 )
 
 func TestAddressRateLimit(t *testing.T) {
@@ -48,4 +50,18 @@ func TestMetricsCountRequests(t *testing.T) {
 	scenario{method: "GET", url: "/metrics", status: 200,
 		contains: []string{`fieldsync_http_requests_total{method="GET",route="/healthz",status="200"} 1`, "go_goroutines"},
 	}.run(t, srv)
+}
+
+// TestMetricsCountPendingMedia announces two photos and finds them in the
+// pending-evidence gauge.
+func TestMetricsCountPendingMedia(t *testing.T) {
+	t.Parallel()
+	srv := newFullServer(t)
+	guard := mustLoginSession(t, srv, "guard.a1", "")
+	photo := testJPEG(t, 40, 30)
+	scenario{method: "GET", url: "/metrics", status: 200, contains: []string{"fieldsync_media_pending 0"}}.run(t, srv)
+	for range 2 {
+		mustDo(t, srv, "POST", "/v1/media", createJSON(uuid.NewString(), "image/jpeg", photo), guard.Headers(), 201, nil)
+	}
+	scenario{method: "GET", url: "/metrics", status: 200, contains: []string{"fieldsync_media_pending 2"}}.run(t, srv)
 }

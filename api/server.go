@@ -68,6 +68,8 @@ type Options struct {
 	Auth *auth.Service
 	// Media serves photo evidence (/v1/media).
 	Media *media.Service
+	// PendingMedia, when set, counts media announced but not yet stored, for /metrics.
+	PendingMedia func(ctx context.Context) (int64, error)
 	// AddressLimit and DeviceLimit override DefaultAddressLimit and DefaultDeviceLimit
 	// (a zero value keeps the default; a negative Rate turns the limit off).
 	AddressLimit RateLimit
@@ -101,7 +103,7 @@ func New(opts Options) *Server {
 		opts.Now = time.Now
 	}
 	opts.Timeouts = opts.Timeouts.withDefaults()
-	s := &Server{opts: opts, log: opts.Logger, metrics: newMetrics()}
+	s := &Server{opts: opts, log: opts.Logger, metrics: newMetrics(opts.PendingMedia)}
 	s.byAddress = newLimiter(orDefault(opts.AddressLimit, DefaultAddressLimit), opts.Now)
 	s.byDevice = newLimiter(orDefault(opts.DeviceLimit, DefaultDeviceLimit), opts.Now)
 	s.app = fiber.New(fiber.Config{

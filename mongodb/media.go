@@ -143,6 +143,13 @@ func (s *MediaStore) DeleteMedia(ctx context.Context, tenant, id, status string)
 	return r.DeletedCount == 1, nil
 }
 
+// CountPending counts media of every tenant announced and not yet stored (the
+// pending-evidence gauge of /metrics).
+func (s *MediaStore) CountPending(ctx context.Context) (int64, error) {
+	n, err := s.coll.CountDocuments(ctx, bson.M{"status": fieldsync.MediaPending})
+	return n, mapError(err)
+}
+
 // StalePending returns up to limit media of any tenant still pending since before cutoff.
 func (s *MediaStore) StalePending(ctx context.Context, cutoff time.Time, limit int) ([]fieldsync.Media, error) {
 	return s.find(ctx, bson.M{"status": fieldsync.MediaPending, "created_at": bson.M{"$lt": cutoff}}, int64(limit))

@@ -29,7 +29,9 @@ type App struct {
 	objects *media.ObjectStore
 	auth    *auth.Service
 	engine  *fsync.Engine
-	media   *media.Service
+	// mediaStore keeps photo metadata (the pending gauge counts it).
+	mediaStore *mongodb.MediaStore
+	media      *media.Service
 	// stopKeys ends the key-directory reload loop.
 	stopKeys context.CancelFunc
 }
@@ -110,7 +112,8 @@ func (a *App) open(ctx context.Context) error {
 // which records cite a photo.
 func (a *App) openMedia() {
 	m := a.cfg.Media
-	a.media = media.NewService(mongodb.NewMediaStore(a.store), a.objects, a.engine, media.Options{
+	a.mediaStore = mongodb.NewMediaStore(a.store)
+	a.media = media.NewService(a.mediaStore, a.objects, a.engine, media.Options{
 		MaxBytes: m.MaxBytes, UploadExpiry: m.UploadExpiry, DownloadExpiry: m.DownloadExpiry,
 		CleanupAge: m.CleanupAge, CleanupInterval: m.CleanupInterval, Logger: a.log,
 	})
@@ -169,6 +172,7 @@ func (a *App) Server() *api.Server {
 		Auth:         a.auth,
 		Reports:      &mongodb.Reports{Store: a.store},
 		Sync:         a.engine,
+		PendingMedia: a.mediaStore.CountPending,
 		Media:        a.media,
 		AddressLimit: a.cfg.RateAddress,
 		DeviceLimit:  a.cfg.RateDevice,
