@@ -55,7 +55,7 @@ func TestRecordsAreAbout400Bytes(t *testing.T) {
 func TestRawRunMeasuresEveryPhase(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	d, err := newRawSystem(ctx, devtest.MongoURI(), devtest.DBName(t), 100)
+	d, err := newRawSystem(ctx, devtest.MongoURI(t), devtest.DBName(t), 100)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,10 +30,17 @@ var (
 	tmpRoot                                  string
 )
 
-// Main starts the shared stack, runs the tests and stops it. Call it from TestMain.
+// Main runs the tests and stops the shared stack if any test started it.
+// Call it from TestMain. The stack starts on first use, so test binaries (and
+// fuzz workers) that never touch a store never pay for it.
 func Main(m *testing.M) {
 	os.Exit(run(m))
 }
+
+var (
+	stackOnce sync.Once
+	stackErr  error
+)
 
 func run(m *testing.M) int {
 	var err error
@@ -45,31 +53,48 @@ func run(m *testing.M) int {
 	mongoURI = os.Getenv("FIELDSYNC_TEST_MONGO_URI")
 	s3Endpoint = os.Getenv("FIELDSYNC_TEST_S3_ENDPOINT")
 	s3Access, s3Secret = os.Getenv("FIELDSYNC_TEST_S3_ACCESS_KEY"), os.Getenv("FIELDSYNC_TEST_S3_SECRET_KEY")
-	if mongoURI == "" || s3Endpoint == "" {
-		stack, err = devstack.Start(context.Background(), devstack.Options{
+	defer func() {
+		if stack != nil {
+			stack.Close()
+		}
+	}()
+	return m.Run()
+}
+
+// ensureStack starts the embedded stores the environment does not provide, once.
+func ensureStack(tb testing.TB) {
+	tb.Helper()
+	stackOnce.Do(func() {
+		if mongoURI != "" && s3Endpoint != "" {
+			return
+		}
+		stack, stackErr = devstack.Start(context.Background(), devstack.Options{
 			Dir: filepath.Join(tmpRoot, "stack"), NoDatabase: mongoURI != "", NoObjectStore: s3Endpoint != "",
 			Logger: quietLogger(),
 		})
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "devtest:", err)
-			return 1
+		if stackErr != nil {
+			return
 		}
-		defer stack.Close()
 		if mongoURI == "" {
 			mongoURI = stack.MongoURI
 		}
 		if s3Endpoint == "" {
 			s3Endpoint, s3Access, s3Secret = stack.S3Endpoint, stack.S3AccessKey, stack.S3SecretKey
 		}
+	})
+	if stackErr != nil {
+		tb.Fatalf("devtest: embedded stores: %v", stackErr)
 	}
-	return m.Run()
 }
 
 // MongoURI is the shared database server's URI.
-func MongoURI() string { return mongoURI }
+func MongoURI(tb testing.TB) string { ensureStack(tb); return mongoURI }
 
 // S3 returns the shared object store's endpoint and keys.
-func S3() (endpoint, access, secret string) { return s3Endpoint, s3Access, s3Secret }
+func S3(tb testing.TB) (endpoint, access, secret string) {
+	ensureStack(tb)
+	return s3Endpoint, s3Access, s3Secret
+}
 
 // Name returns a fresh name usable as a database or bucket name, derived from the test.
 func Name(tb testing.TB) string {
@@ -101,6 +126,7 @@ func MustOpenStore(tb testing.TB) *mongodb.Store {
 func MustOpenStoreDB(tb testing.TB, name string, opts mongodb.Options) *mongodb.Store {
 	tb.Helper()
 	ctx := context.Background()
+	ensureStack(tb)
 	s, err := mongodb.Open(ctx, mongoURI, name, opts)
 	if err != nil {
 		tb.Fatal(err)
@@ -120,6 +146,7 @@ func MustOpenStoreDB(tb testing.TB, name string, opts mongodb.Options) *mongodb.
 // MustOpenObjects returns an object store on a fresh bucket, emptied and removed when the test ends.
 func MustOpenObjects(tb testing.TB) *media.ObjectStore {
 	tb.Helper()
+	ensureStack(tb)
 	o, err := media.OpenObjectStore(media.ObjectStoreOptions{
 		Endpoint: s3Endpoint, AccessKey: s3Access, SecretKey: s3Secret, Bucket: Name(tb),
 	})

@@ -146,6 +146,7 @@ func (p *Proxy) forward(client net.Conn) {
 func MustOpenObjectsVia(tb testing.TB) (*media.ObjectStore, *Proxy) {
 	tb.Helper()
 	direct := MustOpenObjects(tb)
+	ensureStack(tb)
 	p := NewProxy(tb, s3Endpoint)
 	o, err := media.OpenObjectStore(media.ObjectStoreOptions{
 		Endpoint: p.Addr(), AccessKey: s3Access, SecretKey: s3Secret, Bucket: direct.Bucket,
