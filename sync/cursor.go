@@ -64,8 +64,8 @@ func DecodeCursor(key []byte, s string) (Cursor, error) {
 	if !ok {
 		return Cursor{}, bad
 	}
-	b, err1 := base64.RawURLEncoding.DecodeString(body)
-	got, err2 := base64.RawURLEncoding.DecodeString(sig)
+	b, err1 := base64.RawURLEncoding.Strict().DecodeString(body)
+	got, err2 := base64.RawURLEncoding.Strict().DecodeString(sig)
 	if err1 != nil || err2 != nil {
 		return Cursor{}, bad
 	}
