@@ -13,18 +13,11 @@ import (
 // refresh are public; logout and me authenticate inline.
 func (s *Server) registerAuthRoutes(r fiber.Router) {
 	s.app.Get("/.well-known/jwks.json", s.handleJWKS)
-	r.Post("/auth/login", s.needAuth, s.handleLogin)
-	r.Post("/auth/refresh", s.needAuth, s.handleRefresh)
+	needAuth := requires("auth service", s.opts.Auth != nil)
+	r.Post("/auth/login", needAuth, s.handleLogin)
+	r.Post("/auth/refresh", needAuth, s.handleRefresh)
 	r.Post("/auth/logout", s.authenticate, s.handleLogout)
 	r.Get("/me", s.authenticate, s.handleMe)
-}
-
-// needAuth answers 503 when the server was built without the auth service.
-func (s *Server) needAuth(c *fiber.Ctx) error {
-	if s.opts.Auth == nil {
-		return fieldsync.Errorf(fieldsync.EUnavailable, "auth service not configured")
-	}
-	return c.Next()
 }
 
 // authenticate verifies the bearer access token and puts the caller, with

@@ -29,6 +29,7 @@ func TestHealth(t *testing.T) {
 		{name: "readyz", method: "GET", url: "/readyz", status: 200, contains: []string{`"database":"ok"`, `"object_store":"ok"`}},
 		{name: "unknown route", method: "GET", url: "/nope", status: 404, contains: []string{`"code":"not_found"`}},
 		{name: "unknown v1 route without token", method: "GET", url: "/v1/nope", status: 401, contains: []string{`"code":"unauthorized"`}},
+		{name: "service not wired", method: "POST", url: "/v1/auth/login", body: `{}`, status: 503, contains: []string{`"code":"unavailable"`, "auth service not configured"}},
 		{name: "wrong method", method: "DELETE", url: "/healthz", status: 405, contains: []string{`"code":"method_not_allowed"`}},
 		{name: "openapi", method: "GET", url: "/openapi.yaml", status: 200, contains: []string{"openapi: 3.1"}},
 		{name: "docs", method: "GET", url: "/docs", status: 200, contains: []string{"<h1>fieldsync API", "/readyz"}, absent: []string{"<script"}},

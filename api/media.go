@@ -13,18 +13,12 @@ import (
 )
 
 func (s *Server) registerMediaRoutes(r fiber.Router) {
-	r.Post("/media", s.handleMediaCreate)
-	r.Get("/media", s.handleMediaList)
-	r.Get("/media/:id", s.handleMediaGet)
-	r.Put("/media/:id/content", s.handleMediaUpload)
-	r.Post("/media/:id/complete", s.handleMediaComplete)
-}
-
-func (s *Server) mediaService() (*media.Service, error) {
-	if s.opts.Media == nil {
-		return nil, fieldsync.Errorf(fieldsync.EUnavailable, "media service not configured")
-	}
-	return s.opts.Media, nil
+	g := r.Group("/media", requires("media service", s.opts.Media != nil))
+	g.Post("", s.handleMediaCreate)
+	g.Get("", s.handleMediaList)
+	g.Get("/:id", s.handleMediaGet)
+	g.Put("/:id/content", s.handleMediaUpload)
+	g.Post("/:id/complete", s.handleMediaComplete)
 }
 
 type mediaCreateRequest struct {
@@ -69,10 +63,7 @@ func newMediaResponse(m *fieldsync.Media) mediaResponse {
 }
 
 func (s *Server) handleMediaCreate(c *fiber.Ctx) error {
-	svc, err := s.mediaService()
-	if err != nil {
-		return err
-	}
+	svc := s.opts.Media
 	var req mediaCreateRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return err
@@ -93,10 +84,7 @@ func (s *Server) handleMediaCreate(c *fiber.Ctx) error {
 // the service reads at most the media's declared size (itself at most the
 // media max size), without buffering it.
 func (s *Server) handleMediaUpload(c *fiber.Ctx) error {
-	svc, err := s.mediaService()
-	if err != nil {
-		return err
-	}
+	svc := s.opts.Media
 	n := int64(c.Request().Header.ContentLength())
 	if n > svc.MaxBytes() {
 		c.Context().SetConnectionClose() // do not read a body we refuse
@@ -120,10 +108,7 @@ func (s *Server) handleMediaUpload(c *fiber.Ctx) error {
 }
 
 func (s *Server) handleMediaComplete(c *fiber.Ctx) error {
-	svc, err := s.mediaService()
-	if err != nil {
-		return err
-	}
+	svc := s.opts.Media
 	m, err := svc.Complete(c.UserContext(), utils.CopyString(c.Params("id")))
 	if err != nil {
 		return err
@@ -132,10 +117,7 @@ func (s *Server) handleMediaComplete(c *fiber.Ctx) error {
 }
 
 func (s *Server) handleMediaGet(c *fiber.Ctx) error {
-	svc, err := s.mediaService()
-	if err != nil {
-		return err
-	}
+	svc := s.opts.Media
 	v, err := svc.Get(c.UserContext(), utils.CopyString(c.Params("id")))
 	if err != nil {
 		return err
@@ -162,10 +144,7 @@ type missingRecordID struct {
 }
 
 func (s *Server) handleMediaList(c *fiber.Ctx) error {
-	svc, err := s.mediaService()
-	if err != nil {
-		return err
-	}
+	svc := s.opts.Media
 	if st := c.Query("status"); st != fieldsync.MediaPending {
 		return fieldsync.FieldErrorf("status", "required; only status=pending is supported")
 	}

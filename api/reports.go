@@ -16,7 +16,7 @@ const DefaultReportSpan = 30 * 24 * time.Hour
 // Customer-service reports (cs_agent, supervisor and admin of the site; the
 // report service checks).
 func (s *Server) registerReportRoutes(r fiber.Router) {
-	g := r.Group("/reports")
+	g := r.Group("/reports", requires("reports", s.opts.Reports != nil))
 	g.Get("/complaints", s.handleReport(func(ctx context.Context, q fieldsync.ReportQuery) (*fieldsync.Report, error) {
 		return s.opts.Reports.ComplaintReport(ctx, q)
 	}))
@@ -27,9 +27,6 @@ func (s *Server) registerReportRoutes(r fiber.Router) {
 
 func (s *Server) handleReport(run func(context.Context, fieldsync.ReportQuery) (*fieldsync.Report, error)) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		if s.opts.Reports == nil {
-			return fieldsync.Errorf(fieldsync.EUnavailable, "reports are not configured")
-		}
 		q, err := s.reportQuery(c)
 		if err != nil {
 			return err

@@ -160,6 +160,17 @@ func (s *Server) Routes() []string {
 	return out
 }
 
+// requires answers 503 for a route group whose service this server was built
+// without (a partial wiring in tests or tools), instead of a nil dereference.
+func requires(name string, wired bool) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if !wired {
+			return fieldsync.Errorf(fieldsync.EUnavailable, "%s not configured", name)
+		}
+		return c.Next()
+	}
+}
+
 func orDefault(l, def RateLimit) RateLimit {
 	if l.Rate == 0 {
 		return def

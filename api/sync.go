@@ -17,19 +17,12 @@ import (
 // published limits. Handlers are thin: the engine (fieldsync.SyncService)
 // validates, merges, versions and scopes.
 func (s *Server) registerSyncRoutes(r fiber.Router) {
-	r.Post("/sync/push", s.needSync, s.handleSyncPush)
-	r.Get("/sync/pull", s.needSync, s.handleSyncPull)
-	r.Get("/sync/bootstrap", s.needSync, s.handleSyncBootstrap)
-	r.Get("/sync/events", s.needSync, s.handleSyncEvents)
-	r.Get("/sync/config", s.needSync, s.handleSyncConfig)
-}
-
-// needSync answers 503 when the server was built without the sync engine.
-func (s *Server) needSync(c *fiber.Ctx) error {
-	if s.opts.Sync == nil {
-		return fieldsync.Errorf(fieldsync.EUnavailable, "sync engine not configured")
-	}
-	return c.Next()
+	g := r.Group("/sync", requires("sync engine", s.opts.Sync != nil))
+	g.Post("/push", s.handleSyncPush)
+	g.Get("/pull", s.handleSyncPull)
+	g.Get("/bootstrap", s.handleSyncBootstrap)
+	g.Get("/events", s.handleSyncEvents)
+	g.Get("/config", s.handleSyncConfig)
 }
 
 // pushRequest is the push envelope. Mutations stay raw so that one malformed
@@ -181,7 +174,16 @@ func (s *Server) handleSyncBootstrap(c *fiber.Ctx) error {
 	}
 	ctx, cancel := streamContext(c)
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(s.opts.Sync.Bootstrap(ctx, sv, pw)) }()
+	go func() {
+		// Buffered so the engine's line-by-line writes do not each cross the pipe;
+		// an error before the first flush still reaches Peek below as a problem.
+		bw := bufio.NewWriterSize(pw, 64<<10)
+		err := s.opts.Sync.Bootstrap(ctx, sv, bw)
+		if err == nil {
+			err = bw.Flush()
+		}
+		pw.CloseWithError(err)
+	}()
 	br := bufio.NewReaderSize(pr, 64<<10)
 	if _, err := br.Peek(1); err != nil {
 		cancel()

@@ -107,6 +107,7 @@ func TestSyncOverHTTP(t *testing.T) {
 		{name: "garbage cursor", method: "GET", url: "/v1/sync/pull?cursor=%00%ff", headers: auth, status: 400},
 		{name: "bad limit", method: "GET", url: "/v1/sync/pull?limit=5000", headers: auth, status: 400},
 		{name: "old app pull", method: "GET", url: "/v1/sync/pull?schema_version=99", headers: auth, status: 426},
+		{name: "old app bootstrap", method: "GET", url: "/v1/sync/bootstrap?schema_version=99", headers: auth, status: 426, contains: []string{`"code":"upgrade_required"`}},
 		{name: "config", method: "GET", url: "/v1/sync/config", headers: auth, status: 200, contains: []string{`"max_mutations":500`, `"schema_versions":[1]`}},
 	} {
 		t.Run(sc.name, func(t *testing.T) { sc.run(t, srv) })
