@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
@@ -53,6 +54,7 @@ type Stack struct {
 	S3SecretKey string
 
 	cancel context.CancelFunc
+	lockf  *os.File
 	wg     sync.WaitGroup
 	lock   *wireLock
 	s3Done chan error
@@ -85,13 +87,21 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 			return nil, fmt.Errorf("devstack: %w", err)
 		}
 	}
+	// One process owns a data dir: a second one (a `seed demo` next to a running
+	// server) would run its own database front on the same files and lose the
+	// write serialization, so it is refused with a clear error instead.
+	lockf, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
 	creds, err := loadCredentials(filepath.Join(dir, "credentials.json"))
 	if err != nil {
+		lockf.Close()
 		return nil, err
 	}
 
 	runCtx, cancel := context.WithCancel(context.Background())
-	s := &Stack{cancel: cancel, S3AccessKey: creds.S3AccessKey, S3SecretKey: creds.S3SecretKey}
+	s := &Stack{cancel: cancel, lockf: lockf, S3AccessKey: creds.S3AccessKey, S3SecretKey: creds.S3SecretKey}
 	if !opts.NoDatabase {
 		if err := s.startDatabase(runCtx, dir, log, opts.UnlockedWrites); err != nil {
 			s.Close()
@@ -224,6 +234,21 @@ func (s *Stack) Close() {
 		s.lock.close()
 	}
 	s.wg.Wait()
+	if s.lockf != nil {
+		s.lockf.Close() // releases the flock
+	}
+}
+
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("devstack: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("devstack: data dir %s is in use by another fieldsync process; stop it first", dir)
+	}
+	return f, nil
 }
 
 func freeAddr() (string, error) {

@@ -221,3 +221,23 @@ func TestPauseAndResumeDatabase(t *testing.T) {
 	}
 	t.Fatalf("database did not come back: %v", err2)
 }
+
+// TestDataDirHasOneOwner: a second stack on a data dir in use is refused, and
+// the dir is free again once the first stops.
+func TestDataDirHasOneOwner(t *testing.T) {
+	dir := t.TempDir()
+	first, err := Start(context.Background(), Options{Dir: dir, NoObjectStore: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := Start(context.Background(), Options{Dir: dir, NoObjectStore: true}); err == nil {
+		s.Close()
+		t.Fatal("a second stack started on a data dir in use")
+	}
+	first.Close()
+	again, err := Start(context.Background(), Options{Dir: dir, NoObjectStore: true})
+	if err != nil {
+		t.Fatalf("data dir still locked after Close: %v", err)
+	}
+	again.Close()
+}
