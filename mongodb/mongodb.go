@@ -100,6 +100,3 @@ func isServerSelection(err error) bool {
 	}
 	return errors.Is(err, mongo.ErrClientDisconnected)
 }
-
-// MapError exposes the store's error translation to other adapters of this package's callers.
-func MapError(err error) error { return mapError(err) }
