@@ -111,14 +111,18 @@ type Record struct {
 	UpdatedDevice string `bson:"ud"`
 	// Assignees feed RecordRef.AssigneeIDs; Former are every assignee the
 	// record ever had, so a reassigned record is sent as delete to the old one.
-	Assignees []string `bson:"asg"`
-	Former    []string `bson:"ex"`
+	Assignees []string `bson:"asg,omitempty"`
+	Former    []string `bson:"ex,omitempty"`
 	// Media are the media ids the record cites (from Media and MediaList fields).
-	Media  []string       `bson:"med"`
+	Media  []string       `bson:"med,omitempty"`
 	Fields map[string]any `bson:"f"`
-	// FieldVersions and FieldDevices say which change last touched each field (merge).
-	FieldVersions map[string]int64  `bson:"fv"`
-	FieldDevices  map[string]string `bson:"fd"`
+	// FieldVersions and FieldDevices say which change after the creation last
+	// touched each field (merge); a field absent from them is as created (version 1),
+	// which no update's base_version predates. Records are only created in the
+	// field data of a push, so most carry neither map: smaller documents are what
+	// the embedded database decodes fastest.
+	FieldVersions map[string]int64  `bson:"fv,omitempty"`
+	FieldDevices  map[string]string `bson:"fd,omitempty"`
 	// Receipts are the outcomes of the latest mutations applied to the record:
 	// a retried mutation is recognised from the record itself.
 	Receipts []Receipt `bson:"m"`

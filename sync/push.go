@@ -584,14 +584,16 @@ func (e *Engine) commit(coll *Collection, rec *Record, before map[string]any, us
 	if coll.Compute != nil && !rec.Deleted {
 		coll.Compute(rec, now)
 	}
-	for k, v := range rec.Fields {
-		if create || !reflect.DeepEqual(before[k], v) {
-			rec.FieldVersions[k], rec.FieldDevices[k] = rec.Version, dev
+	if !create { // a field set at creation needs no entry (see Record.FieldVersions)
+		for k, v := range rec.Fields {
+			if !reflect.DeepEqual(before[k], v) {
+				rec.FieldVersions[k], rec.FieldDevices[k] = rec.Version, dev
+			}
 		}
-	}
-	for k := range before {
-		if _, ok := rec.Fields[k]; !ok {
-			rec.FieldVersions[k], rec.FieldDevices[k] = rec.Version, dev
+		for k := range before {
+			if _, ok := rec.Fields[k]; !ok {
+				rec.FieldVersions[k], rec.FieldDevices[k] = rec.Version, dev
+			}
 		}
 	}
 	if rec.Deleted {
