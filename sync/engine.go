@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -87,6 +88,7 @@ type Engine struct {
 	// a lower bound for the positions of any reservation made after it.
 	seen sync.Map // tenant → *atomic.Int64
 	hub  *hub
+	held heldQueries
 }
 
 var _ fieldsync.SyncService = (*Engine)(nil)
@@ -223,6 +225,7 @@ func (e *Engine) observe(tenant string, n int64) {
 type reservation struct {
 	tenant, token string
 	lo, hi        int64
+	device        string // who writes: its last push position is recorded at release
 }
 
 // reserve allocates k positions with one atomic $inc on the tenant's counter,
@@ -248,32 +251,54 @@ func (e *Engine) reserve(ctx context.Context, tenant string, k int) (reservation
 	return reservation{tenant: tenant, token: tok, lo: doc.N - int64(k) + 1, hi: doc.N}, nil
 }
 
+// release ends r and records the highest position its device has written
+// (a held pull query of that device is not continued past a newer push).
 func (e *Engine) release(ctx context.Context, r reservation) error {
-	_, err := e.counters.UpdateOne(ctx, bson.M{"_id": r.tenant}, bson.M{"$unset": bson.M{"r." + r.token: ""}})
+	_, err := e.counters.UpdateOne(ctx, bson.M{"_id": r.tenant}, bson.M{
+		"$unset": bson.M{"r." + r.token: ""},
+		"$max":   bson.M{"w." + deviceKey(r.device): r.hi}})
 	return storeError(err)
 }
+
+// deviceKey is a device's key in the counter's map of last pushes: a hash, so
+// any device id is a safe field name.
+func deviceKey(device string) string {
+	h := sha256.Sum256([]byte(device))
+	return hex.EncodeToString(h[:8])
+}
+
+// mark is what a puller needs from the tenant's counter.
+type mark struct {
+	hw   int64 // every change at or below it is visible
+	head int64 // the highest position handed out
+	// pushed is each device's highest written position (by deviceKey).
+	pushed map[string]int64
+}
+
+func (m mark) pushedBy(device string) int64 { return m.pushed[deviceKey(device)] }
 
 // highWater returns the position up to which every change of tenant is
 // visible: the counter's value, held below the lowest live reservation. An
 // expired reservation (its writer died, or overran the TTL) no longer holds
 // pullers back and is removed.
-func (e *Engine) highWater(ctx context.Context, tenant string) (hw, head int64, err error) {
+func (e *Engine) highWater(ctx context.Context, tenant string) (mark, error) {
 	var doc struct {
 		N int64 `bson:"n"`
 		R map[string]struct {
 			LB  int64     `bson:"lb"`
 			Exp time.Time `bson:"exp"`
 		} `bson:"r"`
+		W map[string]int64 `bson:"w"`
 	}
-	err = e.counters.FindOne(ctx, bson.M{"_id": tenant}).Decode(&doc)
+	err := e.counters.FindOne(ctx, bson.M{"_id": tenant}).Decode(&doc)
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		return 0, 0, nil
+		return mark{}, nil
 	}
 	if err != nil {
-		return 0, 0, storeError(err)
+		return mark{}, storeError(err)
 	}
 	e.observe(tenant, doc.N)
-	hw = doc.N
+	hw := doc.N
 	now := e.now()
 	expired := bson.M{}
 	for tok, r := range doc.R {
@@ -286,8 +311,8 @@ func (e *Engine) highWater(ctx context.Context, tenant string) (hw, head int64, 
 	if len(expired) > 0 {
 		e.log.Warn("sync: skipping expired change-log reservations; their writers died", "tenant", tenant, "count", len(expired))
 		if _, err := e.counters.UpdateOne(ctx, bson.M{"_id": tenant}, bson.M{"$unset": expired}); err != nil {
-			return 0, 0, storeError(err)
+			return mark{}, storeError(err)
 		}
 	}
-	return max(hw, 0), doc.N, nil
+	return mark{hw: max(hw, 0), head: doc.N, pushed: doc.W}, nil
 }

@@ -114,7 +114,8 @@ func (h *hub) nudge(tenant string) {
 func (h *hub) poll(ctx context.Context, tenant string, ts *tenantSubs) {
 	t := time.NewTicker(h.e.opts.PollInterval)
 	defer t.Stop()
-	last, _, err := h.e.highWater(ctx, tenant)
+	m, err := h.e.highWater(ctx, tenant)
+	last := m.hw
 	if err != nil {
 		last = 0
 	}
@@ -125,7 +126,8 @@ func (h *hub) poll(ctx context.Context, tenant string, ts *tenantSubs) {
 		case <-t.C:
 		case <-ts.nudge:
 		}
-		hw, head, err := h.e.highWater(ctx, tenant)
+		m, err := h.e.highWater(ctx, tenant)
+		hw, head := m.hw, m.head
 		if err != nil || head <= last {
 			continue
 		}

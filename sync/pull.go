@@ -44,9 +44,17 @@ func (e *Engine) Pull(ctx context.Context, req fieldsync.PullRequest) (fieldsync
 			return fieldsync.PullResult{}, fieldsync.Errorf(fieldsync.ECursorExpired, "cursor older than the change-log retention (%s); pull without a cursor to bootstrap", e.opts.Retention)
 		}
 	}
-	hw, _, err := e.highWater(ctx, c.TenantID)
+	m, err := e.highWater(ctx, c.TenantID)
 	if err != nil {
 		return fieldsync.PullResult{}, err
+	}
+	hw := m.hw
+	// The query the previous page left open, if this request continues
+	// exactly from it with the same scope.
+	held := e.held.take(req.Cursor)
+	if held != nil && scopeChange(cur, c) != nil {
+		held.close()
+		held = nil
 	}
 	if req.Cursor == "" {
 		cur = Cursor{Tenant: c.TenantID, User: c.UserID, Pos: hw, Scan: &Scan{Boot: true}}
@@ -55,16 +63,26 @@ func (e *Engine) Pull(ctx context.Context, req fieldsync.PullRequest) (fieldsync
 	}
 	cur.Role, cur.Sites = c.Role, sortedSites(c)
 	out := fieldsync.PullResult{Changes: []fieldsync.Change{}, ServerTime: now.UTC()}
+	var open *heldQuery
 	if cur.Scan != nil {
-		err = e.scanPage(ctx, c, &cur, limit, now, &out)
+		open, err = e.scanPage(ctx, c, &cur, held, limit, now, &out)
 	} else {
-		err = e.logPage(ctx, c, &cur, hw, limit, now, &out)
+		if held != nil && m.pushedBy(c.DeviceID) != held.pushed {
+			// The device pushed since the query ran: its own changes must be in
+			// the next page (read-your-writes), so query afresh.
+			held.close()
+			held = nil
+		}
+		open, err = e.logPage(ctx, c, &cur, held, m, limit, now, &out)
 	}
 	if err != nil {
 		return fieldsync.PullResult{}, err
 	}
 	cur.Issued = now.Unix()
 	out.Cursor = EncodeCursor(e.key, cur)
+	if open != nil {
+		e.held.put(out.Cursor, open)
+	}
 	return out, nil
 }
 
@@ -87,34 +105,26 @@ func scopeSites(c *fieldsync.Caller) []string {
 	return []string{}
 }
 
-func (e *Engine) find(ctx context.Context, filter bson.M, limit int) ([]*Record, error) {
-	cur, err := e.recs.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "p", Value: 1}}).SetLimit(int64(limit)).SetBatchSize(int32(limit)))
-	if err != nil {
-		return nil, storeError(err)
-	}
-	var recs []*Record
-	if err := cur.All(ctx, &recs); err != nil {
-		return nil, storeError(err)
-	}
-	for _, r := range recs {
-		normalizeRecord(r)
-	}
-	return recs, nil
-}
-
 // logPage hands out changes after cur.Pos up to the high-water mark hw, plus
 // the device's own changes above hw (read-your-writes while another writer's
 // earlier position is still pending).
-func (e *Engine) logPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor, hw int64, limit int, now time.Time, out *fieldsync.PullResult) error {
+func (e *Engine) logPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor, held *heldQuery, m mark, limit int, now time.Time, out *fieldsync.PullResult) (*heldQuery, error) {
+	hw := m.hw
+	if held != nil {
+		hw = held.hw // the continued query's bound
+	}
 	own := max(cur.Own, hw)
 	f := siteFilter(bson.M{"t": c.TenantID, "p": bson.M{"$gt": cur.Pos},
 		"$or": bson.A{bson.M{"p": bson.M{"$lte": hw}}, bson.M{"ud": c.DeviceID, "p": bson.M{"$gt": own}}}}, scopeSites(c))
-	recs, err := e.find(ctx, f, limit+1)
+	recs, open, err := e.query(ctx, held, f, limit)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if len(recs) > limit {
-		recs, out.HasMore = recs[:limit], true
+	if open != nil {
+		out.HasMore = true
+		if held == nil {
+			open.hw, open.pushed = hw, m.pushedBy(c.DeviceID)
+		}
 	}
 	pos, ownPos := cur.Pos, cur.Own
 	for _, r := range recs {
@@ -134,12 +144,12 @@ func (e *Engine) logPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor, 
 		ownPos = 0
 	}
 	cur.Pos, cur.Own = pos, ownPos
-	return nil
+	return open, nil
 }
 
 // scanPage walks a bootstrap or scope rescan by position, without an upper
 // bound, so a record that moves ahead while we walk is still met.
-func (e *Engine) scanPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor, limit int, now time.Time, out *fieldsync.PullResult) error {
+func (e *Engine) scanPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor, held *heldQuery, limit int, now time.Time, out *fieldsync.PullResult) (*heldQuery, error) {
 	sc := cur.Scan
 	sites := sc.Sites
 	if sites == nil && sc.Boot {
@@ -149,13 +159,9 @@ func (e *Engine) scanPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor,
 	if sc.Boot {
 		f["del"] = false
 	}
-	recs, err := e.find(ctx, f, limit+1)
+	recs, open, err := e.query(ctx, held, f, limit)
 	if err != nil {
-		return err
-	}
-	more := len(recs) > limit
-	if more {
-		recs = recs[:limit]
+		return nil, err
 	}
 	for _, r := range recs {
 		sc.From = r.Pos
@@ -163,11 +169,11 @@ func (e *Engine) scanPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor,
 			out.Changes = append(out.Changes, ch)
 		}
 	}
-	if !more {
+	if open == nil {
 		cur.Scan = nil
 	}
 	out.HasMore = true // the log part follows
-	return nil
+	return open, nil
 }
 
 // changeFor decides what the caller gets for r: an upsert when they may read
@@ -210,11 +216,11 @@ func (e *Engine) Bootstrap(ctx context.Context, schemaVersion int, w io.Writer) 
 	if err := checkSchema(schemaVersion); err != nil {
 		return err
 	}
-	hw, _, err := e.highWater(ctx, c.TenantID)
+	m, err := e.highWater(ctx, c.TenantID)
 	if err != nil {
 		return err
 	}
-	now := e.now()
+	hw, now := m.hw, e.now()
 	dbc, err := e.recs.Find(ctx, siteFilter(bson.M{"t": c.TenantID, "del": false}, scopeSites(c)), options.Find().SetBatchSize(1000))
 	if err != nil {
 		return storeError(err)

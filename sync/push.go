@@ -197,7 +197,8 @@ func (e *Engine) run(ctx context.Context, c *fieldsync.Caller, tenant string, op
 				order = append(order, o.key)
 			}
 		}
-		failed, err := e.write(ctx, tenant, work, order)
+		_, dev := deviceOf(c)
+		failed, err := e.write(ctx, tenant, dev, work, order)
 		if err != nil {
 			return err
 		}
@@ -253,7 +254,7 @@ func (e *Engine) load(ctx context.Context, known map[string]*slot, keys []string
 
 // write stores the dirty records of order under freshly reserved positions
 // and reports the keys another writer got to first.
-func (e *Engine) write(ctx context.Context, tenant string, work map[string]*slot, order []string) (map[string]bool, error) {
+func (e *Engine) write(ctx context.Context, tenant, device string, work map[string]*slot, order []string) (map[string]bool, error) {
 	failed := map[string]bool{}
 	if len(order) == 0 {
 		return failed, nil
@@ -262,6 +263,7 @@ func (e *Engine) write(ctx context.Context, tenant string, work map[string]*slot
 	if err != nil {
 		return nil, err
 	}
+	r.device = device
 	e.fault(FaultReserved)
 	// Writes must land well before the reservation expires and pullers pass it.
 	wctx, cancel := context.WithTimeout(ctx, e.opts.ReservationTTL/2)

@@ -1,0 +1,163 @@
+package sync
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// Held database cursors. A device pulling page after page (a bootstrap, a
+// long catch-up) would otherwise run one query per page, and on the embedded
+// FerretDB every query decodes the whole collection: paging would cost
+// O(pages × records). Instead the query of the first page stays open and the
+// next page continues it, so a whole walk costs one query. The open cursor is
+// kept under the exact signed cursor token the page handed out: only the
+// request that continues from that token continues the query; a retried or
+// older token, another API instance or an expired entry runs a fresh query
+// from the cursor's position, which gives the same pages.
+const (
+	heldTTL = 30 * time.Second // an idle held cursor is closed after this
+	heldMax = 64               // held cursors per engine; the oldest is closed beyond
+)
+
+// heldQuery is a database cursor left open between two pages.
+type heldQuery struct {
+	cur  *mongo.Cursor
+	next *Record // read ahead: the first record of the next page
+	// pushed is the device's last released push when the query ran: a log
+	// query is only continued while it has released none since
+	// (read-your-writes: a push in flight when the query ran is not in it).
+	pushed int64
+	// hw is the high-water mark a log query was bounded by; its pages are
+	// judged against it, not against a newer one.
+	hw    int64
+	timer *time.Timer
+	added time.Time
+}
+
+type heldQueries struct {
+	mu sync.Mutex
+	m  map[string]*heldQuery
+}
+
+// take removes and returns the query held under token, or nil.
+func (h *heldQueries) take(token string) *heldQuery {
+	if token == "" {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	q := h.m[token]
+	if q != nil {
+		delete(h.m, token)
+		q.timer.Stop()
+	}
+	return q
+}
+
+// put holds q under token until it is taken or idle for heldTTL.
+func (h *heldQueries) put(token string, q *heldQuery) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.m == nil {
+		h.m = map[string]*heldQuery{}
+	}
+	if len(h.m) >= heldMax {
+		var oldest string
+		for t, o := range h.m {
+			if oldest == "" || o.added.Before(h.m[oldest].added) {
+				oldest = t
+			}
+		}
+		h.dropLocked(oldest)
+	}
+	q.added = time.Now()
+	q.timer = time.AfterFunc(heldTTL, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.m[token] == q {
+			h.dropLocked(token)
+		}
+	})
+	h.m[token] = q
+}
+
+// len is how many queries are held (tests).
+func (h *heldQueries) len() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.m)
+}
+
+func (h *heldQueries) dropLocked(token string) {
+	q := h.m[token]
+	delete(h.m, token)
+	q.timer.Stop()
+	go q.close()
+}
+
+func (q *heldQuery) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = q.cur.Close(ctx)
+}
+
+// read returns up to limit records of q and whether more follow (one is then
+// read ahead into q.next).
+func (q *heldQuery) read(ctx context.Context, limit int) ([]*Record, bool, error) {
+	recs := make([]*Record, 0, min(limit, 64))
+	if q.next != nil {
+		recs, q.next = append(recs, q.next), nil
+	}
+	for len(recs) <= limit && q.cur.Next(ctx) {
+		r := new(Record)
+		if err := q.cur.Decode(r); err != nil {
+			return nil, false, storeError(err)
+		}
+		normalizeRecord(r)
+		recs = append(recs, r)
+	}
+	if err := q.cur.Err(); err != nil {
+		return nil, false, storeError(err)
+	}
+	if len(recs) > limit {
+		q.next = recs[limit]
+		return recs[:limit], true, nil
+	}
+	return recs, false, nil
+}
+
+// query runs filter sorted by position and returns its first limit records,
+// or continues held. The returned query, when not nil, has more records and
+// is to be held for the next page.
+func (e *Engine) query(ctx context.Context, held *heldQuery, filter bson.M, limit int) ([]*Record, *heldQuery, error) {
+	if held != nil {
+		recs, more, err := held.read(ctx, limit)
+		switch {
+		case err != nil:
+			// The cursor died (the database restarted, or it timed out there):
+			// the same page again from a fresh query.
+			held.close()
+		case more:
+			return recs, held, nil
+		default:
+			held.close()
+			return recs, nil, nil
+		}
+	}
+	cur, err := e.recs.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "p", Value: 1}}).SetBatchSize(int32(limit+1)))
+	if err != nil {
+		return nil, nil, storeError(err)
+	}
+	q := &heldQuery{cur: cur}
+	recs, more, err := q.read(ctx, limit)
+	if err != nil || !more {
+		q.close()
+		return recs, nil, err
+	}
+	return recs, q, nil
+}

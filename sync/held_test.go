@@ -1,0 +1,138 @@
+package sync_test
+
+import (
+	"slices"
+	"testing"
+
+	"fieldsync"
+	"fieldsync/devstack/devtest"
+	"fieldsync/mongodb"
+	fsync "fieldsync/sync"
+)
+
+func inspections(n int, site string) []fieldsync.Mutation {
+	ms := make([]fieldsync.Mutation, n)
+	for i := range ms {
+		ms[i] = createInspection(newID(), site)
+	}
+	return ms
+}
+
+func pullPage(t *testing.T, e *fsync.Engine, c *fieldsync.Caller, cursor string, limit int) fieldsync.PullResult {
+	t.Helper()
+	p, err := e.Pull(as(c), fieldsync.PullRequest{Cursor: cursor, Limit: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func ids(p fieldsync.PullResult) []string {
+	var out []string
+	for _, ch := range p.Changes {
+		out = append(out, ch.ID)
+	}
+	return out
+}
+
+// A bootstrap walked page by page runs one query, continued page after page:
+// on the embedded database every query decodes the whole collection. A page
+// asked again (a retry after a lost answer) is answered the same, and the walk
+// still continues from either answer.
+func TestPagedPullContinuesOneQuery(t *testing.T) {
+	t.Parallel()
+	counter := mongodb.NewCommandCounter()
+	store := devtest.MustOpenStore(t)
+	h := openOn(t, devtest.MustOpenStoreDB(t, store.DB.Name(), mongodb.Options{Monitor: counter}), fsync.Options{})
+	h.push(agent1, inspections(500, "s1")...)
+	h.push(agent1, inspections(450, "s1")...)
+
+	finds := counter.CountOf("find")
+	var tokens []string
+	var pages []fieldsync.PullResult
+	seen := map[string]int{}
+	for c := ""; ; {
+		p := pullPage(t, h.e, guard1, c, 100)
+		tokens, pages = append(tokens, c), append(pages, p)
+		for _, id := range ids(p) {
+			seen[id]++
+		}
+		c = p.Cursor
+		if !p.HasMore {
+			break
+		}
+	}
+	if len(seen) != 950 {
+		t.Fatalf("got %d records, want 950", len(seen))
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Fatalf("record %s handed out %d times", id, n)
+		}
+	}
+	// Per page one find of the counter (the high-water mark); on records one
+	// find for the bootstrap scan and one for the log part after it.
+	if got := counter.CountOf("find") - finds - int64(len(pages)); got > 2 {
+		t.Fatalf("%d finds on records for %d pages, want the scan continued (at most 2)", got, len(pages))
+	}
+	if n := fsync.HeldQueries(h.e); n != 0 {
+		t.Fatalf("%d queries still held after the walk ended", n)
+	}
+
+	// A retried page: same answer, and the walk goes on from it.
+	h2 := openOn(t, store, fsync.Options{})
+	var retry []string
+	c := ""
+	for i := 0; i < 4; i++ {
+		p := pullPage(t, h2.e, guard1, c, 100)
+		if i == 3 {
+			again := pullPage(t, h2.e, guard1, c, 100)
+			if !slices.Equal(ids(again), ids(p)) {
+				t.Fatalf("a retried page differs: %v then %v", ids(p), ids(again))
+			}
+			p = again
+		}
+		retry = append(retry, ids(p)...)
+		c = p.Cursor
+	}
+	for {
+		p := pullPage(t, h2.e, guard1, c, 100)
+		retry = append(retry, ids(p)...)
+		c = p.Cursor
+		if !p.HasMore {
+			break
+		}
+	}
+	slices.Sort(retry)
+	if len(slices.Compact(retry)) != 950 {
+		t.Fatalf("walk after a retried page: %d distinct records, want 950", len(slices.Compact(retry)))
+	}
+}
+
+// A device that pushes while it is catching up page by page finds its own
+// change in the same walk: the query held from before the push does not hold
+// it, so it is not continued.
+func TestHeldLogQueryKeepsReadYourWrites(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, fsync.Options{})
+	r := newReplica(guard1)
+	r.sync(t, h.e, 0)
+	h.push(agent1, inspections(300, "s1")...)
+	p := pullPage(t, h.e, guard1, r.cursor, 100)
+	if !p.HasMore {
+		t.Fatal("want a catch-up of several pages")
+	}
+	for _, ch := range p.Changes {
+		r.apply(ch)
+	}
+	r.cursor = p.Cursor
+	mine := newID()
+	wantStatus(t, h.push(guard1, createInspection(mine, "s1")), "applied")
+	r.sync(t, h.e, 100)
+	if _, ok := r.docs["inspections/"+mine]; !ok {
+		t.Fatal("the device's own acknowledged push is missing after its next pull")
+	}
+	if len(r.docs) != 301 {
+		t.Fatalf("got %d records, want 301", len(r.docs))
+	}
+}
