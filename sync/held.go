@@ -21,7 +21,7 @@ import (
 // from the cursor's position, which gives the same pages.
 const (
 	heldTTL = 30 * time.Second // an idle held cursor is closed after this
-	heldMax = 64               // held cursors per engine; the oldest is closed beyond
+	heldMax = 16               // held cursors per engine; the oldest is closed beyond
 )
 
 // heldQuery is a database cursor left open between two pages.
