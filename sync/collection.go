@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"fieldsync"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 // Conflict policies for an update whose base_version is stale.
@@ -114,18 +116,68 @@ type Record struct {
 	Assignees []string `bson:"asg,omitempty"`
 	Former    []string `bson:"ex,omitempty"`
 	// Media are the media ids the record cites (from Media and MediaList fields).
-	Media  []string       `bson:"med,omitempty"`
-	Fields map[string]any `bson:"f"`
+	Media []string `bson:"med,omitempty"`
+	// Fields, FieldVersions, FieldDevices and Receipts are stored packed into
+	// one binary value (Packed) that the database never looks into: the
+	// embedded FerretDB decodes every value of every document it scans, so
+	// the fewer structured values a record has, the faster every read. The
+	// Queried fields are stored plainly as well, for the reports.
+	Fields map[string]any `bson:"-"`
 	// FieldVersions and FieldDevices say which change after the creation last
 	// touched each field (merge); a field absent from them is as created (version 1),
-	// which no update's base_version predates. Records are only created in the
-	// field data of a push, so most carry neither map: smaller documents are what
-	// the embedded database decodes fastest.
-	FieldVersions map[string]int64  `bson:"fv,omitempty"`
-	FieldDevices  map[string]string `bson:"fd,omitempty"`
+	// which no update's base_version predates.
+	FieldVersions map[string]int64  `bson:"-"`
+	FieldDevices  map[string]string `bson:"-"`
 	// Receipts are the outcomes of the latest mutations applied to the record:
 	// a retried mutation is recognised from the record itself.
-	Receipts []Receipt `bson:"m"`
+	Receipts []Receipt `bson:"-"`
+	// Queried holds the collection's Queried fields (stored as "f").
+	Queried map[string]any `bson:"f,omitempty"`
+	// Packed is the stored form of the fields and their bookkeeping (see pack).
+	Packed []byte `bson:"b,omitempty"`
+}
+
+// packed is what Record.Packed holds (BSON).
+type packed struct {
+	Fields        map[string]any    `bson:"f"`
+	FieldVersions map[string]int64  `bson:"fv,omitempty"`
+	FieldDevices  map[string]string `bson:"fd,omitempty"`
+	Receipts      []Receipt         `bson:"m,omitempty"`
+}
+
+// pack prepares r for storing: Packed and Queried from the fields.
+func (r *Record) pack(coll *Collection) error {
+	b, err := bson.Marshal(packed{r.Fields, r.FieldVersions, r.FieldDevices, r.Receipts})
+	if err != nil {
+		return fmt.Errorf("sync: pack %s: %w", r.Key, err)
+	}
+	r.Packed, r.Queried = b, nil
+	if coll == nil {
+		return nil
+	}
+	for _, f := range coll.Fields {
+		if v, ok := r.Fields[f.Name]; ok && f.Queried {
+			if r.Queried == nil {
+				r.Queried = map[string]any{}
+			}
+			r.Queried[f.Name] = v
+		}
+	}
+	return nil
+}
+
+// unpack restores the fields of a record read from the database.
+func (r *Record) unpack() error {
+	if r.Packed == nil {
+		return nil
+	}
+	var p packed
+	if err := bson.Unmarshal(r.Packed, &p); err != nil {
+		return fmt.Errorf("sync: unpack %s: %w", r.Key, err)
+	}
+	r.Fields, r.FieldVersions, r.FieldDevices, r.Receipts = p.Fields, p.FieldVersions, p.FieldDevices, p.Receipts
+	r.Packed = nil
+	return nil
 }
 
 // Receipt is the stored outcome of one applied mutation.

@@ -134,7 +134,7 @@ func (h *hub) poll(ctx context.Context, tenant string, ts *tenantSubs) {
 		// Records changed since last (any instance); last only moves to the
 		// high-water mark, so a position still pending is met on a later tick.
 		cur, err := h.e.recs.Find(ctx, bson.M{"t": tenant, "p": bson.M{"$gt": last}},
-			options.Find().SetProjection(bson.M{"f": 0, "fv": 0, "fd": 0, "m": 0}))
+			options.Find().SetProjection(bson.M{"f": 0, "b": 0}))
 		if err != nil {
 			continue
 		}

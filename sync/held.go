@@ -118,7 +118,9 @@ func (q *heldQuery) read(ctx context.Context, limit int) ([]*Record, bool, error
 		if err := q.cur.Decode(r); err != nil {
 			return nil, false, storeError(err)
 		}
-		normalizeRecord(r)
+		if err := normalizeRecord(r); err != nil {
+			return nil, false, err
+		}
 		recs = append(recs, r)
 	}
 	if err := q.cur.Err(); err != nil {

@@ -51,7 +51,12 @@ func normalize(v any) any {
 	return v
 }
 
-func normalizeRecord(r *Record) {
+// normalizeRecord finishes a record read from the database: its fields
+// unpacked and normalized, its maps never nil.
+func normalizeRecord(r *Record) error {
+	if err := r.unpack(); err != nil {
+		return storeError(err)
+	}
 	for k, v := range r.Fields {
 		r.Fields[k] = normalize(v)
 	}
@@ -65,4 +70,5 @@ func normalizeRecord(r *Record) {
 		r.FieldDevices = map[string]string{}
 	}
 	r.CreatedAt, r.UpdatedAt = r.CreatedAt.UTC(), r.UpdatedAt.UTC()
+	return nil
 }

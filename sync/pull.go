@@ -232,7 +232,9 @@ func (e *Engine) Bootstrap(ctx context.Context, schemaVersion int, w io.Writer) 
 		if err := dbc.Decode(&r); err != nil {
 			return storeError(err)
 		}
-		normalizeRecord(&r)
+		if err := normalizeRecord(&r); err != nil {
+			return err
+		}
 		if ch, ok := e.changeFor(c, &r, now, false); ok && ch.Op == fieldsync.ChangeUpsert {
 			if err := enc.Encode(ch); err != nil {
 				return err

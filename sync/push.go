@@ -246,7 +246,9 @@ func (e *Engine) load(ctx context.Context, known map[string]*slot, keys []string
 		known[k] = &slot{loaded: true}
 	}
 	for _, r := range recs {
-		normalizeRecord(r)
+		if err := normalizeRecord(r); err != nil {
+			return err
+		}
 		known[r.Key] = &slot{rec: r, inDB: true, orig: r.Version, loaded: true}
 	}
 	return nil
@@ -274,6 +276,9 @@ func (e *Engine) write(ctx context.Context, tenant, device string, work map[stri
 	for i, k := range order {
 		s := work[k]
 		s.rec.Pos = r.lo + int64(i)
+		if err := s.rec.pack(e.colls[s.rec.Collection]); err != nil {
+			return nil, err
+		}
 		if s.inDB {
 			replaces = append(replaces, mongo.NewReplaceOneModel().
 				SetFilter(bson.M{"_id": k, "v": s.orig}).SetReplacement(s.rec))

@@ -79,6 +79,11 @@ type Field struct {
 	// Assignee fields (UUID or UUIDList) name the users the record is assigned
 	// to: they feed fieldsync.RecordRef.AssigneeIDs and so the scope rule.
 	Assignee bool
+	// Queried fields are also stored as plain values under "f" in the record
+	// document, where database queries (the reports) filter and group on them.
+	// Every field is stored packed (see Record.Packed), which is what the
+	// engine reads.
+	Queried bool
 }
 
 // validName is the rule for every field and argument name.

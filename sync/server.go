@@ -39,7 +39,9 @@ func (e *Engine) Records(ctx context.Context, tenant, collection string, fn func
 		if err := cur.Decode(&r); err != nil {
 			return storeError(err)
 		}
-		normalizeRecord(&r)
+		if err := normalizeRecord(&r); err != nil {
+			return err
+		}
 		if err := fn(&r); err != nil {
 			return err
 		}
