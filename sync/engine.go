@@ -81,6 +81,7 @@ type Engine struct {
 	names    []string
 	recs     *mongo.Collection
 	counters *mongo.Collection
+	chunks   *mongo.Collection // the change log in chunks (log.go)
 	key      []byte
 	now      func() time.Time
 	log      *slog.Logger
@@ -118,7 +119,7 @@ func Open(ctx context.Context, db *mongo.Database, opts Options) (*Engine, error
 		opts.Logger = slog.Default()
 	}
 	e := &Engine{opts: opts, colls: map[string]*Collection{}, recs: db.Collection(RecordsCollection),
-		counters: db.Collection(CountersCollection), now: opts.Now, log: opts.Logger}
+		counters: db.Collection(CountersCollection), chunks: db.Collection(LogCollection), now: opts.Now, log: opts.Logger}
 	for _, c := range opts.Collections {
 		if err := c.validate(); err != nil {
 			return nil, err
@@ -301,15 +302,24 @@ func (e *Engine) highWater(ctx context.Context, tenant string) (mark, error) {
 	hw := doc.N
 	now := e.now()
 	expired := bson.M{}
+	lowest := int64(0)
 	for tok, r := range doc.R {
 		if !r.Exp.After(now) {
 			expired["r."+tok] = ""
+			if lowest == 0 || r.LB < lowest {
+				lowest = r.LB
+			}
 			continue
 		}
 		hw = min(hw, r.LB-1)
 	}
 	if len(expired) > 0 {
 		e.log.Warn("sync: skipping expired change-log reservations; their writers died", "tenant", tenant, "count", len(expired))
+		// Their records may be written but not logged: log them before
+		// pullers pass their positions.
+		if err := e.repairLog(ctx, tenant, lowest); err != nil {
+			return mark{}, err
+		}
 		if _, err := e.counters.UpdateOne(ctx, bson.M{"_id": tenant}, bson.M{"$unset": expired}); err != nil {
 			return mark{}, storeError(err)
 		}

@@ -2,13 +2,11 @@ package sync
 
 import (
 	"context"
+	"math"
 	"sync"
 	"time"
 
 	"fieldsync"
-
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // hub tells live subscribers when their scope has new changes. One poller per
@@ -133,13 +131,8 @@ func (h *hub) poll(ctx context.Context, tenant string, ts *tenantSubs) {
 		}
 		// Records changed since last (any instance); last only moves to the
 		// high-water mark, so a position still pending is met on a later tick.
-		cur, err := h.e.recs.Find(ctx, bson.M{"t": tenant, "p": bson.M{"$gt": last}},
-			options.Find().SetProjection(bson.M{"f": 0, "b": 0}))
+		recs, _, err := h.e.readLog(ctx, tenant, last, head, nil, math.MaxInt32)
 		if err != nil {
-			continue
-		}
-		var recs []*Record
-		if err := cur.All(ctx, &recs); err != nil {
 			continue
 		}
 		now := h.e.now()

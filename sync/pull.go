@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"slices"
 	"encoding/json"
 	"io"
 	"time"
@@ -67,13 +68,10 @@ func (e *Engine) Pull(ctx context.Context, req fieldsync.PullRequest) (fieldsync
 	if cur.Scan != nil {
 		open, err = e.scanPage(ctx, c, &cur, held, limit, now, &out)
 	} else {
-		if held != nil && m.pushedBy(c.DeviceID) != held.pushed {
-			// The device pushed since the query ran: its own changes must be in
-			// the next page (read-your-writes), so query afresh.
+		if held != nil {
 			held.close()
-			held = nil
 		}
-		open, err = e.logPage(ctx, c, &cur, held, m, limit, now, &out)
+		err = e.logPage(ctx, c, &cur, m, limit, now, &out)
 	}
 	if err != nil {
 		return fieldsync.PullResult{}, err
@@ -105,33 +103,40 @@ func scopeSites(c *fieldsync.Caller) []string {
 	return []string{}
 }
 
-// logPage hands out changes after cur.Pos up to the high-water mark hw, plus
-// the device's own changes above hw (read-your-writes while another writer's
-// earlier position is still pending).
-func (e *Engine) logPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor, held *heldQuery, m mark, limit int, now time.Time, out *fieldsync.PullResult) (*heldQuery, error) {
+// logPage hands out changes after cur.Pos up to the high-water mark, plus
+// the device's own changes above it (read-your-writes while another writer's
+// earlier position is still pending), from the chunked log.
+func (e *Engine) logPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor, m mark, limit int, now time.Time, out *fieldsync.PullResult) error {
 	hw := m.hw
-	if held != nil {
-		hw = held.hw // the continued query's bound
-	}
 	own := max(cur.Own, hw)
-	f := siteFilter(bson.M{"t": c.TenantID, "p": bson.M{"$gt": cur.Pos},
-		"$or": bson.A{bson.M{"p": bson.M{"$lte": hw}}, bson.M{"ud": c.DeviceID, "p": bson.M{"$gt": own}}}}, scopeSites(c))
-	recs, open, err := e.query(ctx, held, f, limit)
-	if err != nil {
-		return nil, err
-	}
-	if open != nil {
-		out.HasMore = true
-		if held == nil {
-			open.hw, open.pushed = hw, m.pushedBy(c.DeviceID)
+	to := max(hw, m.pushedBy(c.DeviceID)) // the device's pushes are all released
+	sites := scopeSites(c)
+	keep := func(r *Record) bool {
+		if sites != nil && !slices.Contains(sites, r.SiteID) {
+			return false
 		}
+		return r.Pos <= hw || (r.UpdatedDevice == c.DeviceID && r.Pos > own)
 	}
+	recs, more, err := e.readLog(ctx, c.TenantID, cur.Pos, to, keep, limit)
+	if err != nil {
+		return err
+	}
+	out.HasMore = more
 	pos, ownPos := cur.Pos, cur.Own
-	for _, r := range recs {
+	last := make(map[string]int, len(recs))
+	for i, r := range recs {
+		last[r.Key] = i
+	}
+	for i, r := range recs {
 		if r.Pos <= hw {
 			pos = r.Pos
 		} else {
 			pos, ownPos = hw, r.Pos
+		}
+		if last[r.Key] != i {
+			// A log entry not yet removed when its record moved on: the page
+			// carries the record once, at its latest version.
+			continue
 		}
 		if ch, ok := e.changeFor(c, r, now, false); ok {
 			out.Changes = append(out.Changes, ch)
@@ -144,7 +149,7 @@ func (e *Engine) logPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor, 
 		ownPos = 0
 	}
 	cur.Pos, cur.Own = pos, ownPos
-	return open, nil
+	return nil
 }
 
 // scanPage walks a bootstrap or scope rescan by position, without an upper

@@ -153,6 +153,10 @@ func TestPushCrashMidBatchThenRetry(t *testing.T) {
 			}})
 			id := newID()
 			wantStatus(t, h.push(agent1, createOrder(id, "s1")), "applied")
+			// A device already in the change log: it gets the crashed push's
+			// records from the log, which the dead writer never completed.
+			follower := newReplica(agent1)
+			follower.sync(t, h.e, 0)
 			crash = true
 			batch := []fieldsync.Mutation{createInspection(newID(), "s1"), createOrder(newID(), "s1"),
 				update("work_orders", id, 1, "title", "crashed"), update("work_orders", id, 1, "tags", []string{"a"})}
@@ -181,6 +185,10 @@ func TestPushCrashMidBatchThenRetry(t *testing.T) {
 			}
 			if d := r.docs["work_orders/"+id].Doc; d["title"] != "crashed" {
 				t.Fatalf("got %v", d)
+			}
+			follower.sync(t, h.e, 2)
+			if strings.Join(follower.versions(), ",") != strings.Join(r.versions(), ",") {
+				t.Fatalf("incremental pull %v differs from a bootstrap %v", follower.versions(), r.versions())
 			}
 		})
 	}
