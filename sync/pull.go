@@ -2,9 +2,9 @@ package sync
 
 import (
 	"context"
-	"slices"
 	"encoding/json"
 	"io"
+	"slices"
 	"time"
 
 	"fieldsync"
