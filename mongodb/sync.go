@@ -8,4 +8,6 @@ func init() {
 	declareIndex("sync_records", "tenant_site_pos", false, "t", "s", "p")
 	declareIndex("sync_records", "tenant_coll_del", false, "t", "c", "del")
 	declareIndex("sync_records", "tenant_media", false, "t", "med")
+	// The recent change log (sync/log.go): a tenant's changes after a position.
+	declareIndex("sync_log", "tenant_pos", false, "t", "p")
 }

@@ -60,6 +60,10 @@ type Options struct {
 	// pullers back when its writer died (default 30s). Writes after a
 	// reservation must finish within half of it.
 	ReservationTTL time.Duration
+	// LogWindow is how many of a tenant's latest positions the recent change
+	// log keeps (default DefaultLogWindow); a device further behind is served
+	// from the records.
+	LogWindow int
 	// PollInterval is how often live subscriptions look at the change log head (default 500ms).
 	PollInterval time.Duration
 	// MaxSubscriptions caps live event connections per user (default 4).
@@ -81,7 +85,7 @@ type Engine struct {
 	names    []string
 	recs     *mongo.Collection
 	counters *mongo.Collection
-	chunks   *mongo.Collection // the change log in chunks (log.go)
+	logs     *mongo.Collection // the recent change log (log.go)
 	key      []byte
 	now      func() time.Time
 	log      *slog.Logger
@@ -106,6 +110,9 @@ func Open(ctx context.Context, db *mongo.Database, opts Options) (*Engine, error
 	if opts.ReservationTTL <= 0 {
 		opts.ReservationTTL = DefaultTTL
 	}
+	if opts.LogWindow <= 0 {
+		opts.LogWindow = DefaultLogWindow
+	}
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = DefaultPoll
 	}
@@ -119,7 +126,7 @@ func Open(ctx context.Context, db *mongo.Database, opts Options) (*Engine, error
 		opts.Logger = slog.Default()
 	}
 	e := &Engine{opts: opts, colls: map[string]*Collection{}, recs: db.Collection(RecordsCollection),
-		counters: db.Collection(CountersCollection), chunks: db.Collection(LogCollection), now: opts.Now, log: opts.Logger}
+		counters: db.Collection(CountersCollection), logs: db.Collection(LogCollection), now: opts.Now, log: opts.Logger}
 	for _, c := range opts.Collections {
 		if err := c.validate(); err != nil {
 			return nil, err
@@ -274,6 +281,8 @@ type mark struct {
 	head int64 // the highest position handed out
 	// pushed is each device's highest written position (by deviceKey).
 	pushed map[string]int64
+	// logged: the recent change log holds every position above it.
+	logged int64
 }
 
 func (m mark) pushedBy(device string) int64 { return m.pushed[deviceKey(device)] }
@@ -289,7 +298,8 @@ func (e *Engine) highWater(ctx context.Context, tenant string) (mark, error) {
 			LB  int64     `bson:"lb"`
 			Exp time.Time `bson:"exp"`
 		} `bson:"r"`
-		W map[string]int64 `bson:"w"`
+		W  map[string]int64 `bson:"w"`
+		LT int64            `bson:"lt"`
 	}
 	err := e.counters.FindOne(ctx, bson.M{"_id": tenant}).Decode(&doc)
 	if errors.Is(err, mongo.ErrNoDocuments) {
@@ -324,5 +334,5 @@ func (e *Engine) highWater(ctx context.Context, tenant string) (mark, error) {
 			return mark{}, storeError(err)
 		}
 	}
-	return mark{hw: max(hw, 0), head: doc.N, pushed: doc.W}, nil
+	return mark{hw: max(hw, 0), head: doc.N, pushed: doc.W, logged: doc.LT}, nil
 }

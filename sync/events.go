@@ -2,11 +2,13 @@ package sync
 
 import (
 	"context"
-	"math"
 	"sync"
 	"time"
 
 	"fieldsync"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // hub tells live subscribers when their scope has new changes. One poller per
@@ -131,7 +133,7 @@ func (h *hub) poll(ctx context.Context, tenant string, ts *tenantSubs) {
 		}
 		// Records changed since last (any instance); last only moves to the
 		// high-water mark, so a position still pending is met on a later tick.
-		recs, _, err := h.e.readLog(ctx, tenant, last, head, nil, math.MaxInt32)
+		recs, err := h.e.changedSince(ctx, tenant, last, head, m.logged)
 		if err != nil {
 			continue
 		}
@@ -151,4 +153,25 @@ func (h *hub) poll(ctx context.Context, tenant string, ts *tenantSubs) {
 		h.mu.Unlock()
 		last = max(last, hw)
 	}
+}
+
+// changedSince returns the records changed at from < p ≤ to: from the recent
+// change log when from is within its window, else from the records.
+func (e *Engine) changedSince(ctx context.Context, tenant string, from, to, logged int64) ([]*Record, error) {
+	if from >= logged {
+		recs, err := e.readLog(ctx, tenant, from, to)
+		if lt, err2 := e.loggedFrom(ctx, tenant); err == nil && err2 == nil && lt <= from {
+			return recs, nil
+		}
+	}
+	cur, err := e.recs.Find(ctx, bson.M{"t": tenant, "p": bson.M{"$gt": from, "$lte": to}},
+		options.Find().SetProjection(bson.M{"f": 0, "b": 0}))
+	if err != nil {
+		return nil, storeError(err)
+	}
+	var recs []*Record
+	if err := cur.All(ctx, &recs); err != nil {
+		return nil, storeError(err)
+	}
+	return recs, nil
 }

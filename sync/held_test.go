@@ -1,13 +1,18 @@
 package sync_test
 
 import (
+	"context"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"fieldsync"
 	"fieldsync/devstack/devtest"
 	"fieldsync/mongodb"
 	fsync "fieldsync/sync"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 func inspections(n int, site string) []fieldsync.Mutation {
@@ -134,5 +139,54 @@ func TestHeldLogQueryKeepsReadYourWrites(t *testing.T) {
 	}
 	if len(r.docs) != 301 {
 		t.Fatalf("got %d records, want 301", len(r.docs))
+	}
+}
+
+// The recent change log keeps a tenant's last LogWindow positions: a device
+// within it catches up from there, one further behind from the records; both
+// end with what a fresh bootstrap gets, and the window stays bounded.
+func TestRecentLogWindow(t *testing.T) {
+	t.Parallel()
+	const window = 64
+	h := newHarness(t, fsync.Options{LogWindow: window})
+	near, far := newReplica(guard1), newReplica(agent1)
+	h.push(agent1, inspections(10, "s1")...)
+	near.sync(t, h.e, 0)
+	far.sync(t, h.e, 0)
+
+	order := newID()
+	wantStatus(t, h.push(agent1, createOrder(order, "s1")), "applied")
+	for i := 0; i < 6; i++ { // 6 × 40 positions: far's cursor leaves the window
+		h.push(agent1, inspections(40, "s1")...)
+		wantStatus(t, h.push(agent1, update("work_orders", order, int64(i+1), "title", fmt.Sprint("v", i))), "applied")
+		near.sync(t, h.e, 7) // near keeps up, from the window
+	}
+	far.sync(t, h.e, 7)
+	fresh := newReplica(agent1)
+	fresh.sync(t, h.e, 0)
+	if len(fresh.docs) != 10+1+240 {
+		t.Fatalf("fresh bootstrap: %d records", len(fresh.docs))
+	}
+	want := strings.Join(fresh.versions(), ",")
+	for _, r := range []*replica{near, far} {
+		// guard1 does not see work orders; compare inspections.
+		got := strings.Join(r.versions(), ",")
+		if r.c == guard1 {
+			want := strings.Join(slices.DeleteFunc(fresh.versions(), func(v string) bool { return strings.HasPrefix(v, "work_orders/") }), ",")
+			if got != want {
+				t.Fatalf("near (from the window) differs from a bootstrap:\n%s\n%s", got, want)
+			}
+			continue
+		}
+		if got != want {
+			t.Fatalf("far (behind the window) differs from a bootstrap:\n%s\n%s", got, want)
+		}
+	}
+	n, err := h.store.DB.Collection(fsync.LogCollection).CountDocuments(context.Background(), bson.M{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n > window+window/4+41 || n < window {
+		t.Fatalf("the recent change log holds %d entries, want about %d", n, window)
 	}
 }

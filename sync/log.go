@@ -1,177 +1,164 @@
 package sync
 
 import (
-	"cmp"
 	"context"
 	"errors"
-	"slices"
-	"strconv"
+	"fmt"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-// The change log, in chunks. Every record carries the position of its latest
-// change, so the records are their own change log; but a query on positions
-// needs an index, and the embedded FerretDB uses none (it decodes the whole
-// collection for any filter but a lone _id). So the log is also kept as
-// chunks of chunkSize consecutive positions, one document each, read by _id:
-// an incremental pull reads the few chunks after its cursor instead of
-// scanning every record, on either database.
+// The recent change log. Every record carries the position of its latest
+// change, so the records are their own change log; but reading the changes
+// after a position from them needs an index on it, and the embedded FerretDB
+// uses none: it decodes the whole collection for every query (and even a
+// lookup by _id is a table scan underneath). So each change is also written,
+// as a copy of the record in one binary value, to a small collection holding
+// only the last Options.LogWindow positions of each tenant. An incremental pull or
+// the event poller reads that window — a few thousand small documents — not
+// every record; a device further behind than the window is served from the
+// records (slower, the same answer).
 //
-// A chunk maps each position to the record as written at that position (its
-// stored document, as one binary value; a record too large to copy is logged
-// by its key and read from the records). A record's earlier entry is removed
-// when it moves to a new position. Entries are written after their records
-// and before the positions' reservation is released, so a puller never passes
-// a position whose entry is missing — except after a writer died in between;
-// then the reservation expires and the first puller to see it rewrites the
-// entries from the records (repairLog) before passing it.
+// Entries are written after their records and before the positions'
+// reservation is released, so a puller never passes a position whose entry is
+// missing — unless a writer died in between: then its reservation expires and
+// the first puller to see that logs its records again (repairLog) before
+// passing them. Trimming raises the tenant's "logged from" mark (lt) first and
+// deletes below it after; a reader checks the mark again after its query.
 const (
-	// LogCollection holds the chunks.
+	// LogCollection holds the window.
 	LogCollection = "sync_log"
-	chunkSize     = 128
-	// maxLogCopy is the largest record copied into a chunk (a chunk stays
-	// far below MongoDB's 16 MiB document limit).
+	// DefaultLogWindow is how many of a tenant's latest positions the window
+	// holds (Options.LogWindow).
+	DefaultLogWindow = 8192
+	// maxLogCopy is the largest record copied into the window; a larger one
+	// is logged by its key and read from the records.
 	maxLogCopy = 16 << 10
 )
 
-func chunkID(tenant string, n int64) string { return tenant + "/" + strconv.FormatInt(n, 10) }
+// logDoc is one change in the window.
+type logDoc struct {
+	ID     string `bson:"_id"` // tenant/position
+	Tenant string `bson:"t"`
+	Pos    int64  `bson:"p"`
+	Copy   []byte `bson:"r,omitempty"` // the record as written (BSON)
+	Key    string `bson:"k,omitempty"` // its key, when it was too large to copy
+}
 
-func posKey(p int64) string { return "e." + strconv.FormatInt(p, 10) }
-
-// logWrites enters recs (just written) at their positions and removes the
-// entries of their previous positions (prev: key → position; 0 for none).
-// New entries are written before old ones are removed, so a walk that is
-// sweeping ahead meets a moving record at least once.
-func (e *Engine) logWrites(ctx context.Context, tenant string, recs []*Record, prev map[string]int64) error {
+// logWrites enters recs (just written) at their positions. An entry already
+// there (a repair racing a live writer) is the same change and is kept.
+func (e *Engine) logWrites(ctx context.Context, tenant string, recs []*Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	sets, unsets := map[int64]bson.M{}, map[int64]bson.M{}
+	docs := make([]any, 0, len(recs))
 	for _, r := range recs {
-		var v any = r.Key
-		if b, err := bson.Marshal(r); err == nil && len(b) <= maxLogCopy {
-			v = b
+		d := logDoc{ID: fmt.Sprintf("%s/%016d", tenant, r.Pos), Tenant: tenant, Pos: r.Pos}
+		b, err := bson.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("sync: log %s: %w", r.Key, err)
 		}
-		n := r.Pos / chunkSize
-		if sets[n] == nil {
-			sets[n] = bson.M{"t": tenant}
+		if len(b) <= maxLogCopy {
+			d.Copy = b
+		} else {
+			d.Key = r.Key
 		}
-		sets[n][posKey(r.Pos)] = v
-		if old := prev[r.Key]; old > 0 && old != r.Pos {
-			on := old / chunkSize
-			if unsets[on] == nil {
-				unsets[on] = bson.M{}
+		docs = append(docs, d)
+	}
+	_, err := e.logs.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	var bwe mongo.BulkWriteException
+	if errors.As(err, &bwe) && bwe.WriteConcernError == nil {
+		for _, we := range bwe.WriteErrors {
+			if we.Code != 11000 {
+				return storeError(err)
 			}
-			unsets[on][posKey(old)] = ""
 		}
+		return nil
 	}
-	var models []mongo.WriteModel
-	for _, n := range sortedKeys(sets) {
-		models = append(models, mongo.NewUpdateOneModel().SetFilter(bson.M{"_id": chunkID(tenant, n)}).
-			SetUpdate(bson.M{"$set": sets[n]}).SetUpsert(true))
-	}
-	for _, n := range sortedKeys(unsets) {
-		models = append(models, mongo.NewUpdateOneModel().SetFilter(bson.M{"_id": chunkID(tenant, n)}).
-			SetUpdate(bson.M{"$unset": unsets[n]}))
-	}
-	_, err := e.chunks.BulkWrite(ctx, models)
 	return storeError(err)
 }
 
-func sortedKeys(m map[int64]bson.M) []int64 {
-	out := make([]int64, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}
-
-// readLog returns, in position order, the logged records with from < p ≤ to
-// that keep accepts, at most limit of them, and whether more follow.
-func (e *Engine) readLog(ctx context.Context, tenant string, from, to int64, keep func(*Record) bool, limit int) ([]*Record, bool, error) {
-	var out []*Record
-	for n := (from + 1) / chunkSize; n <= to/chunkSize; n++ {
-		recs, err := e.readChunk(ctx, tenant, n, from, to)
-		if err != nil {
-			return nil, false, err
-		}
-		for _, r := range recs {
-			if keep == nil || keep(r) {
-				out = append(out, r)
-			}
-			if len(out) > limit {
-				return out[:limit], true, nil
-			}
-		}
-	}
-	return out, false, nil
-}
-
-// readChunk returns chunk n's records with from < p ≤ to, in position order.
-func (e *Engine) readChunk(ctx context.Context, tenant string, n, from, to int64) ([]*Record, error) {
-	var doc struct {
-		E map[string]bson.RawValue `bson:"e"`
-	}
-	err := e.chunks.FindOne(ctx, bson.M{"_id": chunkID(tenant, n)}).Decode(&doc)
-	if errors.Is(err, mongo.ErrNoDocuments) {
+// readLog returns the records logged at from < p ≤ to, in position order, each
+// once: an entry whose record was logged again later in the range is left out
+// (the later one carries it at its latest version).
+func (e *Engine) readLog(ctx context.Context, tenant string, from, to int64) ([]*Record, error) {
+	if to <= from {
 		return nil, nil
 	}
+	cur, err := e.logs.Find(ctx, bson.M{"t": tenant, "p": bson.M{"$gt": from, "$lte": to}},
+		options.Find().SetSort(bson.D{{Key: "p", Value: 1}}).SetBatchSize(1000))
 	if err != nil {
 		return nil, storeError(err)
 	}
-	recs := make([]*Record, 0, len(doc.E))
-	for k, v := range doc.E {
-		p, err := strconv.ParseInt(k, 10, 64)
-		if err != nil || p <= from || p > to {
-			continue
+	var docs []logDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, storeError(err)
+	}
+	recs := make([]*Record, 0, len(docs))
+	for _, d := range docs {
+		r := new(Record)
+		if d.Copy != nil {
+			err = bson.Unmarshal(d.Copy, r)
+		} else {
+			err = e.recs.FindOne(ctx, bson.M{"_id": d.Key}).Decode(r)
+			if errors.Is(err, mongo.ErrNoDocuments) || (err == nil && r.Pos != d.Pos) {
+				continue // moved on since: its later entry carries it
+			}
 		}
-		r, err := e.logEntry(ctx, p, v)
 		if err != nil {
+			return nil, storeError(err)
+		}
+		if err := normalizeRecord(r); err != nil {
 			return nil, err
 		}
-		if r != nil {
-			recs = append(recs, r)
+		recs = append(recs, r)
+	}
+	last := make(map[string]int, len(recs))
+	for i, r := range recs {
+		last[r.Key] = i
+	}
+	out := recs[:0]
+	for i, r := range recs {
+		if last[r.Key] == i {
+			out = append(out, r)
 		}
 	}
-	slices.SortFunc(recs, func(a, b *Record) int { return cmp.Compare(a.Pos, b.Pos) })
-	return recs, nil
+	return out, nil
 }
 
-// logEntry decodes the entry at position p: the record copy, or the record
-// itself when only its key was logged (nil when it has moved on since).
-func (e *Engine) logEntry(ctx context.Context, p int64, v bson.RawValue) (*Record, error) {
-	r := new(Record)
-	switch v.Type {
-	case bson.TypeBinary:
-		_, b := v.Binary()
-		if err := bson.Unmarshal(b, r); err != nil {
-			return nil, storeError(err)
-		}
-	case bson.TypeString:
-		err := e.recs.FindOne(ctx, bson.M{"_id": v.StringValue()}).Decode(r)
-		if errors.Is(err, mongo.ErrNoDocuments) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, storeError(err)
-		}
-		if r.Pos != p {
-			return nil, nil
-		}
-	default:
-		return nil, nil
+// loggedFrom returns the tenant's "logged from" mark again: the window holds
+// every position above it.
+func (e *Engine) loggedFrom(ctx context.Context, tenant string) (int64, error) {
+	var doc struct {
+		LT int64 `bson:"lt"`
 	}
-	if err := normalizeRecord(r); err != nil {
-		return nil, err
+	err := e.counters.FindOne(ctx, bson.M{"_id": tenant}, options.FindOne().SetProjection(bson.M{"lt": 1})).Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return 0, nil
 	}
-	return r, nil
+	return doc.LT, storeError(err)
 }
 
-// repairLog rewrites the log entries of every record at or after position
-// lb: after a writer died between writing its records and logging them.
+// trimLog keeps the window at Options.LogWindow positions once a write at hi
+// crossed a quarter of it since lo: the mark first, then the deletion.
+func (e *Engine) trimLog(ctx context.Context, tenant string, lo, hi int64) error {
+	window := int64(e.opts.LogWindow)
+	every := max(window/4, 1)
+	if hi <= window || (lo-1)/every == hi/every {
+		return nil
+	}
+	below := hi - window
+	if _, err := e.counters.UpdateOne(ctx, bson.M{"_id": tenant}, bson.M{"$max": bson.M{"lt": below}}); err != nil {
+		return storeError(err)
+	}
+	_, err := e.logs.DeleteMany(ctx, bson.M{"t": tenant, "p": bson.M{"$lte": below}})
+	return storeError(err)
+}
+
+// repairLog logs again every record at or after position lb: after a writer
+// died between writing its records and logging them.
 func (e *Engine) repairLog(ctx context.Context, tenant string, lb int64) error {
 	cur, err := e.recs.Find(ctx, bson.M{"t": tenant, "p": bson.M{"$gte": lb}})
 	if err != nil {
@@ -181,6 +168,6 @@ func (e *Engine) repairLog(ctx context.Context, tenant string, lb int64) error {
 	if err := cur.All(ctx, &recs); err != nil {
 		return storeError(err)
 	}
-	e.log.Warn("sync: rewrote change-log entries after a writer died", "tenant", tenant, "from", lb, "records", len(recs))
-	return e.logWrites(ctx, tenant, recs, nil)
+	e.log.Warn("sync: logging again the changes after a writer died", "tenant", tenant, "from", lb, "records", len(recs))
+	return e.logWrites(ctx, tenant, recs)
 }

@@ -68,10 +68,13 @@ func (e *Engine) Pull(ctx context.Context, req fieldsync.PullRequest) (fieldsync
 	if cur.Scan != nil {
 		open, err = e.scanPage(ctx, c, &cur, held, limit, now, &out)
 	} else {
-		if held != nil {
+		if held != nil && m.pushedBy(c.DeviceID) != held.pushed {
+			// The device pushed since the query ran: its own changes must be in
+			// the next page (read-your-writes), so query afresh.
 			held.close()
+			held = nil
 		}
-		err = e.logPage(ctx, c, &cur, m, limit, now, &out)
+		open, err = e.logPage(ctx, c, &cur, held, m, limit, now, &out)
 	}
 	if err != nil {
 		return fieldsync.PullResult{}, err
@@ -105,38 +108,38 @@ func scopeSites(c *fieldsync.Caller) []string {
 
 // logPage hands out changes after cur.Pos up to the high-water mark, plus
 // the device's own changes above it (read-your-writes while another writer's
-// earlier position is still pending), from the chunked log.
-func (e *Engine) logPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor, m mark, limit int, now time.Time, out *fieldsync.PullResult) error {
+// earlier position is still pending): from the recent change log when the
+// cursor is within its window, else from the records (a held query).
+func (e *Engine) logPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor, held *heldQuery, m mark, limit int, now time.Time, out *fieldsync.PullResult) (*heldQuery, error) {
 	hw := m.hw
+	if held != nil {
+		hw = held.hw // the continued query's bound
+	}
 	own := max(cur.Own, hw)
-	to := max(hw, m.pushedBy(c.DeviceID)) // the device's pushes are all released
 	sites := scopeSites(c)
-	keep := func(r *Record) bool {
-		if sites != nil && !slices.Contains(sites, r.SiteID) {
-			return false
-		}
-		return r.Pos <= hw || (r.UpdatedDevice == c.DeviceID && r.Pos > own)
-	}
-	recs, more, err := e.readLog(ctx, c.TenantID, cur.Pos, to, keep, limit)
+	recs, more, ok, err := e.logWindowPage(ctx, c, cur, m, sites, own, limit)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	out.HasMore = more
+	var open *heldQuery
+	if !ok {
+		if recs, open, err = e.query(ctx, held, siteFilter(bson.M{"t": c.TenantID, "p": bson.M{"$gt": cur.Pos},
+			"$or": bson.A{bson.M{"p": bson.M{"$lte": hw}}, bson.M{"ud": c.DeviceID, "p": bson.M{"$gt": own}}}}, sites), limit); err != nil {
+			return nil, err
+		}
+		if open != nil && held == nil {
+			open.hw, open.pushed = hw, m.pushedBy(c.DeviceID)
+		}
+	} else if held != nil {
+		held.close()
+	}
+	out.HasMore = more || open != nil
 	pos, ownPos := cur.Pos, cur.Own
-	last := make(map[string]int, len(recs))
-	for i, r := range recs {
-		last[r.Key] = i
-	}
-	for i, r := range recs {
+	for _, r := range recs {
 		if r.Pos <= hw {
 			pos = r.Pos
 		} else {
 			pos, ownPos = hw, r.Pos
-		}
-		if last[r.Key] != i {
-			// A log entry not yet removed when its record moved on: the page
-			// carries the record once, at its latest version.
-			continue
 		}
 		if ch, ok := e.changeFor(c, r, now, false); ok {
 			out.Changes = append(out.Changes, ch)
@@ -149,7 +152,34 @@ func (e *Engine) logPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor, 
 		ownPos = 0
 	}
 	cur.Pos, cur.Own = pos, ownPos
-	return nil
+	return open, nil
+}
+
+// logWindowPage reads a log page from the recent change log; ok is false when
+// the cursor is older than its window (or fell out of it while reading).
+func (e *Engine) logWindowPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor, m mark, sites []string, own int64, limit int) (recs []*Record, more, ok bool, err error) {
+	if cur.Pos < m.logged {
+		return nil, false, false, nil
+	}
+	all, err := e.readLog(ctx, c.TenantID, cur.Pos, max(m.hw, m.pushedBy(c.DeviceID)))
+	if err != nil {
+		return nil, false, false, err
+	}
+	if lt, err := e.loggedFrom(ctx, c.TenantID); err != nil || lt > cur.Pos {
+		return nil, false, false, err // trimmed under us
+	}
+	for _, r := range all {
+		if sites != nil && !slices.Contains(sites, r.SiteID) {
+			continue
+		}
+		if r.Pos <= m.hw || (r.UpdatedDevice == c.DeviceID && r.Pos > own) {
+			if len(recs) == limit {
+				return recs, true, true, nil
+			}
+			recs = append(recs, r)
+		}
+	}
+	return recs, false, true, nil
 }
 
 // scanPage walks a bootstrap or scope rescan by position, without an upper

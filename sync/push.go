@@ -36,7 +36,6 @@ type slot struct {
 	rec    *Record // nil: does not exist (as far as we know)
 	inDB   bool    // rec was loaded from the database (replace, not insert)
 	orig   int64   // version loaded
-	pos    int64   // position loaded (its log entry is removed when it moves)
 	loaded bool    // the database was asked
 	dirty  bool
 }
@@ -216,7 +215,7 @@ func (e *Engine) run(ctx context.Context, c *fieldsync.Caller, tenant string, op
 			}
 			s.dirty, s.inDB, s.loaded = false, s.inDB || s.rec != nil, true
 			if s.rec != nil {
-				s.orig, s.pos = s.rec.Version, s.rec.Pos
+				s.orig = s.rec.Version
 			}
 			known[k] = s
 		}
@@ -250,7 +249,7 @@ func (e *Engine) load(ctx context.Context, known map[string]*slot, keys []string
 		if err := normalizeRecord(r); err != nil {
 			return err
 		}
-		known[r.Key] = &slot{rec: r, inDB: true, orig: r.Version, pos: r.Pos, loaded: true}
+		known[r.Key] = &slot{rec: r, inDB: true, orig: r.Version, loaded: true}
 	}
 	return nil
 }
@@ -341,19 +340,21 @@ func (e *Engine) write(ctx context.Context, tenant, device string, work map[stri
 		}
 	}
 	var landed []*Record
-	prev := map[string]int64{}
 	for _, k := range order {
 		if !failed[k] {
 			landed = append(landed, work[k].rec)
-			prev[k] = work[k].pos
 		}
 	}
-	if err := e.logWrites(wctx, tenant, landed, prev); err != nil {
+	if err := e.logWrites(wctx, tenant, landed); err != nil {
 		return nil, err
 	}
 	e.fault(FaultWritten)
 	if err := e.release(ctx, r); err != nil {
 		return nil, err
+	}
+	if err := e.trimLog(ctx, tenant, r.lo, r.hi); err != nil {
+		// The window only grows until a later write trims it.
+		e.log.Warn("sync: trimming the recent change log", "tenant", tenant, "err", err)
 	}
 	return failed, nil
 }
