@@ -1,9 +1,11 @@
 package sync
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -34,38 +36,47 @@ const (
 	// holds (Options.LogWindow).
 	DefaultLogWindow = 8192
 	// maxLogCopy is the largest record copied into the window; a larger one
-	// is logged by its key and read from the records.
-	maxLogCopy = 16 << 10
+	// is logged by its key and read from the records. A write's copies (at most
+	// 500 mutations and their actions' writes) stay far below MongoDB's 16 MiB
+	// document limit.
+	maxLogCopy = 8 << 10
 )
 
-// logDoc is one change in the window.
+// logDoc is one write's changes in the window: the positions lo..hi of one
+// reservation. One document per write, not per change: FerretDB's cost is
+// mostly per document.
 type logDoc struct {
-	ID     string `bson:"_id"` // tenant/position
-	Tenant string `bson:"t"`
-	Pos    int64  `bson:"p"`
-	Copy   []byte `bson:"r,omitempty"` // the record as written (BSON)
-	Key    string `bson:"k,omitempty"` // its key, when it was too large to copy
+	ID     string     `bson:"_id"` // tenant/lo-hi
+	Tenant string     `bson:"t"`
+	Lo     int64      `bson:"p"`
+	Hi     int64      `bson:"q"`
+	Recs   []logEntry `bson:"r"`
 }
 
-// logWrites enters recs (just written) at their positions. An entry already
-// there (a repair racing a live writer) is the same change and is kept.
+// logEntry is one change: a copy of the record as written, or its key when it
+// was too large to copy.
+type logEntry struct {
+	Pos  int64  `bson:"p"`
+	Copy []byte `bson:"r,omitempty"`
+	Key  string `bson:"k,omitempty"`
+}
+
+// logWrites enters recs (just written under one reservation) in the window,
+// in documents of at most MaxMutations changes. The same changes entered
+// again (a repair racing a live writer) are harmless: a reader keeps each
+// record once.
 func (e *Engine) logWrites(ctx context.Context, tenant string, recs []*Record) error {
-	if len(recs) == 0 {
-		return nil
-	}
-	docs := make([]any, 0, len(recs))
-	for _, r := range recs {
-		d := logDoc{ID: fmt.Sprintf("%s/%016d", tenant, r.Pos), Tenant: tenant, Pos: r.Pos}
-		b, err := bson.Marshal(r)
+	var docs []any
+	for len(recs) > 0 {
+		n := min(len(recs), MaxMutations)
+		d, err := logDocOf(tenant, recs[:n])
 		if err != nil {
-			return fmt.Errorf("sync: log %s: %w", r.Key, err)
+			return err
 		}
-		if len(b) <= maxLogCopy {
-			d.Copy = b
-		} else {
-			d.Key = r.Key
-		}
-		docs = append(docs, d)
+		docs, recs = append(docs, d), recs[n:]
+	}
+	if len(docs) == 0 {
+		return nil
 	}
 	_, err := e.logs.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
 	var bwe mongo.BulkWriteException
@@ -80,6 +91,26 @@ func (e *Engine) logWrites(ctx context.Context, tenant string, recs []*Record) e
 	return storeError(err)
 }
 
+func logDocOf(tenant string, recs []*Record) (logDoc, error) {
+	d := logDoc{Tenant: tenant, Lo: recs[0].Pos, Hi: recs[0].Pos, Recs: make([]logEntry, 0, len(recs))}
+	for _, r := range recs {
+		le := logEntry{Pos: r.Pos}
+		b, err := bson.Marshal(r)
+		if err != nil {
+			return d, fmt.Errorf("sync: log %s: %w", r.Key, err)
+		}
+		if len(b) <= maxLogCopy {
+			le.Copy = b
+		} else {
+			le.Key = r.Key
+		}
+		d.Recs = append(d.Recs, le)
+		d.Lo, d.Hi = min(d.Lo, r.Pos), max(d.Hi, r.Pos)
+	}
+	d.ID = fmt.Sprintf("%s/%016d-%016d", tenant, d.Lo, d.Hi)
+	return d, nil
+}
+
 // readLog returns the records logged at from < p ≤ to, in position order, each
 // once: an entry whose record was logged again later in the range is left out
 // (the later one carries it at its latest version).
@@ -87,7 +118,7 @@ func (e *Engine) readLog(ctx context.Context, tenant string, from, to int64) ([]
 	if to <= from {
 		return nil, nil
 	}
-	cur, err := e.logs.Find(ctx, bson.M{"t": tenant, "p": bson.M{"$gt": from, "$lte": to}},
+	cur, err := e.logs.Find(ctx, bson.M{"t": tenant, "q": bson.M{"$gt": from}, "p": bson.M{"$lte": to}},
 		options.Find().SetSort(bson.D{{Key: "p", Value: 1}}).SetBatchSize(1000))
 	if err != nil {
 		return nil, storeError(err)
@@ -96,25 +127,31 @@ func (e *Engine) readLog(ctx context.Context, tenant string, from, to int64) ([]
 	if err := cur.All(ctx, &docs); err != nil {
 		return nil, storeError(err)
 	}
-	recs := make([]*Record, 0, len(docs))
+	var recs []*Record
 	for _, d := range docs {
-		r := new(Record)
-		if d.Copy != nil {
-			err = bson.Unmarshal(d.Copy, r)
-		} else {
-			err = e.recs.FindOne(ctx, bson.M{"_id": d.Key}).Decode(r)
-			if errors.Is(err, mongo.ErrNoDocuments) || (err == nil && r.Pos != d.Pos) {
-				continue // moved on since: its later entry carries it
+		for _, le := range d.Recs {
+			if le.Pos <= from || le.Pos > to {
+				continue
 			}
+			r := new(Record)
+			if le.Copy != nil {
+				err = bson.Unmarshal(le.Copy, r)
+			} else {
+				err = e.recs.FindOne(ctx, bson.M{"_id": le.Key}).Decode(r)
+				if errors.Is(err, mongo.ErrNoDocuments) || (err == nil && r.Pos != le.Pos) {
+					continue // moved on since: its later entry carries it
+				}
+			}
+			if err != nil {
+				return nil, storeError(err)
+			}
+			if err := normalizeRecord(r); err != nil {
+				return nil, err
+			}
+			recs = append(recs, r)
 		}
-		if err != nil {
-			return nil, storeError(err)
-		}
-		if err := normalizeRecord(r); err != nil {
-			return nil, err
-		}
-		recs = append(recs, r)
 	}
+	slices.SortFunc(recs, func(a, b *Record) int { return cmp.Compare(a.Pos, b.Pos) })
 	last := make(map[string]int, len(recs))
 	for i, r := range recs {
 		last[r.Key] = i
@@ -153,7 +190,7 @@ func (e *Engine) trimLog(ctx context.Context, tenant string, lo, hi int64) error
 	if _, err := e.counters.UpdateOne(ctx, bson.M{"_id": tenant}, bson.M{"$max": bson.M{"lt": below}}); err != nil {
 		return storeError(err)
 	}
-	_, err := e.logs.DeleteMany(ctx, bson.M{"t": tenant, "p": bson.M{"$lte": below}})
+	_, err := e.logs.DeleteMany(ctx, bson.M{"t": tenant, "q": bson.M{"$lte": below}})
 	return storeError(err)
 }
 
