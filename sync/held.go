@@ -24,9 +24,11 @@ const (
 	heldMax = 16               // held cursors per engine; the oldest is closed beyond
 )
 
-// heldQuery is a database cursor left open between two pages.
+// heldQuery is a database cursor left open between two pages, or the rest
+// of a read of the recent change log (cur nil).
 type heldQuery struct {
 	cur  *mongo.Cursor
+	rest []*Record
 	next *Record // read ahead: the first record of the next page
 	// pushed is the device's last released push when the query ran: a log
 	// query is only continued while it has released none since
@@ -101,9 +103,22 @@ func (h *heldQueries) dropLocked(token string) {
 }
 
 func (q *heldQuery) close() {
+	if q.cur == nil {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = q.cur.Close(ctx)
+}
+
+// nextPage takes up to limit records off q.rest; q is returned while more remain.
+func (q *heldQuery) nextPage(limit int) ([]*Record, *heldQuery) {
+	if len(q.rest) <= limit {
+		return q.rest, nil
+	}
+	recs := q.rest[:limit]
+	q.rest = q.rest[limit:]
+	return recs, q
 }
 
 // read returns up to limit records of q and whether more follow (one is then

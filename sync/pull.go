@@ -113,27 +113,39 @@ func scopeSites(c *fieldsync.Caller) []string {
 func (e *Engine) logPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor, held *heldQuery, m mark, limit int, now time.Time, out *fieldsync.PullResult) (*heldQuery, error) {
 	hw := m.hw
 	if held != nil {
-		hw = held.hw // the continued query's bound
+		hw = held.hw // the continued walk's bound
 	}
 	own := max(cur.Own, hw)
 	sites := scopeSites(c)
-	recs, more, ok, err := e.logWindowPage(ctx, c, cur, m, sites, own, limit)
-	if err != nil {
-		return nil, err
-	}
+	var recs []*Record
 	var open *heldQuery
-	if !ok {
-		if recs, open, err = e.query(ctx, held, siteFilter(bson.M{"t": c.TenantID, "p": bson.M{"$gt": cur.Pos},
-			"$or": bson.A{bson.M{"p": bson.M{"$lte": hw}}, bson.M{"ud": c.DeviceID, "p": bson.M{"$gt": own}}}}, sites), limit); err != nil {
-			return nil, err
+	var err error
+	if held != nil && held.cur == nil { // continuing a walk of the window
+		recs, open = held.nextPage(limit)
+	} else {
+		windowed := false
+		if held == nil {
+			var all []*Record
+			if all, windowed, err = e.logWindow(ctx, c, cur, m, sites, own); err != nil {
+				return nil, err
+			}
+			if windowed {
+				open = &heldQuery{rest: all, hw: hw, pushed: m.pushedBy(c.DeviceID)}
+				recs, open = open.nextPage(limit)
+			}
 		}
-		if open != nil && held == nil {
-			open.hw, open.pushed = hw, m.pushedBy(c.DeviceID)
+		if !windowed {
+			f := siteFilter(bson.M{"t": c.TenantID, "p": bson.M{"$gt": cur.Pos},
+				"$or": bson.A{bson.M{"p": bson.M{"$lte": hw}}, bson.M{"ud": c.DeviceID, "p": bson.M{"$gt": own}}}}, sites)
+			if recs, open, err = e.query(ctx, held, f, limit); err != nil {
+				return nil, err
+			}
+			if open != nil && held == nil {
+				open.hw, open.pushed = hw, m.pushedBy(c.DeviceID)
+			}
 		}
-	} else if held != nil {
-		held.close()
 	}
-	out.HasMore = more || open != nil
+	out.HasMore = open != nil
 	pos, ownPos := cur.Pos, cur.Own
 	for _, r := range recs {
 		if r.Pos <= hw {
@@ -155,31 +167,30 @@ func (e *Engine) logPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor, 
 	return open, nil
 }
 
-// logWindowPage reads a log page from the recent change log; ok is false when
-// the cursor is older than its window (or fell out of it while reading).
-func (e *Engine) logWindowPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor, m mark, sites []string, own int64, limit int) (recs []*Record, more, ok bool, err error) {
+// logWindow returns the log part after cur from the recent change log: every
+// change up to the high-water mark and the device's own above it, in position
+// order. ok is false when the cursor is older than the window (or fell out of
+// it while reading).
+func (e *Engine) logWindow(ctx context.Context, c *fieldsync.Caller, cur *Cursor, m mark, sites []string, own int64) (recs []*Record, ok bool, err error) {
 	if cur.Pos < m.logged {
-		return nil, false, false, nil
+		return nil, false, nil
 	}
 	all, err := e.readLog(ctx, c.TenantID, cur.Pos, max(m.hw, m.pushedBy(c.DeviceID)))
 	if err != nil {
-		return nil, false, false, err
+		return nil, false, err
 	}
 	if lt, err := e.loggedFrom(ctx, c.TenantID); err != nil || lt > cur.Pos {
-		return nil, false, false, err // trimmed under us
+		return nil, false, err // trimmed under us
 	}
 	for _, r := range all {
 		if sites != nil && !slices.Contains(sites, r.SiteID) {
 			continue
 		}
 		if r.Pos <= m.hw || (r.UpdatedDevice == c.DeviceID && r.Pos > own) {
-			if len(recs) == limit {
-				return recs, true, true, nil
-			}
 			recs = append(recs, r)
 		}
 	}
-	return recs, false, true, nil
+	return recs, true, nil
 }
 
 // scanPage walks a bootstrap or scope rescan by position, without an upper
