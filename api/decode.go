@@ -76,6 +76,15 @@ func checkJSON(b []byte) error {
 	if !utf8.Valid(b) {
 		return fieldsync.Errorf(fieldsync.EInvalid, "body is not valid UTF-8")
 	}
+	if decided, err := scanJSON(b); decided {
+		return err
+	}
+	return checkJSONTokens(b)
+}
+
+// checkJSONTokens is checkJSON's slow path, on encoding/json's tokens: it
+// names the syntax error of malformed input as the decoder does.
+func checkJSONTokens(b []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	type frame struct {
 		object bool
