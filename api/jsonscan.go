@@ -1,8 +1,10 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
+	"strconv"
 
 	"fieldsync"
 )
@@ -216,8 +218,22 @@ func (s *jsonScanner) literal(word string) bool {
 	return s.end()
 }
 
-// number scans a number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+// number scans a number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?,
+// within float64's range (the token walk refuses one beyond it).
 func (s *jsonScanner) number() bool {
+	start := s.i
+	if !s.numberGrammar() {
+		return false
+	}
+	if n := s.b[start:s.i]; len(n) > 15 || bytes.ContainsAny(n, "eE") {
+		if _, err := strconv.ParseFloat(string(n), 64); err != nil {
+			return false
+		}
+	}
+	return s.end()
+}
+
+func (s *jsonScanner) numberGrammar() bool {
 	if s.peek() == '-' {
 		s.i++
 	}
@@ -244,7 +260,7 @@ func (s *jsonScanner) number() bool {
 			return false
 		}
 	}
-	return s.end()
+	return true
 }
 
 func (s *jsonScanner) peek() byte {
