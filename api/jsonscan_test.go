@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -40,5 +41,40 @@ func TestScanJSONDecides(t *testing.T) {
 		if decided, _ := scanJSON([]byte(s)); !decided {
 			t.Fatalf("%s: the fast path should decide well-formed input", s)
 		}
+	}
+}
+
+// pushBody is a 500-mutation push of creates, as a phone sends it.
+func pushBody() []byte {
+	var b strings.Builder
+	b.WriteString(`{"device_id":"d-1","mutations":[`)
+	for i := range 500 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"mutation_id":"m-%d","collection":"inspections","op":"create","id":"0190c3a4-5b6c-7d8e-9f00-%012d",`+
+			`"fields":{"site_id":"s1","category":"sanitation","severity":"high","description":"leak in the stairwell by door %d",`+
+			`"location":"Building 2, floor 3","gps":{"lat":22.51,"lng":114.07}}}`, i, i, i)
+	}
+	b.WriteString(`]}`)
+	return []byte(b.String())
+}
+
+// BenchmarkCheckJSON compares checkJSON's one-pass scan with the token walk
+// it replaced on well-formed input (benchstat-friendly: -bench CheckJSON).
+func BenchmarkCheckJSON(b *testing.B) {
+	body := pushBody()
+	for _, bc := range []struct {
+		name string
+		fn   func([]byte) error
+	}{{"scan", checkJSON}, {"tokens", checkJSONTokens}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				if err := bc.fn(body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

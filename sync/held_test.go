@@ -187,14 +187,20 @@ func TestRecentLogWindow(t *testing.T) {
 		t.Fatal(err)
 	}
 	var docs []struct {
-		R []bson.Raw `bson:"r"`
+		R []byte `bson:"r"`
 	}
 	if err := cur.All(context.Background(), &docs); err != nil {
 		t.Fatal(err)
 	}
 	n := 0
 	for _, d := range docs {
-		n += len(d.R)
+		var es struct {
+			E []bson.Raw `bson:"e"`
+		}
+		if err := bson.Unmarshal(d.R, &es); err != nil {
+			t.Fatal(err)
+		}
+		n += len(es.E)
 	}
 	if n > window+window/4+41 || n < window {
 		t.Fatalf("the recent change log holds %d changes, want about %d", n, window)

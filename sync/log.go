@@ -43,14 +43,19 @@ const (
 )
 
 // logDoc is one write's changes in the window: the positions lo..hi of one
-// reservation. One document per write, not per change: FerretDB's cost is
-// mostly per document.
+// reservation. One document per write, its entries packed in one binary
+// value: FerretDB's cost is per document and per structured value, and it
+// decodes the whole window for every read and trim.
 type logDoc struct {
-	ID     string     `bson:"_id"` // tenant/lo-hi
-	Tenant string     `bson:"t"`
-	Lo     int64      `bson:"p"`
-	Hi     int64      `bson:"q"`
-	Recs   []logEntry `bson:"r"`
+	ID     string `bson:"_id"` // tenant/lo-hi
+	Tenant string `bson:"t"`
+	Lo     int64  `bson:"p"`
+	Hi     int64  `bson:"q"`
+	Packed []byte `bson:"r"` // logEntries (BSON)
+}
+
+type logEntries struct {
+	E []logEntry `bson:"e"`
 }
 
 // logEntry is one change: a copy of the record as written, or its key when it
@@ -92,7 +97,8 @@ func (e *Engine) logWrites(ctx context.Context, tenant string, recs []*Record) e
 }
 
 func logDocOf(tenant string, recs []*Record) (logDoc, error) {
-	d := logDoc{Tenant: tenant, Lo: recs[0].Pos, Hi: recs[0].Pos, Recs: make([]logEntry, 0, len(recs))}
+	d := logDoc{Tenant: tenant, Lo: recs[0].Pos, Hi: recs[0].Pos}
+	es := logEntries{E: make([]logEntry, 0, len(recs))}
 	for _, r := range recs {
 		le := logEntry{Pos: r.Pos}
 		b, err := bson.Marshal(r)
@@ -104,10 +110,14 @@ func logDocOf(tenant string, recs []*Record) (logDoc, error) {
 		} else {
 			le.Key = r.Key
 		}
-		d.Recs = append(d.Recs, le)
+		es.E = append(es.E, le)
 		d.Lo, d.Hi = min(d.Lo, r.Pos), max(d.Hi, r.Pos)
 	}
-	d.ID = fmt.Sprintf("%s/%016d-%016d", tenant, d.Lo, d.Hi)
+	b, err := bson.Marshal(es)
+	if err != nil {
+		return d, fmt.Errorf("sync: log: %w", err)
+	}
+	d.ID, d.Packed = fmt.Sprintf("%s/%016d-%016d", tenant, d.Lo, d.Hi), b
 	return d, nil
 }
 
@@ -129,7 +139,11 @@ func (e *Engine) readLog(ctx context.Context, tenant string, from, to int64) ([]
 	}
 	var recs []*Record
 	for _, d := range docs {
-		for _, le := range d.Recs {
+		var es logEntries
+		if err := bson.Unmarshal(d.Packed, &es); err != nil {
+			return nil, storeError(err)
+		}
+		for _, le := range es.E {
 			if le.Pos <= from || le.Pos > to {
 				continue
 			}
