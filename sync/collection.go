@@ -166,6 +166,18 @@ func (r *Record) pack(coll *Collection) error {
 	return nil
 }
 
+// encode packs r and returns its stored document.
+func (r *Record) encode(coll *Collection) (bson.Raw, error) {
+	if err := r.pack(coll); err != nil {
+		return nil, err
+	}
+	b, err := bson.Marshal(r)
+	if err != nil {
+		return nil, fmt.Errorf("sync: encode %s: %w", r.Key, err)
+	}
+	return b, nil
+}
+
 // unpack restores the fields of a record read from the database.
 func (r *Record) unpack() error {
 	if r.Packed == nil {

@@ -66,11 +66,11 @@ type logEntry struct {
 	Key  string `bson:"k,omitempty"`
 }
 
-// logWrites enters recs (just written under one reservation) in the window,
-// in documents of at most MaxMutations changes. The same changes entered
-// again (a repair racing a live writer) are harmless: a reader keeps each
-// record once.
-func (e *Engine) logWrites(ctx context.Context, tenant string, recs []*Record) error {
+// logWrites enters recs (stored documents just written under one
+// reservation) in the window, in documents of at most MaxMutations changes.
+// The same changes entered again (a repair racing a live writer) are
+// harmless: a reader keeps each record once.
+func (e *Engine) logWrites(ctx context.Context, tenant string, recs []bson.Raw) error {
 	var docs []any
 	for len(recs) > 0 {
 		n := min(len(recs), MaxMutations)
@@ -96,23 +96,27 @@ func (e *Engine) logWrites(ctx context.Context, tenant string, recs []*Record) e
 	return storeError(err)
 }
 
-func logDocOf(tenant string, recs []*Record) (logDoc, error) {
-	d := logDoc{Tenant: tenant, Lo: recs[0].Pos, Hi: recs[0].Pos}
+func logDocOf(tenant string, recs []bson.Raw) (logDoc, error) {
+	var d logDoc
 	es := logEntries{E: make([]logEntry, 0, len(recs))}
-	for _, r := range recs {
-		le := logEntry{Pos: r.Pos}
-		b, err := bson.Marshal(r)
-		if err != nil {
-			return d, fmt.Errorf("sync: log %s: %w", r.Key, err)
+	for i, doc := range recs {
+		pos, ok := doc.Lookup("p").Int64OK()
+		if !ok {
+			return d, fmt.Errorf("sync: log: a record without a position")
 		}
-		if len(b) <= maxLogCopy {
-			le.Copy = b
+		le := logEntry{Pos: pos}
+		if len(doc) <= maxLogCopy {
+			le.Copy = doc
 		} else {
-			le.Key = r.Key
+			le.Key, _ = doc.Lookup("_id").StringValueOK()
 		}
 		es.E = append(es.E, le)
-		d.Lo, d.Hi = min(d.Lo, r.Pos), max(d.Hi, r.Pos)
+		if i == 0 {
+			d.Lo, d.Hi = pos, pos
+		}
+		d.Lo, d.Hi = min(d.Lo, pos), max(d.Hi, pos)
 	}
+	d.Tenant = tenant
 	b, err := bson.Marshal(es)
 	if err != nil {
 		return d, fmt.Errorf("sync: log: %w", err)
@@ -217,7 +221,7 @@ func (e *Engine) repairLog(ctx context.Context, tenant string, lb int64) error {
 	if err != nil {
 		return storeError(err)
 	}
-	var recs []*Record
+	var recs []bson.Raw
 	if err := cur.All(ctx, &recs); err != nil {
 		return storeError(err)
 	}

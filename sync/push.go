@@ -273,17 +273,20 @@ func (e *Engine) write(ctx context.Context, tenant, device string, work map[stri
 	var inserts []any
 	var insertKeys []string
 	var replaces []mongo.WriteModel
+	stored := make(map[string]bson.Raw, len(order)) // each record encoded once: stored and logged
 	for i, k := range order {
 		s := work[k]
 		s.rec.Pos = r.lo + int64(i)
-		if err := s.rec.pack(e.colls[s.rec.Collection]); err != nil {
+		doc, err := s.rec.encode(e.colls[s.rec.Collection])
+		if err != nil {
 			return nil, err
 		}
+		stored[k] = doc
 		if s.inDB {
 			replaces = append(replaces, mongo.NewReplaceOneModel().
-				SetFilter(bson.M{"_id": k, "v": s.orig}).SetReplacement(s.rec))
+				SetFilter(bson.M{"_id": k, "v": s.orig}).SetReplacement(doc))
 		} else {
-			inserts = append(inserts, s.rec)
+			inserts = append(inserts, doc)
 			insertKeys = append(insertKeys, k)
 		}
 	}
@@ -339,10 +342,10 @@ func (e *Engine) write(ctx context.Context, tenant, device string, work map[stri
 			}
 		}
 	}
-	var landed []*Record
+	var landed []bson.Raw
 	for _, k := range order {
 		if !failed[k] {
-			landed = append(landed, work[k].rec)
+			landed = append(landed, stored[k])
 		}
 	}
 	if err := e.logWrites(wctx, tenant, landed); err != nil {
