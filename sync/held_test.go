@@ -202,7 +202,7 @@ func TestRecentLogWindow(t *testing.T) {
 		}
 		n += len(es.E)
 	}
-	if n > window+window/2+41 || n < window {
+	if n > 2*window+41 || n < window {
 		t.Fatalf("the recent change log holds %d changes, want about %d", n, window)
 	}
 }

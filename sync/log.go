@@ -34,7 +34,7 @@ const (
 	LogCollection = "sync_log"
 	// DefaultLogWindow is how many of a tenant's latest positions the window
 	// holds (Options.LogWindow).
-	DefaultLogWindow = 4096
+	DefaultLogWindow = 3072
 	// maxLogCopy is the largest record copied into the window; a larger one
 	// is logged by its key and read from the records. A write's copies (at most
 	// 500 mutations and their actions' writes) stay far below MongoDB's 16 MiB
@@ -197,13 +197,12 @@ func (e *Engine) loggedFrom(ctx context.Context, tenant string) (int64, error) {
 }
 
 // trimLog keeps the window at Options.LogWindow positions once a write at hi
-// crossed half of it since lo (the window holds up to 1.5 × LogWindow): the
-// mark first, then the deletion. A deletion decodes the window on FerretDB,
-// so it runs seldom.
+// crossed a multiple of it since lo (the window holds up to 2 × LogWindow):
+// the mark first, then the deletion. A deletion decodes the window on
+// FerretDB, so it runs seldom.
 func (e *Engine) trimLog(ctx context.Context, tenant string, lo, hi int64) error {
 	window := int64(e.opts.LogWindow)
-	every := max(window/2, 1)
-	if hi <= window || (lo-1)/every == hi/every {
+	if hi <= window || (lo-1)/window == hi/window {
 		return nil
 	}
 	below := hi - window
