@@ -40,6 +40,11 @@ func readBody(c *fiber.Ctx, limit int64) ([]byte, error) {
 // decodeJSON decodes a JSON object body of at most MaxBodyBytes into v,
 // refusing unknown fields and trailing data; errors name the offending field.
 func decodeJSON(c *fiber.Ctx, v any) error {
+	return decodeJSONChecked(c, v, checkJSON)
+}
+
+// decodeJSONChecked is decodeJSON with check in place of checkJSON.
+func decodeJSONChecked(c *fiber.Ctx, v any, check func([]byte) error) error {
 	ct := strings.ToLower(c.Get(fiber.HeaderContentType))
 	if ct != "" && !strings.HasPrefix(ct, fiber.MIMEApplicationJSON) {
 		return fieldsync.Errorf(fieldsync.EInvalid, "content type must be application/json")
@@ -48,11 +53,13 @@ func decodeJSON(c *fiber.Ctx, v any) error {
 	if err != nil {
 		return err
 	}
-	return decodeJSONBytes(b, v)
+	return decodeJSONBytesChecked(b, v, check)
 }
 
-func decodeJSONBytes(b []byte, v any) error {
-	if err := checkJSON(b); err != nil {
+func decodeJSONBytes(b []byte, v any) error { return decodeJSONBytesChecked(b, v, checkJSON) }
+
+func decodeJSONBytesChecked(b []byte, v any, check func([]byte) error) error {
+	if err := check(b); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -80,6 +87,21 @@ func checkJSON(b []byte) error {
 		return err
 	}
 	return checkJSONTokens(b)
+}
+
+// checkPushEnvelope is checkJSON for a push body, whose mutations stay raw
+// and are each checked on their own (a bad one is rejected alone, never the
+// whole outbox): unique keys in the envelope object, well-formed JSON.
+func checkPushEnvelope(b []byte) error {
+	decided, err := (&jsonScanner{b: b, keysDepth: 1}).all()
+	if decided {
+		return err
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return jsonError(err) // malformed: name the syntax error
+	}
+	return nil
 }
 
 // checkJSONTokens is checkJSON's slow path, on encoding/json's tokens: it

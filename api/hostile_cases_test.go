@@ -39,13 +39,16 @@ func TestHostileInputCases(t *testing.T) {
 	}{
 		{"oversized body", env(withFields(`"description":"` + strings.Repeat("x", api.MaxBodyBytes) + `"`)), 413, ""},
 		{"too many mutations", env(strings.Repeat(valid+",", 500) + valid), 413, ""},
-		{"deep nesting", env(withFields(`"description":` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000))), 400, ""},
+		{"deep nesting", env(withFields(`"description":` + strings.Repeat("[", 5000) + strings.Repeat("]", 5000))), 200, ""},
 		{"deep envelope", strings.Repeat(`{"a":`, 100) + "1" + strings.Repeat("}", 100), 400, ""},
 		{"huge array", env(withFields(`"description":[` + strings.TrimSuffix(strings.Repeat("1,", 500000), ",") + `]`)), 200, "fields.description"},
-		{"invalid UTF-8", env(withFields(`"description":"bad \xff\xfe byte"`)), 400, ""},
+		{"invalid escape", env(withFields(`"description":"bad \xff\xfe byte"`)), 400, ""}, // the body is not JSON
+		{"invalid UTF-8", env(withFields("\"description\":\"bad \xff\xfe byte\"")), 200, ""},
 		{"duplicate envelope key", `{"device_id":"x","device_id":"` + w.device + `","mutations":[]}`, 400, ""},
-		{"duplicate field key", env(withFields(`"description":"a","description":"b"`)), 400, ""},
-		{"number out of range", env(withFields(`"severity":1e400`)), 400, ""},
+		{"duplicate field key", env(withFields(`"description":"a","description":"b"`)), 200, "description"},
+		{"number out of range", env(withFields(`"severity":1e400`)), 200, ""},
+		{"duplicate mutation key", env(`{"op":"create","op":"delete"}`), 200, "op"},
+		{"invalid UTF-8 in the envelope", `{"device_id":"ÿ","mutations":[]}`, 403, ""},
 		{"huge integer", env(withFields(`"description":18446744073709551616`)), 200, "fields.description"},
 		{"schema version out of range", `{"device_id":"` + w.device + `","schema_version":1e30,"mutations":[]}`, 400, ""},
 		{"id not a UUID", env(`{"mutation_id":"m1","collection":"inspections","op":"create","id":"../../etc","fields":{"site_id":"` + fieldsync.DemoSiteA + `","category":"other"}}`), 200, "id"},
@@ -168,4 +171,36 @@ func sendOversized(tb testing.TB, w *hostileWorld, body string) (int, []byte) {
 		assertProblem(tb, resp, b)
 	}
 	return resp.StatusCode, b
+}
+
+// TestBadMutationNeverBlocksTheOutbox: a mutation that is not acceptable JSON
+// on its own (a duplicate key, invalid UTF-8, nesting too deep, a number out
+// of range) is rejected alone; the mutations around it are applied.
+func TestBadMutationNeverBlocksTheOutbox(t *testing.T) {
+	t.Parallel()
+	w := newHostileWorld(t)
+	_, before := inspectionCreate(fieldsync.DemoSiteA, "before")
+	_, after := inspectionCreate(fieldsync.DemoSiteA, "after")
+	bad := func(fields string) string {
+		return `{"mutation_id":"` + uuid.NewString() + `","collection":"inspections","op":"create","id":"` + uuid.NewString() +
+			`","fields":{"site_id":"` + fieldsync.DemoSiteA + `","category":"other",` + fields + `}}`
+	}
+	for name, m := range map[string]string{
+		"duplicate key":    bad(`"description":"a","description":"b"`),
+		"invalid UTF-8":    bad("\"description\":\"\xff\""),
+		"too deep":         bad(`"description":` + strings.Repeat("[", 40) + strings.Repeat("]", 40)),
+		"number too large": bad(`"severity":1e999`),
+	} {
+		body := `{"device_id":"` + w.device + `","mutations":[` + before + "," + m + "," + after + `]}`
+		status, resp := w.send(t, &hostileStats{}, "POST", "/v1/sync/push", "application/json", body, w.guard)
+		var res pushResults
+		if err := json.Unmarshal(resp, &res); status != 200 || err != nil || len(res.Results) != 3 {
+			t.Fatalf("%s: got %d %.300s, want 200 with three results", name, status, resp)
+		}
+		if got := []string{res.Results[0].Status, res.Results[1].Status, res.Results[2].Status}; got[1] != "rejected" ||
+			got[0] == "rejected" || got[2] == "rejected" {
+			t.Fatalf("%s: got %v, want the bad mutation rejected alone", name, got)
+		}
+		before, after = bad(`"description":"b2"`), bad(`"description":"a2"`) // fresh ids for the next round
+	}
 }

@@ -15,7 +15,11 @@ import (
 // decided false and checkJSON's token walk reports the error exactly as
 // before (FuzzScanJSON holds the two to the same answers).
 func scanJSON(b []byte) (decided bool, err error) {
-	s := jsonScanner{b: b}
+	return (&jsonScanner{b: b, maxDepth: MaxJSONDepth, floats: true}).all()
+}
+
+// all scans every value of s.b.
+func (s *jsonScanner) all() (decided bool, err error) {
 	for {
 		s.space()
 		if s.i == len(s.b) {
@@ -30,6 +34,11 @@ func scanJSON(b []byte) (decided bool, err error) {
 type jsonScanner struct {
 	b []byte
 	i int
+	// maxDepth bounds the nesting (0: encoding/json's own bound); keysDepth,
+	// when set, limits the duplicate-key rule to objects at most that deep.
+	maxDepth, keysDepth int
+	// floats: a number must fit a float64 (the token walk converts every number).
+	floats bool
 }
 
 func (s *jsonScanner) space() {
@@ -50,7 +59,7 @@ func (s *jsonScanner) value(depth int) (bool, error) {
 	}
 	switch c := s.b[s.i]; {
 	case c == '{' || c == '[':
-		if depth >= MaxJSONDepth {
+		if s.maxDepth > 0 && depth >= s.maxDepth {
 			return true, fieldsync.Errorf(fieldsync.EInvalid, "JSON nested deeper than %d levels", MaxJSONDepth)
 		}
 		if c == '{' {
@@ -90,7 +99,9 @@ func (s *jsonScanner) object(depth int) (bool, error) {
 		if !ok {
 			return false, nil
 		}
-		if set != nil {
+		if s.keysDepth > 0 && depth > s.keysDepth {
+			// not this scan's business
+		} else if set != nil {
 			if _, dup := set[k]; dup {
 				return true, &fieldsync.Error{Code: fieldsync.EInvalid, Field: k, Message: "duplicate key"}
 			}
@@ -225,7 +236,7 @@ func (s *jsonScanner) number() bool {
 	if !s.numberGrammar() {
 		return false
 	}
-	if n := s.b[start:s.i]; len(n) > 15 || bytes.ContainsAny(n, "eE") {
+	if n := s.b[start:s.i]; s.floats && (len(n) > 15 || bytes.ContainsAny(n, "eE")) {
 		if _, err := strconv.ParseFloat(string(n), 64); err != nil {
 			return false
 		}

@@ -35,7 +35,7 @@ type pushRequest struct {
 
 func (s *Server) handleSyncPush(c *fiber.Ctx) error {
 	var req pushRequest
-	if err := decodeJSON(c, &req); err != nil {
+	if err := decodeJSONChecked(c, &req, checkPushEnvelope); err != nil {
 		return err
 	}
 	if req.Mutations == nil {
