@@ -119,22 +119,8 @@ func (s *jsonScanner) object(depth int) (bool, error) {
 			return false, nil
 		}
 		s.i++
-		s.space()
-		if ok, err := s.value(depth); !ok || err != nil {
+		if more, ok, err := s.element(depth, '}'); !more || !ok || err != nil {
 			return ok, err
-		}
-		s.space()
-		if s.i >= len(s.b) {
-			return false, nil
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case '}':
-			s.i++
-			return true, nil
-		default:
-			return false, nil
 		}
 	}
 }
@@ -147,24 +133,29 @@ func (s *jsonScanner) array(depth int) (bool, error) {
 		return true, nil
 	}
 	for {
-		s.space()
-		if ok, err := s.value(depth); !ok || err != nil {
+		if more, ok, err := s.element(depth, ']'); !more || !ok || err != nil {
 			return ok, err
 		}
-		s.space()
-		if s.i >= len(s.b) {
-			return false, nil
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-		case ']':
-			s.i++
-			return true, nil
-		default:
-			return false, nil
-		}
 	}
+}
+
+// element scans one value of a container and what follows it: more when a
+// comma does (another element), !more at the container's closing byte.
+func (s *jsonScanner) element(depth int, closing byte) (more, ok bool, err error) {
+	s.space()
+	if ok, err := s.value(depth); !ok || err != nil {
+		return false, ok, err
+	}
+	s.space()
+	switch s.peek() {
+	case ',':
+		s.i++
+		return true, true, nil
+	case closing:
+		s.i++
+		return false, true, nil
+	}
+	return false, false, nil
 }
 
 // str scans a string and returns its value (unescaped only when it has escapes).
