@@ -100,15 +100,15 @@ type Record struct {
 	Key        string    `bson:"_id"`
 	Tenant     string    `bson:"t"`
 	Collection string    `bson:"c"`
-	ID         string    `bson:"i"`
+	ID         string    `bson:"-"` // packed, like every field no query filters on
 	SiteID     string    `bson:"s"`
 	Version    int64     `bson:"v"`
 	Pos        int64     `bson:"p"`
 	Deleted    bool      `bson:"del"`
-	CreatedBy  string    `bson:"cb"`
-	CreatedAt  time.Time `bson:"ca"`
-	UpdatedAt  time.Time `bson:"ua"`
-	UpdatedBy  string    `bson:"ub"`
+	CreatedBy  string    `bson:"-"`
+	CreatedAt  time.Time `bson:"ca"` // the reports filter on it
+	UpdatedAt  time.Time `bson:"-"`
+	UpdatedBy  string    `bson:"-"`
 	// UpdatedDevice is the device of the last change (read-your-writes).
 	UpdatedDevice string `bson:"ud"`
 	// Assignees feed RecordRef.AssigneeIDs; Former are every assignee the
@@ -135,10 +135,28 @@ type Record struct {
 	Queried map[string]any `bson:"f,omitempty"`
 	// Packed is the stored form of the fields and their bookkeeping (see pack).
 	Packed []byte `bson:"b,omitempty"`
+	// Legacy is what records written before the packed form kept outside it:
+	// read (unpack), never written.
+	Legacy legacyFields `bson:",inline"`
+}
+
+// legacyFields are the top-level fields of records stored by earlier versions.
+type legacyFields struct {
+	ID            string            `bson:"i,omitempty"`
+	CreatedBy     string            `bson:"cb,omitempty"`
+	UpdatedAt     time.Time         `bson:"ua,omitempty"`
+	UpdatedBy     string            `bson:"ub,omitempty"`
+	FieldVersions map[string]int64  `bson:"fv,omitempty"`
+	FieldDevices  map[string]string `bson:"fd,omitempty"`
+	Receipts      []Receipt         `bson:"m,omitempty"`
 }
 
 // packed is what Record.Packed holds (BSON).
 type packed struct {
+	ID            string            `bson:"i"`
+	CreatedBy     string            `bson:"cb"`
+	UpdatedAt     time.Time         `bson:"ua"`
+	UpdatedBy     string            `bson:"ub"`
 	Fields        map[string]any    `bson:"f"`
 	FieldVersions map[string]int64  `bson:"fv,omitempty"`
 	FieldDevices  map[string]string `bson:"fd,omitempty"`
@@ -147,11 +165,11 @@ type packed struct {
 
 // pack prepares r for storing: Packed and Queried from the fields.
 func (r *Record) pack(coll *Collection) error {
-	b, err := bson.Marshal(packed{r.Fields, r.FieldVersions, r.FieldDevices, r.Receipts})
+	b, err := bson.Marshal(packed{r.ID, r.CreatedBy, r.UpdatedAt, r.UpdatedBy, r.Fields, r.FieldVersions, r.FieldDevices, r.Receipts})
 	if err != nil {
 		return fmt.Errorf("sync: pack %s: %w", r.Key, err)
 	}
-	r.Packed, r.Queried = b, nil
+	r.Packed, r.Queried, r.Legacy = b, nil, legacyFields{}
 	if coll == nil {
 		return nil
 	}
@@ -178,17 +196,24 @@ func (r *Record) encode(coll *Collection) (bson.Raw, error) {
 	return b, nil
 }
 
-// unpack restores the fields of a record read from the database.
+// unpack restores the fields of a record read from the database, also one
+// stored by an earlier version (fields under "f", bookkeeping at the top).
 func (r *Record) unpack() error {
-	if r.Packed == nil {
-		return nil
-	}
 	var p packed
-	if err := bson.Unmarshal(r.Packed, &p); err != nil {
-		return fmt.Errorf("sync: unpack %s: %w", r.Key, err)
+	if r.Packed != nil {
+		if err := bson.Unmarshal(r.Packed, &p); err != nil {
+			return fmt.Errorf("sync: unpack %s: %w", r.Key, err)
+		}
+	} else {
+		l := r.Legacy
+		p.Fields, p.FieldVersions, p.FieldDevices, p.Receipts = r.Queried, l.FieldVersions, l.FieldDevices, l.Receipts
 	}
+	if p.ID == "" {
+		p.ID, p.CreatedBy, p.UpdatedAt, p.UpdatedBy = r.Legacy.ID, r.Legacy.CreatedBy, r.Legacy.UpdatedAt, r.Legacy.UpdatedBy
+	}
+	r.ID, r.CreatedBy, r.UpdatedAt, r.UpdatedBy = p.ID, p.CreatedBy, p.UpdatedAt, p.UpdatedBy
 	r.Fields, r.FieldVersions, r.FieldDevices, r.Receipts = p.Fields, p.FieldVersions, p.FieldDevices, p.Receipts
-	r.Packed = nil
+	r.Packed, r.Legacy = nil, legacyFields{}
 	return nil
 }
 

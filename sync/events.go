@@ -8,7 +8,6 @@ import (
 	"fieldsync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // hub tells live subscribers when their scope has new changes. One poller per
@@ -164,14 +163,18 @@ func (e *Engine) changedSince(ctx context.Context, tenant string, from, to, logg
 			return recs, nil
 		}
 	}
-	cur, err := e.recs.Find(ctx, bson.M{"t": tenant, "p": bson.M{"$gt": from, "$lte": to}},
-		options.Find().SetProjection(bson.M{"f": 0, "b": 0}))
+	cur, err := e.recs.Find(ctx, bson.M{"t": tenant, "p": bson.M{"$gt": from, "$lte": to}})
 	if err != nil {
 		return nil, storeError(err)
 	}
 	var recs []*Record
 	if err := cur.All(ctx, &recs); err != nil {
 		return nil, storeError(err)
+	}
+	for _, r := range recs {
+		if err := normalizeRecord(r); err != nil {
+			return nil, err
+		}
 	}
 	return recs, nil
 }

@@ -71,6 +71,9 @@ func (e *Engine) citations(ctx context.Context, filter bson.M, only []string) ([
 	}
 	var out []fieldsync.Citation
 	for _, r := range recs {
+		if err := normalizeRecord(r); err != nil {
+			return nil, err
+		}
 		for _, m := range r.Media {
 			if only == nil || slices.Contains(only, m) {
 				out = append(out, fieldsync.Citation{MediaID: m, Record: r.Ref()})
