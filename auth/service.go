@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -98,7 +99,12 @@ type Options struct {
 	Throttle ThrottleOptions
 	// Password sets the argon2id cost of new password hashes (tests lower it).
 	Password PasswordParams
-	Logger   *slog.Logger
+	// ConcurrentHashes bounds the argon2id hashes computed at once (default:
+	// GOMAXPROCS). Each takes the hash's memory (19 MiB): forty phones logging
+	// in together must not take forty times that; the others wait their turn
+	// (and give up with 503 at their request's deadline).
+	ConcurrentHashes int
+	Logger           *slog.Logger
 }
 
 // Service is the identity service.
@@ -113,6 +119,8 @@ type Service struct {
 	dummyHash string
 	// lastPurge is when this instance last purged expired login counters (unix seconds).
 	lastPurge atomic.Int64
+	// hashing holds a slot per argon2id hash being computed.
+	hashing chan struct{}
 }
 
 // New returns a service on opts.
@@ -137,11 +145,39 @@ func New(opts Options) *Service {
 	}
 	opts.Throttle = opts.Throttle.withDefaults()
 	opts.Password = opts.Password.withDefaults()
+	if opts.ConcurrentHashes <= 0 {
+		opts.ConcurrentHashes = runtime.GOMAXPROCS(0)
+	}
 	dummy, err := opts.Password.Hash("fieldsync-no-such-user")
 	if err != nil {
 		panic(fmt.Sprintf("auth: no randomness: %v", err))
 	}
-	return &Service{opts: opts, store: opts.Store, keys: opts.Keys, log: opts.Logger, cache: newCallerCache(opts.CacheTTL), dummyHash: dummy}
+	return &Service{opts: opts, store: opts.Store, keys: opts.Keys, log: opts.Logger, cache: newCallerCache(opts.CacheTTL), dummyHash: dummy,
+		hashing: make(chan struct{}, opts.ConcurrentHashes)}
+}
+
+// hashPassword hashes a new password in its turn.
+func (s *Service) hashPassword(ctx context.Context, password string) (string, error) {
+	release, err := s.hashSlot(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	hash, err := s.opts.Password.Hash(password)
+	if err != nil {
+		return "", fieldsync.WrapError(fieldsync.EInternal, "could not hash password", err)
+	}
+	return hash, nil
+}
+
+// hashSlot waits for a turn to compute an argon2id hash; release it when done.
+func (s *Service) hashSlot(ctx context.Context) (release func(), err error) {
+	select {
+	case s.hashing <- struct{}{}:
+		return func() { <-s.hashing }, nil
+	case <-ctx.Done():
+		return nil, &fieldsync.Error{Code: fieldsync.EUnavailable, Message: "too many logins at once; retry", RetryAfter: 1, Err: ctx.Err()}
+	}
 }
 
 func (s *Service) now() time.Time { return s.opts.Now() }
@@ -205,7 +241,12 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Tokens, error) {
 	if u != nil {
 		hash = u.PasswordHash
 	}
+	release, err := s.hashSlot(ctx)
+	if err != nil {
+		return nil, err
+	}
 	ok, herr := CheckPassword(hash, in.Password)
+	release()
 	if herr != nil && u != nil {
 		s.log.ErrorContext(ctx, "auth: stored password hash unreadable", "user_id", u.ID)
 	}

@@ -54,8 +54,8 @@ func (s *Service) createUser(ctx context.Context, in NewUser, hash string) (*fie
 	}
 	if hash == "" {
 		var err error
-		if hash, err = s.opts.Password.Hash(in.Password); err != nil {
-			return nil, fieldsync.WrapError(fieldsync.EInternal, "could not hash password", err)
+		if hash, err = s.hashPassword(ctx, in.Password); err != nil {
+			return nil, err
 		}
 	}
 	u.PasswordHash = hash
@@ -153,8 +153,8 @@ func (s *Service) AdminUpdateUser(ctx context.Context, id string, p UserPatch) (
 		if err := validatePassword(*p.Password); err != nil {
 			return nil, err
 		}
-		if u.PasswordHash, err = s.opts.Password.Hash(*p.Password); err != nil {
-			return nil, fieldsync.WrapError(fieldsync.EInternal, "could not hash password", err)
+		if u.PasswordHash, err = s.hashPassword(ctx, *p.Password); err != nil {
+			return nil, err
 		}
 	}
 	now := s.now()
