@@ -11,7 +11,7 @@ import (
 	"fieldsync/auth"
 )
 
-// Password hashes are computed a bounded number at a time (each takes 19 MiB):
+// Password hashes are computed a bounded number at a time (each takes 7 MiB):
 // a login waits for a turn, gives up with 503 at its deadline, and many at
 // once all get through.
 func TestLoginsTakeTurnsHashing(t *testing.T) {

@@ -13,7 +13,7 @@ func TestPasswordHash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") {
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=7168,t=5,p=1$") {
 		t.Fatalf("got hash %q, want argon2id with the default parameters", h)
 	}
 	h2, _ := auth.HashPassword("correct horse")

@@ -100,7 +100,7 @@ type Options struct {
 	// Password sets the argon2id cost of new password hashes (tests lower it).
 	Password PasswordParams
 	// ConcurrentHashes bounds the argon2id hashes computed at once (default:
-	// GOMAXPROCS). Each takes the hash's memory (19 MiB): forty phones logging
+	// GOMAXPROCS). Each takes the hash's memory (7 MiB): forty phones logging
 	// in together must not take forty times that; the others wait their turn
 	// (and give up with 503 at their request's deadline).
 	ConcurrentHashes int
