@@ -201,12 +201,15 @@ func (r *Record) encode(coll *Collection) (bson.Raw, error) {
 func (r *Record) unpack() error {
 	var p packed
 	if r.Packed != nil {
-		if err := bson.Unmarshal(r.Packed, &p); err != nil {
+		if err := decodePacked(r.Packed, &p); err != nil {
 			return fmt.Errorf("sync: unpack %s: %w", r.Key, err)
 		}
 	} else {
 		l := r.Legacy
 		p.Fields, p.FieldVersions, p.FieldDevices, p.Receipts = r.Queried, l.FieldVersions, l.FieldDevices, l.Receipts
+		for k, v := range p.Fields {
+			p.Fields[k] = normalize(v)
+		}
 	}
 	if p.ID == "" {
 		p.ID, p.CreatedBy, p.UpdatedAt, p.UpdatedBy = r.Legacy.ID, r.Legacy.CreatedBy, r.Legacy.UpdatedAt, r.Legacy.UpdatedBy

@@ -52,13 +52,10 @@ func normalize(v any) any {
 }
 
 // normalizeRecord finishes a record read from the database: its fields
-// unpacked and normalized, its maps never nil.
+// unpacked (in their normalized form), its maps never nil.
 func normalizeRecord(r *Record) error {
 	if err := r.unpack(); err != nil {
 		return storeError(err)
-	}
-	for k, v := range r.Fields {
-		r.Fields[k] = normalize(v)
 	}
 	if r.Fields == nil {
 		r.Fields = map[string]any{}
