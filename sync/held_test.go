@@ -12,6 +12,7 @@ import (
 	"fieldsync/mongodb"
 	fsync "fieldsync/sync"
 
+	"github.com/klauspost/compress/s2"
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
@@ -197,7 +198,11 @@ func TestRecentLogWindow(t *testing.T) {
 		var es struct {
 			E []bson.Raw `bson:"e"`
 		}
-		if err := bson.Unmarshal(d.R, &es); err != nil {
+		b, err := s2.Decode(nil, d.R)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := bson.Unmarshal(b, &es); err != nil {
 			t.Fatal(err)
 		}
 		n += len(es.E)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/klauspost/compress/s2"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -51,7 +52,7 @@ type logDoc struct {
 	Tenant string `bson:"t"`
 	Lo     int64  `bson:"p"`
 	Hi     int64  `bson:"q"`
-	Packed []byte `bson:"r"` // logEntries (BSON)
+	Packed []byte `bson:"r"` // logEntries (BSON), S2-compressed
 }
 
 type logEntries struct {
@@ -121,7 +122,9 @@ func logDocOf(tenant string, recs []bson.Raw) (logDoc, error) {
 	if err != nil {
 		return d, fmt.Errorf("sync: log: %w", err)
 	}
-	d.ID, d.Packed = fmt.Sprintf("%s/%016d-%016d", tenant, d.Lo, d.Hi), b
+	// Compressed: FerretDB's cost of storing, reading and trimming the window
+	// grows with its bytes (it base64-decodes every value it scans).
+	d.ID, d.Packed = fmt.Sprintf("%s/%016d-%016d", tenant, d.Lo, d.Hi), s2.Encode(nil, b)
 	return d, nil
 }
 
@@ -144,7 +147,11 @@ func (e *Engine) readLog(ctx context.Context, tenant string, from, to int64) ([]
 	var recs []*Record
 	for _, d := range docs {
 		var es logEntries
-		if err := bson.Unmarshal(d.Packed, &es); err != nil {
+		b, err := s2.Decode(nil, d.Packed)
+		if err == nil {
+			err = bson.Unmarshal(b, &es)
+		}
+		if err != nil {
 			return nil, storeError(err)
 		}
 		for _, le := range es.E {
