@@ -151,7 +151,8 @@ func TestRecentLogWindow(t *testing.T) {
 	const window = 64
 	h := newHarness(t, fsync.Options{LogWindow: window})
 	near, far := newReplica(guard1), newReplica(agent1)
-	h.push(agent1, inspections(10, "s1")...)
+	h.push(agent1, inspections(9, "s1")...)
+	h.push(guard2, inspections(1, "s1")...) // guard2's last-push mark is pruned by the trims below
 	near.sync(t, h.e, 0)
 	far.sync(t, h.e, 0)
 
@@ -209,5 +210,14 @@ func TestRecentLogWindow(t *testing.T) {
 	}
 	if n > 2*window+41 || n < window {
 		t.Fatalf("the recent change log holds %d changes, want about %d", n, window)
+	}
+	var counter struct {
+		W map[string]int64 `bson:"w"`
+	}
+	if err := h.store.DB.Collection(fsync.CountersCollection).FindOne(context.Background(), bson.M{"_id": tenant}).Decode(&counter); err != nil {
+		t.Fatal(err)
+	}
+	if len(counter.W) != 1 {
+		t.Fatalf("last-push marks %v, want only the device that pushed within the window", counter.W)
 	}
 }

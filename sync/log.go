@@ -213,7 +213,30 @@ func (e *Engine) trimLog(ctx context.Context, tenant string, lo, hi int64) error
 		return nil
 	}
 	below := hi - window
-	if _, err := e.counters.UpdateOne(ctx, bson.M{"_id": tenant}, bson.M{"$max": bson.M{"lt": below}}); err != nil {
+	// The devices' last-push marks at or below the window's start go too: a
+	// held walk of such a device is then just not continued (read-your-writes
+	// kept), and the counter stays small however many devices a tenant had.
+	// (A mark renewed between this read and the update is dropped as well;
+	// that also only stops a held walk, unless the walk began before the
+	// device's first mark and that push released a whole window behind the
+	// head — a write slower than ReservationTTL/2 allows.)
+	var doc struct {
+		W map[string]int64 `bson:"w"`
+	}
+	if err := e.counters.FindOne(ctx, bson.M{"_id": tenant}).Decode(&doc); err != nil {
+		return storeError(err)
+	}
+	update := bson.M{"$max": bson.M{"lt": below}}
+	old := bson.M{}
+	for dev, p := range doc.W {
+		if p <= below {
+			old["w."+dev] = ""
+		}
+	}
+	if len(old) > 0 {
+		update["$unset"] = old
+	}
+	if _, err := e.counters.UpdateOne(ctx, bson.M{"_id": tenant}, update); err != nil {
 		return storeError(err)
 	}
 	_, err := e.logs.DeleteMany(ctx, bson.M{"t": tenant, "q": bson.M{"$lte": below}})
