@@ -355,9 +355,9 @@ func (d *device) newComplaint() client.Mutation {
 	return client.Mutation{MutationID: uuid.NewString(), Collection: collComplaints, Op: client.OpCreate, ID: newID(),
 		Fields: map[string]any{
 			"site_id":     d.site(),
-			"channel":     d.pick(channels),
-			"category":    d.pick(categories),
-			"description": "Owner reports: " + d.pick(descriptors),
+			"channel":  d.pick(channels),
+			"category": d.pick(categories),
+			"content":  "Owner reports: " + d.pick(descriptors),
 		}}
 }
 
