@@ -354,7 +354,7 @@ func (d *device) edit(k, coll string) client.Mutation {
 func (d *device) newComplaint() client.Mutation {
 	return client.Mutation{MutationID: uuid.NewString(), Collection: collComplaints, Op: client.OpCreate, ID: newID(),
 		Fields: map[string]any{
-			"site_id":     d.site(),
+			"site_id":  d.site(),
 			"channel":  d.pick(channels),
 			"category": d.pick(categories),
 			"content":  "Owner reports: " + d.pick(descriptors),
