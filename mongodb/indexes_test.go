@@ -39,12 +39,12 @@ func TestEnsureIndexesPerBackend(t *testing.T) {
 	if os.Getenv("FIELDSYNC_TEST_MONGO_URI") == "" && !ferret {
 		t.Fatal("IsFerretDB = false on the embedded FerretDB")
 	}
-	users, recs := s.DB.Collection("users"), s.DB.Collection("sync_records")
+	users, recs := s.DB.Collection("users"), s.DB.Collection("sync_records_inspections")
 	if !slices.Contains(indexNames(t, users), "tenant_username") {
 		t.Fatalf("unique index missing: %v", indexNames(t, users))
 	}
 	if got := slices.Contains(indexNames(t, recs), "tenant_pos"); got == ferret {
-		t.Fatalf("sync_records has tenant_pos = %v on FerretDB = %v", got, ferret)
+		t.Fatalf("sync_records_inspections has tenant_pos = %v on FerretDB = %v", got, ferret)
 	}
 	if !ferret {
 		return

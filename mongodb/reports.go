@@ -17,10 +17,14 @@ import (
 // The reports read the sync engine's records collection directly. Its
 // layout (package sync, type Record): t tenant, c collection, s site, del
 // deleted, ca created at (a BSON date), f the record's fields.
-const collRecords = "sync_records"
+// recordsOf names the collection of a synced collection's records (the sync
+// engine's RecordsCollectionFor: one collection per synced collection).
+func recordsOf(coll string) string { return "sync_records_" + coll }
 
 func init() {
-	declareIndex(collRecords, "tenant_coll_site_created", false, "t", "c", "s", "ca")
+	for _, c := range []string{fieldsync.CollComplaints, fieldsync.CollWorkOrders} {
+		declareIndex(recordsOf(c), "tenant_site_created", false, "t", "s", "ca")
+	}
 }
 
 // Reports computes the customer-service reports over the synced records
@@ -72,7 +76,7 @@ func (r *Reports) report(ctx context.Context, q fieldsync.ReportQuery, shape rep
 	if q.To.Sub(q.From) > fieldsync.MaxReportSpan {
 		return nil, fieldsync.FieldErrorf("from", "a report spans at most %d days", int(fieldsync.MaxReportSpan.Hours()/24))
 	}
-	recs := r.Store.DB.Collection(collRecords)
+	recs := r.Store.DB.Collection(recordsOf(shape.coll))
 	match := func(extra bson.M) bson.M {
 		m := bson.M{"t": c.TenantID, "c": shape.coll, "s": q.SiteID, "del": false, "ca": bson.M{"$gte": q.From, "$lt": q.To}}
 		for k, v := range extra {

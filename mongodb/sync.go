@@ -1,13 +1,19 @@
 package mongodb
 
+import "fieldsync"
+
 // Indexes of the sync engine's collections (package sync owns the queries).
-// sync_records is both the records and the change log: a record carries the
-// position of its latest change. Equality keys lead, the position range last.
+// Each synced collection's records are a collection of their own, and are
+// also the change log: a record carries the position of its latest change.
+// Equality keys lead, the position range last.
 func init() {
-	declareIndex("sync_records", "tenant_pos", false, "t", "p")
-	declareIndex("sync_records", "tenant_site_pos", false, "t", "s", "p")
-	declareIndex("sync_records", "tenant_coll_del", false, "t", "c", "del")
-	declareIndex("sync_records", "tenant_media", false, "t", "med")
+	for _, c := range []string{fieldsync.CollSites, fieldsync.CollCheckpoints, fieldsync.CollPatrolRoutes,
+		fieldsync.CollPatrolRounds, fieldsync.CollInspections, fieldsync.CollWorkOrders, fieldsync.CollComplaints} {
+		declareIndex(recordsOf(c), "tenant_pos", false, "t", "p")
+		declareIndex(recordsOf(c), "tenant_site_pos", false, "t", "s", "p")
+		declareIndex(recordsOf(c), "tenant_del", false, "t", "del")
+		declareIndex(recordsOf(c), "tenant_media", false, "t", "med")
+	}
 	// The recent change log (sync/log.go): a tenant's changes after a position.
 	declareIndex("sync_log", "tenant_pos", false, "t", "p")
 }

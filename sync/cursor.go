@@ -38,7 +38,10 @@ type Cursor struct {
 // Scan walks records by position regardless of Pos: a bootstrap (upserts of
 // everything readable) or, after a scope change, the sites gained or lost.
 type Scan struct {
-	From int64 `json:"f"`
+	// Coll is the synced collection being walked (the first one when empty);
+	// the walk goes through them in name order.
+	Coll string `json:"c,omitempty"`
+	From int64  `json:"f"`
 	// Sites limits the scan (nil: every site of the scope).
 	Sites []string `json:"s,omitempty"`
 	// Boot scans send upserts only.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +39,8 @@ var SchemaVersions = []int{1}
 
 // Store collection names.
 const (
+	// RecordsCollection held every record before they were kept one collection
+	// per synced collection (RecordsCollectionFor); Open moves what it finds there.
 	RecordsCollection  = "sync_records"
 	CountersCollection = "sync_counters"
 	metaCollection     = "fieldsync_meta"
@@ -83,7 +86,7 @@ type Engine struct {
 	opts     Options
 	colls    map[string]*Collection
 	names    []string
-	recs     *mongo.Collection
+	db       *mongo.Database
 	counters *mongo.Collection
 	logs     *mongo.Collection // the recent change log (log.go)
 	key      []byte
@@ -125,7 +128,7 @@ func Open(ctx context.Context, db *mongo.Database, opts Options) (*Engine, error
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	e := &Engine{opts: opts, colls: map[string]*Collection{}, recs: db.Collection(RecordsCollection),
+	e := &Engine{opts: opts, colls: map[string]*Collection{}, db: db,
 		counters: db.Collection(CountersCollection), logs: db.Collection(LogCollection), now: opts.Now, log: opts.Logger}
 	for _, c := range opts.Collections {
 		if err := c.validate(); err != nil {
@@ -147,6 +150,9 @@ func Open(ctx context.Context, db *mongo.Database, opts Options) (*Engine, error
 		e.key = k
 	}
 	e.hub = newHub(e)
+	if err := e.migrateRecords(ctx); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -164,6 +170,60 @@ func sharedKey(ctx context.Context, meta *mongo.Collection) ([]byte, error) {
 		return nil, storeError(err)
 	}
 	return hex.DecodeString(doc.Key)
+}
+
+// RecordsCollectionFor names the database collection holding the records of
+// the synced collection coll. One per synced collection: the embedded
+// database scans a whole collection for every lookup, so an edit of a work
+// order scans the work orders, not every inspection too.
+func RecordsCollectionFor(coll string) string { return "sync_records_" + coll }
+
+func (e *Engine) recsFor(coll string) *mongo.Collection {
+	return e.db.Collection(RecordsCollectionFor(coll))
+}
+
+// collOfKey is the synced collection of a record key (tenant/collection/id).
+func collOfKey(k string) string {
+	_, rest, _ := strings.Cut(k, "/")
+	c, _, _ := strings.Cut(rest, "/")
+	return c
+}
+
+// migrateRecords moves records stored in the single records collection of
+// earlier versions into their collections. A crash half-way repeats it.
+func (e *Engine) migrateRecords(ctx context.Context) error {
+	legacy := e.db.Collection(RecordsCollection)
+	cur, err := legacy.Find(ctx, bson.M{})
+	if err != nil {
+		return storeError(err)
+	}
+	var docs []bson.Raw
+	if err := cur.All(ctx, &docs); err != nil {
+		return storeError(err)
+	}
+	if len(docs) == 0 {
+		return nil
+	}
+	by := map[string][]any{}
+	for _, d := range docs {
+		c, _ := d.Lookup("c").StringValueOK()
+		by[c] = append(by[c], d)
+	}
+	for c, ds := range by {
+		_, err := e.recsFor(c).InsertMany(ctx, ds, options.InsertMany().SetOrdered(false))
+		var bwe mongo.BulkWriteException
+		if errors.As(err, &bwe) && bwe.WriteConcernError == nil {
+			for _, we := range bwe.WriteErrors {
+				if we.Code != 11000 {
+					return storeError(err)
+				}
+			}
+		} else if err != nil {
+			return storeError(err)
+		}
+	}
+	e.log.Info("sync: moved records into one collection per synced collection", "records", len(docs))
+	return storeError(legacy.Drop(ctx))
 }
 
 // Collection returns a declared collection, or nil.

@@ -163,13 +163,17 @@ func (e *Engine) changedSince(ctx context.Context, tenant string, from, to, logg
 			return recs, nil
 		}
 	}
-	cur, err := e.recs.Find(ctx, bson.M{"t": tenant, "p": bson.M{"$gt": from, "$lte": to}})
-	if err != nil {
-		return nil, storeError(err)
-	}
 	var recs []*Record
-	if err := cur.All(ctx, &recs); err != nil {
-		return nil, storeError(err)
+	for _, name := range e.names {
+		cur, err := e.recsFor(name).Find(ctx, bson.M{"t": tenant, "p": bson.M{"$gt": from, "$lte": to}})
+		if err != nil {
+			return nil, storeError(err)
+		}
+		var some []*Record
+		if err := cur.All(ctx, &some); err != nil {
+			return nil, storeError(err)
+		}
+		recs = append(recs, some...)
 	}
 	for _, r := range recs {
 		if err := normalizeRecord(r); err != nil {

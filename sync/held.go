@@ -151,7 +151,7 @@ func (q *heldQuery) read(ctx context.Context, limit int) ([]*Record, bool, error
 // query runs filter sorted by position and returns its first limit records,
 // or continues held. The returned query, when not nil, has more records and
 // is to be held for the next page.
-func (e *Engine) query(ctx context.Context, held *heldQuery, filter bson.M, limit int) ([]*Record, *heldQuery, error) {
+func (e *Engine) query(ctx context.Context, held *heldQuery, coll *mongo.Collection, filter bson.M, limit int) ([]*Record, *heldQuery, error) {
 	if held != nil {
 		recs, more, err := held.read(ctx, limit)
 		switch {
@@ -166,7 +166,7 @@ func (e *Engine) query(ctx context.Context, held *heldQuery, filter bson.M, limi
 			return recs, nil, nil
 		}
 	}
-	cur, err := e.recs.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "p", Value: 1}}).SetBatchSize(int32(limit+1)))
+	cur, err := coll.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "p", Value: 1}}).SetBatchSize(int32(limit+1)))
 	if err != nil {
 		return nil, nil, storeError(err)
 	}

@@ -112,7 +112,7 @@ func (e *Engine) RunJobsOnce(ctx context.Context, opts JobOptions) ([]string, er
 // instance holds it the upsert hits the unique _id and we back off.
 func (e *Engine) claim(ctx context.Context, name string, opts JobOptions) (bool, error) {
 	now := e.now()
-	leases := e.recs.Database().Collection(LeasesCollection)
+	leases := e.db.Collection(LeasesCollection)
 	err := leases.FindOneAndUpdate(ctx,
 		bson.M{"_id": name, "$or": bson.A{bson.M{"exp": bson.M{"$lte": now}}, bson.M{"holder": opts.Holder}}},
 		bson.M{"$set": bson.M{"holder": opts.Holder, "exp": now.Add(opts.Lease)}},

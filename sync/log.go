@@ -162,7 +162,7 @@ func (e *Engine) readLog(ctx context.Context, tenant string, from, to int64) ([]
 			if le.Copy != nil {
 				err = bson.Unmarshal(le.Copy, r)
 			} else {
-				err = e.recs.FindOne(ctx, bson.M{"_id": le.Key}).Decode(r)
+				err = e.recsFor(collOfKey(le.Key)).FindOne(ctx, bson.M{"_id": le.Key}).Decode(r)
 				if errors.Is(err, mongo.ErrNoDocuments) || (err == nil && r.Pos != le.Pos) {
 					continue // moved on since: its later entry carries it
 				}
@@ -246,13 +246,17 @@ func (e *Engine) trimLog(ctx context.Context, tenant string, lo, hi int64) error
 // repairLog logs again every record at or after position lb: after a writer
 // died between writing its records and logging them.
 func (e *Engine) repairLog(ctx context.Context, tenant string, lb int64) error {
-	cur, err := e.recs.Find(ctx, bson.M{"t": tenant, "p": bson.M{"$gte": lb}})
-	if err != nil {
-		return storeError(err)
-	}
 	var recs []bson.Raw
-	if err := cur.All(ctx, &recs); err != nil {
-		return storeError(err)
+	for _, name := range e.names {
+		cur, err := e.recsFor(name).Find(ctx, bson.M{"t": tenant, "p": bson.M{"$gte": lb}})
+		if err != nil {
+			return storeError(err)
+		}
+		var some []bson.Raw
+		if err := cur.All(ctx, &some); err != nil {
+			return storeError(err)
+		}
+		recs = append(recs, some...)
 	}
 	e.log.Warn("sync: logging again the changes after a writer died", "tenant", tenant, "from", lb, "records", len(recs))
 	return e.logWrites(ctx, tenant, recs)

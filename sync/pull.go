@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"io"
@@ -111,6 +112,10 @@ func scopeSites(c *fieldsync.Caller) []string {
 // earlier position is still pending): from the recent change log when the
 // cursor is within its window, else from the records (a held query).
 func (e *Engine) logPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor, held *heldQuery, m mark, limit int, now time.Time, out *fieldsync.PullResult) (*heldQuery, error) {
+	if held != nil && held.rest == nil {
+		held.close() // only walks of the window are continued
+		held = nil
+	}
 	hw := m.hw
 	if held != nil {
 		hw = held.hw // the continued walk's bound
@@ -119,33 +124,28 @@ func (e *Engine) logPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor, 
 	sites := scopeSites(c)
 	var recs []*Record
 	var open *heldQuery
-	var err error
-	if held != nil && held.cur == nil { // continuing a walk of the window
+	more := false
+	if held != nil { // continuing a walk of the window
 		recs, open = held.nextPage(limit)
+		more = open != nil
 	} else {
-		windowed := false
-		if held == nil {
-			var all []*Record
-			if all, windowed, err = e.logWindow(ctx, c, cur, m, sites, own); err != nil {
-				return nil, err
-			}
-			if windowed {
-				open = &heldQuery{rest: all, hw: hw, pushed: m.pushedBy(c.DeviceID)}
-				recs, open = open.nextPage(limit)
-			}
+		all, windowed, err := e.logWindow(ctx, c, cur, m, sites, own)
+		if err != nil {
+			return nil, err
 		}
-		if !windowed {
+		if windowed {
+			q := &heldQuery{rest: all, hw: hw, pushed: m.pushedBy(c.DeviceID)}
+			recs, open = q.nextPage(limit)
+			more = open != nil
+		} else {
 			f := siteFilter(bson.M{"t": c.TenantID, "p": bson.M{"$gt": cur.Pos},
 				"$or": bson.A{bson.M{"p": bson.M{"$lte": hw}}, bson.M{"ud": c.DeviceID, "p": bson.M{"$gt": own}}}}, sites)
-			if recs, open, err = e.query(ctx, held, f, limit); err != nil {
+			if recs, more, err = e.logFromRecords(ctx, f, limit); err != nil {
 				return nil, err
-			}
-			if open != nil && held == nil {
-				open.hw, open.pushed = hw, m.pushedBy(c.DeviceID)
 			}
 		}
 	}
-	out.HasMore = open != nil
+	out.HasMore = more
 	pos, ownPos := cur.Pos, cur.Own
 	for _, r := range recs {
 		if r.Pos <= hw {
@@ -193,33 +193,77 @@ func (e *Engine) logWindow(ctx context.Context, c *fieldsync.Caller, cur *Cursor
 	return recs, true, nil
 }
 
-// scanPage walks a bootstrap or scope rescan by position, without an upper
-// bound, so a record that moves ahead while we walk is still met.
+// logFromRecords reads a log page from the records, for a cursor older than
+// the recent change log: the first limit records matching f of every
+// collection, merged in position order.
+func (e *Engine) logFromRecords(ctx context.Context, f bson.M, limit int) ([]*Record, bool, error) {
+	var all []*Record
+	more := false
+	for _, name := range e.names {
+		recs, open, err := e.query(ctx, nil, e.recsFor(name), f, limit)
+		if err != nil {
+			return nil, false, err
+		}
+		if open != nil {
+			open.close()
+			more = true
+		}
+		all = append(all, recs...)
+	}
+	slices.SortFunc(all, func(a, b *Record) int { return cmp.Compare(a.Pos, b.Pos) })
+	if len(all) > limit {
+		all, more = all[:limit], true
+	}
+	return all, more, nil
+}
+
+// scanPage walks a bootstrap or scope rescan: the synced collections one
+// after another, each by position without an upper bound, so a record that
+// moves ahead while we walk is still met (and the log part that follows
+// starts from before the walk began).
 func (e *Engine) scanPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor, held *heldQuery, limit int, now time.Time, out *fieldsync.PullResult) (*heldQuery, error) {
 	sc := cur.Scan
 	sites := sc.Sites
 	if sites == nil && sc.Boot {
 		sites = scopeSites(c)
 	}
-	f := siteFilter(bson.M{"t": c.TenantID, "p": bson.M{"$gt": sc.From}}, sites)
-	if sc.Boot {
-		f["del"] = false
-	}
-	recs, open, err := e.query(ctx, held, f, limit)
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range recs {
-		sc.From = r.Pos
-		if ch, ok := e.changeFor(c, r, now, !sc.Boot); ok {
-			out.Changes = append(out.Changes, ch)
+	if !slices.Contains(e.names, sc.Coll) {
+		// The first collection (or, for a cursor from another version of the
+		// declarations, all of them again: records seen twice are harmless).
+		if sc.Coll != "" {
+			sc.From = 0
 		}
-	}
-	if open == nil {
-		cur.Scan = nil
+		sc.Coll = e.names[0]
 	}
 	out.HasMore = true // the log part follows
-	return open, nil
+	for n := 0; n < limit; {
+		f := siteFilter(bson.M{"t": c.TenantID, "p": bson.M{"$gt": sc.From}}, sites)
+		if sc.Boot {
+			f["del"] = false
+		}
+		recs, open, err := e.query(ctx, held, e.recsFor(sc.Coll), f, limit-n)
+		if err != nil {
+			return nil, err
+		}
+		held = nil
+		n += len(recs)
+		for _, r := range recs {
+			sc.From = r.Pos
+			if ch, ok := e.changeFor(c, r, now, !sc.Boot); ok {
+				out.Changes = append(out.Changes, ch)
+			}
+		}
+		if open != nil {
+			return open, nil // this collection goes on in the next page
+		}
+		i := slices.Index(e.names, sc.Coll)
+		if i < 0 || i+1 == len(e.names) {
+			cur.Scan = nil
+			return nil, nil
+		}
+		sc.Coll, sc.From = e.names[i+1], 0
+	}
+	return nil, nil
 }
 
 // changeFor decides what the caller gets for r: an upsert when they may read
@@ -267,12 +311,27 @@ func (e *Engine) Bootstrap(ctx context.Context, schemaVersion int, w io.Writer) 
 		return err
 	}
 	hw, now := m.hw, e.now()
-	dbc, err := e.recs.Find(ctx, siteFilter(bson.M{"t": c.TenantID, "del": false}, scopeSites(c)), options.Find().SetBatchSize(1000))
+	enc := json.NewEncoder(w)
+	for _, name := range e.names {
+		if err := e.streamCollection(ctx, c, name, now, enc); err != nil {
+			return err
+		}
+	}
+	end := Cursor{Tenant: c.TenantID, User: c.UserID, Pos: hw, Role: c.Role, Sites: sortedSites(c), Issued: now.Unix()}
+	return enc.Encode(struct {
+		Cursor     string    `json:"cursor"`
+		ServerTime time.Time `json:"server_time"`
+	}{EncodeCursor(e.key, end), now.UTC()})
+}
+
+// streamCollection writes every readable live record of one collection in
+// the caller's scope, through one database cursor.
+func (e *Engine) streamCollection(ctx context.Context, c *fieldsync.Caller, name string, now time.Time, enc *json.Encoder) error {
+	dbc, err := e.recsFor(name).Find(ctx, siteFilter(bson.M{"t": c.TenantID, "del": false}, scopeSites(c)), options.Find().SetBatchSize(1000))
 	if err != nil {
 		return storeError(err)
 	}
 	defer dbc.Close(ctx)
-	enc := json.NewEncoder(w)
 	for dbc.Next(ctx) {
 		var r Record
 		if err := dbc.Decode(&r); err != nil {
@@ -287,12 +346,5 @@ func (e *Engine) Bootstrap(ctx context.Context, schemaVersion int, w io.Writer) 
 			}
 		}
 	}
-	if err := dbc.Err(); err != nil {
-		return storeError(err)
-	}
-	end := Cursor{Tenant: c.TenantID, User: c.UserID, Pos: hw, Role: c.Role, Sites: sortedSites(c), Issued: now.Unix()}
-	return enc.Encode(struct {
-		Cursor     string    `json:"cursor"`
-		ServerTime time.Time `json:"server_time"`
-	}{EncodeCursor(e.key, end), now.UTC()})
+	return storeError(dbc.Err())
 }

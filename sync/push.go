@@ -229,18 +229,22 @@ func (e *Engine) run(ctx context.Context, c *fieldsync.Caller, tenant string, op
 	return nil
 }
 
-// load reads the records of keys (one $in query) into known.
+// load reads the records of keys (one $in query per collection) into known.
 func (e *Engine) load(ctx context.Context, known map[string]*slot, keys []string) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	cur, err := e.recs.Find(ctx, bson.M{"_id": bson.M{"$in": keys}})
-	if err != nil {
-		return storeError(err)
-	}
 	var recs []*Record
-	if err := cur.All(ctx, &recs); err != nil {
-		return storeError(err)
+	for coll, ks := range byCollection(keys) {
+		cur, err := e.recsFor(coll).Find(ctx, bson.M{"_id": bson.M{"$in": ks}})
+		if err != nil {
+			return storeError(err)
+		}
+		var some []*Record
+		if err := cur.All(ctx, &some); err != nil {
+			return storeError(err)
+		}
+		recs = append(recs, some...)
 	}
 	for _, k := range keys {
 		known[k] = &slot{loaded: true}
@@ -252,6 +256,16 @@ func (e *Engine) load(ctx context.Context, known map[string]*slot, keys []string
 		known[r.Key] = &slot{rec: r, inDB: true, orig: r.Version, loaded: true}
 	}
 	return nil
+}
+
+// byCollection groups record keys by their collection.
+func byCollection(keys []string) map[string][]string {
+	out := map[string][]string{}
+	for _, k := range keys {
+		c := collOfKey(k)
+		out[c] = append(out[c], k)
+	}
+	return out
 }
 
 // write stores the dirty records of order under freshly reserved positions
@@ -270,9 +284,8 @@ func (e *Engine) write(ctx context.Context, tenant, device string, work map[stri
 	// Writes must land well before the reservation expires and pullers pass it.
 	wctx, cancel := context.WithTimeout(ctx, e.opts.ReservationTTL/2)
 	defer cancel()
-	var inserts []any
-	var insertKeys []string
-	var replaces []mongo.WriteModel
+	inserts, insertKeys := map[string][]any{}, map[string][]string{}
+	replaces, replaceKeys := map[string][]mongo.WriteModel{}, map[string][]string{}
 	stored := make(map[string]bson.Raw, len(order)) // each record encoded once: stored and logged
 	for i, k := range order {
 		s := work[k]
@@ -282,16 +295,18 @@ func (e *Engine) write(ctx context.Context, tenant, device string, work map[stri
 			return nil, err
 		}
 		stored[k] = doc
+		c := s.rec.Collection
 		if s.inDB {
-			replaces = append(replaces, mongo.NewReplaceOneModel().
+			replaces[c] = append(replaces[c], mongo.NewReplaceOneModel().
 				SetFilter(bson.M{"_id": k, "v": s.orig}).SetReplacement(doc))
+			replaceKeys[c] = append(replaceKeys[c], k)
 		} else {
-			inserts = append(inserts, doc)
-			insertKeys = append(insertKeys, k)
+			inserts[c] = append(inserts[c], doc)
+			insertKeys[c] = append(insertKeys[c], k)
 		}
 	}
-	if len(inserts) > 0 {
-		_, err := e.recs.InsertMany(wctx, inserts, options.InsertMany().SetOrdered(false))
+	for c, docs := range inserts {
+		_, err := e.recsFor(c).InsertMany(wctx, docs, options.InsertMany().SetOrdered(false))
 		var bwe mongo.BulkWriteException
 		switch {
 		case err == nil:
@@ -300,27 +315,22 @@ func (e *Engine) write(ctx context.Context, tenant, device string, work map[stri
 				if we.Code != 11000 && !strings.Contains(we.Message, "duplicate key") {
 					return nil, storeError(err)
 				}
-				failed[insertKeys[we.Index]] = true
+				failed[insertKeys[c][we.Index]] = true
 			}
 		default:
 			return nil, storeError(err)
 		}
 	}
 	e.fault(FaultInserted)
-	if len(replaces) > 0 {
-		br, err := e.recs.BulkWrite(wctx, replaces, options.BulkWrite().SetOrdered(false))
+	for c, models := range replaces {
+		br, err := e.recsFor(c).BulkWrite(wctx, models, options.BulkWrite().SetOrdered(false))
 		if err != nil {
 			return nil, storeError(err)
 		}
-		if br.MatchedCount < int64(len(replaces)) {
+		if br.MatchedCount < int64(len(models)) {
 			// Someone changed some of them since we read: find which of ours landed.
-			var keys []string
-			for _, k := range order {
-				if work[k].inDB {
-					keys = append(keys, k)
-				}
-			}
-			cur, err := e.recs.Find(wctx, bson.M{"_id": bson.M{"$in": keys}}, options.Find().SetProjection(bson.M{"p": 1}))
+			keys := replaceKeys[c]
+			cur, err := e.recsFor(c).Find(wctx, bson.M{"_id": bson.M{"$in": keys}}, options.Find().SetProjection(bson.M{"p": 1}))
 			if err != nil {
 				return nil, storeError(err)
 			}

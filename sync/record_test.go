@@ -10,8 +10,9 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
-// A record stored by an earlier version (fields under "f", per-field
-// versions, receipts and bookkeeping at the top level) is read whole,
+// A record stored by an earlier version (in the one records collection of
+// old, fields under "f", per-field versions, receipts and bookkeeping at the
+// top level) is moved to its collection at the next start, read whole,
 // recognises a retry, merges an update, and is stored in the packed form.
 func TestRecordStoredByAnEarlierVersion(t *testing.T) {
 	t.Parallel()
@@ -26,6 +27,10 @@ func TestRecordStoredByAnEarlierVersion(t *testing.T) {
 		"m": bson.A{bson.M{"i": "m-old", "s": "applied", "v": int64(2)}}}
 	if _, err := h.store.DB.Collection(fsync.RecordsCollection).InsertOne(ctx, old); err != nil {
 		t.Fatal(err)
+	}
+	h = openOn(t, h.store, fsync.Options{Now: h.now.Now}) // the next start
+	if n, err := h.store.DB.Collection(fsync.RecordsCollection).CountDocuments(ctx, bson.M{}); err != nil || n != 0 {
+		t.Fatalf("the old records collection still holds %d records (%v)", n, err)
 	}
 	r := newReplica(agent1)
 	r.sync(t, h.e, 0)
@@ -42,7 +47,7 @@ func TestRecordStoredByAnEarlierVersion(t *testing.T) {
 	res = h.push(guard1, update("inspections", id, 1, "severity", "high", "description", "new"))
 	wantStatus(t, res, "conflict")
 	var raw bson.M
-	if err := h.store.DB.Collection(fsync.RecordsCollection).FindOne(ctx, bson.M{"_id": key}).Decode(&raw); err != nil {
+	if err := h.store.DB.Collection(fsync.RecordsCollectionFor("inspections")).FindOne(ctx, bson.M{"_id": key}).Decode(&raw); err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"i", "cb", "ub", "ua", "fv", "fd", "m"} {

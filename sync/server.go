@@ -29,7 +29,7 @@ func (e *Engine) Apply(ctx context.Context, tenant string, writes []Write) error
 // Records calls fn for every live record of tenant's collection (server jobs
 // use it to find what to change). One database cursor.
 func (e *Engine) Records(ctx context.Context, tenant, collection string, fn func(*Record) error) error {
-	cur, err := e.recs.Find(ctx, bson.M{"t": tenant, "c": collection, "del": false})
+	cur, err := e.recsFor(collection).Find(ctx, bson.M{"t": tenant, "c": collection, "del": false})
 	if err != nil {
 		return storeError(err)
 	}
@@ -61,13 +61,17 @@ func (e *Engine) CitedAtSite(ctx context.Context, tenant, site string) ([]fields
 }
 
 func (e *Engine) citations(ctx context.Context, filter bson.M, only []string) ([]fieldsync.Citation, error) {
-	cur, err := e.recs.Find(ctx, filter)
-	if err != nil {
-		return nil, storeError(err)
-	}
 	var recs []*Record
-	if err := cur.All(ctx, &recs); err != nil {
-		return nil, storeError(err)
+	for _, name := range e.names {
+		cur, err := e.recsFor(name).Find(ctx, filter)
+		if err != nil {
+			return nil, storeError(err)
+		}
+		var some []*Record
+		if err := cur.All(ctx, &some); err != nil {
+			return nil, storeError(err)
+		}
+		recs = append(recs, some...)
 	}
 	var out []fieldsync.Citation
 	for _, r := range recs {
