@@ -22,6 +22,9 @@ import (
 const (
 	heldTTL = 30 * time.Second // an idle held cursor is closed after this
 	heldMax = 16               // held cursors per engine; the oldest is closed beyond
+	// maxHeldRecords bounds the rest of a recent-log read kept for the next
+	// pages (decoded records: about 2 KiB each).
+	maxHeldRecords = 2000
 )
 
 // heldQuery is a database cursor left open between two pages, or the rest

@@ -14,10 +14,13 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-// Pull returns the next page of changes in the caller's scope. Each page costs
-// two round trips: the counter (high-water mark) and one query on the records,
-// which are their own change log: a record carries the position of its latest
-// change, so it appears once, at its latest version.
+// Pull returns the next page of changes in the caller's scope. A page reads
+// the tenant's counter (the high-water mark), then either walks the records
+// (a bootstrap or scope rescan: one query per collection, continued page
+// after page) or reads the log part after the cursor: from the recent change
+// log when the cursor is within its window, else from the records, which are
+// their own change log (a record carries the position of its latest change,
+// so it appears once, at its latest version).
 func (e *Engine) Pull(ctx context.Context, req fieldsync.PullRequest) (fieldsync.PullResult, error) {
 	c, err := callerOf(ctx)
 	if err != nil {
@@ -137,6 +140,9 @@ func (e *Engine) logPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor, 
 			q := &heldQuery{rest: all, hw: hw, pushed: m.pushedBy(c.DeviceID)}
 			recs, open = q.nextPage(limit)
 			more = open != nil
+			if open != nil && len(open.rest) > maxHeldRecords {
+				open = nil // too much to keep in memory: the next page reads the window again
+			}
 		} else {
 			f := siteFilter(bson.M{"t": c.TenantID, "p": bson.M{"$gt": cur.Pos},
 				"$or": bson.A{bson.M{"p": bson.M{"$lte": hw}}, bson.M{"ud": c.DeviceID, "p": bson.M{"$gt": own}}}}, sites)
