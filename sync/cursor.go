@@ -33,6 +33,13 @@ type Cursor struct {
 	Issued int64 `json:"i"`
 	// Scan, when set, is a bootstrap or scope rescan in progress.
 	Scan *Scan `json:"x,omitempty"`
+	// Aged (unix ms), for a guard: the inspections of their sites created
+	// before it have been sent as delete once they left the guard's window
+	// (see ageOut).
+	Aged int64 `json:"a,omitempty"`
+	// AgedKey, with Aged, is where a look cut short by a page resumes (the
+	// last record handed out, in creation time then key order).
+	AgedKey string `json:"ak,omitempty"`
 }
 
 // Scan walks records by position regardless of Pos: a bootstrap (upserts of

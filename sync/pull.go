@@ -62,7 +62,7 @@ func (e *Engine) Pull(ctx context.Context, req fieldsync.PullRequest) (fieldsync
 		held = nil
 	}
 	if req.Cursor == "" {
-		cur = Cursor{Tenant: c.TenantID, User: c.UserID, Pos: hw, Scan: &Scan{Boot: true}}
+		cur = Cursor{Tenant: c.TenantID, User: c.UserID, Pos: hw, Scan: &Scan{Boot: true}, Aged: agingEdge(now)}
 	} else if sc := scopeChange(cur, c); sc != nil && (cur.Scan == nil || !cur.Scan.Boot) {
 		cur.Scan = sc
 	}
@@ -79,6 +79,9 @@ func (e *Engine) Pull(ctx context.Context, req fieldsync.PullRequest) (fieldsync
 			held = nil
 		}
 		open, err = e.logPage(ctx, c, &cur, held, m, limit, now, &out)
+		if err == nil && !out.HasMore {
+			err = e.ageOut(ctx, c, &cur, now, limit-len(out.Changes), &out)
+		}
 	}
 	if err != nil {
 		return fieldsync.PullResult{}, err
@@ -353,4 +356,60 @@ func (e *Engine) streamCollection(ctx context.Context, c *fieldsync.Caller, name
 		}
 	}
 	return storeError(dbc.Err())
+}
+
+// agingStep is how far a guard's inspection window moves before the
+// inspections that left it are looked for (one scan of the site's
+// inspections per device at most this often).
+const agingStep = time.Hour
+
+func agingEdge(now time.Time) int64 { return now.Add(-fieldsync.GuardInspectionWindow).UnixMilli() }
+
+// ageOut sends a guard a delete for each inspection of their sites that left
+// their window (created more than fieldsync.GuardInspectionWindow ago, not
+// theirs) since the cursor's last look, at most room of them per page; the
+// phone does not keep what it may no longer see.
+func (e *Engine) ageOut(ctx context.Context, c *fieldsync.Caller, cur *Cursor, now time.Time, room int, out *fieldsync.PullResult) error {
+	edge := agingEdge(now)
+	if c.Role != fieldsync.RoleGuard || e.colls[fieldsync.CollInspections] == nil {
+		return nil
+	}
+	if cur.Aged == 0 {
+		cur.Aged = edge // a cursor from before aging: from now on
+		return nil
+	}
+	if edge-cur.Aged < agingStep.Milliseconds() || room <= 0 {
+		return nil
+	}
+	from := time.UnixMilli(cur.Aged)
+	f := siteFilter(bson.M{"t": c.TenantID, "del": false, "ca": bson.M{"$gte": from, "$lt": time.UnixMilli(edge)}}, scopeSites(c))
+	if cur.AgedKey != "" {
+		f["$or"] = bson.A{bson.M{"ca": bson.M{"$gt": from}}, bson.M{"_id": bson.M{"$gt": cur.AgedKey}}}
+	}
+	dbc, err := e.recsFor(fieldsync.CollInspections).Find(ctx, f,
+		options.Find().SetSort(bson.D{{Key: "ca", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(int64(room+1)))
+	if err != nil {
+		return storeError(err)
+	}
+	var recs []*Record
+	if err := dbc.All(ctx, &recs); err != nil {
+		return storeError(err)
+	}
+	aged, agedKey := edge, ""
+	if len(recs) > room {
+		// The rest in a later page, after the last one handed out.
+		recs, out.HasMore = recs[:room], true
+		last := recs[room-1]
+		aged, agedKey = last.CreatedAt.UnixMilli(), last.Key
+	}
+	for _, r := range recs {
+		if err := normalizeRecord(r); err != nil {
+			return err
+		}
+		if !fieldsync.CanRead(c, r.Ref(), now) {
+			out.Changes = append(out.Changes, fieldsync.Change{Collection: r.Collection, ID: r.ID, Version: r.Version, Op: fieldsync.ChangeDelete})
+		}
+	}
+	cur.Aged, cur.AgedKey = aged, agedKey
+	return nil
 }

@@ -290,3 +290,39 @@ func TestSubscribeNotifiesAcrossInstances(t *testing.T) {
 		t.Fatal("no changed event within 5s for a change written by another instance")
 	}
 }
+
+// TestGuardInspectionsAgeOut: an inspection leaves a guard's scope when it is
+// older than the guard's window (unless it is theirs); their phone gets it as
+// a delete, and ends where a fresh bootstrap would.
+func TestGuardInspectionsAgeOut(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, fsync.Options{})
+	others, mine := newID(), newID()
+	wantStatus(t, h.push(agent1, createInspection(others, "s1")), "applied")
+	wantStatus(t, h.push(guard1, createInspection(mine, "s1")), "applied")
+	r := newReplica(guard1)
+	r.sync(t, h.e, 0)
+	if len(r.docs) != 2 {
+		t.Fatalf("got %v, want both inspections", r.versions())
+	}
+	h.now.Add(fieldsync.GuardInspectionWindow - time.Hour)
+	fresh := newID()
+	wantStatus(t, h.push(agent1, createInspection(fresh, "s1")), "applied")
+	r.sync(t, h.e, 0)
+	if len(r.docs) != 3 {
+		t.Fatalf("within the window: got %v, want three inspections", r.versions())
+	}
+	h.now.Add(3 * time.Hour) // the first two are now older than the window
+	r.sync(t, h.e, 1)
+	if _, ok := r.docs["inspections/"+others]; ok {
+		t.Fatalf("got %v, want the other guard's aged inspection deleted", r.versions())
+	}
+	if _, ok := r.docs["inspections/"+mine]; !ok || len(r.docs) != 2 {
+		t.Fatalf("got %v, want the guard's own inspection and the fresh one kept", r.versions())
+	}
+	b := newReplica(guard1)
+	b.sync(t, h.e, 0)
+	if strings.Join(b.versions(), ",") != strings.Join(r.versions(), ",") {
+		t.Fatalf("incremental %v differs from a fresh bootstrap %v", r.versions(), b.versions())
+	}
+}
