@@ -182,6 +182,38 @@ func (e *Engine) recsFor(coll string) *mongo.Collection {
 	return e.db.Collection(RecordsCollectionFor(coll))
 }
 
+// findEach returns the documents matching filter in every synced
+// collection's records.
+func findEach[T any](ctx context.Context, e *Engine, filter bson.M) ([]T, error) {
+	var out []T
+	for _, name := range e.names {
+		cur, err := e.recsFor(name).Find(ctx, filter)
+		if err != nil {
+			return nil, storeError(err)
+		}
+		var some []T
+		if err := cur.All(ctx, &some); err != nil {
+			return nil, storeError(err)
+		}
+		out = append(out, some...)
+	}
+	return out, nil
+}
+
+// findRecords is findEach for records, ready for the engine.
+func (e *Engine) findRecords(ctx context.Context, filter bson.M) ([]*Record, error) {
+	recs, err := findEach[*Record](ctx, e, filter)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		if err := normalizeRecord(r); err != nil {
+			return nil, err
+		}
+	}
+	return recs, nil
+}
+
 // collOfKey is the synced collection of a record key (tenant/collection/id).
 func collOfKey(k string) string {
 	_, rest, _ := strings.Cut(k, "/")

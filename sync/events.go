@@ -163,22 +163,5 @@ func (e *Engine) changedSince(ctx context.Context, tenant string, from, to, logg
 			return recs, nil
 		}
 	}
-	var recs []*Record
-	for _, name := range e.names {
-		cur, err := e.recsFor(name).Find(ctx, bson.M{"t": tenant, "p": bson.M{"$gt": from, "$lte": to}})
-		if err != nil {
-			return nil, storeError(err)
-		}
-		var some []*Record
-		if err := cur.All(ctx, &some); err != nil {
-			return nil, storeError(err)
-		}
-		recs = append(recs, some...)
-	}
-	for _, r := range recs {
-		if err := normalizeRecord(r); err != nil {
-			return nil, err
-		}
-	}
-	return recs, nil
+	return e.findRecords(ctx, bson.M{"t": tenant, "p": bson.M{"$gt": from, "$lte": to}})
 }

@@ -33,11 +33,11 @@ type heldQuery struct {
 	cur  *mongo.Cursor
 	rest []*Record
 	next *Record // read ahead: the first record of the next page
-	// pushed is the device's last released push when the query ran: a log
-	// query is only continued while it has released none since
-	// (read-your-writes: a push in flight when the query ran is not in it).
+	// pushed is the device's last released push when the log was read: the
+	// rest is only handed out while it has released none since
+	// (read-your-writes: a push in flight when it was read is not in it).
 	pushed int64
-	// hw is the high-water mark a log query was bounded by; its pages are
+	// hw is the high-water mark a log read was bounded by; its pages are
 	// judged against it, not against a newer one.
 	hw    int64
 	timer *time.Timer

@@ -223,3 +223,27 @@ func TestRecentLogWindow(t *testing.T) {
 		t.Fatalf("last-push marks %v, want only the device that pushed within the window", counter.W)
 	}
 }
+
+// A catch-up whose rest is too big to keep in memory is not held: each page
+// reads the recent change log again, and the walk hands out every change once.
+func TestBigCatchUpIsNotHeld(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, fsync.Options{})
+	r := newReplica(guard1)
+	r.sync(t, h.e, 0)
+	for range 5 {
+		h.push(agent1, inspections(420, "s1")...) // 2,100 changes: more than a held rest may keep
+	}
+	p := pullPage(t, h.e, guard1, r.cursor, 50)
+	if !p.HasMore || fsync.HeldQueries(h.e) != 0 {
+		t.Fatalf("has_more %v, %d held: want more to come and nothing held", p.HasMore, fsync.HeldQueries(h.e))
+	}
+	for _, ch := range p.Changes {
+		r.apply(ch)
+	}
+	r.cursor = p.Cursor
+	r.sync(t, h.e, 500)
+	if len(r.docs) != 2100 {
+		t.Fatalf("got %d records, want 2100", len(r.docs))
+	}
+}

@@ -246,17 +246,9 @@ func (e *Engine) trimLog(ctx context.Context, tenant string, lo, hi int64) error
 // repairLog logs again every record at or after position lb: after a writer
 // died between writing its records and logging them.
 func (e *Engine) repairLog(ctx context.Context, tenant string, lb int64) error {
-	var recs []bson.Raw
-	for _, name := range e.names {
-		cur, err := e.recsFor(name).Find(ctx, bson.M{"t": tenant, "p": bson.M{"$gte": lb}})
-		if err != nil {
-			return storeError(err)
-		}
-		var some []bson.Raw
-		if err := cur.All(ctx, &some); err != nil {
-			return storeError(err)
-		}
-		recs = append(recs, some...)
+	recs, err := findEach[bson.Raw](ctx, e, bson.M{"t": tenant, "p": bson.M{"$gte": lb}})
+	if err != nil {
+		return err
 	}
 	e.log.Warn("sync: logging again the changes after a writer died", "tenant", tenant, "from", lb, "records", len(recs))
 	return e.logWrites(ctx, tenant, recs)

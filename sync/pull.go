@@ -116,7 +116,8 @@ func scopeSites(c *fieldsync.Caller) []string {
 // logPage hands out changes after cur.Pos up to the high-water mark, plus
 // the device's own changes above it (read-your-writes while another writer's
 // earlier position is still pending): from the recent change log when the
-// cursor is within its window, else from the records (a held query).
+// cursor is within its window (the rest of that read is held for the next
+// pages), else from the records.
 func (e *Engine) logPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor, held *heldQuery, m mark, limit int, now time.Time, out *fieldsync.PullResult) (*heldQuery, error) {
 	if held != nil && held.rest == nil {
 		held.close() // only walks of the window are continued
@@ -305,8 +306,8 @@ func (e *Engine) render(c *fieldsync.Caller, r *Record) map[string]any {
 }
 
 // Bootstrap streams every record of the caller's scope as newline-delimited
-// JSON changes through one database cursor, then a final line with the cursor
-// to continue from with Pull.
+// JSON changes, one database cursor per synced collection, then a final line
+// with the cursor to continue from with Pull.
 func (e *Engine) Bootstrap(ctx context.Context, schemaVersion int, w io.Writer) error {
 	c, err := callerOf(ctx)
 	if err != nil {

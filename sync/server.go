@@ -61,23 +61,12 @@ func (e *Engine) CitedAtSite(ctx context.Context, tenant, site string) ([]fields
 }
 
 func (e *Engine) citations(ctx context.Context, filter bson.M, only []string) ([]fieldsync.Citation, error) {
-	var recs []*Record
-	for _, name := range e.names {
-		cur, err := e.recsFor(name).Find(ctx, filter)
-		if err != nil {
-			return nil, storeError(err)
-		}
-		var some []*Record
-		if err := cur.All(ctx, &some); err != nil {
-			return nil, storeError(err)
-		}
-		recs = append(recs, some...)
+	recs, err := e.findRecords(ctx, filter)
+	if err != nil {
+		return nil, err
 	}
 	var out []fieldsync.Citation
 	for _, r := range recs {
-		if err := normalizeRecord(r); err != nil {
-			return nil, err
-		}
 		for _, m := range r.Media {
 			if only == nil || slices.Contains(only, m) {
 				out = append(out, fieldsync.Citation{MediaID: m, Record: r.Ref()})
