@@ -321,6 +321,19 @@ func (e *Engine) observe(tenant string, n int64) {
 	}
 }
 
+// observeCounter reads the tenant's counter value into what this instance has seen.
+func (e *Engine) observeCounter(ctx context.Context, tenant string) error {
+	var doc struct {
+		N int64 `bson:"n"`
+	}
+	err := e.counters.FindOne(ctx, bson.M{"_id": tenant}, options.FindOne().SetProjection(bson.M{"n": 1})).Decode(&doc)
+	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+		return storeError(err)
+	}
+	e.observe(tenant, doc.N)
+	return nil
+}
+
 // reservation is a range of change-log positions a push is writing.
 type reservation struct {
 	tenant, token string
@@ -331,11 +344,18 @@ type reservation struct {
 // reserve allocates k positions with one atomic $inc on the tenant's counter,
 // recording in the same update a live reservation whose lower bound (lb) is
 // the highest counter value this instance has seen: lb ≤ lo, so pullers that
-// stop below lb never pass a position that is not yet written.
+// stop below lb never pass a position that is not yet written. An instance
+// that has not seen the tenant's counter yet reads it first: a lower bound of
+// 1 would hold every puller back to position 0 until the write is released.
 func (e *Engine) reserve(ctx context.Context, tenant string, k int) (reservation, error) {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	tok := hex.EncodeToString(b)
+	if e.seenFor(tenant).Load() == 0 {
+		if err := e.observeCounter(ctx, tenant); err != nil {
+			return reservation{}, err
+		}
+	}
 	lb := e.seenFor(tenant).Load() + 1
 	exp := e.now().Add(e.opts.ReservationTTL)
 	var doc struct {

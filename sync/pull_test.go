@@ -326,3 +326,82 @@ func TestGuardInspectionsAgeOut(t *testing.T) {
 		t.Fatalf("incremental %v differs from a fresh bootstrap %v", r.versions(), b.versions())
 	}
 }
+
+// TestBootstrapWhileAFreshInstanceWrites: a bootstrap (paged or streamed)
+// taken while a freshly started instance's first push is written but not yet
+// released is not dragged back to the start of the log: that instance has
+// not seen the tenant's counter, and its reservation must still hold pullers
+// back only from its own positions. The pull that follows each bootstrap
+// hands out that push's record and nothing else again.
+func TestBootstrapWhileAFreshInstanceWrites(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, fsync.Options{})
+	for range 5 {
+		wantStatus(t, h.push(guard1, createInspection(newID(), "s1")), "applied")
+	}
+	reached, release := make(chan struct{}), make(chan struct{})
+	fresh := openOn(t, devtest.MustOpenStoreDB(t, h.store.DB.Name(), mongodb.Options{}), fsync.Options{Fault: blockAt(fsync.FaultInserted, reached, release)})
+	late := newID()
+	done := make(chan []fieldsync.MutationResult)
+	go func() { done <- pushTo(t, fresh.e, guard2, createInspection(late, "s1")) }()
+	<-reached // inserted, not yet released
+
+	paged := newReplica(agent1)
+	paged.sync(t, h.e, 0)
+	var b strings.Builder
+	if err := h.e.Bootstrap(as(agent1), 0, &b); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	var end struct{ Cursor string }
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &end); err != nil || end.Cursor == "" {
+		t.Fatalf("stream's last line %q: %v", lines[len(lines)-1], err)
+	}
+	close(release)
+	wantStatus(t, <-done, "applied")
+
+	for name, cursor := range map[string]string{"paged": paged.cursor, "streamed": end.Cursor} {
+		var got []string
+		for {
+			p, err := h.e.Pull(as(agent1), fieldsync.PullRequest{Cursor: cursor})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, ch := range p.Changes {
+				got = append(got, ch.ID)
+			}
+			if cursor = p.Cursor; !p.HasMore {
+				break
+			}
+		}
+		if len(got) != 1 || got[0] != late {
+			t.Errorf("%s bootstrap, then a pull after the push was released: got %d changes %v, want only %s", name, len(got), got, late)
+		}
+	}
+}
+
+// TestBootstrapDoesNotWaitForADeadWriter: records written after a writer
+// that died holding a reservation are in a new phone's bootstrap at once
+// (incremental pulls wait for the reservation to expire; a bootstrap walks
+// the records without that bound).
+func TestBootstrapDoesNotWaitForADeadWriter(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, fsync.Options{Fault: func(p string) {
+		if p == fsync.FaultReserved {
+			panic("writer died")
+		}
+	}})
+	other := openOn(t, h.store, fsync.Options{Now: h.now.Now})
+	wantStatus(t, other.push(guard2, createInspection(newID(), "s1")), "applied")
+	func() {
+		defer func() { _ = recover() }()
+		h.push(guard1, createInspection(newID(), "s1"))
+	}()
+	after := newID()
+	wantStatus(t, other.push(guard2, createInspection(after, "s1")), "applied")
+	r := newReplica(agent1)
+	r.sync(t, other.e, 3)
+	if _, ok := r.docs["inspections/"+after]; !ok || len(r.docs) != 2 {
+		t.Fatalf("bootstrap behind a dead writer's reservation: got %v, want both acknowledged records", r.versions())
+	}
+}

@@ -205,20 +205,35 @@ func pushThroughFault(t *testing.T, name string, fault func(*testing.T, *proc)) 
 	}
 }
 
-// inspectionVersions pulls every inspection an admin sees: id → version.
+// inspectionVersions pulls every inspection an admin sees: id → version. A
+// record appears at most once per page; a later page may repeat it (its
+// writer was still in flight when an earlier page walked past it), never at
+// an older version.
 func inspectionVersions(tb testing.TB, admin *device) map[string]int64 {
 	tb.Helper()
 	out := map[string]int64{}
-	if _, _, err := admin.c.PullAll(context.Background(), "", 500, func(ch client.Change) error {
-		if ch.Collection == fieldsync.CollInspections && ch.Op == client.ChangeUpsert {
-			if _, dup := out[ch.ID]; dup {
-				tb.Errorf("inspection %s handed out twice in one pull", ch.ID)
+	cursor := ""
+	for {
+		p, err := admin.c.Pull(context.Background(), cursor, 500)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		page := map[string]bool{}
+		for _, ch := range p.Changes {
+			if ch.Collection != fieldsync.CollInspections || ch.Op != client.ChangeUpsert {
+				continue
+			}
+			if page[ch.ID] {
+				tb.Errorf("inspection %s handed out twice in one page", ch.ID)
+			}
+			page[ch.ID] = true
+			if v, ok := out[ch.ID]; ok && v > ch.Version {
+				tb.Errorf("inspection %s handed out at version %d after version %d", ch.ID, ch.Version, v)
 			}
 			out[ch.ID] = ch.Version
 		}
-		return nil
-	}); err != nil {
-		tb.Fatal(err)
+		if cursor = p.Cursor; !p.HasMore {
+			return out
+		}
 	}
-	return out
 }
