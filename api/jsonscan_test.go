@@ -78,3 +78,19 @@ func BenchmarkCheckJSON(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDecodePush is the API's whole decoding of a 500-mutation push:
+// the envelope check and decode, then each mutation's check and decode.
+func BenchmarkDecodePush(b *testing.B) {
+	body := pushBody()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		var req pushRequest
+		if err := decodeJSONBytesChecked(body, &req, checkPushEnvelope); err != nil {
+			b.Fatal(err)
+		}
+		if batch, early := decodeMutations(req); len(early) != 0 || len(batch.Mutations) != 500 {
+			b.Fatalf("%d rejected early", len(early))
+		}
+	}
+}

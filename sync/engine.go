@@ -94,9 +94,10 @@ type Engine struct {
 	log      *slog.Logger
 	// seen is the highest counter value this instance has observed per tenant:
 	// a lower bound for the positions of any reservation made after it.
-	seen sync.Map // tenant → *atomic.Int64
-	hub  *hub
-	held heldQueries
+	seen    sync.Map // tenant → *atomic.Int64
+	hub     *hub
+	held    heldQueries
+	commits committer
 }
 
 var _ fieldsync.SyncService = (*Engine)(nil)
@@ -338,7 +339,7 @@ func (e *Engine) observeCounter(ctx context.Context, tenant string) error {
 type reservation struct {
 	tenant, token string
 	lo, hi        int64
-	device        string // who writes: its last push position is recorded at release
+	devices       []string // who writes: their last push position is recorded at release
 }
 
 // reserve allocates k positions with one atomic $inc on the tenant's counter,
@@ -371,12 +372,16 @@ func (e *Engine) reserve(ctx context.Context, tenant string, k int) (reservation
 	return reservation{tenant: tenant, token: tok, lo: doc.N - int64(k) + 1, hi: doc.N}, nil
 }
 
-// release ends r and records the highest position its device has written
-// (a held pull query of that device is not continued past a newer push).
+// release ends r and records the highest position its devices have written
+// (a held pull query of such a device is not continued past a newer push).
 func (e *Engine) release(ctx context.Context, r reservation) error {
+	pushed := bson.M{}
+	for _, d := range r.devices {
+		pushed["w."+deviceKey(d)] = r.hi
+	}
 	_, err := e.counters.UpdateOne(ctx, bson.M{"_id": r.tenant}, bson.M{
 		"$unset": bson.M{"r." + r.token: ""},
-		"$max":   bson.M{"w." + deviceKey(r.device): r.hi}})
+		"$max":   pushed})
 	return storeError(err)
 }
 

@@ -268,41 +268,56 @@ func byCollection(keys []string) map[string][]string {
 	return out
 }
 
-// write stores the dirty records of order under freshly reserved positions
-// and reports the keys another writer got to first.
-func (e *Engine) write(ctx context.Context, tenant, device string, work map[string]*slot, order []string) (map[string]bool, error) {
-	failed := map[string]bool{}
-	if len(order) == 0 {
-		return failed, nil
+// writeGroup stores the dirty records of every write in group under one
+// reservation: one $inc, one insertMany and one bulk of version-checked
+// replaces per collection, one log insert and one release for all of them.
+// Each write's failed keys (another writer got there first) are set on it.
+func (e *Engine) writeGroup(ctx context.Context, tenant string, group []*groupWrite) error {
+	n := 0
+	for _, w := range group {
+		n += len(w.order)
 	}
-	r, err := e.reserve(ctx, tenant, len(order))
+	r, err := e.reserve(ctx, tenant, n)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	r.device = device
+	for _, w := range group {
+		r.devices = append(r.devices, w.device)
+	}
 	e.fault(FaultReserved)
 	// Writes must land well before the reservation expires and pullers pass it.
 	wctx, cancel := context.WithTimeout(ctx, e.opts.ReservationTTL/2)
 	defer cancel()
-	inserts, insertKeys := map[string][]any{}, map[string][]string{}
-	replaces, replaceKeys := map[string][]mongo.WriteModel{}, map[string][]string{}
-	stored := make(map[string]bson.Raw, len(order)) // each record encoded once: stored and logged
-	for i, k := range order {
-		s := work[k]
-		s.rec.Pos = r.lo + int64(i)
-		doc, err := s.rec.encode(e.colls[s.rec.Collection])
-		if err != nil {
-			return nil, err
-		}
-		stored[k] = doc
-		c := s.rec.Collection
-		if s.inDB {
-			replaces[c] = append(replaces[c], mongo.NewReplaceOneModel().
-				SetFilter(bson.M{"_id": k, "v": s.orig}).SetReplacement(doc))
-			replaceKeys[c] = append(replaceKeys[c], k)
-		} else {
-			inserts[c] = append(inserts[c], doc)
-			insertKeys[c] = append(insertKeys[c], k)
+	// Where a record of the group is: its write and key.
+	type at struct {
+		w *groupWrite
+		k string
+	}
+	inserts, insertAt := map[string][]any{}, map[string][]at{}
+	replaces, replaceAt := map[string][]mongo.WriteModel{}, map[string][]at{}
+	stored := make([]bson.Raw, 0, n) // each record encoded once: stored and logged
+	storedAt := make([]at, 0, n)
+	pos := r.lo
+	for _, w := range group {
+		w.failed = map[string]bool{}
+		for _, k := range w.order {
+			s := w.work[k]
+			s.rec.Pos = pos
+			pos++
+			doc, err := s.rec.encode(e.colls[s.rec.Collection])
+			if err != nil {
+				return err
+			}
+			stored, storedAt = append(stored, doc), append(storedAt, at{w, k})
+			c := s.rec.Collection
+			if s.inDB {
+				replaces[c] = append(replaces[c], mongo.NewReplaceOneModel().
+					SetFilter(bson.M{"_id": k, "v": s.orig}).SetReplacement(doc))
+				replaceAt[c] = append(replaceAt[c], at{w, k})
+			} else {
+				inserts[c] = append(inserts[c], doc)
+				insertAt[c] = append(insertAt[c], at{w, k})
+			}
 		}
 	}
 	for c, docs := range inserts {
@@ -313,63 +328,68 @@ func (e *Engine) write(ctx context.Context, tenant, device string, work map[stri
 		case errors.As(err, &bwe) && bwe.WriteConcernError == nil:
 			for _, we := range bwe.WriteErrors {
 				if we.Code != 11000 && !strings.Contains(we.Message, "duplicate key") {
-					return nil, storeError(err)
+					return storeError(err)
 				}
-				failed[insertKeys[c][we.Index]] = true
+				a := insertAt[c][we.Index]
+				a.w.failed[a.k] = true
 			}
 		default:
-			return nil, storeError(err)
+			return storeError(err)
 		}
 	}
 	e.fault(FaultInserted)
 	for c, models := range replaces {
 		br, err := e.recsFor(c).BulkWrite(wctx, models, options.BulkWrite().SetOrdered(false))
 		if err != nil {
-			return nil, storeError(err)
+			return storeError(err)
 		}
 		if br.MatchedCount < int64(len(models)) {
-			// Someone changed some of them since we read: find which of ours landed.
-			keys := replaceKeys[c]
+			// Someone changed some of them since we read (perhaps another
+			// write of this group): find which of ours landed.
+			var keys []string
+			for _, a := range replaceAt[c] {
+				keys = append(keys, a.k)
+			}
 			cur, err := e.recsFor(c).Find(wctx, bson.M{"_id": bson.M{"$in": keys}}, options.Find().SetProjection(bson.M{"p": 1}))
 			if err != nil {
-				return nil, storeError(err)
+				return storeError(err)
 			}
 			var got []struct {
 				Key string `bson:"_id"`
 				Pos int64  `bson:"p"`
 			}
 			if err := cur.All(wctx, &got); err != nil {
-				return nil, storeError(err)
+				return storeError(err)
 			}
-			landed := map[string]bool{}
+			now := map[string]int64{}
 			for _, g := range got {
-				landed[g.Key] = g.Pos == work[g.Key].rec.Pos
+				now[g.Key] = g.Pos
 			}
-			for _, k := range keys {
-				if !landed[k] {
-					failed[k] = true
+			for _, a := range replaceAt[c] {
+				if now[a.k] != a.w.work[a.k].rec.Pos {
+					a.w.failed[a.k] = true
 				}
 			}
 		}
 	}
 	var landed []bson.Raw
-	for _, k := range order {
-		if !failed[k] {
-			landed = append(landed, stored[k])
+	for i, doc := range stored {
+		if a := storedAt[i]; !a.w.failed[a.k] {
+			landed = append(landed, doc)
 		}
 	}
 	if err := e.logWrites(wctx, tenant, landed); err != nil {
-		return nil, err
+		return err
 	}
 	e.fault(FaultWritten)
 	if err := e.release(ctx, r); err != nil {
-		return nil, err
+		return err
 	}
 	if err := e.trimLog(ctx, tenant, r.lo, r.hi); err != nil {
 		// The window only grows until a later write trims it.
 		e.log.Warn("sync: trimming the recent change log", "tenant", tenant, "err", err)
 	}
-	return failed, nil
+	return nil
 }
 
 func (e *Engine) fault(point string) {

@@ -1,0 +1,134 @@
+package sync
+
+import (
+	"context"
+	"sync"
+
+	"fieldsync"
+)
+
+// Group commit. Every push round ends in a write of its dirty records, and a
+// write costs the same round trips whether it carries one record or many
+// (reserve, insert, log, release). Writes of one tenant that arrive while
+// another is being written wait, and the next of them to go writes them all
+// as one group: under load a round trip serves several pushes, and a lone
+// push goes at once as before. Each write still learns which of its own
+// records another writer got to first.
+
+// maxGroupRecords bounds the records one group write carries (a write alone
+// may carry more: it is never split).
+const maxGroupRecords = 2000
+
+// groupWrite is one push round's write waiting for, or in, a group.
+type groupWrite struct {
+	device string
+	work   map[string]*slot
+	order  []string
+	// Set by the group's writer before done is closed.
+	failed map[string]bool
+	err    error
+	done   chan struct{}
+	turn   chan struct{} // closed: this write is to write the next group
+}
+
+// committer queues each tenant's writes; at most one group per tenant is
+// being written by this instance at a time.
+type committer struct {
+	mu      sync.Mutex
+	waiting map[string][]*groupWrite
+	busy    map[string]bool
+}
+
+// write stores the dirty records of order under freshly reserved positions
+// and reports the keys another writer got to first. It waits while another
+// group of tenant is being written, then its write goes in the next group.
+func (e *Engine) write(ctx context.Context, tenant, device string, work map[string]*slot, order []string) (map[string]bool, error) {
+	if len(order) == 0 {
+		return map[string]bool{}, nil
+	}
+	w := &groupWrite{device: device, work: work, order: order, done: make(chan struct{}), turn: make(chan struct{})}
+	q := &e.commits
+	q.mu.Lock()
+	if q.waiting == nil {
+		q.waiting, q.busy = map[string][]*groupWrite{}, map[string]bool{}
+	}
+	q.waiting[tenant] = append(q.waiting[tenant], w)
+	lead := !q.busy[tenant]
+	q.busy[tenant] = true
+	q.mu.Unlock()
+	if !lead {
+		select {
+		case <-w.done:
+			return w.failed, w.err
+		case <-w.turn:
+		}
+	}
+	// This write's turn to write a group: the writes waiting now, itself first.
+	e.writeNextGroup(context.WithoutCancel(ctx), tenant)
+	<-w.done
+	return w.failed, w.err
+}
+
+// writeNextGroup takes the writes of tenant waiting (up to maxGroupRecords),
+// writes them, and hands the turn to the next waiting write, if any. A panic
+// in the write (a test's simulated crash) fails the group's writes and still
+// hands the turn on.
+func (e *Engine) writeNextGroup(ctx context.Context, tenant string) {
+	q := &e.commits
+	q.mu.Lock()
+	var group []*groupWrite
+	n := 0
+	for _, w := range q.waiting[tenant] {
+		if len(group) > 0 && n+len(w.order) > maxGroupRecords {
+			break
+		}
+		group, n = append(group, w), n+len(w.order)
+	}
+	q.waiting[tenant] = q.waiting[tenant][len(group):]
+	q.mu.Unlock()
+	finished := false
+	defer func() {
+		if finished {
+			return
+		}
+		p := recover()
+		for _, w := range group {
+			w.failed, w.err = nil, fieldsync.Errorf(fieldsync.EUnavailable, "the write of this push failed (%v); retry", p)
+			close(w.done)
+		}
+		e.passTurn(tenant)
+		if p != nil {
+			panic(p)
+		}
+	}()
+	err := e.writeGroup(ctx, tenant, group)
+	finished = true
+	for _, w := range group {
+		if err != nil {
+			w.failed, w.err = nil, err
+		}
+		close(w.done)
+	}
+	e.passTurn(tenant)
+}
+
+// passTurn wakes the first waiting write of tenant to write the next group,
+// or marks the tenant idle.
+func (e *Engine) passTurn(tenant string) {
+	q := &e.commits
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.waiting[tenant]) == 0 {
+		delete(q.waiting, tenant)
+		delete(q.busy, tenant)
+		return
+	}
+	close(q.waiting[tenant][0].turn)
+}
+
+// queued is how many writes of tenant wait for a group (tests).
+func (q *committer) queued(tenant string) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.waiting[tenant])
+}
