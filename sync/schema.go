@@ -101,6 +101,9 @@ func (f *Field) decode(name string, raw json.RawMessage) (any, error) {
 		}
 		return nil, nil
 	}
+	if s, ok := plainString(raw); ok {
+		return f.check(name, s)
+	}
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
@@ -108,6 +111,25 @@ func (f *Field) decode(name string, raw json.RawMessage) (any, error) {
 		return nil, fieldsync.FieldErrorf(name, "malformed value")
 	}
 	return f.check(name, v)
+}
+
+// plainString reads a JSON string without escapes (most values a phone
+// sends) without a decoder: ok is false for anything else, which the decoder
+// then reads (and refuses if malformed).
+func plainString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	in := raw[1 : len(raw)-1]
+	for _, b := range in {
+		if b < 0x20 || b == '"' || b == '\\' {
+			return "", false
+		}
+	}
+	if !utf8.Valid(in) {
+		return "", false
+	}
+	return string(in), true
 }
 
 func wrongType(name string, k Kind) error {
