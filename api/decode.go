@@ -45,15 +45,20 @@ func decodeJSON(c *fiber.Ctx, v any) error {
 
 // decodeJSONChecked is decodeJSON with check in place of checkJSON.
 func decodeJSONChecked(c *fiber.Ctx, v any, check func([]byte) error) error {
-	ct := strings.ToLower(c.Get(fiber.HeaderContentType))
-	if ct != "" && !strings.HasPrefix(ct, fiber.MIMEApplicationJSON) {
-		return fieldsync.Errorf(fieldsync.EInvalid, "content type must be application/json")
-	}
-	b, err := readBody(c, MaxBodyBytes)
+	b, err := jsonBody(c)
 	if err != nil {
 		return err
 	}
 	return decodeJSONBytesChecked(b, v, check)
+}
+
+// jsonBody reads a JSON body of at most MaxBodyBytes.
+func jsonBody(c *fiber.Ctx) ([]byte, error) {
+	ct := strings.ToLower(c.Get(fiber.HeaderContentType))
+	if ct != "" && !strings.HasPrefix(ct, fiber.MIMEApplicationJSON) {
+		return nil, fieldsync.Errorf(fieldsync.EInvalid, "content type must be application/json")
+	}
+	return readBody(c, MaxBodyBytes)
 }
 
 func decodeJSONBytes(b []byte, v any) error { return decodeJSONBytesChecked(b, v, checkJSON) }
@@ -62,6 +67,11 @@ func decodeJSONBytesChecked(b []byte, v any, check func([]byte) error) error {
 	if err := check(b); err != nil {
 		return err
 	}
+	return decodeStrict(b, v)
+}
+
+// decodeStrict decodes b into v, refusing unknown fields and trailing data.
+func decodeStrict(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -79,18 +80,48 @@ func BenchmarkCheckJSON(b *testing.B) {
 	}
 }
 
-// BenchmarkDecodePush is the API's whole decoding of a 500-mutation push:
-// the envelope check and decode, then each mutation's check and decode.
+// BenchmarkDecodePush is the API's whole decoding of a 500-mutation push.
 func BenchmarkDecodePush(b *testing.B) {
 	body := pushBody()
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
-		var req pushRequest
-		if err := decodeJSONBytesChecked(body, &req, checkPushEnvelope); err != nil {
-			b.Fatal(err)
-		}
-		if batch, early := decodeMutations(req); len(early) != 0 || len(batch.Mutations) != 500 {
-			b.Fatalf("%d rejected early", len(early))
+		batch, early, _, err := decodePush(body, 500)
+		if err != nil || len(early) != 0 || len(batch.Mutations) != 500 {
+			b.Fatalf("%v, %d rejected early", err, len(early))
 		}
 	}
+}
+
+// FuzzDecodePushOnePass holds decodePush's one-pass decoding to the
+// mutation-by-mutation path it stands in for: whenever the one pass takes a
+// body, the other path decodes the same batch and rejects nothing.
+func FuzzDecodePushOnePass(f *testing.F) {
+	for _, s := range []string{
+		`{"device_id":"d","mutations":[]}`,
+		`{"device_id":"d","schema_version":1,"mutations":[{"mutation_id":"m","collection":"inspections","op":"create","id":"x","fields":{"a":"b","n":1.5e3}}]}`,
+		`{"device_id":"d","mutations":[{"mutation_id":"m","op":"update","base_version":3,"fields":{"a":{"b":[1,2,{"c":null}]}}},null]}`,
+		`{"device_id":"d","mutations":[{"mutation_id":"m","mutation_id":"n"}]}`,
+		`{"device_id":"d","mutations":[{"mutation_id":"m","extra":1}]}`,
+		`{"device_id":"d","mutations":[1,"x",true]}`,
+		`{"device_id":"d","mutations":[{"fields":{"a":"\u00e9\n"}}]} `,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var one fieldsync.PushRequest
+		if checkJSON(body) != nil || decodeStrict(body, &one) != nil || one.Mutations == nil {
+			return
+		}
+		var req pushRequest
+		if err := decodeJSONBytesChecked(body, &req, checkPushEnvelope); err != nil {
+			t.Fatalf("%q: one pass takes it, the envelope decode refuses it: %v", body, err)
+		}
+		each, early := decodeMutations(req)
+		if len(early) != 0 {
+			t.Fatalf("%q: one pass takes it, mutation by mutation rejects %v", body, early)
+		}
+		if !reflect.DeepEqual(one, each) {
+			t.Fatalf("%q: one pass decodes %+v, mutation by mutation %+v", body, one, each)
+		}
+	})
 }

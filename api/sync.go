@@ -34,28 +34,52 @@ type pushRequest struct {
 }
 
 func (s *Server) handleSyncPush(c *fiber.Ctx) error {
-	var req pushRequest
-	if err := decodeJSONChecked(c, &req, checkPushEnvelope); err != nil {
+	b, err := jsonBody(c)
+	if err != nil {
 		return err
 	}
-	if req.Mutations == nil {
-		return fieldsync.FieldErrorf("mutations", "required")
+	batch, early, n, err := decodePush(b, s.opts.Sync.Config().MaxMutations)
+	if err != nil {
+		return err
 	}
-	if max := s.opts.Sync.Config().MaxMutations; len(req.Mutations) > max {
-		return &fieldsync.Error{Code: fieldsync.EPayloadTooLarge, Field: "mutations", Message: "at most " + strconv.Itoa(max) + " mutations per push"}
-	}
-	batch, early := decodeMutations(req)
 	res, err := s.opts.Sync.Push(c.UserContext(), batch)
 	if err != nil {
 		return err
 	}
-	results := mergeResults(early, res.Results, len(req.Mutations))
+	results := mergeResults(early, res.Results, n)
 	statuses := make([]string, len(results))
 	for i, r := range results {
 		statuses[i] = r.Status
 	}
 	s.metrics.countMutations(statuses)
 	return c.JSON(fieldsync.PushResult{Results: results})
+}
+
+// decodePush reads a push body of n mutations. A body that is acceptable JSON
+// throughout (the usual case) is decoded in one pass; any other is decoded
+// envelope first and then each mutation on its own, so that a bad mutation
+// is rejected alone (in early, by position) and the rest go on. Both ways
+// give the same batch for a body the one pass takes.
+func decodePush(b []byte, max int) (batch fieldsync.PushRequest, early map[int]fieldsync.MutationResult, n int, err error) {
+	if checkJSON(b) == nil && decodeStrict(b, &batch) == nil && batch.Mutations != nil {
+		n = len(batch.Mutations)
+	} else {
+		var req pushRequest
+		if err := decodeJSONBytesChecked(b, &req, checkPushEnvelope); err != nil {
+			return batch, nil, 0, err
+		}
+		if req.Mutations == nil {
+			return batch, nil, 0, fieldsync.FieldErrorf("mutations", "required")
+		}
+		n = len(req.Mutations)
+		if n <= max {
+			batch, early = decodeMutations(req)
+		}
+	}
+	if n > max {
+		return batch, nil, 0, &fieldsync.Error{Code: fieldsync.EPayloadTooLarge, Field: "mutations", Message: "at most " + strconv.Itoa(max) + " mutations per push"}
+	}
+	return batch, early, n, nil
 }
 
 // decodeMutations decodes each mutation on its own; those that do not decode
