@@ -13,7 +13,9 @@ import (
 // another is being written wait, and the next of them to go writes them all
 // as one group: under load a round trip serves several pushes, and a lone
 // push goes at once as before. Each write still learns which of its own
-// records another writer got to first.
+// records another writer got to first. A group that finds more writes
+// waiting when it is written leaves its release to the next group's reserve
+// (one update for both); its pushes are answered once that is done.
 
 // maxGroupRecords bounds the records one group write carries (a write alone
 // may carry more: it is never split).
@@ -37,6 +39,42 @@ type committer struct {
 	mu      sync.Mutex
 	waiting map[string][]*groupWrite
 	busy    map[string]bool
+	// unreleased is each tenant's last group written, waiting for the next
+	// group's reserve to release it.
+	unreleased map[string]*written
+}
+
+// written is a group whose records are written and logged and whose
+// reservation is still to be released.
+type written struct {
+	r     reservation
+	group []*groupWrite
+	once  sync.Once
+}
+
+// finish answers the group's writes once its reservation is released
+// (err nil) or could not be (err), and trims the log after a release.
+func (g *written) finish(ctx context.Context, e *Engine, err error) {
+	g.once.Do(func() {
+		for _, w := range g.group {
+			if err != nil {
+				w.failed, w.err = nil, err
+			}
+			close(w.done)
+		}
+		if err != nil {
+			return
+		}
+		if err := e.trimLog(ctx, g.r.tenant, g.r.lo, g.r.hi); err != nil {
+			// The window only grows until a later write trims it.
+			e.log.Warn("sync: trimming the recent change log", "tenant", g.r.tenant, "err", err)
+		}
+	})
+}
+
+// releaseGroup releases g's reservation on its own and answers its writes.
+func (e *Engine) releaseGroup(ctx context.Context, g *written) {
+	g.finish(ctx, e, e.release(ctx, g.r))
 }
 
 // write stores the dirty records of order under freshly reserved positions
@@ -50,7 +88,7 @@ func (e *Engine) write(ctx context.Context, tenant, device string, work map[stri
 	q := &e.commits
 	q.mu.Lock()
 	if q.waiting == nil {
-		q.waiting, q.busy = map[string][]*groupWrite{}, map[string]bool{}
+		q.waiting, q.busy, q.unreleased = map[string][]*groupWrite{}, map[string]bool{}, map[string]*written{}
 	}
 	q.waiting[tenant] = append(q.waiting[tenant], w)
 	lead := !q.busy[tenant]
@@ -63,14 +101,19 @@ func (e *Engine) write(ctx context.Context, tenant, device string, work map[stri
 		case <-w.turn:
 		}
 	}
-	// This write's turn to write a group: the writes waiting now, itself first.
-	e.writeNextGroup(context.WithoutCancel(ctx), tenant)
+	// This write's turn to write a group: the writes waiting now, itself
+	// first. The group is others' too: it goes on if this request ends, for
+	// at most the reservation's lifetime.
+	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.opts.ReservationTTL)
+	defer cancel()
+	e.writeNextGroup(gctx, tenant)
 	<-w.done
 	return w.failed, w.err
 }
 
 // writeNextGroup takes the writes of tenant waiting (up to maxGroupRecords),
-// writes them, and hands the turn to the next waiting write, if any. A panic
+// writes them, and hands the turn to the next waiting write, if any, which
+// then also releases this group; else it releases the group itself. A panic
 // in the write (a test's simulated crash) fails the group's writes and still
 // hands the turn on.
 func (e *Engine) writeNextGroup(ctx context.Context, tenant string) {
@@ -85,30 +128,43 @@ func (e *Engine) writeNextGroup(ctx context.Context, tenant string) {
 		group, n = append(group, w), n+len(w.order)
 	}
 	q.waiting[tenant] = q.waiting[tenant][len(group):]
+	prev := q.unreleased[tenant]
+	delete(q.unreleased, tenant)
 	q.mu.Unlock()
+	g := &written{group: group}
 	finished := false
 	defer func() {
 		if finished {
 			return
 		}
 		p := recover()
-		for _, w := range group {
-			w.failed, w.err = nil, fieldsync.Errorf(fieldsync.EUnavailable, "the write of this push failed (%v); retry", p)
-			close(w.done)
+		fail := fieldsync.Errorf(fieldsync.EUnavailable, "the write of this push failed (%v); retry", p)
+		if prev != nil {
+			prev.finish(ctx, e, fail) // no-op when its release went through
 		}
+		g.finish(ctx, e, fail)
 		e.passTurn(tenant)
 		if p != nil {
 			panic(p)
 		}
 	}()
-	err := e.writeGroup(ctx, tenant, group)
+	r, err := e.writeGroup(ctx, tenant, group, prev)
 	finished = true
-	for _, w := range group {
-		if err != nil {
-			w.failed, w.err = nil, err
-		}
-		close(w.done)
+	if err != nil {
+		g.finish(ctx, e, err)
+		e.passTurn(tenant)
+		return
 	}
+	g.r = r
+	q.mu.Lock()
+	if len(q.waiting[tenant]) > 0 {
+		q.unreleased[tenant] = g
+		close(q.waiting[tenant][0].turn)
+		q.mu.Unlock()
+		return
+	}
+	q.mu.Unlock()
+	e.releaseGroup(ctx, g)
 	e.passTurn(tenant)
 }
 

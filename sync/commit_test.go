@@ -15,7 +15,8 @@ import (
 
 // TestWritesWaitingShareOneGroup: pushes of one tenant that arrive while
 // another write is in progress are written together (one reservation for
-// all of them), and each still gets its own outcome: two of them update the
+// all of them, which also releases the write they waited for), and each
+// still gets its own outcome: two of them update the
 // same record from the same version (different fields), so one loses the
 // version check inside the group and is merged in a later round — no update
 // is lost, none is applied twice.
@@ -69,17 +70,23 @@ func TestWritesWaitingShareOneGroup(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	before := counter.CountOf("findAndModify")
+	before, updatesBefore := counter.CountOf("findAndModify"), counter.CountOf("update")
 	close(release)
 	wg.Wait()
 	wantStatus(t, <-parked, "applied")
-	reserves := counter.CountOf("findAndModify") - before
+	reserves, updates := counter.CountOf("findAndModify")-before, counter.CountOf("update")-updatesBefore
 	for _, res := range results {
 		wantStatus(t, res, "applied")
 	}
 	// One group for the ten, one more round for the update that lost.
 	if reserves > 2 {
 		t.Errorf("10 queued pushes took %d reservations, want at most 2 (one group and the losing update's retry)", reserves)
+	}
+	// The parked group found the ten waiting: their reserve released it too.
+	// So the update commands are the group's replaces (one bulk), the retry's
+	// replace and two releases (the group's and the retry's, each on its own).
+	if updates != 4 {
+		t.Errorf("update commands after the parked push: %d, want 4 (the parked write released by the group's reserve)", updates)
 	}
 	r := newReplica(agent1)
 	r.sync(t, h.e, 0)

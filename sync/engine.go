@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
@@ -348,7 +349,8 @@ type reservation struct {
 // stop below lb never pass a position that is not yet written. An instance
 // that has not seen the tenant's counter yet reads it first: a lower bound of
 // 1 would hold every puller back to position 0 until the write is released.
-func (e *Engine) reserve(ctx context.Context, tenant string, k int) (reservation, error) {
+// ending, when not nil, is released in the same update (see release).
+func (e *Engine) reserve(ctx context.Context, tenant string, k int, ending *reservation) (reservation, error) {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	tok := hex.EncodeToString(b)
@@ -359,11 +361,14 @@ func (e *Engine) reserve(ctx context.Context, tenant string, k int) (reservation
 	}
 	lb := e.seenFor(tenant).Load() + 1
 	exp := e.now().Add(e.opts.ReservationTTL)
+	update := bson.M{"$inc": bson.M{"n": int64(k)}, "$set": bson.M{"r." + tok: bson.M{"lb": lb, "exp": exp}}}
+	if ending != nil {
+		maps.Copy(update, ending.releasing())
+	}
 	var doc struct {
 		N int64 `bson:"n"`
 	}
-	err := e.counters.FindOneAndUpdate(ctx, bson.M{"_id": tenant},
-		bson.M{"$inc": bson.M{"n": int64(k)}, "$set": bson.M{"r." + tok: bson.M{"lb": lb, "exp": exp}}},
+	err := e.counters.FindOneAndUpdate(ctx, bson.M{"_id": tenant}, update,
 		options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&doc)
 	if err != nil {
 		return reservation{}, storeError(err)
@@ -375,14 +380,17 @@ func (e *Engine) reserve(ctx context.Context, tenant string, k int) (reservation
 // release ends r and records the highest position its devices have written
 // (a held pull query of such a device is not continued past a newer push).
 func (e *Engine) release(ctx context.Context, r reservation) error {
+	_, err := e.counters.UpdateOne(ctx, bson.M{"_id": r.tenant}, r.releasing())
+	return storeError(err)
+}
+
+// releasing is the counter update that ends r.
+func (r reservation) releasing() bson.M {
 	pushed := bson.M{}
 	for _, d := range r.devices {
 		pushed["w."+deviceKey(d)] = r.hi
 	}
-	_, err := e.counters.UpdateOne(ctx, bson.M{"_id": r.tenant}, bson.M{
-		"$unset": bson.M{"r." + r.token: ""},
-		"$max":   pushed})
-	return storeError(err)
+	return bson.M{"$unset": bson.M{"r." + r.token: ""}, "$max": pushed}
 }
 
 // deviceKey is a device's key in the counter's map of last pushes: a hash, so

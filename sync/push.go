@@ -270,16 +270,29 @@ func byCollection(keys []string) map[string][]string {
 
 // writeGroup stores the dirty records of every write in group under one
 // reservation: one $inc, one insertMany and one bulk of version-checked
-// replaces per collection, one log insert and one release for all of them.
-// Each write's failed keys (another writer got there first) are set on it.
-func (e *Engine) writeGroup(ctx context.Context, tenant string, group []*groupWrite) error {
+// replaces per collection, and one log insert for all of them. Each write's
+// failed keys (another writer got there first) are set on it. The returned
+// reservation is still to be released. The reserve also releases the
+// previous group, prev, when there is one (see committer).
+func (e *Engine) writeGroup(ctx context.Context, tenant string, group []*groupWrite, prev *written) (reservation, error) {
 	n := 0
 	for _, w := range group {
 		n += len(w.order)
 	}
-	r, err := e.reserve(ctx, tenant, n)
+	var ending *reservation
+	if prev != nil {
+		ending = &prev.r
+	}
+	r, err := e.reserve(ctx, tenant, n, ending)
+	if prev != nil {
+		if err != nil {
+			e.releaseGroup(ctx, prev) // on its own, then
+		} else {
+			prev.finish(ctx, e, nil)
+		}
+	}
 	if err != nil {
-		return err
+		return r, err
 	}
 	for _, w := range group {
 		r.devices = append(r.devices, w.device)
@@ -306,7 +319,7 @@ func (e *Engine) writeGroup(ctx context.Context, tenant string, group []*groupWr
 			pos++
 			doc, err := s.rec.encode(e.colls[s.rec.Collection])
 			if err != nil {
-				return err
+				return r, err
 			}
 			stored, storedAt = append(stored, doc), append(storedAt, at{w, k})
 			c := s.rec.Collection
@@ -328,20 +341,20 @@ func (e *Engine) writeGroup(ctx context.Context, tenant string, group []*groupWr
 		case errors.As(err, &bwe) && bwe.WriteConcernError == nil:
 			for _, we := range bwe.WriteErrors {
 				if we.Code != 11000 && !strings.Contains(we.Message, "duplicate key") {
-					return storeError(err)
+					return r, storeError(err)
 				}
 				a := insertAt[c][we.Index]
 				a.w.failed[a.k] = true
 			}
 		default:
-			return storeError(err)
+			return r, storeError(err)
 		}
 	}
 	e.fault(FaultInserted)
 	for c, models := range replaces {
 		br, err := e.recsFor(c).BulkWrite(wctx, models, options.BulkWrite().SetOrdered(false))
 		if err != nil {
-			return storeError(err)
+			return r, storeError(err)
 		}
 		if br.MatchedCount < int64(len(models)) {
 			// Someone changed some of them since we read (perhaps another
@@ -352,14 +365,14 @@ func (e *Engine) writeGroup(ctx context.Context, tenant string, group []*groupWr
 			}
 			cur, err := e.recsFor(c).Find(wctx, bson.M{"_id": bson.M{"$in": keys}}, options.Find().SetProjection(bson.M{"p": 1}))
 			if err != nil {
-				return storeError(err)
+				return r, storeError(err)
 			}
 			var got []struct {
 				Key string `bson:"_id"`
 				Pos int64  `bson:"p"`
 			}
 			if err := cur.All(wctx, &got); err != nil {
-				return storeError(err)
+				return r, storeError(err)
 			}
 			now := map[string]int64{}
 			for _, g := range got {
@@ -379,17 +392,10 @@ func (e *Engine) writeGroup(ctx context.Context, tenant string, group []*groupWr
 		}
 	}
 	if err := e.logWrites(wctx, tenant, landed); err != nil {
-		return err
+		return r, err
 	}
 	e.fault(FaultWritten)
-	if err := e.release(ctx, r); err != nil {
-		return err
-	}
-	if err := e.trimLog(ctx, tenant, r.lo, r.hi); err != nil {
-		// The window only grows until a later write trims it.
-		e.log.Warn("sync: trimming the recent change log", "tenant", tenant, "err", err)
-	}
-	return nil
+	return r, nil
 }
 
 func (e *Engine) fault(point string) {
