@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"testing"
 	"time"
 
@@ -114,4 +115,23 @@ func BenchmarkCanRead1000(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkBootstrapStream streams 5,000 records through the embedded
+// database (records/s is b.N × 5,000 / the time).
+func BenchmarkBootstrapStream(b *testing.B) {
+	h := newHarness(b, fsync.Options{})
+	for range 10 {
+		var ms []fieldsync.Mutation
+		for range 500 {
+			ms = append(ms, createInspection(newID(), "s1", "description", "broken tap on floor 3, water on the stairs down to the lobby"))
+		}
+		h.push(guard1, ms...)
+	}
+	for b.Loop() {
+		if err := h.e.Bootstrap(as(agent1), 0, io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(5000*b.N)/b.Elapsed().Seconds(), "records/s")
 }

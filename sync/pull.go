@@ -11,6 +11,7 @@ import (
 	"fieldsync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
@@ -335,28 +336,64 @@ func (e *Engine) Bootstrap(ctx context.Context, schemaVersion int, w io.Writer) 
 }
 
 // streamCollection writes every readable live record of one collection in
-// the caller's scope, through one database cursor.
+// the caller's scope, through one database cursor, read ahead of the
+// writing (see readAhead).
 func (e *Engine) streamCollection(ctx context.Context, c *fieldsync.Caller, name string, now time.Time, enc *json.Encoder) error {
-	dbc, err := e.recsFor(name).Find(ctx, siteFilter(bson.M{"t": c.TenantID, "del": false}, scopeSites(c)), options.Find().SetBatchSize(1000))
+	dbc, err := e.recsFor(name).Find(ctx, siteFilter(bson.M{"t": c.TenantID, "del": false}, scopeSites(c)), options.Find().SetBatchSize(streamBatch))
 	if err != nil {
 		return storeError(err)
 	}
-	defer dbc.Close(ctx)
-	for dbc.Next(ctx) {
-		var r Record
-		if err := dbc.Decode(&r); err != nil {
-			return storeError(err)
+	return readAhead(ctx, dbc, func(r *Record) error {
+		if ch, ok := e.changeFor(c, r, now, false); ok && ch.Op == fieldsync.ChangeUpsert {
+			return enc.Encode(ch)
 		}
-		if err := normalizeRecord(&r); err != nil {
-			return err
-		}
-		if ch, ok := e.changeFor(c, &r, now, false); ok && ch.Op == fieldsync.ChangeUpsert {
-			if err := enc.Encode(ch); err != nil {
-				return err
+		return nil
+	})
+}
+
+// streamBatch is the database batch of a bootstrap stream.
+const streamBatch = 1000
+
+// readAhead hands each record of dbc to fn, decoding them in a goroutine of
+// their own up to two batches ahead: the database reads the next batch while
+// fn writes out the last one, instead of each waiting for the other. dbc is
+// closed on return.
+func readAhead(ctx context.Context, dbc *mongo.Cursor, fn func(*Record) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	recs := make(chan *Record, 2*streamBatch)
+	read := make(chan error, 1)
+	go func() {
+		defer close(recs)
+		defer dbc.Close(context.WithoutCancel(ctx))
+		for dbc.Next(ctx) {
+			r := new(Record)
+			if err := dbc.Decode(r); err != nil {
+				read <- storeError(err)
+				return
+			}
+			if err := normalizeRecord(r); err != nil {
+				read <- err
+				return
+			}
+			select {
+			case recs <- r:
+			case <-ctx.Done():
+				read <- ctx.Err()
+				return
 			}
 		}
+		read <- storeError(dbc.Err())
+	}()
+	for r := range recs {
+		if err := fn(r); err != nil {
+			cancel()
+			for range recs { // let the reader finish
+			}
+			return err
+		}
 	}
-	return storeError(dbc.Err())
+	return <-read
 }
 
 // agingStep is how far a guard's inspection window moves before the

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -408,5 +410,38 @@ func TestBootstrapDoesNotWaitForADeadWriter(t *testing.T) {
 	r.sync(t, other.e, 3)
 	if _, ok := r.docs["inspections/"+after]; !ok || len(r.docs) != 2 {
 		t.Fatalf("bootstrap behind a dead writer's reservation: got %v, want both acknowledged records", r.versions())
+	}
+}
+
+// failAfter is a writer that fails once n bytes went through (a phone that
+// hung up mid-stream).
+type failAfter struct{ n int }
+
+func (f *failAfter) Write(p []byte) (int, error) {
+	if f.n -= len(p); f.n < 0 {
+		return 0, io.ErrClosedPipe
+	}
+	return len(p), nil
+}
+
+// TestBootstrapStreamStopsWhenThePhoneHangsUp: a stream whose writer fails
+// ends with that error (its database reading, ahead of the writing, stops
+// too) instead of reading on.
+func TestBootstrapStreamStopsWhenThePhoneHangsUp(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, fsync.Options{})
+	for range 6 {
+		var ms []fieldsync.Mutation
+		for range 500 {
+			ms = append(ms, createInspection(newID(), "s1"))
+		}
+		h.push(guard1, ms...)
+	}
+	if err := h.e.Bootstrap(as(agent1), 0, &failAfter{n: 20000}); !errors.Is(err, io.ErrClosedPipe) {
+		t.Fatalf("stream to a phone that hung up: got %v, want its write error", err)
+	}
+	var b strings.Builder
+	if err := h.e.Bootstrap(as(agent1), 0, &b); err != nil || strings.Count(b.String(), `"op":"upsert"`) != 3000 {
+		t.Fatalf("a whole stream after it: %v, %d upserts, want 3000", err, strings.Count(b.String(), `"op":"upsert"`))
 	}
 }
