@@ -2,6 +2,7 @@ package sync
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -32,7 +33,15 @@ const (
 type heldQuery struct {
 	cur  *mongo.Cursor
 	rest []*Record
-	next *Record // read ahead: the first record of the next page
+	// ahead are records of cur read but not handed out yet; eof: cur has no
+	// more. While the query is held, a goroutine reads the next page into
+	// ahead (fetching is closed when it is done; failed is its error), so
+	// the database works while the phone takes in the last page.
+	ahead    []*Record
+	eof      bool
+	fetching chan struct{}
+	stop     context.CancelFunc
+	failed   error
 	// pushed is the device's last released push when the log was read: the
 	// rest is only handed out while it has released none since
 	// (read-your-writes: a push in flight when it was read is not in it).
@@ -109,9 +118,57 @@ func (q *heldQuery) close() {
 	if q.cur == nil {
 		return
 	}
+	q.settle(true)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = q.cur.Close(ctx)
+}
+
+// prefetch starts reading the next page (limit records, and one to know
+// whether more follow) in the background. Called before the query is held,
+// so whoever takes it next finds fetching set.
+func (q *heldQuery) prefetch(limit int) {
+	if q.cur == nil {
+		return
+	}
+	ctx, stop := context.WithTimeout(context.Background(), heldTTL)
+	q.fetching, q.stop = make(chan struct{}), stop
+	go func() {
+		defer close(q.fetching)
+		q.failed = q.fill(ctx, limit+1)
+	}()
+}
+
+// settle waits for a prefetch in flight (cancelled first when stop).
+func (q *heldQuery) settle(stop bool) {
+	if q.fetching == nil {
+		return
+	}
+	if stop {
+		q.stop()
+	}
+	<-q.fetching
+	q.stop()
+	q.fetching = nil
+}
+
+// fill reads cur until ahead holds n records or cur ends.
+func (q *heldQuery) fill(ctx context.Context, n int) error {
+	for len(q.ahead) < n && !q.eof {
+		if !q.cur.Next(ctx) {
+			q.eof = true
+			return storeError(q.cur.Err())
+		}
+		r := new(Record)
+		if err := q.cur.Decode(r); err != nil {
+			return storeError(err)
+		}
+		if err := normalizeRecord(r); err != nil {
+			return err
+		}
+		q.ahead = append(q.ahead, r)
+	}
+	return nil
 }
 
 // nextPage takes up to limit records off q.rest; q is returned while more remain.
@@ -124,31 +181,20 @@ func (q *heldQuery) nextPage(limit int) ([]*Record, *heldQuery) {
 	return recs, q
 }
 
-// read returns up to limit records of q and whether more follow (one is then
-// read ahead into q.next).
+// read returns up to limit records of q and whether more follow (at least
+// one more is then read ahead).
 func (q *heldQuery) read(ctx context.Context, limit int) ([]*Record, bool, error) {
-	recs := make([]*Record, 0, min(limit, 64))
-	if q.next != nil {
-		recs, q.next = append(recs, q.next), nil
+	q.settle(false)
+	if q.failed != nil {
+		return nil, false, q.failed
 	}
-	for len(recs) <= limit && q.cur.Next(ctx) {
-		r := new(Record)
-		if err := q.cur.Decode(r); err != nil {
-			return nil, false, storeError(err)
-		}
-		if err := normalizeRecord(r); err != nil {
-			return nil, false, err
-		}
-		recs = append(recs, r)
+	if err := q.fill(ctx, limit+1); err != nil {
+		return nil, false, err
 	}
-	if err := q.cur.Err(); err != nil {
-		return nil, false, storeError(err)
-	}
-	if len(recs) > limit {
-		q.next = recs[limit]
-		return recs[:limit], true, nil
-	}
-	return recs, false, nil
+	n := min(limit, len(q.ahead))
+	recs := slices.Clone(q.ahead[:n])
+	q.ahead = slices.Delete(q.ahead, 0, n)
+	return recs, len(q.ahead) > 0, nil
 }
 
 // query runs filter sorted by position and returns its first limit records,

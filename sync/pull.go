@@ -90,6 +90,7 @@ func (e *Engine) Pull(ctx context.Context, req fieldsync.PullRequest) (fieldsync
 	cur.Issued = now.Unix()
 	out.Cursor = EncodeCursor(e.key, cur)
 	if open != nil {
+		open.prefetch(limit)
 		e.held.put(out.Cursor, open)
 	}
 	return out, nil
