@@ -68,6 +68,15 @@ type Options struct {
 	// log keeps (default DefaultLogWindow); a device further behind is served
 	// from the records.
 	LogWindow int
+	// UnsortedScans walks a bootstrap's collections in the database's own
+	// order instead of by position: the first page comes without waiting for
+	// the database to sort the whole collection, which the embedded FerretDB
+	// does by reading all of it first (real MongoDB walks its index, so it
+	// is off there). Such a walk goes on only through the query its previous
+	// page left open (held.go); a page that finds it gone (another instance,
+	// a retried page, an idle walk) walks that collection again by position,
+	// from its start.
+	UnsortedScans bool
 	// PollInterval is how often live subscriptions look at the change log head (default 500ms).
 	PollInterval time.Duration
 	// MaxSubscriptions caps live event connections per user (default 4).

@@ -201,6 +201,12 @@ func (q *heldQuery) read(ctx context.Context, limit int) ([]*Record, bool, error
 // or continues held. The returned query, when not nil, has more records and
 // is to be held for the next page.
 func (e *Engine) query(ctx context.Context, held *heldQuery, coll *mongo.Collection, filter bson.M, limit int) ([]*Record, *heldQuery, error) {
+	return e.queryIn(ctx, held, coll, filter, limit, true)
+}
+
+// queryIn is query, sorted by position or (sorted false) in the database's
+// own order.
+func (e *Engine) queryIn(ctx context.Context, held *heldQuery, coll *mongo.Collection, filter bson.M, limit int, sorted bool) ([]*Record, *heldQuery, error) {
 	if held != nil {
 		recs, more, err := held.read(ctx, limit)
 		switch {
@@ -215,7 +221,11 @@ func (e *Engine) query(ctx context.Context, held *heldQuery, coll *mongo.Collect
 			return recs, nil, nil
 		}
 	}
-	cur, err := coll.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "p", Value: 1}}).SetBatchSize(int32(limit+1)))
+	find := options.Find().SetBatchSize(int32(limit + 1))
+	if sorted {
+		find.SetSort(bson.D{{Key: "p", Value: 1}})
+	}
+	cur, err := coll.Find(ctx, filter, find)
 	if err != nil {
 		return nil, nil, storeError(err)
 	}

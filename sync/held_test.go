@@ -247,3 +247,83 @@ func TestBigCatchUpIsNotHeld(t *testing.T) {
 		t.Fatalf("got %d records, want 2100", len(r.docs))
 	}
 }
+
+// TestUnsortedBootstrapWalk: with Options.UnsortedScans a bootstrap walks
+// each collection in the database's own order through one query continued
+// page after page, handing out every record once. A page that finds that
+// query gone — served by another instance, or a retried page — walks the
+// collection again by position: records may come again on later pages
+// (never twice in one page), none is missed, and the walk ends equal to a
+// fresh bootstrap.
+func TestUnsortedBootstrapWalk(t *testing.T) {
+	t.Parallel()
+	counter := mongodb.NewCommandCounter()
+	store := devtest.MustOpenStore(t)
+	opts := fsync.Options{UnsortedScans: true}
+	h := openOn(t, devtest.MustOpenStoreDB(t, store.DB.Name(), mongodb.Options{Monitor: counter}), opts)
+	h2 := openOn(t, store, opts)
+	h.push(agent1, inspections(500, "s1")...)
+	h.push(agent1, inspections(450, "s1")...)
+	want := bootstrapVersions(t, h.e, guard1)
+
+	// One instance: one query per collection, every record once.
+	finds := counter.CountOf("find")
+	seen := map[string]int{}
+	pages := 0
+	for c := ""; ; pages++ {
+		p := pullPage(t, h.e, guard1, c, 100)
+		for _, id := range ids(p) {
+			seen[id]++
+		}
+		if c = p.Cursor; !p.HasMore {
+			pages++
+			break
+		}
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Fatalf("record %s handed out %d times in one instance's walk", id, n)
+		}
+	}
+	if len(seen) != 950 {
+		t.Fatalf("got %d records, want 950", len(seen))
+	}
+	if got := counter.CountOf("find") - finds - int64(pages); got > 3 {
+		t.Fatalf("%d finds on records for %d pages, want the walk continued (at most 3)", got, pages)
+	}
+
+	// Pages alternating between two instances, and a retried page.
+	for name, engine := range map[string]func(page int) *fsync.Engine{
+		"two instances": func(page int) *fsync.Engine { return []*fsync.Engine{h.e, h2.e}[page%2] },
+		"retried page":  func(int) *fsync.Engine { return h.e },
+	} {
+		r := newReplica(guard1)
+		for page := 0; ; page++ {
+			p := pullPage(t, engine(page), guard1, r.cursor, 100)
+			if name == "retried page" && page == 3 {
+				p = pullPage(t, engine(page), guard1, r.cursor, 100) // the answer was lost
+			}
+			inPage := map[string]bool{}
+			for _, ch := range p.Changes {
+				if inPage[ch.ID] {
+					t.Fatalf("%s: record %s twice in one page", name, ch.ID)
+				}
+				inPage[ch.ID] = true
+				r.apply(ch)
+			}
+			if r.cursor = p.Cursor; !p.HasMore {
+				break
+			}
+			if page > 100 {
+				t.Fatalf("%s: the walk does not end", name)
+			}
+		}
+		got := map[string]int64{}
+		for _, ch := range r.docs {
+			got[ch.ID] = ch.Version
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%s: walk ended with %d records, a fresh bootstrap has %d", name, len(got), len(want))
+		}
+	}
+}

@@ -232,7 +232,10 @@ func (e *Engine) logFromRecords(ctx context.Context, f bson.M, limit int) ([]*Re
 // scanPage walks a bootstrap or scope rescan: the synced collections one
 // after another, each by position without an upper bound, so a record that
 // moves ahead while we walk is still met (and the log part that follows
-// starts from before the walk began).
+// starts from before the walk began). With Options.UnsortedScans a
+// bootstrap walks each collection in the database's own order instead, as
+// long as its held query goes on; a page that finds it gone walks that
+// collection again by position.
 func (e *Engine) scanPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor, held *heldQuery, limit int, now time.Time, out *fieldsync.PullResult) (*heldQuery, error) {
 	sc := cur.Scan
 	sites := sc.Sites
@@ -248,24 +251,35 @@ func (e *Engine) scanPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor,
 		sc.Coll = e.names[0]
 	}
 	out.HasMore = true // the log part follows
+	byPosition := false // this collection's unsorted walk was lost: walk it again by position
 	for n := 0; n < limit; {
+		if sc.Held && held == nil {
+			sc.Held, sc.Walked, sc.From, byPosition = false, 0, 0, true
+		}
+		unsorted := sc.Boot && e.opts.UnsortedScans && sc.From == 0 && !byPosition
 		f := siteFilter(bson.M{"t": c.TenantID, "p": bson.M{"$gt": sc.From}}, sites)
 		if sc.Boot {
 			f["del"] = false
 		}
-		recs, open, err := e.query(ctx, held, e.recsFor(sc.Coll), f, limit-n)
+		recs, open, err := e.queryIn(ctx, held, e.recsFor(sc.Coll), f, limit-n, !unsorted)
 		if err != nil {
 			return nil, err
 		}
 		held = nil
 		n += len(recs)
+		if unsorted {
+			sc.Walked += int64(len(recs))
+		}
 		for _, r := range recs {
-			sc.From = r.Pos
+			if !unsorted {
+				sc.From = r.Pos
+			}
 			if ch, ok := e.changeFor(c, r, now, !sc.Boot); ok {
 				out.Changes = append(out.Changes, ch)
 			}
 		}
 		if open != nil {
+			sc.Held = unsorted
 			return open, nil // this collection goes on in the next page
 		}
 		i := slices.Index(e.names, sc.Coll)
@@ -273,7 +287,7 @@ func (e *Engine) scanPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor,
 			cur.Scan = nil
 			return nil, nil
 		}
-		sc.Coll, sc.From = e.names[i+1], 0
+		sc.Coll, sc.From, sc.Held, sc.Walked, byPosition = e.names[i+1], 0, false, 0, false
 	}
 	return nil, nil
 }

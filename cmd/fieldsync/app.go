@@ -90,7 +90,14 @@ func (a *App) open(ctx context.Context) error {
 		a.stopKeys = cancel
 		go reloadKeys(kctx, cfg.Auth, a.auth.Keys(), a.log)
 	}
-	if a.engine, err = fsync.Open(ctx, a.store.DB, fsync.Options{Logger: a.log, Collections: a.fieldCollections(), Retention: cfg.SyncRetention}); err != nil {
+	// The embedded FerretDB sorts by reading a whole collection first: its
+	// bootstraps walk unsorted (see fsync.Options.UnsortedScans).
+	ferret, err := a.store.IsFerretDB(ctx)
+	if err != nil {
+		return err
+	}
+	if a.engine, err = fsync.Open(ctx, a.store.DB, fsync.Options{Logger: a.log, Collections: a.fieldCollections(),
+		Retention: cfg.SyncRetention, UnsortedScans: ferret}); err != nil {
 		return err
 	}
 	a.objects, err = media.OpenObjectStore(media.ObjectStoreOptions{
