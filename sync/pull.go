@@ -250,7 +250,7 @@ func (e *Engine) scanPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor,
 		}
 		sc.Coll = e.names[0]
 	}
-	out.HasMore = true // the log part follows
+	out.HasMore = true  // the log part follows
 	byPosition := false // this collection's unsorted walk was lost: walk it again by position
 	for n := 0; n < limit; {
 		if sc.Held && held == nil {
