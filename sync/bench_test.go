@@ -165,3 +165,26 @@ func BenchmarkBootstrapStream(b *testing.B) {
 	}
 	b.ReportMetric(float64(5000*b.N)/b.Elapsed().Seconds(), "records/s")
 }
+
+// BenchmarkUpdateAmong5000 pushes one update of an inspection beside 5,000
+// others, its record loaded by an $in query or by _id (Options.PointLoads).
+func BenchmarkUpdateAmong5000(b *testing.B) {
+	for _, point := range []bool{false, true} {
+		b.Run(fmt.Sprintf("PointLoads=%v", point), func(b *testing.B) {
+			h := newHarness(b, fsync.Options{PointLoads: point})
+			for range 10 {
+				h.push(guard1, inspections(500, "s1")...)
+			}
+			id := newID()
+			h.push(guard1, createInspection(id, "s1"))
+			v := int64(1)
+			for b.Loop() {
+				res := h.push(guard1, update(fieldsync.CollInspections, id, v, "description", fmt.Sprint(v)))
+				if res[0].Status != fieldsync.StatusApplied {
+					b.Fatalf("%+v", res[0])
+				}
+				v = res[0].Version
+			}
+		})
+	}
+}

@@ -29,12 +29,13 @@ func TestConvergenceTwoInstances(t *testing.T) {
 	convergeTwoInstances(t, fsync.Options{})
 }
 
-// TestConvergenceTwoInstancesUnsortedScans is the same with bootstraps
-// walked in the database's own order (as on the embedded database): the
-// pullers' pages go to either instance, so walks lose their held query.
-func TestConvergenceTwoInstancesUnsortedScans(t *testing.T) {
+// TestConvergenceTwoInstancesEmbeddedOptions is the same with the options
+// the app sets on the embedded database: bootstraps walked in its own order
+// (pages go to either instance, so walks lose their held query) and pushes
+// loading their records by _id.
+func TestConvergenceTwoInstancesEmbeddedOptions(t *testing.T) {
 	t.Parallel()
-	convergeTwoInstances(t, fsync.Options{UnsortedScans: true})
+	convergeTwoInstances(t, fsync.Options{UnsortedScans: true, PointLoads: true})
 }
 
 func convergeTwoInstances(t *testing.T, opts fsync.Options) {

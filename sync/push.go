@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	gosync "sync"
 	"time"
 
 	"fieldsync"
@@ -229,13 +230,26 @@ func (e *Engine) run(ctx context.Context, c *fieldsync.Caller, tenant string, op
 	return nil
 }
 
-// load reads the records of keys (one $in query per collection) into known.
+// maxPointLoads is the most keys of one collection load looks up one by
+// one with Options.PointLoads (beyond, one $in scan costs less).
+const maxPointLoads = 4
+
+// load reads the records of keys into known: one $in query per collection,
+// or with Options.PointLoads, for a few keys, one look-up by _id each.
 func (e *Engine) load(ctx context.Context, known map[string]*slot, keys []string) error {
 	if len(keys) == 0 {
 		return nil
 	}
 	var recs []*Record
 	for coll, ks := range byCollection(keys) {
+		if e.opts.PointLoads && len(ks) <= maxPointLoads {
+			some, err := e.loadEach(ctx, coll, ks)
+			if err != nil {
+				return err
+			}
+			recs = append(recs, some...)
+			continue
+		}
 		cur, err := e.recsFor(coll).Find(ctx, bson.M{"_id": bson.M{"$in": ks}})
 		if err != nil {
 			return storeError(err)
@@ -256,6 +270,31 @@ func (e *Engine) load(ctx context.Context, known map[string]*slot, keys []string
 		known[r.Key] = &slot{rec: r, inDB: true, orig: r.Version, loaded: true}
 	}
 	return nil
+}
+
+// loadEach reads the records of keys of one collection by _id, in parallel
+// (those that do not exist are left out).
+func (e *Engine) loadEach(ctx context.Context, coll string, keys []string) ([]*Record, error) {
+	recs := make([]*Record, len(keys))
+	errs := make([]error, len(keys))
+	var wg gosync.WaitGroup
+	for i, k := range keys {
+		wg.Go(func() {
+			r := new(Record)
+			err := e.recsFor(coll).FindOne(ctx, bson.M{"_id": k}).Decode(r)
+			switch {
+			case err == nil:
+				recs[i] = r
+			case !errors.Is(err, mongo.ErrNoDocuments):
+				errs[i] = storeError(err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(recs, func(r *Record) bool { return r == nil }), nil
 }
 
 // byCollection groups record keys by their collection.

@@ -90,14 +90,15 @@ func (a *App) open(ctx context.Context) error {
 		a.stopKeys = cancel
 		go reloadKeys(kctx, cfg.Auth, a.auth.Keys(), a.log)
 	}
-	// The embedded FerretDB sorts by reading a whole collection first: its
-	// bootstraps walk unsorted (see fsync.Options.UnsortedScans).
+	// The embedded FerretDB sorts by reading a whole collection first and
+	// evaluates only a lone _id filter without decoding every document: its
+	// bootstraps walk unsorted and pushes load by _id (fsync.Options).
 	ferret, err := a.store.IsFerretDB(ctx)
 	if err != nil {
 		return err
 	}
 	if a.engine, err = fsync.Open(ctx, a.store.DB, fsync.Options{Logger: a.log, Collections: a.fieldCollections(),
-		Retention: cfg.SyncRetention, UnsortedScans: ferret}); err != nil {
+		Retention: cfg.SyncRetention, UnsortedScans: ferret, PointLoads: ferret}); err != nil {
 		return err
 	}
 	a.objects, err = media.OpenObjectStore(media.ObjectStoreOptions{
