@@ -212,7 +212,8 @@ func (e *Engine) queryIn(ctx context.Context, held *heldQuery, coll *mongo.Colle
 		switch {
 		case err != nil:
 			// The cursor died (the database restarted, or it timed out there):
-			// the same page again from a fresh query.
+			// a fresh query — by position it gives the same page; unsorted it
+			// starts the collection over (repeats on later pages, no miss).
 			held.close()
 		case more:
 			return recs, held, nil
