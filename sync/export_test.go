@@ -5,3 +5,18 @@ func HeldQueries(e *Engine) int { return e.held.len() }
 
 // QueuedWrites is how many writes of tenant wait for their group.
 func QueuedWrites(e *Engine, tenant string) int { return e.commits.queued(tenant) }
+
+// HeldCursorIDs are the database cursor ids of the queries e holds, once
+// their prefetches are done (tests).
+func HeldCursorIDs(e *Engine) []int64 {
+	e.held.mu.Lock()
+	defer e.held.mu.Unlock()
+	var ids []int64
+	for _, q := range e.held.m {
+		if q.cur != nil {
+			q.settle(false)
+			ids = append(ids, q.cur.ID())
+		}
+	}
+	return ids
+}

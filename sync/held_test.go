@@ -327,3 +327,50 @@ func TestUnsortedBootstrapWalk(t *testing.T) {
 		}
 	}
 }
+
+// TestHeldQueryKilledByTheDatabase: when the database ends a held query
+// between pages (a restart, its cursor timeout), the walk goes on from a
+// fresh query — by position the same page, unsorted from the collection's
+// start — and still hands out every record, never twice in one page.
+func TestHeldQueryKilledByTheDatabase(t *testing.T) {
+	t.Parallel()
+	for _, unsorted := range []bool{false, true} {
+		t.Run(fmt.Sprintf("unsorted=%v", unsorted), func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, fsync.Options{UnsortedScans: unsorted})
+			h.push(agent1, inspections(500, "s1")...)
+			h.push(agent1, inspections(450, "s1")...)
+			r := newReplica(guard1)
+			for page := 0; ; page++ {
+				if page == 3 {
+					ids := fsync.HeldCursorIDs(h.e)
+					if len(ids) == 0 {
+						t.Fatal("no query held after three pages")
+					}
+					var res bson.M
+					if err := h.store.DB.RunCommand(context.Background(), bson.D{{Key: "killCursors", Value: "sync_records_inspections"}, {Key: "cursors", Value: ids}}).Decode(&res); err != nil {
+						t.Fatal(err)
+					}
+				}
+				p := pullPage(t, h.e, guard1, r.cursor, 100)
+				inPage := map[string]bool{}
+				for _, ch := range p.Changes {
+					if inPage[ch.ID] {
+						t.Fatalf("record %s twice in one page", ch.ID)
+					}
+					inPage[ch.ID] = true
+					r.apply(ch)
+				}
+				if r.cursor = p.Cursor; !p.HasMore {
+					break
+				}
+				if page > 100 {
+					t.Fatal("the walk does not end")
+				}
+			}
+			if len(r.docs) != 950 {
+				t.Fatalf("walk ended with %d records, want 950", len(r.docs))
+			}
+		})
+	}
+}
