@@ -455,11 +455,19 @@ func (e *Engine) ageOut(ctx context.Context, c *fieldsync.Caller, cur *Cursor, n
 		last := recs[room-1]
 		aged, agedKey = last.CreatedAt.UnixMilli(), last.Key
 	}
+	// A record the log part of this page already answered (it changed since
+	// it left the window) is not answered twice.
+	inPage := make(map[string]bool, len(out.Changes))
+	for _, ch := range out.Changes {
+		if ch.Collection == fieldsync.CollInspections {
+			inPage[ch.ID] = true
+		}
+	}
 	for _, r := range recs {
 		if err := normalizeRecord(r); err != nil {
 			return err
 		}
-		if !fieldsync.CanRead(c, r.Ref(), now) {
+		if !inPage[r.ID] && !fieldsync.CanRead(c, r.Ref(), now) {
 			out.Changes = append(out.Changes, fieldsync.Change{Collection: r.Collection, ID: r.ID, Version: r.Version, Op: fieldsync.ChangeDelete})
 		}
 	}

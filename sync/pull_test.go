@@ -334,6 +334,24 @@ func TestGuardInspectionsAgeOut(t *testing.T) {
 	}
 }
 
+// TestAgedOutAndEditedInOnePage: an inspection that left a guard's window
+// and was edited since comes to the guard as one delete, not as a delete
+// from the log part and another from the aging look of the same page.
+func TestAgedOutAndEditedInOnePage(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, fsync.Options{})
+	others := newID()
+	wantStatus(t, h.push(agent1, createInspection(others, "s1")), "applied")
+	r := newReplica(guard1)
+	r.sync(t, h.e, 0)
+	h.now.Add(fieldsync.GuardInspectionWindow + 2*time.Hour)
+	wantStatus(t, h.push(agent1, update(fieldsync.CollInspections, others, 1, "description", "seen again")), "applied")
+	r.sync(t, h.e, 0) // fails on a record twice in one page
+	if _, ok := r.docs["inspections/"+others]; ok {
+		t.Fatalf("got %v, want the aged inspection deleted", r.versions())
+	}
+}
+
 // TestBootstrapWhileAFreshInstanceWrites: a bootstrap (paged or streamed)
 // taken while a freshly started instance's first push is written but not yet
 // released is not dragged back to the start of the log: that instance has
