@@ -198,18 +198,27 @@ func (e *Engine) recsFor(coll string) *mongo.Collection {
 	return e.db.Collection(RecordsCollectionFor(coll))
 }
 
+// findAll returns every document of coll matching filter.
+func findAll[T any](ctx context.Context, coll *mongo.Collection, filter any, opts ...options.Lister[options.FindOptions]) ([]T, error) {
+	cur, err := coll.Find(ctx, filter, opts...)
+	if err != nil {
+		return nil, storeError(err)
+	}
+	var out []T
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, storeError(err)
+	}
+	return out, nil
+}
+
 // findEach returns the documents matching filter in every synced
 // collection's records.
 func findEach[T any](ctx context.Context, e *Engine, filter bson.M) ([]T, error) {
 	var out []T
 	for _, name := range e.names {
-		cur, err := e.recsFor(name).Find(ctx, filter)
+		some, err := findAll[T](ctx, e.recsFor(name), filter)
 		if err != nil {
-			return nil, storeError(err)
-		}
-		var some []T
-		if err := cur.All(ctx, &some); err != nil {
-			return nil, storeError(err)
+			return nil, err
 		}
 		out = append(out, some...)
 	}
@@ -241,13 +250,9 @@ func collOfKey(k string) string {
 // earlier versions into their collections. A crash half-way repeats it.
 func (e *Engine) migrateRecords(ctx context.Context) error {
 	legacy := e.db.Collection(RecordsCollection)
-	cur, err := legacy.Find(ctx, bson.M{})
+	docs, err := findAll[bson.Raw](ctx, legacy, bson.M{})
 	if err != nil {
-		return storeError(err)
-	}
-	var docs []bson.Raw
-	if err := cur.All(ctx, &docs); err != nil {
-		return storeError(err)
+		return err
 	}
 	if len(docs) == 0 {
 		return nil

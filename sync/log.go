@@ -135,14 +135,10 @@ func (e *Engine) readLog(ctx context.Context, tenant string, from, to int64) ([]
 	if to <= from {
 		return nil, nil
 	}
-	cur, err := e.logs.Find(ctx, bson.M{"t": tenant, "q": bson.M{"$gt": from}, "p": bson.M{"$lte": to}},
+	docs, err := findAll[logDoc](ctx, e.logs, bson.M{"t": tenant, "q": bson.M{"$gt": from}, "p": bson.M{"$lte": to}},
 		options.Find().SetSort(bson.D{{Key: "p", Value: 1}}).SetBatchSize(1000))
 	if err != nil {
-		return nil, storeError(err)
-	}
-	var docs []logDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, storeError(err)
+		return nil, err
 	}
 	var recs []*Record
 	for _, d := range docs {

@@ -41,24 +41,12 @@ func decodePacked(b bson.Raw, p *packed) error {
 			}
 			p.Fields = m
 		case "fv":
-			doc, _ := v.DocumentOK()
-			fv, err := doc.Elements()
-			if err != nil {
+			if p.FieldVersions, err = mapOf(v, intOf); err != nil {
 				return err
-			}
-			p.FieldVersions = make(map[string]int64, len(fv))
-			for _, x := range fv {
-				p.FieldVersions[x.Key()] = intOf(x.Value())
 			}
 		case "fd":
-			doc, _ := v.DocumentOK()
-			fd, err := doc.Elements()
-			if err != nil {
+			if p.FieldDevices, err = mapOf(v, stringOf); err != nil {
 				return err
-			}
-			p.FieldDevices = make(map[string]string, len(fd))
-			for _, x := range fd {
-				p.FieldDevices[x.Key()], _ = x.Value().StringValueOK()
 			}
 		case "m":
 			arr, _ := v.ArrayOK()
@@ -76,6 +64,25 @@ func decodePacked(b bson.Raw, p *packed) error {
 		}
 	}
 	return nil
+}
+
+// mapOf reads the document v into a map, each value through conv.
+func mapOf[T any](v bson.RawValue, conv func(bson.RawValue) T) (map[string]T, error) {
+	doc, _ := v.DocumentOK()
+	elems, err := doc.Elements()
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]T, len(elems))
+	for _, x := range elems {
+		m[x.Key()] = conv(x.Value())
+	}
+	return m, nil
+}
+
+func stringOf(v bson.RawValue) string {
+	s, _ := v.StringValueOK()
+	return s
 }
 
 func intOf(v bson.RawValue) int64 {

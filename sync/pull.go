@@ -439,14 +439,10 @@ func (e *Engine) ageOut(ctx context.Context, c *fieldsync.Caller, cur *Cursor, n
 	if cur.AgedKey != "" {
 		f["$or"] = bson.A{bson.M{"ca": bson.M{"$gt": from}}, bson.M{"_id": bson.M{"$gt": cur.AgedKey}}}
 	}
-	dbc, err := e.recsFor(fieldsync.CollInspections).Find(ctx, f,
+	recs, err := findAll[*Record](ctx, e.recsFor(fieldsync.CollInspections), f,
 		options.Find().SetSort(bson.D{{Key: "ca", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(int64(room+1)))
 	if err != nil {
-		return storeError(err)
-	}
-	var recs []*Record
-	if err := dbc.All(ctx, &recs); err != nil {
-		return storeError(err)
+		return err
 	}
 	aged, agedKey := edge, ""
 	if len(recs) > room {

@@ -250,13 +250,9 @@ func (e *Engine) load(ctx context.Context, known map[string]*slot, keys []string
 			recs = append(recs, some...)
 			continue
 		}
-		cur, err := e.recsFor(coll).Find(ctx, bson.M{"_id": bson.M{"$in": ks}})
+		some, err := findAll[*Record](ctx, e.recsFor(coll), bson.M{"_id": bson.M{"$in": ks}})
 		if err != nil {
-			return storeError(err)
-		}
-		var some []*Record
-		if err := cur.All(ctx, &some); err != nil {
-			return storeError(err)
+			return err
 		}
 		recs = append(recs, some...)
 	}
@@ -402,16 +398,12 @@ func (e *Engine) writeGroup(ctx context.Context, tenant string, group []*groupWr
 			for _, a := range replaceAt[c] {
 				keys = append(keys, a.k)
 			}
-			cur, err := e.recsFor(c).Find(wctx, bson.M{"_id": bson.M{"$in": keys}}, options.Find().SetProjection(bson.M{"p": 1}))
-			if err != nil {
-				return r, storeError(err)
-			}
-			var got []struct {
+			got, err := findAll[struct {
 				Key string `bson:"_id"`
 				Pos int64  `bson:"p"`
-			}
-			if err := cur.All(wctx, &got); err != nil {
-				return r, storeError(err)
+			}](wctx, e.recsFor(c), bson.M{"_id": bson.M{"$in": keys}}, options.Find().SetProjection(bson.M{"p": 1}))
+			if err != nil {
+				return r, err
 			}
 			now := map[string]int64{}
 			for _, g := range got {
