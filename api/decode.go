@@ -40,16 +40,11 @@ func readBody(c *fiber.Ctx, limit int64) ([]byte, error) {
 // decodeJSON decodes a JSON object body of at most MaxBodyBytes into v,
 // refusing unknown fields and trailing data; errors name the offending field.
 func decodeJSON(c *fiber.Ctx, v any) error {
-	return decodeJSONChecked(c, v, checkJSON)
-}
-
-// decodeJSONChecked is decodeJSON with check in place of checkJSON.
-func decodeJSONChecked(c *fiber.Ctx, v any, check func([]byte) error) error {
 	b, err := jsonBody(c)
 	if err != nil {
 		return err
 	}
-	return decodeJSONBytesChecked(b, v, check)
+	return decodeJSONBytes(b, v)
 }
 
 // jsonBody reads a JSON body of at most MaxBodyBytes.
