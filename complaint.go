@@ -18,15 +18,17 @@ const (
 // an invalid complaint with a reason; `escalate` sends an unsatisfied owner's
 // complaint back to resolving one level up (0 → 1 supervisor, 1 → 2 upper department).
 var ComplaintTransitions = []Transition{
-	{Action: "clarify", From: []string{StageReceived}, To: StageClarifying, Roles: deskRoles},
-	{Action: "invalidate", From: []string{StageReceived, StageClarifying}, To: StageClosed, Roles: deskRoles},
-	{Action: "start_resolving", From: []string{StageClarifying}, To: StageResolving, Roles: deskRoles},
-	{Action: "resolve", From: []string{StageResolving}, To: StageFollowUp, Roles: deskRoles},
-	{Action: "record_follow_up", From: []string{StageFollowUp}, To: StageFollowUp, Roles: deskRoles},
-	{Action: "escalate", From: []string{StageResolving, StageFollowUp}, To: StageResolving, Roles: deskRoles},
-	{Action: "close", From: []string{StageFollowUp}, To: StageClosed, Roles: deskRoles},
+	{Action: "clarify", From: []string{StageReceived}, To: StageClarifying, Roles: DeskRoles},
+	{Action: "invalidate", From: []string{StageReceived, StageClarifying}, To: StageClosed, Roles: DeskRoles},
+	{Action: "start_resolving", From: []string{StageClarifying}, To: StageResolving, Roles: DeskRoles},
+	{Action: "resolve", From: []string{StageResolving}, To: StageFollowUp, Roles: DeskRoles},
+	{Action: "record_follow_up", From: []string{StageFollowUp}, To: StageFollowUp, Roles: DeskRoles},
+	{Action: "escalate", From: []string{StageResolving, StageFollowUp}, To: StageResolving, Roles: DeskRoles},
+	{Action: "close", From: []string{StageFollowUp}, To: StageClosed, Roles: DeskRoles},
 	// create_work_order dispatches another department: the complaint is being resolved.
-	{Action: "create_work_order", From: []string{StageClarifying, StageResolving}, To: StageResolving, Roles: deskRoles},
+	{Action: "create_work_order", From: []string{StageClarifying, StageResolving}, To: StageResolving, Roles: DeskRoles},
+	// A closed complaint changes only through a supervisor's reopen.
+	{Action: "reopen", From: []string{StageClosed}, To: StageResolving, Roles: SupervisoryRoles},
 }
 
 // DefaultStageDeadlines bound how long a complaint may stay in a stage before it is overdue.
@@ -45,6 +47,10 @@ const MaxEscalation = 2
 
 // ComplaintEscalationTargets name who handles a complaint at each escalation level.
 var ComplaintEscalationTargets = []string{"customer_service", "supervisor", "upper_department"}
+
+// EscalationRoles are the roles of the person each escalation level reaches:
+// level 1 a supervisor of the site, level 2 a manager (the upper department).
+var EscalationRoles = []Role{"", RoleSupervisor, RoleManager}
 
 // MaskPhone hides all but the last four digits of a phone number, for field roles.
 func MaskPhone(p string) string {
@@ -77,6 +83,4 @@ func MaskPhone(p string) string {
 }
 
 // SeesOwnerContact reports whether a role may read owners' phone numbers.
-func SeesOwnerContact(r Role) bool {
-	return r == RoleCSAgent || r == RoleSupervisor || r == RoleAdmin
-}
+func SeesOwnerContact(r Role) bool { return r.IsDesk() }

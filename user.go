@@ -15,11 +15,15 @@ const (
 	RoleTechnician Role = "technician"
 	RoleCSAgent    Role = "cs_agent"
 	RoleSupervisor Role = "supervisor"
-	RoleAdmin      Role = "admin"
+	// RoleManager is the upper department: it receives level-2 escalations of
+	// its sites, sees and acts on everything of them as the desk does, and
+	// reads the reports.
+	RoleManager Role = "manager"
+	RoleAdmin   Role = "admin"
 )
 
 // Roles lists every role in a stable order.
-var Roles = []Role{RoleGuard, RoleTechnician, RoleCSAgent, RoleSupervisor, RoleAdmin}
+var Roles = []Role{RoleGuard, RoleTechnician, RoleCSAgent, RoleSupervisor, RoleManager, RoleAdmin}
 
 // Valid reports whether r is a known role.
 func (r Role) Valid() bool { return slices.Contains(Roles, r) }
@@ -49,6 +53,7 @@ type User struct {
 // with the role and sites current at the time of the request (not of the token).
 type Caller struct {
 	UserID     string
+	Name       string
 	TenantID   string
 	DeviceID   string
 	SessionID  string
@@ -85,4 +90,19 @@ func CallerFromContext(ctx context.Context) *Caller {
 type UserFinder interface {
 	// User returns user id of tenant; not_found for an unknown id or another tenant's user.
 	User(ctx context.Context, tenant, id string) (*User, error)
+	// Staff returns the active users of tenant assigned to site, ordered by
+	// name (admins, who hold every site, are not listed).
+	Staff(ctx context.Context, tenant, site string) ([]*User, error)
+}
+
+// IsDesk reports whether r works at the customer-service desk or above it:
+// the roles that own priority, department, deadlines and assignment.
+func (r Role) IsDesk() bool {
+	return r == RoleCSAgent || r == RoleSupervisor || r == RoleManager || r == RoleAdmin
+}
+
+// IsSupervisory reports whether r is a supervisor or above (level-2
+// escalation, reopening a closed complaint).
+func (r Role) IsSupervisory() bool {
+	return r == RoleSupervisor || r == RoleManager || r == RoleAdmin
 }

@@ -37,19 +37,24 @@ type Transition struct {
 	AssigneeOnly bool
 }
 
-var deskRoles = []Role{RoleCSAgent, RoleSupervisor, RoleAdmin}
+// DeskRoles own what the company is measured by (PRODUCT.md: priority,
+// department, deadlines, assignment); SupervisoryRoles are a supervisor and above.
+var (
+	DeskRoles        = []Role{RoleCSAgent, RoleSupervisor, RoleManager, RoleAdmin}
+	SupervisoryRoles = []Role{RoleSupervisor, RoleManager, RoleAdmin}
+)
 
 // WorkOrderTransitions is the work order state machine of PRODUCT.md.
 var WorkOrderTransitions = []Transition{
-	{Action: "assign", From: []string{WOOpen, WOAssigned, WOAccepted, WOInProgress, WOOnHold}, To: WOAssigned, Roles: deskRoles},
+	{Action: "assign", From: []string{WOOpen, WOAssigned, WOAccepted, WOInProgress, WOOnHold}, To: WOAssigned, Roles: DeskRoles},
 	{Action: "accept", From: []string{WOAssigned}, To: WOAccepted, AssigneeOnly: true},
 	{Action: "start", From: []string{WOAccepted}, To: WOInProgress, AssigneeOnly: true},
 	{Action: "hold", From: []string{WOInProgress}, To: WOOnHold, AssigneeOnly: true},
 	{Action: "resume", From: []string{WOOnHold}, To: WOInProgress, AssigneeOnly: true},
 	{Action: "complete", From: []string{WOInProgress, WOOnHold}, To: WOCompleted, AssigneeOnly: true},
-	{Action: "verify", From: []string{WOCompleted}, To: WOVerified, Roles: deskRoles},
-	{Action: "reopen", From: []string{WOCompleted, WOVerified}, To: WOAssigned, Roles: deskRoles},
-	{Action: "cancel", From: []string{WOOpen, WOAssigned, WOAccepted, WOInProgress, WOOnHold}, To: WOCancelled, Roles: deskRoles},
+	{Action: "verify", From: []string{WOCompleted}, To: WOVerified, Roles: DeskRoles},
+	{Action: "reopen", From: []string{WOCompleted, WOVerified}, To: WOAssigned, Roles: DeskRoles},
+	{Action: "cancel", From: []string{WOOpen, WOAssigned, WOAccepted, WOInProgress, WOOnHold}, To: WOCancelled, Roles: DeskRoles},
 }
 
 // Step applies action to a record in state for caller c: it returns the new

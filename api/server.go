@@ -128,6 +128,7 @@ func New(opts Options) *Server {
 	s.registerSyncRoutes(authed)
 	s.registerMediaRoutes(authed)
 	s.registerReportRoutes(authed)
+	s.registerStaffRoutes(authed)
 	return s
 }
 

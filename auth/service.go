@@ -421,7 +421,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*fieldsync.C
 		return nil, errUserInactive
 	}
 	return &fieldsync.Caller{
-		UserID: e.user.ID, TenantID: e.user.TenantID, DeviceID: e.sess.DeviceID, SessionID: e.sess.ID,
+		UserID: e.user.ID, Name: e.user.Name, TenantID: e.user.TenantID, DeviceID: e.sess.DeviceID, SessionID: e.sess.ID,
 		Role: e.user.Role, Department: e.user.Department, SiteIDs: slices.Clone(e.user.SiteIDs),
 	}, nil
 }

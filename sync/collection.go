@@ -35,11 +35,14 @@ type Collection struct {
 	StateField string
 	Machine    []fieldsync.Transition
 	Actions    []Action
+	// Rules declare who may create, update and delete the records, field by
+	// field and state by state (see Rule); none: nobody may.
+	Rules []Rule
 	// Conflict is MergeFields (default) or RejectStale.
 	Conflict int
 	// Compute, when set, derives server fields after every change (push, action,
 	// server job): deadlines, breached flags. It may only touch non-client fields.
-	Compute func(r *Record, now time.Time)
+	Compute func(ctx context.Context, r *Record, now time.Time)
 	// Redact, when set, masks fields of doc for caller on the way out (pull,
 	// bootstrap, push results).
 	Redact func(c *fieldsync.Caller, doc map[string]any)
@@ -109,6 +112,10 @@ type Record struct {
 	CreatedAt  time.Time `bson:"ca"` // the reports filter on it
 	UpdatedAt  time.Time `bson:"-"`
 	UpdatedBy  string    `bson:"-"`
+	// CreatedByName and UpdatedByName are the display names of those users
+	// when the change was made (a person reads names, not ids).
+	CreatedByName string `bson:"-"`
+	UpdatedByName string `bson:"-"`
 	// UpdatedDevice is the device of the last change (read-your-writes).
 	UpdatedDevice string `bson:"ud"`
 	// Assignees feed RecordRef.AssigneeIDs; Former are every assignee the
@@ -161,11 +168,13 @@ type packed struct {
 	FieldVersions map[string]int64  `bson:"fv,omitempty"`
 	FieldDevices  map[string]string `bson:"fd,omitempty"`
 	Receipts      []Receipt         `bson:"m,omitempty"`
+	CreatedByName string            `bson:"cbn,omitempty"`
+	UpdatedByName string            `bson:"ubn,omitempty"`
 }
 
 // pack prepares r for storing: Packed and Queried from the fields.
 func (r *Record) pack(coll *Collection) error {
-	b, err := bson.Marshal(packed{r.ID, r.CreatedBy, r.UpdatedAt, r.UpdatedBy, r.Fields, r.FieldVersions, r.FieldDevices, r.Receipts})
+	b, err := bson.Marshal(packed{r.ID, r.CreatedBy, r.UpdatedAt, r.UpdatedBy, r.Fields, r.FieldVersions, r.FieldDevices, r.Receipts, r.CreatedByName, r.UpdatedByName})
 	if err != nil {
 		return fmt.Errorf("sync: pack %s: %w", r.Key, err)
 	}
@@ -216,6 +225,7 @@ func (r *Record) unpack() error {
 	}
 	r.ID, r.CreatedBy, r.UpdatedAt, r.UpdatedBy = p.ID, p.CreatedBy, p.UpdatedAt, p.UpdatedBy
 	r.Fields, r.FieldVersions, r.FieldDevices, r.Receipts = p.Fields, p.FieldVersions, p.FieldDevices, p.Receipts
+	r.CreatedByName, r.UpdatedByName = p.CreatedByName, p.UpdatedByName
 	r.Packed, r.Legacy = nil, legacyFields{}
 	return nil
 }
@@ -291,11 +301,17 @@ func (r *Record) Doc() map[string]any {
 	d["created_by"] = r.CreatedBy
 	d["updated_at"] = r.UpdatedAt.UTC().Format(time.RFC3339Nano)
 	d["updated_by"] = r.UpdatedBy
+	if r.CreatedByName != "" {
+		d["created_by_name"] = r.CreatedByName
+	}
+	if r.UpdatedByName != "" {
+		d["updated_by_name"] = r.UpdatedByName
+	}
 	return d
 }
 
 // reserved names a phone may never send as fields: the server keeps them.
-var reserved = []string{"id", "version", "created_at", "created_by", "updated_at", "updated_by", "client_created_at", "client_updated_at", "deleted"}
+var reserved = []string{"id", "version", "created_at", "created_by", "updated_at", "updated_by", "created_by_name", "updated_by_name", "client_created_at", "client_updated_at", "deleted"}
 
 // validate checks a collection declaration once, at engine start.
 func (c *Collection) validate() error {
@@ -321,6 +337,9 @@ func (c *Collection) validate() error {
 	}
 	if c.StateField != "" && findField(c.Fields, c.StateField) == nil {
 		return fmt.Errorf("sync: collection %s: state field %s not declared", c.Name, c.StateField)
+	}
+	if err := c.validateRules(); err != nil {
+		return err
 	}
 	for _, a := range c.Actions {
 		if a.Apply == nil && c.Machine == nil {

@@ -31,7 +31,20 @@ func Inspections() *Collection {
 			// and their assignees (technicians see inspections linked to their orders).
 			{Name: "work_order_ids", Kind: UUIDList, AppendOnly: true},
 			{Name: "assignee_ids", Kind: UUIDList, Assignee: true},
+			// work_orders shows the reporter how the orders raised from it are going.
+			workOrdersProgressField,
 		},
 		Actions: []Action{raiseWorkOrder(FieldOptions{})},
+		// Any staff member reports an issue. The reporter completes their
+		// report; the desk triages it; a report not yet turned into a work
+		// order may be withdrawn by its reporter.
+		Rules: []Rule{
+			{Op: fieldsync.OpCreate, Roles: everyone, Fields: all},
+			{Op: fieldsync.OpUpdate, Roles: everyone, When: Own, Fields: []string{"category", "severity", "description",
+				"location", "building", "unit", "checkpoint_id", "round_id", "gps", "photo_ids", "observed_at"}},
+			{Op: fieldsync.OpUpdate, Roles: desk, Fields: []string{"category", "severity", "description", "location", "building", "unit", "photo_ids"}},
+			{Op: fieldsync.OpDelete, Roles: everyone, When: And(Own, Empty("work_order_ids"))},
+			{Op: fieldsync.OpDelete, Roles: adminsOnly},
+		},
 	}
 }

@@ -1,6 +1,8 @@
 package sync
 
 import (
+	"context"
+	"slices"
 	"time"
 
 	"fieldsync"
@@ -20,28 +22,59 @@ type FieldOptions struct {
 	// SLAs are per-tenant work-order deadline tables by priority (a tenant
 	// without one, or a priority missing from it, gets fieldsync.DefaultSLAs).
 	SLAs map[string]map[string]fieldsync.SLA
-	// Users, when set, checks assignees: an active user holding the order's
-	// site (else invalid_input naming assignee_id).
+	// Users, when set, checks assignees (an active technician of the order's
+	// site and department, else invalid_input naming assignee_id) and finds
+	// the person an escalation reaches.
 	Users fieldsync.UserFinder
 }
 
-// checkAssignee validates the user an action assigns an order at site to.
-func (o FieldOptions) checkAssignee(a *ActionContext, site, id string) error {
+// checkAssignee validates the user an action assigns an order of department
+// at site to, and returns them: an active technician of the site whose
+// department, when they have one, is the order's.
+func (o FieldOptions) checkAssignee(a *ActionContext, site, department, id string) (*fieldsync.User, error) {
 	if o.Users == nil {
-		return nil
+		return &fieldsync.User{ID: id}, nil
 	}
 	u, err := o.Users.User(a.Context(), a.Record.Tenant, id)
 	switch {
 	case fieldsync.ErrorCode(err) == fieldsync.ENotFound:
-		return fieldsync.FieldErrorf("args.assignee_id", "no such user")
+		return nil, fieldsync.FieldErrorf("args.assignee_id", "no such user")
 	case err != nil:
-		return err
+		return nil, err
 	}
-	c := fieldsync.Caller{Role: u.Role, SiteIDs: u.SiteIDs}
-	if !u.Active || !c.HasSite(site) {
-		return fieldsync.FieldErrorf("args.assignee_id", "not an active user of this site")
+	switch {
+	case !u.Active || !slices.Contains(u.SiteIDs, site):
+		return nil, fieldsync.FieldErrorf("args.assignee_id", "not an active user of this site")
+	case u.Role != fieldsync.RoleTechnician:
+		return nil, fieldsync.FieldErrorf("args.assignee_id", "work orders are dispatched to technicians, not to a %s", u.Role)
+	case u.Department != "" && department != "" && u.Department != department:
+		return nil, fieldsync.FieldErrorf("args.assignee_id", "a technician of %s, not of this order's department %s", u.Department, department)
 	}
-	return nil
+	return u, nil
+}
+
+// escalationTarget finds the person escalation level reaches at site: the
+// user named by id (who must hold the level's role at the site), else the
+// first active one of the site by name. nil, nil when there is nobody (or no
+// user directory): the escalation keeps its label only.
+func (o FieldOptions) escalationTarget(ctx context.Context, tenant, site string, level int64, id string) (*fieldsync.User, error) {
+	if o.Users == nil || level <= 0 || int(level) >= len(fieldsync.EscalationRoles) {
+		return nil, nil
+	}
+	role := fieldsync.EscalationRoles[level]
+	staff, err := o.Users.Staff(ctx, tenant, site)
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range staff {
+		if u.Role == role && (id == "" || u.ID == id) {
+			return u, nil
+		}
+	}
+	if id != "" {
+		return nil, fieldsync.FieldErrorf("args.to_user_id", "not an active %s of this site", role)
+	}
+	return nil, nil
 }
 
 // sla returns the deadline table of tenant.
@@ -67,19 +100,42 @@ func FieldCollections(opts FieldOptions) []*Collection {
 	return []*Collection{Sites(), Checkpoints(), PatrolRoutes(), PatrolRounds(), ins, WorkOrders(opts), Complaints(opts)}
 }
 
+// Role groups of the write rules.
+var (
+	everyone   = fieldsync.Roles
+	desk       = fieldsync.DeskRoles
+	adminsOnly = []fieldsync.Role{fieldsync.RoleAdmin}
+	all        = []string{AllFields}
+)
+
+// referenceRules: sites, checkpoints and routes are written by admins only.
+var referenceRules = []Rule{
+	{Op: fieldsync.OpCreate, Roles: adminsOnly, Fields: all},
+	{Op: fieldsync.OpUpdate, Roles: adminsOnly, Fields: all},
+	{Op: fieldsync.OpDelete, Roles: adminsOnly},
+}
+
 // siteField is the required immutable site_id every collection starts with.
 var siteField = Field{Name: SiteField, Kind: String, Max: 64, Client: true, Required: true, Immutable: true}
+
+// workOrdersProgressField shows, on a complaint or an inspection, the
+// progress of the work orders raised from it (see orderProgress).
+var workOrdersProgressField = Field{Name: "work_orders", Kind: ObjectList, MaxItems: 100, Item: []Field{
+	{Name: "id", Kind: UUID, Required: true}, {Name: "status", Kind: String}, {Name: "title", Kind: String},
+	{Name: "assignee_id", Kind: UUID}, {Name: "assignee_name", Kind: String}}}
 
 // timelineField is an append-only history of who did what and when.
 var timelineField = Field{Name: "timeline", Kind: ObjectList, AppendOnly: true, MaxItems: 1000, Item: []Field{
 	{Name: "at", Kind: Time, Required: true}, {Name: "by", Kind: String, Max: 64, Required: true},
+	{Name: "by_name", Kind: String, Max: 100},
 	{Name: "action", Kind: String, Max: 64, Required: true}, {Name: "from", Kind: String, Max: 64},
 	{Name: "to", Kind: String, Max: 64}, {Name: "note", Kind: String, Max: 4000}}}
 
-// timelineEntry is one timeline element.
-func timelineEntry(at time.Time, by, action, from, to, note string) map[string]any {
+// timelineEntry is one timeline element: who (id and name), what, from which
+// state to which, and a note.
+func timelineEntry(at time.Time, by, byName, action, from, to, note string) map[string]any {
 	e := map[string]any{"at": at.UTC().Format(time.RFC3339Nano), "by": by, "action": action}
-	for k, v := range map[string]string{"from": from, "to": to, "note": note} {
+	for k, v := range map[string]string{"by_name": byName, "from": from, "to": to, "note": note} {
 		if v != "" {
 			e[k] = v
 		}
@@ -89,7 +145,7 @@ func timelineEntry(at time.Time, by, action, from, to, note string) map[string]a
 
 // logAction appends the action to the record's timeline; from is the state before.
 func logAction(a *ActionContext, stateField, from, note string) {
-	a.Record.Append("timeline", timelineEntry(a.Now, a.Caller.UserID, a.Action, from, a.Record.GetString(stateField), note))
+	a.Record.Append("timeline", timelineEntry(a.Now, a.Caller.UserID, a.Caller.Name, a.Action, from, a.Record.GetString(stateField), note))
 }
 
 // timeOf parses a time field ("" or malformed: zero).
@@ -112,9 +168,7 @@ func derivedID(parts ...string) string {
 }
 
 // deskRole reports whether the caller works at the customer-service desk.
-func deskRole(c *fieldsync.Caller) bool {
-	return c != nil && (c.Role == fieldsync.RoleCSAgent || c.Role == fieldsync.RoleSupervisor || c.Role == fieldsync.RoleAdmin)
-}
+func deskRole(c *fieldsync.Caller) bool { return c != nil && c.Role.IsDesk() }
 
 // maskOwnerPhone hides owners' phone numbers from field roles.
 func maskOwnerPhone(c *fieldsync.Caller, doc map[string]any) {

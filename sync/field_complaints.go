@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"context"
 	"time"
 
 	"fieldsync"
@@ -41,14 +42,18 @@ func Complaints(opts FieldOptions) *Collection {
 			{Name: "overdue", Kind: Bool, Default: false, Queried: true},
 			{Name: "escalation_level", Kind: Int, Default: int64(0), Queried: true},
 			{Name: "escalated_to", Kind: String},
+			// The person the latest escalation reached.
+			{Name: "escalated_to_id", Kind: UUID},
+			{Name: "escalated_to_name", Kind: String},
 			{Name: "escalations", Kind: ObjectList, AppendOnly: true, MaxItems: 10, Item: []Field{
 				{Name: "level", Kind: Int, Required: true}, {Name: "at", Kind: Time, Required: true},
-				{Name: "by", Kind: String, Required: true}, {Name: "reason", Kind: String, Required: true},
-				{Name: "reply_by", Kind: Time, Required: true}}},
+				{Name: "by", Kind: String, Required: true}, {Name: "by_name", Kind: String},
+				{Name: "reason", Kind: String, Required: true}, {Name: "reply_by", Kind: Time, Required: true},
+				{Name: "to", Kind: UUID}, {Name: "to_name", Kind: String}}},
+			// The technicians of the orders raised from the complaint (they read it and its photos).
+			{Name: "assignee_ids", Kind: UUIDList, Assignee: true},
 			{Name: "work_order_ids", Kind: UUIDList, AppendOnly: true},
-			{Name: "work_orders", Kind: ObjectList, MaxItems: 100, Item: []Field{
-				{Name: "id", Kind: UUID, Required: true}, {Name: "status", Kind: String}, {Name: "title", Kind: String},
-				{Name: "assignee_id", Kind: UUID}}},
+			workOrdersProgressField,
 			{Name: "resolved_at", Kind: Time, Queried: true},
 			{Name: "follow_up_due", Kind: Time},
 			{Name: "follow_up_method", Kind: Enum, Values: FollowUpMethods},
@@ -56,12 +61,27 @@ func Complaints(opts FieldOptions) *Collection {
 			{Name: "follow_up_notes", Kind: String},
 			{Name: "followed_up_at", Kind: Time},
 			{Name: "followed_up_by", Kind: String},
+			{Name: "followed_up_by_name", Kind: String},
 			{Name: "result_summary", Kind: String},
 			{Name: "closed_at", Kind: Time},
 			timelineField,
 		},
 		StateField: "stage",
 		Machine:    fieldsync.ComplaintTransitions,
+		// Anyone registers a complaint. The desk keeps its facts until it is
+		// closed; the person who registered it may complete them while it is
+		// received and add evidence until it is closed. The owner's phone is
+		// changed only by the roles that see it whole. Complaints are never
+		// deleted: they are invalidated or closed, and a closed one changes only
+		// through a supervisor's reopen.
+		Rules: []Rule{
+			{Op: fieldsync.OpCreate, Roles: everyone, Fields: all},
+			{Op: fieldsync.OpUpdate, Roles: desk, When: NotIn("stage", fieldsync.StageClosed), Fields: []string{
+				"channel", "owner_name", "owner_phone", "building", "unit", "category", "content", "photo_ids"}},
+			{Op: fieldsync.OpUpdate, Roles: everyone, When: And(Own, In("stage", fieldsync.StageReceived)),
+				Fields: []string{"owner_name", "building", "unit", "content", "photo_ids"}},
+			{Op: fieldsync.OpUpdate, Roles: everyone, When: And(Own, NotIn("stage", fieldsync.StageClosed)), Fields: []string{"photo_ids"}},
+		},
 		Actions: []Action{
 			{Name: "clarify", Args: []Field{{Name: "category", Kind: Enum, Values: ComplaintCategories}, notes[0]},
 				Apply: func(a *ActionContext) error {
@@ -94,9 +114,18 @@ func Complaints(opts FieldOptions) *Collection {
 					r.Set("follow_up_notes", a.Args["notes"])
 					r.Set("followed_up_at", a.Now)
 					r.Set("followed_up_by", a.Caller.UserID)
+					r.Set("followed_up_by_name", nonEmpty(a.Caller.Name))
 					return logStage(a, argString(a, "notes"))
 				}},
-			{Name: "escalate", Args: reason, Apply: escalateComplaint},
+			{Name: "escalate", Args: []Field{reason[0], {Name: "to_user_id", Kind: UUID}},
+				Apply: func(a *ActionContext) error { return escalateComplaint(a, opts) }},
+			{Name: "reopen", Args: reason, Apply: func(a *ActionContext) error {
+				for _, f := range []string{"closed_at", "result_summary"} {
+					a.Record.Set(f, nil)
+				}
+				voidFollowUp(a.Record)
+				return logStage(a, argString(a, "reason"))
+			}},
 			{Name: "close", Args: []Field{{Name: "result_summary", Kind: String, Max: 4000, Required: true}},
 				Apply: func(a *ActionContext) error {
 					if a.Record.Get("followed_up_at") == nil {
@@ -134,10 +163,13 @@ func Complaints(opts FieldOptions) *Collection {
 					r.Append("work_order_ids", o.ID)
 					list, _ := r.Get("work_orders").([]any)
 					r.Set("work_orders", append(list, orderProgress(o)))
+					if asg := o.GetString("assignee_id"); asg != "" {
+						r.Set("assignee_ids", unionStrings(stringsOf(r.Get("assignee_ids")), []string{asg}))
+					}
 					return logStage(a, "work order "+o.ID)
 				}},
 		},
-		Compute: computeComplaint,
+		Compute: func(ctx context.Context, r *Record, now time.Time) { computeComplaint(ctx, opts, r, now) },
 		Redact:  maskOwnerPhone,
 	}
 }
@@ -164,34 +196,78 @@ func logStage(a *ActionContext, note string) error {
 	return nil
 }
 
-// escalateComplaint raises an unsatisfied owner's complaint one level (1:
-// supervisor, 2: upper department) with a new reply deadline.
-func escalateComplaint(a *ActionContext) error {
+// escalateComplaint raises an unsatisfied owner's complaint one level — 1: a
+// supervisor of the site, 2: a manager (the upper department), which only a
+// supervisor or above may ask for — with a new reply deadline. The person is
+// args.to_user_id or the first of that role at the site; with a user
+// directory there must be one.
+func escalateComplaint(a *ActionContext, opts FieldOptions) error {
 	r := a.Record
 	level, _ := r.Get("escalation_level").(int64)
 	if level >= fieldsync.MaxEscalation {
 		return fieldsync.Errorf(fieldsync.EInvalidTransit, "the complaint is already at the highest escalation level %d", level)
 	}
 	level++
-	replyBy := a.Now.Add(fieldsync.EscalationDeadline)
+	if level >= 2 && !a.Caller.Role.IsSupervisory() {
+		return fieldsync.Errorf(fieldsync.EForbidden, "only a supervisor or above escalates to level %d", level)
+	}
+	u, err := opts.escalationTarget(a.Context(), r.Tenant, r.SiteID, level, argString(a, "to_user_id"))
+	if err != nil {
+		return err
+	}
+	if u == nil && opts.Users != nil {
+		return fieldsync.FieldErrorf("args.to_user_id", "no active %s at this site to escalate to", fieldsync.EscalationRoles[level])
+	}
 	from := prevStage(r)
-	r.Set("escalation_level", level)
-	r.Set("escalated_to", fieldsync.ComplaintEscalationTargets[level])
-	r.Set("reply_by", replyBy)
+	escalate(r, a.Now, level, a.Caller.UserID, a.Caller.Name, argString(a, "reason"), u)
 	r.Set("stage_entered_at", a.Now)
-	r.Set("deadline_stage", r.GetString("stage"))
-	r.Append("escalations", map[string]any{"level": level, "at": a.Now.UTC().Format(time.RFC3339Nano), "by": a.Caller.UserID,
-		"reason": a.Args["reason"], "reply_by": replyBy.UTC().Format(time.RFC3339Nano)})
 	logAction(a, "stage", from, argString(a, "reason"))
 	return nil
 }
 
+// escalate moves r to level with a new reply deadline, naming the person it
+// reaches (u, may be nil), and voids the follow-up call made before: closing
+// then needs a new one.
+func escalate(r *Record, now time.Time, level int64, by, byName, reason string, u *fieldsync.User) {
+	replyBy := now.Add(fieldsync.EscalationDeadline)
+	r.Set("escalation_level", level)
+	r.Set("escalated_to", fieldsync.ComplaintEscalationTargets[level])
+	r.Set("reply_by", replyBy)
+	r.Set("deadline_stage", r.GetString("stage"))
+	entry := map[string]any{"level": level, "at": now.UTC().Format(time.RFC3339Nano), "by": by,
+		"reason": reason, "reply_by": replyBy.UTC().Format(time.RFC3339Nano)}
+	if byName != "" {
+		entry["by_name"] = byName
+	}
+	r.Set("escalated_to_id", nil)
+	r.Set("escalated_to_name", nil)
+	if u != nil {
+		r.Set("escalated_to_id", u.ID)
+		r.Set("escalated_to_name", nonEmpty(u.Name))
+		entry["to"] = u.ID
+		if u.Name != "" {
+			entry["to_name"] = u.Name
+		}
+	}
+	r.Append("escalations", entry)
+	voidFollowUp(r)
+}
+
+// voidFollowUp clears the follow-up call: an escalation or a reopen makes it stale.
+func voidFollowUp(r *Record) {
+	for _, f := range []string{"follow_up_method", "satisfaction", "follow_up_notes", "followed_up_at", "followed_up_by", "followed_up_by_name"} {
+		r.Set(f, nil)
+	}
+}
+
 // computeComplaint sets each stage's reply deadline when the stage changes
-// and the overdue flag at now.
-func computeComplaint(r *Record, now time.Time) {
+// and the overdue flag at now; a complaint still open past its reply
+// deadline escalates by itself one level (to a supervisor, then a manager),
+// each with a new deadline.
+func computeComplaint(ctx context.Context, opts FieldOptions, r *Record, now time.Time) {
 	stage := r.GetString("stage")
 	if r.Version == 1 && r.Get("timeline") == nil {
-		r.Append("timeline", timelineEntry(r.CreatedAt, r.CreatedBy, "create", "", stage, ""))
+		r.Append("timeline", timelineEntry(r.CreatedAt, r.CreatedBy, r.CreatedByName, "create", "", stage, ""))
 	}
 	if r.GetString("deadline_stage") != stage {
 		r.Set("deadline_stage", stage)
@@ -203,5 +279,15 @@ func computeComplaint(r *Record, now time.Time) {
 		}
 	}
 	by := timeOf(r, "reply_by")
-	r.Set("overdue", stage != fieldsync.StageClosed && !by.IsZero() && now.After(by))
+	overdue := stage != fieldsync.StageClosed && !by.IsZero() && now.After(by)
+	level, _ := r.Get("escalation_level").(int64)
+	if overdue && level < fieldsync.MaxEscalation {
+		level++
+		u := autoEscalationTarget(ctx, opts, r, level)
+		reason := "reply deadline " + by.UTC().Format(time.RFC3339) + " passed"
+		escalate(r, now, level, "server", "", reason, u)
+		r.Append("timeline", timelineEntry(now, "server", "", "escalate", stage, stage, reason))
+		overdue = false
+	}
+	r.Set("overdue", overdue)
 }

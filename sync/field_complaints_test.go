@@ -44,7 +44,8 @@ func TestComplaintProcess(t *testing.T) {
 		{agent1, "close", []any{"result_summary", "x"}, fieldsync.EInvalidTransit, ""}, // no follow-up yet
 		{agent1, "record_follow_up", []any{"method", "phone", "satisfaction", 0}, fieldsync.EInvalid, ""},
 		{agent1, "record_follow_up", []any{"method", "phone", "satisfaction", 2, "notes", "still smells"}, "", fieldsync.StageFollowUp},
-		{agent1, "escalate", []any{"reason", "upper department must act"}, "", fieldsync.StageResolving},
+		{agent1, "escalate", []any{"reason", "upper department must act"}, fieldsync.EForbidden, ""}, // level 2: a supervisor's call
+		{super2Of("s1"), "escalate", []any{"reason", "upper department must act"}, "", fieldsync.StageResolving},
 		{agent1, "escalate", []any{"reason", "again"}, fieldsync.EInvalidTransit, ""}, // level 2 is the top
 		{agent1, "resolve", []any{"notes", "bins replaced"}, "", fieldsync.StageFollowUp},
 		{agent1, "record_follow_up", []any{"method", "visit", "satisfaction", 5}, "", fieldsync.StageFollowUp},
@@ -55,8 +56,11 @@ func TestComplaintProcess(t *testing.T) {
 	h.walk(cp, id, "stage", steps, func(s step, d map[string]any) {
 		switch s.action {
 		case "escalate":
-			// Each escalation sets a new reply deadline: 24 h from now.
+			// Each escalation sets a new reply deadline: 24 h from now, and
+			// voids the follow-up call made before it.
 			wantField(t, d, "reply_by", h.now.Now().Add(fieldsync.EscalationDeadline).UTC().Format(time.RFC3339Nano))
+			wantField(t, d, "followed_up_at", nil)
+			wantField(t, d, "satisfaction", nil)
 		case "resolve":
 			wantField(t, d, "reply_by", h.now.Now().Add(72*time.Hour).UTC().Format(time.RFC3339Nano))
 			wantField(t, d, "follow_up_due", h.now.Now().Add(72*time.Hour).UTC().Format(time.RFC3339Nano))
@@ -77,7 +81,8 @@ func TestComplaintProcess(t *testing.T) {
 }
 
 // TestComplaintInvalidAndOverdue: an invalid complaint is answered and closed
-// with its reason; a complaint left past its reply deadline is flagged by the job.
+// with its reason; a complaint left past its reply deadline escalates by
+// itself, one level per missed deadline, and is flagged overdue at the top.
 func TestComplaintInvalidAndOverdue(t *testing.T) {
 	t.Parallel()
 	h := newField(t, fsync.FieldOptions{})
@@ -92,8 +97,22 @@ func TestComplaintInvalidAndOverdue(t *testing.T) {
 	if _, err := h.e.RunJobsOnce(as(admin), fsync.JobOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	wantField(t, h.docOf(agent1, cp, late), "overdue", true)
+	d = h.docOf(agent1, cp, late)
+	wantField(t, d, "escalation_level", int64(1))
+	wantField(t, d, "escalated_to", "supervisor")
+	wantField(t, d, "overdue", false)
+	wantField(t, d, "reply_by", h.now.Now().Add(fieldsync.EscalationDeadline).UTC().Format(time.RFC3339Nano))
 	wantField(t, h.docOf(agent1, cp, bad), "overdue", false)
+	wantField(t, h.docOf(agent1, cp, bad), "escalation_level", int64(0))
+	for level := int64(2); level <= 3; level++ {
+		h.now.Add(fieldsync.EscalationDeadline + time.Minute)
+		if _, err := h.e.RunJobsOnce(as(admin), fsync.JobOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		d = h.docOf(agent1, cp, late)
+		wantField(t, d, "escalation_level", min(level, fieldsync.MaxEscalation))
+		wantField(t, d, "overdue", level > fieldsync.MaxEscalation) // past the top level's deadline
+	}
 	// Moving on clears it: the next stage has its own deadline.
 	wantApplied(t, h.act(agent1, cp, late, "clarify"))
 	wantField(t, h.docOf(agent1, cp, late), "overdue", false)

@@ -173,7 +173,7 @@ func demoPlan(seed DemoSeed) []demoRecord {
 	for i, o := range orders {
 		at := week.Add(time.Duration(i)*20*time.Hour + 9*time.Hour)
 		id := demoID("order", o.status)
-		tl := []any{timelineEntry(at, u["cs.a1"], "create", "", fieldsync.WOOpen, "")}
+		tl := []any{timelineEntry(at, u["cs.a1"], "", "create", "", fieldsync.WOOpen, "")}
 		set := map[string]any{"source": "owner_request", "department": o.dept, "priority": o.priority, "category": o.cat,
 			"title": o.title, "building": o.unit[:1], "unit": o.unit, "owner_name": "Owner " + o.unit, "owner_phone": fmt.Sprintf("1390000%04d", i)}
 		from, t := fieldsync.WOOpen, at
@@ -197,18 +197,18 @@ func demoPlan(seed DemoSeed) []demoRecord {
 			case "verify":
 				set["verified_at"], set["satisfaction"], set["verify_notes"] = ts(t.Add(time.Hour)), int64(5), "Owner pleased"
 			}
-			tl = append(tl, timelineEntry(t, by, s.action, from, s.to, ""))
+			tl = append(tl, timelineEntry(t, by, "", s.action, from, s.to, ""))
 			from = s.to
 		}
 		if o.hold {
 			t = t.Add(30 * time.Minute)
 			set["hold_reason"] = "Waiting for the fitting to arrive"
-			tl = append(tl, timelineEntry(t, u[o.tech], "hold", from, fieldsync.WOOnHold, "Waiting for the fitting to arrive"))
+			tl = append(tl, timelineEntry(t, u[o.tech], "", "hold", from, fieldsync.WOOnHold, "Waiting for the fitting to arrive"))
 		}
 		if o.cancel {
 			t = t.Add(time.Hour)
 			set["cancelled_at"], set["cancel_reason"] = ts(t), "Owner fixed it themselves"
-			tl = append(tl, timelineEntry(t, u["cs.a1"], "cancel", from, fieldsync.WOCancelled, "Owner fixed it themselves"))
+			tl = append(tl, timelineEntry(t, u["cs.a1"], "", "cancel", from, fieldsync.WOCancelled, "Owner fixed it themselves"))
 		}
 		if o.status == fieldsync.WOOpen {
 			set["source"], set["inspection_id"] = "inspection", demoID("inspection", "1")
@@ -241,14 +241,14 @@ func demoPlan(seed DemoSeed) []demoRecord {
 		id := demoID("complaint", key)
 		set := map[string]any{"channel": c.channel, "category": c.cat, "content": c.content, "unit": c.unit, "building": c.unit[:1],
 			"owner_name": "Owner " + c.unit, "owner_phone": fmt.Sprintf("1380000%04d", i), "stage": c.stage}
-		tl := []any{timelineEntry(at, u["cs.a1"], "create", "", fieldsync.StageReceived, "")}
+		tl := []any{timelineEntry(at, u["cs.a1"], "", "create", "", fieldsync.StageReceived, "")}
 		if c.stage != fieldsync.StageReceived {
 			set["valid"] = !c.invalid
 		}
 		switch {
 		case c.invalid:
 			set["validity_reason"], set["result_summary"], set["closed_at"] = "Fees are set by the owners' committee", "Fees are set by the owners' committee", ts(at.Add(time.Hour))
-			tl = append(tl, timelineEntry(at.Add(time.Hour), u["cs.a1"], "invalidate", fieldsync.StageReceived, fieldsync.StageClosed, "Fees are set by the owners' committee"))
+			tl = append(tl, timelineEntry(at.Add(time.Hour), u["cs.a1"], "", "invalidate", fieldsync.StageReceived, fieldsync.StageClosed, "Fees are set by the owners' committee"))
 		case c.stage == fieldsync.StageResolving:
 			order := demoID("order", fieldsync.WOInProgress)
 			set["work_order_ids"] = []string{order}
@@ -257,11 +257,11 @@ func demoPlan(seed DemoSeed) []demoRecord {
 			set["escalation_level"], set["escalated_to"] = c.level, fieldsync.ComplaintEscalationTargets[c.level]
 			set["escalations"] = []any{map[string]any{"level": c.level, "at": ts(esc), "by": u["super.a1"], "reason": "Owner called again, still leaking", "reply_by": ts(esc.Add(fieldsync.EscalationDeadline))}}
 			set["reply_by"], set["deadline_stage"], set["stage_entered_at"] = ts(esc.Add(fieldsync.EscalationDeadline)), c.stage, ts(esc)
-			tl = append(tl, timelineEntry(esc, u["super.a1"], "escalate", fieldsync.StageResolving, fieldsync.StageResolving, "Owner called again, still leaking"))
+			tl = append(tl, timelineEntry(esc, u["super.a1"], "", "escalate", fieldsync.StageResolving, fieldsync.StageResolving, "Owner called again, still leaking"))
 		case c.stage == fieldsync.StageFollowUp || c.stage == fieldsync.StageClosed:
 			res := at.Add(20 * time.Hour)
 			set["resolved_at"], set["follow_up_due"] = ts(res), ts(res.Add(fieldsync.DefaultStageDeadlines[fieldsync.StageFollowUp]))
-			tl = append(tl, timelineEntry(res, u["cs.a1"], "resolve", fieldsync.StageResolving, fieldsync.StageFollowUp, ""))
+			tl = append(tl, timelineEntry(res, u["cs.a1"], "", "resolve", fieldsync.StageResolving, fieldsync.StageFollowUp, ""))
 			if c.stage == fieldsync.StageClosed {
 				set["follow_up_method"], set["satisfaction"], set["follow_up_notes"], set["followed_up_at"], set["followed_up_by"] =
 					"phone", int64(4), "Owner satisfied with the new procedure", ts(res.Add(24*time.Hour)), u["cs.a1"]

@@ -17,7 +17,7 @@ var raiseOrderArgs = []Field{
 func raiseWorkOrder(opts FieldOptions) Action {
 	return Action{
 		Name:  "raise_work_order",
-		Roles: []fieldsync.Role{fieldsync.RoleCSAgent, fieldsync.RoleSupervisor, fieldsync.RoleAdmin, fieldsync.RoleGuard},
+		Roles: append([]fieldsync.Role{fieldsync.RoleGuard}, fieldsync.DeskRoles...),
 		Args:  raiseOrderArgs,
 		Apply: func(a *ActionContext) error {
 			r := a.Record
@@ -31,8 +31,8 @@ func raiseWorkOrder(opts FieldOptions) Action {
 				}
 			}
 			title := r.GetString("description")
-			if len(title) > 80 {
-				title = title[:80]
+			if t := []rune(title); len(t) > 80 {
+				title = string(t[:80]) // characters, never half of one
 			}
 			set := map[string]any{"source": "inspection", "inspection_id": r.ID, "category": r.GetString("category"), "title": title,
 				"priority": priorityOf(r.GetString("severity"))}
@@ -52,6 +52,8 @@ func raiseWorkOrder(opts FieldOptions) Action {
 			if asg := o.GetString("assignee_id"); asg != "" {
 				r.Set("assignee_ids", unionStrings(stringsOf(r.Get("assignee_ids")), []string{asg}))
 			}
+			list, _ := r.Get("work_orders").([]any)
+			r.Set("work_orders", append(list, orderProgress(o)))
 			return nil
 		},
 	}
@@ -86,17 +88,25 @@ func raiseOrder(a *ActionContext, opts FieldOptions, set map[string]any) (*Recor
 	} else if len(found) > 0 {
 		return nil, fieldsync.FieldErrorf("args.work_order_id", "a work order with this id exists")
 	}
-	tl := []any{timelineEntry(a.Now, a.Caller.UserID, "create", "", fieldsync.WOOpen, a.Record.Collection+" "+a.Record.ID)}
+	tl := []any{timelineEntry(a.Now, a.Caller.UserID, a.Caller.Name, "create", "", fieldsync.WOOpen, a.Record.Collection+" "+a.Record.ID)}
 	set["status"] = fieldsync.WOOpen
 	if asg := argString(a, "assignee_id"); asg != "" {
 		if !deskRole(a.Caller) {
 			return nil, fieldsync.Errorf(fieldsync.EForbidden, "only customer service assigns work orders")
 		}
-		if err := opts.checkAssignee(a, a.Record.SiteID, asg); err != nil {
+		dept, _ := set["department"].(string)
+		if dept == "" {
+			dept = defaultDepartment
+		}
+		u, err := opts.checkAssignee(a, a.Record.SiteID, dept, asg)
+		if err != nil {
 			return nil, err
 		}
 		set["status"], set["assignee_id"], set["assigned_at"] = fieldsync.WOAssigned, asg, a.Now
-		tl = append(tl, timelineEntry(a.Now, a.Caller.UserID, "assign", fieldsync.WOOpen, fieldsync.WOAssigned, ""))
+		if u.Name != "" {
+			set["assignee_name"] = u.Name
+		}
+		tl = append(tl, timelineEntry(a.Now, a.Caller.UserID, a.Caller.Name, "assign", fieldsync.WOOpen, fieldsync.WOAssigned, u.Name))
 	}
 	set["timeline"] = tl
 	a.Write(Write{Collection: fieldsync.CollWorkOrders, ID: id, Create: true, SiteID: a.Record.SiteID, Set: set})

@@ -65,6 +65,8 @@ func collectionSchemas(t *testing.T) []byte {
 		"created_by": map[string]any{"type": "string", "readOnly": true},
 		"updated_at": map[string]any{"type": "string", "format": "date-time", "readOnly": true},
 		"updated_by": map[string]any{"type": "string", "readOnly": true},
+		"created_by_name": map[string]any{"type": "string", "readOnly": true, "description": "display name of created_by"},
+		"updated_by_name": map[string]any{"type": "string", "readOnly": true, "description": "display name of updated_by"},
 	}
 	for _, c := range fsync.FieldCollections(fsync.FieldOptions{}) {
 		props := map[string]any{}
@@ -82,7 +84,9 @@ func collectionSchemas(t *testing.T) []byte {
 		if c.Redact != nil {
 			desc += " owner_phone reaches guards and technicians masked (all but the last four digits)."
 		}
-		schemas["record."+c.Name] = map[string]any{"type": "object", "description": desc, "required": required, "properties": props}
+		desc += " Who may create, update and delete what (anything else is rejected forbidden naming the field) is listed in x-write-rules."
+		schemas["record."+c.Name] = map[string]any{"type": "object", "description": desc, "required": required, "properties": props,
+			"x-write-rules": c.RuleText()}
 		for _, a := range c.Actions {
 			ap := map[string]any{}
 			var req []string

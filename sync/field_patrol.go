@@ -49,6 +49,15 @@ func PatrolRounds() *Collection {
 			// missed_alert is true once a checkpoint was missed: the customer-service app watches it.
 			{Name: "missed_alert", Kind: Bool, Default: false},
 		},
+		// A guard starts rounds and adds scans and notes to their own round
+		// while it runs; an admin may correct notes or remove a round.
+		Rules: []Rule{
+			{Op: fieldsync.OpCreate, Roles: []fieldsync.Role{fieldsync.RoleGuard, fieldsync.RoleAdmin}, Fields: all},
+			{Op: fieldsync.OpUpdate, Roles: []fieldsync.Role{fieldsync.RoleGuard}, Fields: []string{"scans", "notes"},
+				When: And(Own, In("status", RoundInProgress))},
+			{Op: fieldsync.OpUpdate, Roles: adminsOnly, Fields: []string{"scans", "notes"}},
+			{Op: fieldsync.OpDelete, Roles: adminsOnly},
+		},
 		Actions: []Action{
 			{Name: "scan", Roles: []fieldsync.Role{fieldsync.RoleGuard, fieldsync.RoleAdmin}, Args: scanItem,
 				Apply: func(a *ActionContext) error {

@@ -23,6 +23,7 @@ func Sites() *Collection {
 			// guards_raise_work_orders lets guards turn their inspections into work orders.
 			{Name: "guards_raise_work_orders", Kind: Bool, Client: true, Default: false},
 		},
+		Rules: referenceRules,
 	}
 }
 
@@ -39,6 +40,7 @@ func Checkpoints() *Collection {
 			{Name: "building", Kind: String, Max: 100, Client: true},
 			{Name: "floor", Kind: String, Max: 32, Client: true},
 		},
+		Rules: referenceRules,
 	}
 }
 
@@ -56,5 +58,6 @@ func PatrolRoutes() *Collection {
 				{Name: "window_end_min", Kind: Int, Min: 0, Max: 1440}}},
 			{Name: "active", Kind: Bool, Client: true, Default: true},
 		},
+		Rules: referenceRules,
 	}
 }

@@ -1,6 +1,8 @@
 package sync
 
 import (
+	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"time"
@@ -17,6 +19,9 @@ var (
 	dissatisfiedMaxScore = int64(2)
 )
 
+// defaultDepartment is the department of an order that names none.
+const defaultDepartment = "engineering"
+
 // RepeatWindow links a repair to a completed one at the same unit and category within it.
 const RepeatWindow = 30 * 24 * time.Hour
 
@@ -25,7 +30,7 @@ const RepeatWindow = 30 * 24 * time.Hour
 var workOrderFields = []Field{
 	siteField,
 	{Name: "source", Kind: Enum, Values: WorkOrderSources, Client: true, Default: "owner_request"},
-	{Name: "department", Kind: Enum, Values: Departments, Client: true, Default: "engineering"},
+	{Name: "department", Kind: Enum, Values: Departments, Client: true, Default: defaultDepartment},
 	{Name: "priority", Kind: Enum, Values: Priorities, Client: true, Default: fieldsync.PriorityNormal},
 	{Name: "category", Kind: Enum, Values: Categories, Client: true, Default: "facilities", Queried: true},
 	{Name: "title", Kind: String, Max: 200, Client: true, Required: true},
@@ -38,12 +43,14 @@ var workOrderFields = []Field{
 	{Name: "before_photo_ids", Kind: MediaList, Client: true, AppendOnly: true, MaxItems: 50},
 	{Name: "after_photo_ids", Kind: MediaList, Client: true, AppendOnly: true, MaxItems: 50},
 	{Name: "parts", Kind: StringList, Max: 200, MaxItems: 100, Client: true},
+	{Name: "notes", Kind: String, Max: 4000, Client: true},
 	// Server fields: links, state, the action record, deadlines and flags.
 	{Name: "inspection_id", Kind: UUID},
 	{Name: "complaint_ids", Kind: UUIDList, AppendOnly: true},
 	{Name: "repeat_of", Kind: UUID},
 	{Name: "status", Kind: Enum, Values: WorkOrderStatuses, Default: fieldsync.WOOpen, Queried: true},
 	{Name: "assignee_id", Kind: UUID, Assignee: true},
+	{Name: "assignee_name", Kind: String},
 	{Name: "assigned_at", Kind: Time},
 	{Name: "accepted_at", Kind: Time},
 	{Name: "started_at", Kind: Time},
@@ -65,8 +72,26 @@ var workOrderFields = []Field{
 	{Name: "overdue", Kind: Bool, Default: false, Queried: true},
 	{Name: "escalated", Kind: Bool, Default: false, Queried: true},
 	{Name: "escalated_to", Kind: String},
+	{Name: "escalated_to_id", Kind: UUID},
+	{Name: "escalated_to_name", Kind: String},
 	{Name: "escalated_at", Kind: Time},
 	timelineField,
+}
+
+// workOrderRules: the desk owns what the company is measured by — priority,
+// department, category, source, the order's description and the owner's
+// contact — while the order is open to change (not verified or cancelled);
+// deadlines, status and assignment move only through actions. The assignee
+// adds notes, parts and photos while the order is theirs and not completed.
+// Orders are never deleted: they are cancelled with a reason.
+var workOrderRules = []Rule{
+	{Op: fieldsync.OpCreate, Roles: desk, Fields: all},
+	{Op: fieldsync.OpUpdate, Roles: desk, When: NotIn("status", fieldsync.WOVerified, fieldsync.WOCancelled), Fields: []string{
+		"source", "department", "priority", "category", "title", "description", "building", "unit", "location",
+		"owner_name", "owner_phone", "before_photo_ids", "notes"}},
+	{Op: fieldsync.OpUpdate, Roles: []fieldsync.Role{fieldsync.RoleTechnician},
+		When:   And(Assigned, In("status", fieldsync.WOAssigned, fieldsync.WOAccepted, fieldsync.WOInProgress, fieldsync.WOOnHold)),
+		Fields: []string{"notes", "parts", "before_photo_ids", "after_photo_ids"}},
 }
 
 // WorkOrders declares the work_orders collection: the status machine,
@@ -78,6 +103,7 @@ func WorkOrders(opts FieldOptions) *Collection {
 		Fields:     workOrderFields,
 		StateField: "status",
 		Machine:    fieldsync.WorkOrderTransitions,
+		Rules:      workOrderRules,
 		Actions: []Action{
 			{Name: "assign", Args: []Field{{Name: "assignee_id", Kind: UUID, Required: true}, {Name: "note", Kind: String, Max: 2000}}, Apply: func(a *ActionContext) error { return assignOrder(a, opts) }},
 			{Name: "accept", Apply: orderStep("accepted_at", "")},
@@ -94,7 +120,7 @@ func WorkOrders(opts FieldOptions) *Collection {
 			{Name: "reopen", Args: reason, Apply: reopenOrder},
 			{Name: "cancel", Args: reason, Apply: orderStep("cancelled_at", "cancel_reason")},
 		},
-		Compute: func(r *Record, now time.Time) { computeOrder(opts.sla(r.Tenant), r, now) },
+		Compute: func(ctx context.Context, r *Record, now time.Time) { computeOrder(ctx, opts, r, now) },
 		Redact:  maskOwnerPhone,
 	}
 }
@@ -135,21 +161,23 @@ func assignOrder(a *ActionContext, opts FieldOptions) error {
 	if a.BaseVersion > 0 && r.FieldVersions["assignee_id"] > a.BaseVersion && r.FieldDevices["assignee_id"] != a.Caller.DeviceID {
 		return fieldsync.Errorf(fieldsync.EConflict, "the order was assigned by someone else since version %d", a.BaseVersion)
 	}
-	if err := opts.checkAssignee(a, r.SiteID, argString(a, "assignee_id")); err != nil {
+	u, err := opts.checkAssignee(a, r.SiteID, r.GetString("department"), argString(a, "assignee_id"))
+	if err != nil {
 		return err
 	}
 	from := prevState(r)
-	old := r.GetString("assignee_id")
+	old, oldName := r.GetString("assignee_id"), r.GetString("assignee_name")
 	r.Set("assignee_id", a.Args["assignee_id"])
+	r.Set("assignee_name", nonEmpty(u.Name))
 	r.Set("assigned_at", a.Now)
-	note := argString(a, "note")
+	note := "to " + firstOf(u.Name, u.ID)
 	if old != "" && old != argString(a, "assignee_id") {
-		note = "reassigned from " + old + ". " + note
+		note += ", reassigned from " + firstOf(oldName, old)
+	}
+	if n := argString(a, "note"); n != "" {
+		note += ". " + n
 	}
 	logAction(a, "status", from, note)
-	if err := syncInspectionAssignees(a); err != nil {
-		return err
-	}
 	return syncOrderLinks(a)
 }
 
@@ -211,81 +239,111 @@ func reopenOrder(a *ActionContext) error {
 	return syncOrderLinks(a)
 }
 
-// orderProgress is what a complaint shows of a linked order.
+// orderProgress is what a complaint or an inspection shows of an order raised from it.
 func orderProgress(r *Record) map[string]any {
 	p := map[string]any{"id": r.ID, "status": r.GetString("status"), "title": r.GetString("title")}
 	if a := r.GetString("assignee_id"); a != "" {
 		p["assignee_id"] = a
+		if n := r.GetString("assignee_name"); n != "" {
+			p["assignee_name"] = n
+		}
 	}
 	return p
 }
 
-// syncOrderLinks shows the order's progress on the complaints it is linked to.
+// syncOrderLinks shows the order's progress on the records it was raised
+// from (its complaints and its inspection), and lets the technicians of their
+// orders read them: a source's assignee_ids are the current assignees of
+// every order raised from it, so a reassigned order's source leaves the old
+// technician's phone too.
 func syncOrderLinks(a *ActionContext) error {
-	ids := stringsOf(a.Record.Get("complaint_ids"))
-	if len(ids) == 0 {
-		return nil
+	o := a.Record
+	sources := map[string][]string{fieldsync.CollComplaints: stringsOf(o.Get("complaint_ids"))}
+	if id := o.GetString("inspection_id"); id != "" {
+		sources[fieldsync.CollInspections] = []string{id}
 	}
-	cs, err := a.Lookup(fieldsync.CollComplaints, ids...)
-	if err != nil {
-		return err
-	}
-	for _, c := range cs {
-		list, _ := c.Get("work_orders").([]any)
-		next := make([]any, 0, len(list)+1)
-		for _, e := range list {
-			if m, ok := e.(map[string]any); !ok || m["id"] != a.Record.ID {
-				next = append(next, e)
-			}
+	for coll, ids := range sources {
+		if len(ids) == 0 {
+			continue
 		}
-		next = append(next, orderProgress(a.Record))
-		a.Write(Write{Collection: fieldsync.CollComplaints, ID: c.ID, Set: map[string]any{"work_orders": next},
-			Append: map[string][]any{"work_order_ids": {a.Record.ID}}})
+		recs, err := a.Lookup(coll, ids...)
+		if err != nil {
+			return err
+		}
+		for _, src := range recs {
+			progress, err := linkedProgress(a, src, o)
+			if err != nil {
+				return err
+			}
+			var asg []string
+			for _, e := range progress {
+				if id, _ := e.(map[string]any)["assignee_id"].(string); id != "" && !slices.Contains(asg, id) {
+					asg = append(asg, id)
+				}
+			}
+			a.Write(Write{Collection: coll, ID: src.ID, Set: map[string]any{"work_orders": progress, "assignee_ids": asg},
+				Append: map[string][]any{"work_order_ids": {o.ID}}})
+		}
 	}
 	return nil
 }
 
-// syncInspectionAssignees lets the technicians of an inspection's orders see
-// it: its assignee_ids are the current assignees of every order raised from it.
-func syncInspectionAssignees(a *ActionContext) error {
-	iid := a.Record.GetString("inspection_id")
-	if iid == "" {
+// linkedProgress is src's list of order progress with o's entry brought up
+// to date (orders linked before the list existed are looked up once).
+func linkedProgress(a *ActionContext, src, o *Record) ([]any, error) {
+	list, _ := src.Get("work_orders").([]any)
+	next := make([]any, 0, len(list)+1)
+	listed := map[string]bool{o.ID: true}
+	for _, e := range list {
+		if m, ok := e.(map[string]any); ok && !listed[fmt.Sprint(m["id"])] {
+			listed[fmt.Sprint(m["id"])] = true
+			next = append(next, e)
+		}
+	}
+	var missing []string
+	for _, id := range stringsOf(src.Get("work_order_ids")) {
+		if !listed[id] {
+			missing = append(missing, id)
+		}
+	}
+	others, err := a.Lookup(fieldsync.CollWorkOrders, missing...)
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range others {
+		next = append(next, orderProgress(x))
+	}
+	return append(next, orderProgress(o)), nil
+}
+
+// nonEmpty is s, or nil (the field is removed) when s is empty.
+func nonEmpty(s string) any {
+	if s == "" {
 		return nil
 	}
-	ins, err := a.Lookup(fieldsync.CollInspections, iid)
-	if err != nil || len(ins) == 0 {
-		return err
-	}
-	var others []string
-	for _, id := range stringsOf(ins[0].Get("work_order_ids")) {
-		if id != a.Record.ID {
-			others = append(others, id)
+	return s
+}
+
+// firstOf returns the first non-empty of ss.
+func firstOf(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
 		}
 	}
-	asg := []string{a.Record.GetString("assignee_id")}
-	orders, err := a.Lookup(fieldsync.CollWorkOrders, others...)
-	if err != nil {
-		return err
-	}
-	for _, o := range orders {
-		if s := o.GetString("assignee_id"); s != "" && !slices.Contains(asg, s) {
-			asg = append(asg, s)
-		}
-	}
-	a.Write(Write{Collection: fieldsync.CollInspections, ID: iid, Set: map[string]any{"assignee_ids": asg}})
-	return nil
+	return ""
 }
 
 // computeOrder derives deadlines from the priority and creation time, the
 // breached flags at now, and the automatic escalation of a late urgent order
-// to the site's supervisor.
-func computeOrder(slas map[string]fieldsync.SLA, r *Record, now time.Time) {
+// to a supervisor of the site.
+func computeOrder(ctx context.Context, opts FieldOptions, r *Record, now time.Time) {
 	if r.Version == 1 && r.Get("timeline") == nil {
-		r.Append("timeline", timelineEntry(r.CreatedAt, r.CreatedBy, "create", "", r.GetString("status"), ""))
+		r.Append("timeline", timelineEntry(r.CreatedAt, r.CreatedBy, r.CreatedByName, "create", "", r.GetString("status"), ""))
 	}
 	p := r.GetString("priority")
 	if r.GetString("sla_priority") != p {
-		respond, resolve := fieldsync.Deadlines(slas, p, r.CreatedAt)
+		respond, resolve := fieldsync.Deadlines(opts.sla(r.Tenant), p, r.CreatedAt)
 		r.Set("respond_by", respond)
 		r.Set("resolve_by", resolve)
 		r.Set("sla_priority", p)
@@ -303,8 +361,26 @@ func computeOrder(slas map[string]fieldsync.SLA, r *Record, now time.Time) {
 		r.Set("escalated", true)
 		r.Set("escalated_to", "supervisor")
 		r.Set("escalated_at", now)
-		r.Append("timeline", timelineEntry(now, "server", "escalate", "", r.GetString("status"), "urgent order not accepted by its respond-by deadline"))
+		note := "urgent order not accepted by its respond-by deadline"
+		if u := autoEscalationTarget(ctx, opts, r, 1); u != nil {
+			r.Set("escalated_to_id", u.ID)
+			r.Set("escalated_to_name", u.Name)
+			note += "; escalated to " + firstOf(u.Name, u.ID)
+		}
+		r.Append("timeline", timelineEntry(now, "server", "", "escalate", "", r.GetString("status"), note))
 	}
+}
+
+// autoEscalationTarget is the person a server-made escalation of r to level
+// reaches, or nil (nobody of that role at the site, or the directory failed:
+// the escalation keeps its label, and the error is logged by the caller's
+// request or job through the record's timeline note).
+func autoEscalationTarget(ctx context.Context, opts FieldOptions, r *Record, level int64) *fieldsync.User {
+	u, err := opts.escalationTarget(ctx, r.Tenant, r.SiteID, level, "")
+	if err != nil {
+		return nil
+	}
+	return u
 }
 
 func firstTime(a, b time.Time) time.Time {

@@ -3,6 +3,8 @@ package sync_test
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	gosync "sync"
 	"testing"
 	"time"
@@ -306,6 +308,17 @@ func (s staff) User(_ context.Context, tenant, id string) (*fieldsync.User, erro
 		return u, nil
 	}
 	return nil, fieldsync.Errorf(fieldsync.ENotFound, "no such user")
+}
+
+func (s staff) Staff(_ context.Context, tenant, site string) ([]*fieldsync.User, error) {
+	var out []*fieldsync.User
+	for _, u := range s {
+		if u.TenantID == tenant && u.Active && slices.Contains(u.SiteIDs, site) {
+			out = append(out, u)
+		}
+	}
+	slices.SortFunc(out, func(a, b *fieldsync.User) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
 }
 
 // TestAssigneeChecked: with a user finder, an order is only assigned to an

@@ -141,7 +141,7 @@ func (e *Engine) tenantJobs(ctx context.Context, tenant string) error {
 			if name == fieldsync.CollWorkOrders {
 				orders = append(orders, r)
 			}
-			if w, ok := recompute(coll, r, now); ok {
+			if w, ok := recompute(ctx, coll, r, now); ok {
 				writes = append(writes, w)
 			}
 			return nil
@@ -165,9 +165,9 @@ func (e *Engine) tenantJobs(ctx context.Context, tenant string) error {
 // recompute runs coll.Compute on a copy of r at now and returns the write
 // that brings r there: plain fields set, append-only lists appended (so a
 // concurrent append is never overwritten).
-func recompute(coll *Collection, r *Record, now time.Time) (Write, bool) {
+func recompute(ctx context.Context, coll *Collection, r *Record, now time.Time) (Write, bool) {
 	c := r.clone()
-	coll.Compute(c, now)
+	coll.Compute(ctx, c, now)
 	w := Write{Collection: r.Collection, ID: r.ID, Set: map[string]any{}, Append: map[string][]any{}}
 	for _, f := range coll.Fields {
 		old, nu := r.Fields[f.Name], c.Fields[f.Name]

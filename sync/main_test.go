@@ -63,6 +63,12 @@ func testWorkOrders() *fsync.Collection {
 		},
 		StateField: "status",
 		Machine:    fieldsync.WorkOrderTransitions,
+		// The engine's own tests: the desk creates, whoever reads changes and deletes.
+		Rules: []fsync.Rule{
+			{Op: fieldsync.OpCreate, Roles: fieldsync.DeskRoles, Fields: []string{fsync.AllFields}},
+			{Op: fieldsync.OpUpdate, Roles: fieldsync.Roles, Fields: []string{fsync.AllFields}},
+			{Op: fieldsync.OpDelete, Roles: fieldsync.Roles},
+		},
 		Actions: []fsync.Action{
 			{Name: "assign", Args: []fsync.Field{{Name: "assignee_id", Kind: fsync.UUID, Required: true}},
 				Apply: func(a *fsync.ActionContext) error {
@@ -83,7 +89,7 @@ func testWorkOrders() *fsync.Collection {
 					return nil
 				}},
 		},
-		Compute: func(r *fsync.Record, _ time.Time) { r.Set("title_length", int64(len(r.GetString("title")))) },
+		Compute: func(_ context.Context, r *fsync.Record, _ time.Time) { r.Set("title_length", int64(len(r.GetString("title")))) },
 		Redact: func(c *fieldsync.Caller, doc map[string]any) {
 			if p, ok := doc["owner_phone"].(string); ok && !fieldsync.SeesOwnerContact(c.Role) {
 				doc["owner_phone"] = fieldsync.MaskPhone(p)

@@ -26,6 +26,10 @@ func decodePacked(b bson.Raw, p *packed) error {
 			p.CreatedBy, _ = v.StringValueOK()
 		case "ub":
 			p.UpdatedBy, _ = v.StringValueOK()
+		case "cbn":
+			p.CreatedByName, _ = v.StringValueOK()
+		case "ubn":
+			p.UpdatedByName, _ = v.StringValueOK()
 		case "ua":
 			if ms, ok := v.DateTimeOK(); ok {
 				p.UpdatedAt = time.UnixMilli(ms).UTC()

@@ -436,6 +436,14 @@ func (e *Engine) fault(point string) {
 }
 
 // deviceOf names who made a change: the caller's device, or "server".
+// nameOf is the display name of the caller ("" for the server).
+func nameOf(c *fieldsync.Caller) string {
+	if c == nil {
+		return ""
+	}
+	return c.Name
+}
+
 func deviceOf(c *fieldsync.Caller) (user, device string) {
 	if c == nil {
 		return "server", "server"
@@ -447,7 +455,7 @@ func deviceOf(c *fieldsync.Caller) (user, device string) {
 // returns the extra writes an action queued.
 func (e *Engine) apply(ctx context.Context, c *fieldsync.Caller, now time.Time, work map[string]*slot, o *op, res []fieldsync.MutationResult) []*op {
 	if o.write != nil {
-		o.err = e.applyWrite(c, now, work, o)
+		o.err = e.applyWrite(ctx, c, now, work, o)
 		return nil
 	}
 	r := &res[o.idx]
@@ -467,9 +475,7 @@ func (e *Engine) apply(ctx context.Context, c *fieldsync.Caller, now time.Time, 
 	if s.rec != nil {
 		if rc := s.rec.receipt(o.m.MutationID); rc != nil {
 			r.Status, r.Version = fieldsync.StatusDuplicate, rc.Version
-			if rc.Status == fieldsync.StatusConflict && fieldsync.CanRead(c, s.rec.Ref(), now) {
-				r.Doc = e.render(c, s.rec)
-			}
+			e.answerDoc(c, now, s.rec, r)
 			return nil
 		}
 	}
@@ -481,11 +487,12 @@ func (e *Engine) apply(ctx context.Context, c *fieldsync.Caller, now time.Time, 
 			return reject(fieldsync.Errorf(fieldsync.EConflict, "a record with this id exists"), true)
 		}
 		site, _ := o.fields[SiteField].(string)
-		if !fieldsync.CanCreate(c, o.coll.Name, site) {
-			return reject(&fieldsync.Error{Code: fieldsync.EForbidden, Field: "fields." + SiteField, Message: "may not create this record at this site"}, false)
+		if err := o.coll.checkCreate(c, site, o.fields); err != nil {
+			return reject(err, false)
 		}
-		user, dev := deviceOf(c)
+		user, _ := deviceOf(c)
 		rec := newRecord(c.TenantID, o.coll.Name, o.m.ID, site, user, now)
+		rec.CreatedByName = c.Name
 		if o.m.ClientTime != "" {
 			rec.Fields["client_created_at"] = o.m.ClientTime
 		}
@@ -497,9 +504,10 @@ func (e *Engine) apply(ctx context.Context, c *fieldsync.Caller, now time.Time, 
 		}
 		applyDefaults(o.coll, rec)
 		s.rec = rec
-		e.commit(o.coll, rec, before, user, dev, now, o.m, true)
+		e.commit(ctx, o.coll, rec, before, c, now, o.m, true)
 		s.dirty = true
 		r.Status, r.Version = fieldsync.StatusApplied, rec.Version
+		e.answerDoc(c, now, rec, r)
 		rec.Receipts = append(rec.Receipts, Receipt{o.m.MutationID, r.Status, rec.Version})
 		return nil
 	}
@@ -510,13 +518,23 @@ func (e *Engine) apply(ctx context.Context, c *fieldsync.Caller, now time.Time, 
 	if rec.Deleted {
 		return reject(fieldsync.Errorf(fieldsync.EGone, "the record was deleted"), false)
 	}
-	if !fieldsync.CanWrite(c, rec.Ref(), now) {
-		return reject(fieldsync.Errorf(fieldsync.EForbidden, "may not change this record"), true)
+	if !fieldsync.CanRead(c, rec.Ref(), now) {
+		return reject(fieldsync.Errorf(fieldsync.EForbidden, "may not change this record"), false)
+	}
+	switch o.m.Op {
+	case fieldsync.OpUpdate:
+		if err := o.coll.checkUpdate(c, rec, o.fields); err != nil {
+			return reject(err, true)
+		}
+	case fieldsync.OpDelete:
+		if err := o.coll.checkDelete(c, rec); err != nil {
+			return reject(err, true)
+		}
 	}
 	if o.m.BaseVersion > rec.Version {
 		return reject(fieldsync.FieldErrorf("base_version", "ahead of the server's version %d", rec.Version), true)
 	}
-	user, dev := deviceOf(c)
+	_, dev := deviceOf(c)
 	stale := o.m.BaseVersion != 0 && o.m.BaseVersion < rec.Version
 	// touchedByOthers reports a field another device changed since base_version.
 	touchedByOthers := func(f string) bool {
@@ -582,12 +600,10 @@ func (e *Engine) apply(ctx context.Context, c *fieldsync.Caller, now time.Time, 
 			}
 		}
 	}
-	e.commit(o.coll, rec, before, user, dev, now, o.m, false)
+	e.commit(ctx, o.coll, rec, before, c, now, o.m, false)
 	s.dirty = true
 	r.Status, r.Version = status, rec.Version
-	if status == fieldsync.StatusConflict {
-		r.Doc = e.render(c, rec)
-	}
+	e.answerDoc(c, now, rec, r)
 	rec.Receipts = append(rec.Receipts, Receipt{o.m.MutationID, status, rec.Version})
 	if n := len(rec.Receipts); n > MaxReceipts {
 		rec.Receipts = rec.Receipts[n-MaxReceipts:]
@@ -595,8 +611,17 @@ func (e *Engine) apply(ctx context.Context, c *fieldsync.Caller, now time.Time, 
 	return spawned
 }
 
+// answerDoc puts the record as stored (server-set status, deadlines and
+// version included) in a mutation's result, so a phone shows them without a
+// pull — unless the record is gone or has left the caller's scope.
+func (e *Engine) answerDoc(c *fieldsync.Caller, now time.Time, rec *Record, r *fieldsync.MutationResult) {
+	if !rec.Deleted && fieldsync.CanRead(c, rec.Ref(), now) {
+		r.Doc = e.render(c, rec)
+	}
+}
+
 // applyWrite applies a server-side write (an action's extra write or a job's).
-func (e *Engine) applyWrite(c *fieldsync.Caller, now time.Time, work map[string]*slot, o *op) error {
+func (e *Engine) applyWrite(ctx context.Context, c *fieldsync.Caller, now time.Time, work map[string]*slot, o *op) error {
 	w := o.write
 	if o.coll == nil {
 		return fieldsync.Errorf(fieldsync.EInternal, "write to undeclared collection %s", w.Collection)
@@ -609,7 +634,7 @@ func (e *Engine) applyWrite(c *fieldsync.Caller, now time.Time, work map[string]
 	if s.rec != nil && o.parent != "" && s.rec.receipt(o.parent) != nil {
 		return nil // a retried push: this write landed the first time
 	}
-	user, dev := deviceOf(c)
+	user, _ := deviceOf(c)
 	switch {
 	case w.Create && s.rec != nil:
 		return fieldsync.Errorf(fieldsync.EConflict, "%s %s exists", w.Collection, w.ID)
@@ -639,7 +664,7 @@ func (e *Engine) applyWrite(c *fieldsync.Caller, now time.Time, work map[string]
 	if !w.Create && reflect.DeepEqual(before, rec.Fields) {
 		return nil // nothing changes: no new version
 	}
-	e.commit(o.coll, rec, before, user, dev, now, nil, w.Create)
+	e.commit(ctx, o.coll, rec, before, c, now, nil, w.Create)
 	if o.parent != "" {
 		rec.Receipts = append(rec.Receipts, Receipt{o.parent, fieldsync.StatusApplied, rec.Version})
 	}
@@ -665,14 +690,16 @@ func newRecord(tenant, coll, id, site, by string, now time.Time) *Record {
 
 // commit turns a change of rec's fields into a new version: computed fields,
 // per-field versions (for merge), scope (assignees) and cited media.
-func (e *Engine) commit(coll *Collection, rec *Record, before map[string]any, user, dev string, now time.Time, m *fieldsync.Mutation, create bool) {
+func (e *Engine) commit(ctx context.Context, coll *Collection, rec *Record, before map[string]any, c *fieldsync.Caller, now time.Time, m *fieldsync.Mutation, create bool) {
+	user, dev := deviceOf(c)
 	rec.Version++
 	rec.UpdatedAt, rec.UpdatedBy, rec.UpdatedDevice = now, user, dev
+	rec.UpdatedByName = nameOf(c)
 	if m != nil && m.ClientTime != "" {
 		rec.Fields["client_updated_at"] = m.ClientTime
 	}
 	if coll.Compute != nil && !rec.Deleted {
-		coll.Compute(rec, now)
+		coll.Compute(ctx, rec, now)
 	}
 	if !create { // a field set at creation needs no entry (see Record.FieldVersions)
 		for k, v := range rec.Fields {
