@@ -59,12 +59,12 @@ func collectionSchemas(t *testing.T) []byte {
 			"properties": map[string]any{"lat": num(-90, 90), "lng": num(-180, 180), "accuracy": num(0, 1e6)}},
 	}
 	base := map[string]any{
-		"id":         map[string]any{"type": "string", "format": "uuid", "description": "client-generated, never changes"},
-		"version":    map[string]any{"type": "integer", "readOnly": true},
-		"created_at": map[string]any{"type": "string", "format": "date-time", "readOnly": true},
-		"created_by": map[string]any{"type": "string", "readOnly": true},
-		"updated_at": map[string]any{"type": "string", "format": "date-time", "readOnly": true},
-		"updated_by": map[string]any{"type": "string", "readOnly": true},
+		"id":              map[string]any{"type": "string", "format": "uuid", "description": "client-generated, never changes"},
+		"version":         map[string]any{"type": "integer", "readOnly": true},
+		"created_at":      map[string]any{"type": "string", "format": "date-time", "readOnly": true},
+		"created_by":      map[string]any{"type": "string", "readOnly": true},
+		"updated_at":      map[string]any{"type": "string", "format": "date-time", "readOnly": true},
+		"updated_by":      map[string]any{"type": "string", "readOnly": true},
 		"created_by_name": map[string]any{"type": "string", "readOnly": true, "description": "display name of created_by"},
 		"updated_by_name": map[string]any{"type": "string", "readOnly": true, "description": "display name of updated_by"},
 	}

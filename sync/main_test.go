@@ -89,7 +89,9 @@ func testWorkOrders() *fsync.Collection {
 					return nil
 				}},
 		},
-		Compute: func(_ context.Context, r *fsync.Record, _ time.Time) { r.Set("title_length", int64(len(r.GetString("title")))) },
+		Compute: func(_ context.Context, r *fsync.Record, _ time.Time) {
+			r.Set("title_length", int64(len(r.GetString("title"))))
+		},
 		Redact: func(c *fieldsync.Caller, doc map[string]any) {
 			if p, ok := doc["owner_phone"].(string); ok && !fieldsync.SeesOwnerContact(c.Role) {
 				doc["owner_phone"] = fieldsync.MaskPhone(p)
