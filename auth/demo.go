@@ -21,6 +21,7 @@ var DemoUsers = []NewUser{
 	{Username: "cs.a1", Name: "Customer Service A1", Role: fieldsync.RoleCSAgent, SiteIDs: []string{fieldsync.DemoSiteA}},
 	{Username: "super.a1", Name: "Supervisor A1", Role: fieldsync.RoleSupervisor, SiteIDs: []string{fieldsync.DemoSiteA}},
 	{Username: "cs.b1", Name: "Customer Service B1", Role: fieldsync.RoleCSAgent, SiteIDs: []string{fieldsync.DemoSiteB}},
+	{Username: "manager.a1", Name: "Manager A1", Role: fieldsync.RoleManager, SiteIDs: []string{fieldsync.DemoSiteA, fieldsync.DemoSiteB}},
 }
 
 // Seeded is one user a seed made or found.

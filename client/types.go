@@ -21,6 +21,8 @@ type User struct {
 	Name    string   `json:"name"`
 	Role    string   `json:"role"`
 	SiteIDs []string `json:"site_ids"`
+	// Department is a technician's (engineering, environment), if any.
+	Department string `json:"department,omitempty"`
 }
 
 // Session is the answer to login and refresh.

@@ -82,7 +82,7 @@ func (w *world) newDevice(ctx context.Context, hc *http.Client, a Account, devic
 	}
 	d := &device{w: w, c: c, id: deviceID, role: s.User.Role, user: s.User, rng: rand.New(rand.NewPCG(seed, 1)), local: map[string]*entry{}}
 	if d.role == roleTechnician {
-		w.addTechnician(s.User.ID)
+		w.addTechnician(s.User.ID, s.User.Department)
 	}
 	return d, nil
 }
@@ -361,24 +361,28 @@ func (d *device) newComplaint() client.Mutation {
 		}}
 }
 
-// dispatch creates a work order and assigns it to a technician.
+// dispatch creates a work order of a technician's department and assigns it to them.
 func (d *device) dispatch() []client.Mutation {
 	id := newID()
+	tech := d.w.technician(d.rng)
+	dept := tech.department
+	if dept == "" {
+		dept = "engineering"
+	}
 	create := client.Mutation{MutationID: uuid.NewString(), Collection: collWorkOrders, Op: client.OpCreate, ID: id,
 		Fields: map[string]any{
 			"site_id":     d.site(),
 			"source":      "owner_request",
-			"department":  "engineering",
+			"department":  dept,
 			"priority":    d.pick(priorities),
 			"title":       d.pick(descriptors),
 			"description": "Please repair: " + d.pick(descriptors),
 		}}
-	tech := d.w.technician(d.rng)
-	if tech == "" {
+	if tech.id == "" {
 		return []client.Mutation{create}
 	}
 	assign := client.Mutation{MutationID: uuid.NewString(), Collection: collWorkOrders, Op: client.OpAction, ID: id,
-		BaseVersion: 1, Action: "assign", Args: map[string]any{"assignee_id": tech}}
+		BaseVersion: 1, Action: "assign", Args: map[string]any{"assignee_id": tech.id}}
 	return []client.Mutation{create, assign}
 }
 

@@ -125,7 +125,7 @@ type world struct {
 
 	mu          sync.Mutex
 	rejected    map[string]int64
-	technicians []string // user ids of the technicians, for dispatch
+	technicians []technician // for dispatch
 	// disabled collections: the server refused creates there (not deployed yet).
 	createFail map[string]int
 	enabled    map[string]bool
@@ -352,17 +352,24 @@ func (w *world) reject(code string) {
 	w.mu.Unlock()
 }
 
-func (w *world) addTechnician(id string) {
+func (w *world) addTechnician(id, department string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.technicians = append(w.technicians, id)
+	if department == "" {
+		department = "engineering"
+	}
+	w.technicians = append(w.technicians, technician{id, department})
 }
 
-func (w *world) technician(rng *rand.Rand) string {
+// technician is a technician orders are dispatched to: orders go to the
+// technicians of their department.
+type technician struct{ id, department string }
+
+func (w *world) technician(rng *rand.Rand) technician {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(w.technicians) == 0 {
-		return ""
+		return technician{}
 	}
 	return w.technicians[rng.IntN(len(w.technicians))]
 }

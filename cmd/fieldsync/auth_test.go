@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"fieldsync/auth"
 )
 
 func TestAuthConfig(t *testing.T) {
@@ -55,15 +57,15 @@ func TestSeedDemoUserAddAndKeys(t *testing.T) {
 	if err := run(ctx, []string{"seed", "demo"}, envOf(env), &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(out.String(), "user created"); n != 10 || !strings.Contains(out.String(), "guard.b1") {
+	if n := strings.Count(out.String(), "user created"); n != len(auth.DemoUsers) || !strings.Contains(out.String(), "manager.a1") {
 		t.Fatalf("first seed: got %d users created:\n%s", n, out.String())
 	}
 	out.Reset()
 	if err := run(ctx, []string{"seed", "demo"}, envOf(env), &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(out.String(), "user exists"); n != 10 {
-		t.Fatalf("second seed: got %d existing users, want 10:\n%s", n, out.String())
+	if n := strings.Count(out.String(), "user exists"); n != len(auth.DemoUsers) {
+		t.Fatalf("second seed: got %d existing users, want %d:\n%s", n, len(auth.DemoUsers), out.String())
 	}
 	add := []string{"user", "add", "--tenant", "demo", "--username", "night.guard", "--password", "night-pass-2026", "--name", "Night Guard", "--role", "guard", "--sites", "site-1,site-2"}
 	if err := run(ctx, add, envOf(env), &out, io.Discard); err != nil {
