@@ -72,7 +72,7 @@ func TestTextLimitsCountCharacters(t *testing.T) {
 		return createMutation(fieldsync.CollInspections, map[string]any{"site_id": fieldsync.DemoSiteA, "category": "sanitation",
 			"description": description})
 	}
-	chinese := strings.Repeat("漏", 1400)     // 4,200 bytes
+	chinese := strings.Repeat("漏", 1400)        // 4,200 bytes
 	emoji := strings.Repeat("\U0001F6B0", 4000) // 16,000 bytes
 	res := pushAs(t, srv, guard, inspection(chinese), inspection(strings.Repeat("漏", 4001)), inspection(emoji),
 		inspection(strings.Repeat("x", 4001)))
