@@ -475,6 +475,9 @@ func (e *Engine) apply(ctx context.Context, c *fieldsync.Caller, now time.Time, 
 			return nil
 		}
 	}
+	if err := checkClientTimes(c, o, s.rec, now); err != nil {
+		return reject(err, false)
+	}
 	if o.m.Op == fieldsync.OpCreate {
 		if s.rec != nil {
 			if s.rec.Deleted {
