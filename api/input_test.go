@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"fieldsync"
 	"fieldsync/api"
@@ -109,3 +110,34 @@ func TestTextLimitsCountCharacters(t *testing.T) {
 }
 
 func asString(v any) string { s, _ := v.(string); return s }
+
+// TestClientTimesAreBoundedOverHTTP (issue #15 item 7): the round of the
+// report — started in 2099, a scan in 1999, ended in 1990 — and a
+// client_time decades off are each rejected naming the field; a round within
+// the bounds is kept.
+func TestClientTimesAreBoundedOverHTTP(t *testing.T) {
+	t.Parallel()
+	srv := newFullServer(t)
+	guard := mustLoginSession(t, srv, "guard.a1", "")
+	now := time.Now()
+	round := func(started string) map[string]any {
+		return createMutation(fieldsync.CollPatrolRounds, map[string]any{"site_id": fieldsync.DemoSiteA, "route_id": uuid.NewString(),
+			"started_at": started})
+	}
+	future := round("2099-01-01T00:00:00Z")
+	past := round(now.Add(-time.Hour).UTC().Format(time.RFC3339))
+	id := past["id"].(string)
+	clock := createMutation(fieldsync.CollInspections, map[string]any{"site_id": fieldsync.DemoSiteA, "category": "other"})
+	clock["client_time"] = "2099-01-01T00:00:00+08:00"
+	scan := map[string]any{"scan_id": uuid.NewString(), "code": "QR-1", "scanned_at": "1999-01-01T00:00:00Z"}
+	res := pushAs(t, srv, guard, future, past, clock,
+		actionMutation(fieldsync.CollPatrolRounds, id, 1, "scan", scan),
+		actionMutation(fieldsync.CollPatrolRounds, id, 1, "end", map[string]any{"ended_at": "1990-01-01T00:00:00Z"}),
+		actionMutation(fieldsync.CollPatrolRounds, id, 1, "end", map[string]any{"ended_at": now.UTC().Format(time.RFC3339)}))
+	wantRejected(t, "started_at in 2099", res[0], "fields.started_at", "ahead of the server's time")
+	wantAccepted(t, "a round started an hour ago", res[1])
+	wantRejected(t, "client_time in 2099", res[2], "client_time", "ahead of the server's time")
+	wantRejected(t, "a scan in 1999", res[3], "args.scanned_at", "before the server's time")
+	wantRejected(t, "ended_at in 1990", res[4], "args.ended_at", "before the server's time")
+	wantAccepted(t, "ended now", res[5])
+}
