@@ -43,19 +43,20 @@ type Scan struct {
 
 // RoundSummary is what a round's scans say about its route.
 type RoundSummary struct {
-	Missed     []string `json:"missed"`       // checkpoint ids never scanned whose window has closed
+	Missed     []string `json:"missed"`       // checkpoint ids never scanned whose window has closed, or the round ended
 	Late       []string `json:"late"`         // checkpoint ids first scanned after their window
 	OutOfOrder []string `json:"out_of_order"` // checkpoint ids scanned before an earlier stop of the route
 	OffRoute   []int    `json:"off_route"`    // indexes of scans whose code is not on the route
 	FarAway    []int    `json:"far_away"`     // indexes of scans farther than the site's threshold from their checkpoint
-	Pending    []string `json:"pending"`      // checkpoint ids not yet scanned whose window is still open
+	Pending    []string `json:"pending"`      // checkpoint ids not yet scanned whose window is still open (none once ended)
 }
 
 // Round is what SummarizeRound needs to know about a patrol round.
 type Round struct {
 	Stops   []RouteStop
 	Started time.Time
-	// Ended is true once the guard ended the round: stops without a window are then missed.
+	// Ended is true once the guard ended the round: every stop not scanned is
+	// then missed, whether or not its window has closed (nobody will scan it).
 	Ended bool
 	Scans []Scan
 	// MaxDistance is the site's threshold in meters; <= 0 skips the distance check.
@@ -109,7 +110,7 @@ func SummarizeRound(r Round, now time.Time) RoundSummary {
 		switch {
 		case ok && s.WindowEnd > 0 && at.After(started.Add(s.WindowEnd)):
 			sum.Late = append(sum.Late, s.CheckpointID)
-		case !ok && (s.WindowEnd <= 0 && r.Ended || s.WindowEnd > 0 && now.After(started.Add(s.WindowEnd))):
+		case !ok && (r.Ended || s.WindowEnd > 0 && now.After(started.Add(s.WindowEnd))):
 			sum.Missed = append(sum.Missed, s.CheckpointID)
 		case !ok:
 			sum.Pending = append(sum.Pending, s.CheckpointID)

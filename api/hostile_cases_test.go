@@ -18,9 +18,9 @@ import (
 )
 
 // TestHostileInputCases: oversized bodies, deep nesting, huge arrays,
-// invalid UTF-8, duplicate keys, out-of-range numbers and ids that are not
-// UUIDs get a clear 4xx problem+json (or, inside one mutation, that mutation
-// rejected with invalid_input) and store nothing.
+// invalid UTF-8, duplicate keys, out-of-range numbers and record or mutation
+// ids that are not UUIDs get a clear 4xx problem+json (or, inside one
+// mutation, that mutation rejected with invalid_input) and store nothing.
 func TestHostileInputCases(t *testing.T) {
 	t.Parallel()
 	w := newHostileWorld(t)
@@ -31,6 +31,10 @@ func TestHostileInputCases(t *testing.T) {
 	withFields := func(fields string) string {
 		return `{"mutation_id":"` + uuid.NewString() + `","collection":"inspections","op":"create","id":"` + uuid.NewString() +
 			`","fields":{"site_id":"` + fieldsync.DemoSiteA + `","category":"other",` + fields + `}}`
+	}
+	withMutationID := func(mid string) string {
+		return `{"mutation_id":` + mid + `,"collection":"inspections","op":"create","id":"` + uuid.NewString() +
+			`","fields":{"site_id":"` + fieldsync.DemoSiteA + `","category":"other"}}`
 	}
 	cases := []struct {
 		name, body string
@@ -51,9 +55,15 @@ func TestHostileInputCases(t *testing.T) {
 		{"invalid UTF-8 in the envelope", `{"device_id":"ÿ","mutations":[]}`, 403, ""},
 		{"huge integer", env(withFields(`"description":18446744073709551616`)), 200, "fields.description"},
 		{"schema version out of range", `{"device_id":"` + w.device + `","schema_version":1e30,"mutations":[]}`, 400, ""},
-		{"id not a UUID", env(`{"mutation_id":"m1","collection":"inspections","op":"create","id":"../../etc","fields":{"site_id":"` + fieldsync.DemoSiteA + `","category":"other"}}`), 200, "id"},
-		{"site not a UUID", env(`{"mutation_id":"m2","collection":"inspections","op":"create","id":"` + uuid.NewString() + `","fields":{"site_id":{"$ne":null},"category":"other"}}`), 200, "fields.site_id"},
-		{"base_version negative", env(`{"mutation_id":"m3","collection":"inspections","op":"update","id":"` + uuid.NewString() + `","base_version":-1,"fields":{"description":"x"}}`), 200, ""},
+		{"id not a UUID", env(`{"mutation_id":"` + uuid.NewString() + `","collection":"inspections","op":"create","id":"../../etc","fields":{"site_id":"` + fieldsync.DemoSiteA + `","category":"other"}}`), 200, "id"},
+		{"site not a UUID", env(`{"mutation_id":"` + uuid.NewString() + `","collection":"inspections","op":"create","id":"` + uuid.NewString() + `","fields":{"site_id":{"$ne":null},"category":"other"}}`), 200, "fields.site_id"},
+		// mutation_id is a UUID (issue #15 item 15): operators, NUL and paths never become idempotency keys.
+		{"mutation_id an operator", env(withMutationID(`"$where"`)), 200, "mutation_id"},
+		{"mutation_id a NUL byte", env(withMutationID(`"\u0000"`)), 200, "mutation_id"},
+		{"mutation_id a path", env(withMutationID(`"../../x"`)), 200, "mutation_id"},
+		{"mutation_id an object", env(withMutationID(`{"$gt":""}`)), 200, "mutation_id"},
+		{"mutation_id a UUID without hyphens", env(withMutationID(`"` + strings.ReplaceAll(uuid.NewString(), "-", "") + `"`)), 200, "mutation_id"},
+		{"base_version negative", env(`{"mutation_id":"` + uuid.NewString() + `","collection":"inspections","op":"update","id":"` + uuid.NewString() + `","base_version":-1,"fields":{"description":"x"}}`), 200, ""},
 	}
 	var st hostileStats
 	for _, c := range cases {
@@ -116,7 +126,7 @@ func FuzzPushHTTP(f *testing.F) {
 	_, valid := inspectionCreate(fieldsync.DemoSiteA, "fuzz")
 	for _, s := range []string{
 		`{"device_id":"` + w.device + `","mutations":[` + valid + `]}`,
-		`{"device_id":"` + w.device + `","mutations":[{"mutation_id":"m","collection":"inspections","op":"update","id":"` + w.foreignIDs[0] + `","base_version":1,"fields":{"description":"x"}}]}`,
+		`{"device_id":"` + w.device + `","mutations":[{"mutation_id":"` + uuid.NewString() + `","collection":"inspections","op":"update","id":"` + w.foreignIDs[0] + `","base_version":1,"fields":{"description":"x"}}]}`,
 		`{"device_id":"` + w.device + `","mutations":[{"collection":"$cmd","fields":{"a.b":{"$gt":1}}}]}`,
 		`{"mutations":null}`, `[]`, `{"device_id":1}`, "\xff", `{"a":` + strings.Repeat("[", 40),
 	} {

@@ -197,7 +197,7 @@ func (g gen) key() string {
 
 func (g gen) mutation() map[string]any {
 	m := map[string]any{
-		"mutation_id": g.pick(uuid.NewString(), uuid.NewString(), "", "m-"+strconv.Itoa(g.r.IntN(5))),
+		"mutation_id": g.pick(uuid.NewString(), uuid.NewString(), "", fmt.Sprintf("00000000-0000-4000-8000-%012d", g.r.IntN(5)), "$where", "\x00", "../../x"),
 		"collection":  g.pick("inspections", "work_orders", "complaints", "patrol_checkpoints", "sites", "users", "$cmd", "", "sync_records"),
 		"op":          g.pick("create", "update", "delete", "action", "upsert", ""),
 		"id":          g.pick(uuid.NewString(), g.pick(g.w.foreignIDs...), "not-a-uuid", "", "00000000-0000-0000-0000-000000000000"),

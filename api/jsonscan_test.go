@@ -53,7 +53,7 @@ func pushBody() []byte {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		fmt.Fprintf(&b, `{"mutation_id":"m-%d","collection":"inspections","op":"create","id":"0190c3a4-5b6c-7d8e-9f00-%012d",`+
+		fmt.Fprintf(&b, `{"mutation_id":"0190c3a4-5b6c-7d8e-9f01-%012d","collection":"inspections","op":"create","id":"0190c3a4-5b6c-7d8e-9f00-%012d",`+
 			`"fields":{"site_id":"s1","category":"sanitation","severity":"high","description":"leak in the stairwell by door %d",`+
 			`"location":"Building 2, floor 3","gps":{"lat":22.51,"lng":114.07}}}`, i, i, i)
 	}

@@ -51,9 +51,10 @@ func TestSyncOverHTTP(t *testing.T) {
 	token, device := mustLogin(t, srv, "guard.a1")
 	auth := map[string]string{"Authorization": "Bearer " + token}
 	id, create := inspectionCreate(fieldsync.DemoSiteA, "leaking pipe B2")
+	badID := uuid.NewString()
 	push := `{"device_id":"` + device + `","mutations":[` + create +
-		`,{"mutation_id":"m-bad","collection":"inspections","op":"create","id":"x","bogus":1}` +
-		`,{"mutation_id":"m-dollar","collection":"inspections","op":"create","id":"` + uuid.NewString() + `","fields":{"site_id":"` + fieldsync.DemoSiteA + `","category":"other","$where":"1"}}]}`
+		`,{"mutation_id":"` + badID + `","collection":"inspections","op":"create","id":"x","bogus":1}` +
+		`,{"mutation_id":"` + uuid.NewString() + `","collection":"inspections","op":"create","id":"` + uuid.NewString() + `","fields":{"site_id":"` + fieldsync.DemoSiteA + `","category":"other","$where":"1"}}]}`
 	var res pushResults
 	mustDo(t, srv, "POST", "/v1/sync/push", push, auth, 200, &res)
 	if len(res.Results) != 3 {
@@ -62,10 +63,10 @@ func TestSyncOverHTTP(t *testing.T) {
 	if r := res.Results[0]; r.Status != "applied" || r.ID != id || r.Version != 1 {
 		t.Errorf("create: got %+v, want applied version 1", r)
 	}
-	if r := res.Results[1]; r.Status != "rejected" || r.Error == nil || r.Error.Code != "invalid_input" || r.Error.Field != "bogus" || r.MutationID != "m-bad" {
+	if r := res.Results[1]; r.Status != "rejected" || r.Error == nil || r.Error.Code != "invalid_input" || r.Error.Field != "bogus" || r.MutationID != badID {
 		t.Errorf("malformed mutation: got %+v, want rejected invalid_input naming bogus", r)
 	}
-	if r := res.Results[2]; r.Status != "rejected" || r.Error == nil || r.Error.Field == "" {
+	if r := res.Results[2]; r.Status != "rejected" || r.Error == nil || r.Error.Field != "fields.$where" {
 		t.Errorf("$-field: got %+v, want rejected naming the field", r)
 	}
 	// The retry of the whole batch changes nothing.

@@ -58,7 +58,7 @@ func TestPushRetriesTemporaryFailuresHonouringRetryAfter(t *testing.T) {
 	if _, err := c.Login(context.Background(), Credentials{Username: "u", Password: "p", DeviceID: "d"}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := c.Push(context.Background(), []Mutation{{MutationID: "m1", Collection: "inspections", Op: OpCreate, ID: "r1"}})
+	res, err := c.Push(context.Background(), []Mutation{{MutationID: "0190c3a4-5b6c-7d8e-9f00-0000000000a1", Collection: "inspections", Op: OpCreate, ID: "0190c3a4-5b6c-7d8e-9f00-0000000000b1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestPushGivesUpOnClientErrors(t *testing.T) {
 	if _, err := c.Login(context.Background(), Credentials{Username: "u", Password: "p", DeviceID: "d"}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := c.Push(context.Background(), []Mutation{{MutationID: "m1"}})
+	_, err := c.Push(context.Background(), []Mutation{{MutationID: "0190c3a4-5b6c-7d8e-9f00-0000000000a2"}})
 	p, ok := err.(*Problem)
 	if !ok || p.Code != "forbidden" || p.Status != 403 {
 		t.Fatalf("got %v, want the 403 forbidden problem", err)

@@ -101,9 +101,15 @@ func summarizeInAction(a *ActionContext) error {
 
 // RoundSummary classifies a round's scans against its route at now and
 // returns the summary fields to set. A round whose route is gone summarizes
-// every scan as off the route.
+// every scan as off the route. The windows run from when the round started
+// by the phone's clock or, if earlier, when the server received it: a clock
+// set ahead (at most MaxClientSkew) never puts off a missed-checkpoint alarm.
 func RoundSummary(round *Record, lookup lookupFunc, now time.Time) (map[string]any, error) {
-	r := fieldsync.Round{Started: timeOf(round, "started_at"), Ended: round.GetString("status") == RoundEnded, MaxDistance: DefaultGPSThreshold}
+	started := timeOf(round, "started_at")
+	if !round.CreatedAt.IsZero() && (started.IsZero() || round.CreatedAt.Before(started)) {
+		started = round.CreatedAt
+	}
+	r := fieldsync.Round{Started: started, Ended: round.GetString("status") == RoundEnded, MaxDistance: DefaultGPSThreshold}
 	if sites, err := lookup(fieldsync.CollSites, round.SiteID); err != nil {
 		return nil, err
 	} else if len(sites) == 1 {

@@ -118,6 +118,42 @@ func TestPatrolRound(t *testing.T) {
 	wantCode(t, h.act(guard1, fieldsync.CollPatrolRounds, round, "end"), fieldsync.EInvalidTransit)
 }
 
+// TestRoundEndMarksUnscannedMissed (issue #14 item 8): ending a round marks
+// every checkpoint it did not scan missed — also those whose window is still
+// open — so an ended round shows nothing pending and raises the alert.
+func TestRoundEndMarksUnscannedMissed(t *testing.T) {
+	t.Parallel()
+	h := newField(t, fsync.FieldOptions{})
+	guard1 := at(guard1, siteU)
+	route, cps := h.patrolSite(false)
+	start := h.now.Now()
+	round := newID()
+	wantApplied(t, h.push(guard1, create(fieldsync.CollPatrolRounds, round, "site_id", siteU, "route_id", route,
+		"started_at", start.Format(time.RFC3339Nano)))[0])
+	h.now.Add(2 * time.Minute)
+	wantApplied(t, h.act(guard1, fieldsync.CollPatrolRounds, round, "scan", "scan_id", newID(), "checkpoint_id", cps[0],
+		"scanned_at", h.now.Now().Format(time.RFC3339Nano)))
+	d := h.docOf(guard1, fieldsync.CollPatrolRounds, round)
+	wantList(t, d, "pending", cps[1], cps[2])
+	wantField(t, d, "missed_alert", false)
+
+	// Ended after 5 minutes: the windows of CP1 (10-20) and CP2 (20-30) are still open.
+	h.now.Add(3 * time.Minute)
+	wantApplied(t, h.act(guard1, fieldsync.CollPatrolRounds, round, "end"))
+	d = h.docOf(guard1, fieldsync.CollPatrolRounds, round)
+	wantList(t, d, "pending")
+	wantList(t, d, "missed", cps[1], cps[2])
+	wantField(t, d, "missed_alert", true)
+	// The job, later, agrees.
+	h.now.Add(10 * time.Minute)
+	if _, err := h.e.RunJobsOnce(as(admin), fsync.JobOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	d = h.docOf(guard1, fieldsync.CollPatrolRounds, round)
+	wantList(t, d, "pending")
+	wantList(t, d, "missed", cps[1], cps[2])
+}
+
 func wantList(tb testing.TB, doc map[string]any, field string, want ...string) {
 	tb.Helper()
 	got, _ := doc[field].([]any)

@@ -11,6 +11,8 @@ import (
 	"fieldsync"
 	"fieldsync/devstack/devtest"
 	fsync "fieldsync/sync"
+
+	"github.com/google/uuid"
 )
 
 var fuzzKey = []byte("fuzz-cursor-key-0123456789abcdef")
@@ -79,26 +81,36 @@ func FuzzValidateMutation(f *testing.F) {
 		update(fieldsync.CollInspections, id, 3, "description", "fixed"),
 		action(fieldsync.CollInspections, id, 2, "close"),
 		del(fieldsync.CollInspections, id, 4),
-		{MutationID: "m1", Collection: fieldsync.CollWorkOrders, Op: fieldsync.OpCreate, ID: id,
+		{MutationID: "0190c3a4-5b6c-7d8e-9f00-000000000001", Collection: fieldsync.CollWorkOrders, Op: fieldsync.OpCreate, ID: id,
 			Fields: fields("site_id", "s1", "title", "leak", "priority", "urgent"), ClientTime: time.Now().Format(time.RFC3339Nano)},
-		{MutationID: "m2", Collection: fieldsync.CollInspections, Op: fieldsync.OpUpdate, ID: id, BaseVersion: 1,
+		{MutationID: "0190c3a4-5b6c-7d8e-9f00-000000000002", Collection: fieldsync.CollInspections, Op: fieldsync.OpUpdate, ID: id, BaseVersion: 1,
 			Fields: fields("$set", 1, "a.b", 2)},
 	}
 	for _, m := range seeds {
 		f.Add(string(raw(m)))
 	}
-	f.Add(`{"mutation_id":"x","collection":"complaints","op":"create","id":"` + id + `","fields":{"site_id":"s1","gps":{"lat":1,"lng":2}}}`)
-	f.Add(`{"mutation_id":"x","collection":"inspections","op":"action","id":"` + id + `","base_version":1,"action":"assign","args":{"$x":1}}`)
+	f.Add(`{"mutation_id":"0190c3a4-5b6c-7d8e-9f00-000000000003","collection":"complaints","op":"create","id":"` + id + `","fields":{"site_id":"s1","gps":{"lat":1,"lng":2}}}`)
+	f.Add(`{"mutation_id":"0190c3a4-5b6c-7d8e-9f00-000000000004","collection":"inspections","op":"action","id":"` + id + `","base_version":1,"action":"assign","args":{"$x":1}}`)
+	// Mutation ids that are not UUIDs (issue #15 item 15).
+	for _, mid := range []string{"$where", "\x00", "../../x", "m1", strings.ToUpper(id) + " ", "{" + id + "}", "urn:uuid:" + id} {
+		m := createInspection(id, "s1")
+		m.MutationID = mid
+		f.Add(string(raw(m)))
+	}
 	f.Fuzz(func(t *testing.T, body string) {
 		var m fieldsync.Mutation
 		if json.Unmarshal([]byte(body), &m) != nil {
 			return
 		}
+		mid := m.MutationID
 		if err := e.Validate("acme", &m); err != nil {
 			if fieldsync.ErrorCode(err) != fieldsync.EInvalid {
 				t.Fatalf("refusal without a code: %v", err)
 			}
 			return
+		}
+		if _, err := uuid.Parse(mid); err != nil || len(mid) != 36 || m.MutationID != mid {
+			t.Fatalf("mutation_id %q accepted (kept as %q): want a UUID, kept as sent", mid, m.MutationID)
 		}
 		for name, v := range m.Fields {
 			checkNames(t, "fields."+name, name, v)

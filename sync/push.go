@@ -90,8 +90,10 @@ func (e *Engine) Validate(tenant string, m *fieldsync.Mutation) error {
 }
 
 func (e *Engine) parse(tenant string, m *fieldsync.Mutation) (*op, error) {
-	if m.MutationID == "" || len(m.MutationID) > 64 {
-		return nil, fieldsync.FieldErrorf("mutation_id", "required, at most 64 characters")
+	// A UUID in its 36-character form, kept as sent (the result echoes it): no
+	// operator, path or control character ever reaches a receipt or a log.
+	if _, err := uuid.Parse(m.MutationID); err != nil || len(m.MutationID) != 36 {
+		return nil, fieldsync.FieldErrorf("mutation_id", "want a UUID")
 	}
 	coll := e.colls[m.Collection]
 	if coll == nil {
@@ -478,6 +480,9 @@ func (e *Engine) apply(ctx context.Context, c *fieldsync.Caller, now time.Time, 
 			e.answerDoc(c, now, s.rec, r)
 			return nil
 		}
+	}
+	if err := checkClientTimes(c, o, s.rec, now); err != nil {
+		return reject(err, false)
 	}
 	if o.m.Op == fieldsync.OpCreate {
 		if s.rec != nil {

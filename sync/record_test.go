@@ -20,11 +20,12 @@ func TestRecordStoredByAnEarlierVersion(t *testing.T) {
 	ctx := context.Background()
 	id, created := newID(), h.now.Now().Add(-time.Hour).Truncate(time.Millisecond)
 	key := tenant + "/inspections/" + id
+	oldMutation := newID()
 	old := bson.M{"_id": key, "t": tenant, "c": "inspections", "i": id, "s": "s1", "v": int64(2), "p": int64(1),
 		"del": false, "cb": guard1.UserID, "ca": created, "ua": created, "ub": agent1.UserID, "ud": agent1.DeviceID,
 		"f":  bson.M{"site_id": "s1", "category": "sanitation", "severity": "low", "description": "old layout"},
 		"fv": bson.M{"severity": int64(2)}, "fd": bson.M{"severity": agent1.DeviceID},
-		"m": bson.A{bson.M{"i": "m-old", "s": "applied", "v": int64(2)}}}
+		"m": bson.A{bson.M{"i": oldMutation, "s": "applied", "v": int64(2)}}}
 	if _, err := h.store.DB.Collection(fsync.RecordsCollection).InsertOne(ctx, old); err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +41,7 @@ func TestRecordStoredByAnEarlierVersion(t *testing.T) {
 	}
 	// The old receipt still answers a retry.
 	retry := update("inspections", id, 1, "severity", "high")
-	retry.MutationID = "m-old"
+	retry.MutationID = oldMutation
 	res := h.push(agent1, retry)
 	wantStatus(t, res, "duplicate")
 	// A stale update of a field changed at version 2 by another device conflicts; the rest merges.

@@ -24,7 +24,7 @@ type Kind int
 
 // Field kinds.
 const (
-	String     Kind = iota // string of at most Max bytes (DefaultMaxString when 0)
+	String     Kind = iota // string of at most Max characters (DefaultMaxString when 0)
 	Enum                   // one of Values
 	Int                    // integer in [Min, Max] when Min < Max
 	Number                 // number in [Min, Max] when Min < Max
@@ -32,7 +32,7 @@ const (
 	Time                   // RFC 3339 time with zone, kept as given
 	UUID                   // a UUID string
 	UUIDList               // list of UUIDs (at most MaxItems)
-	StringList             // list of strings of at most Max bytes each
+	StringList             // list of strings of at most Max characters each
 	GPS                    // {lat, lng, accuracy?}
 	Media                  // a media id (UUID); cited media
 	MediaList              // list of media ids; cited media
@@ -44,9 +44,12 @@ var kindNames = [...]string{"string", "enum", "integer", "number", "boolean", "t
 
 func (k Kind) String() string { return kindNames[k] }
 
-// Limits of pushed values.
+// Limits of pushed values. String lengths count characters (Unicode code
+// points), as the staff who write Chinese count them: 4,000 characters are
+// 4,000 to 16,000 bytes of UTF-8. Bytes are bounded once, for the whole push
+// (MaxPushBytes).
 const (
-	// DefaultMaxString bounds a string field without its own Max (bytes).
+	// DefaultMaxString bounds a string field without its own Max (characters).
 	DefaultMaxString = 4000
 	// DefaultMaxItems bounds a list field without its own MaxItems.
 	DefaultMaxItems = 200
@@ -56,7 +59,8 @@ const (
 type Field struct {
 	Name string
 	Kind Kind
-	// Max bounds a string's length in bytes, or a number's value (with Min, when Min < Max).
+	// Max bounds a string's length in characters (Unicode code points), or a
+	// number's value (with Min, when Min < Max).
 	Max, Min float64
 	// MaxItems bounds a list's length.
 	MaxItems int
@@ -229,8 +233,9 @@ func (f *Field) checkString(name, s string) (any, error) {
 		if max <= 0 {
 			max = DefaultMaxString
 		}
-		if len(s) > max {
-			return nil, fieldsync.FieldErrorf(name, "longer than %d bytes", max)
+		// Characters, not bytes (a string of no more bytes than max needs no count).
+		if len(s) > max && utf8.RuneCountInString(s) > max {
+			return nil, fieldsync.FieldErrorf(name, "longer than %d characters", max)
 		}
 	}
 	return s, nil
