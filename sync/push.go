@@ -30,6 +30,8 @@ type op struct {
 	parent string // mutation id an extra write belongs to
 	key    string
 	err    error // set when a server write could not be applied
+
+	cites map[string]fieldsync.CiteRule // of the media ids the batch names (cite.go)
 }
 
 // slot is the working state of one record in a push.
@@ -75,6 +77,9 @@ func (e *Engine) Push(ctx context.Context, req fieldsync.PushRequest) (fieldsync
 		}
 		o.idx = i
 		ops = append(ops, o)
+	}
+	if err := e.citeRules(ctx, c, ops); err != nil {
+		return fieldsync.PushResult{}, err
 	}
 	if err := e.run(ctx, c, c.TenantID, ops, res); err != nil {
 		return fieldsync.PushResult{}, err
@@ -484,6 +489,9 @@ func (e *Engine) apply(ctx context.Context, c *fieldsync.Caller, now time.Time, 
 		if !fieldsync.CanCreate(c, o.coll.Name, site) {
 			return reject(&fieldsync.Error{Code: fieldsync.EForbidden, Field: "fields." + SiteField, Message: "may not create this record at this site"}, false)
 		}
+		if err := o.checkCites(site, nil); err != nil {
+			return reject(err, false)
+		}
 		user, dev := deviceOf(c)
 		rec := newRecord(c.TenantID, o.coll.Name, o.m.ID, site, user, now)
 		if o.m.ClientTime != "" {
@@ -512,6 +520,9 @@ func (e *Engine) apply(ctx context.Context, c *fieldsync.Caller, now time.Time, 
 	}
 	if !fieldsync.CanWrite(c, rec.Ref(), now) {
 		return reject(fieldsync.Errorf(fieldsync.EForbidden, "may not change this record"), true)
+	}
+	if err := o.checkCites(rec.SiteID, rec.Media); err != nil {
+		return reject(err, true)
 	}
 	if o.m.BaseVersion > rec.Version {
 		return reject(fieldsync.FieldErrorf("base_version", "ahead of the server's version %d", rec.Version), true)
