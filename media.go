@@ -1,6 +1,9 @@
 package fieldsync
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Media statuses.
 const (
@@ -18,7 +21,10 @@ const (
 )
 
 // Media is one photo (or signature) kept as evidence. The bytes live in the
-// object store under Key; this is its metadata.
+// object store under Key; this is its metadata. The client uploads to
+// UploadKey, and verification copies what it verified to Key, a key no client
+// is ever given to write (UploadKey is empty for media announced before
+// uploads had a key of their own: they were uploaded to Key).
 type Media struct {
 	ID          string     `bson:"media_id"`
 	TenantID    string     `bson:"tenant"`
@@ -29,6 +35,7 @@ type Media struct {
 	Size        int64      `bson:"size"`
 	SHA256      string     `bson:"sha256"`
 	Key         string     `bson:"key"`
+	UploadKey   string     `bson:"upload_key,omitempty"`
 	ThumbKey    string     `bson:"thumb_key,omitempty"`
 	Thumb       string     `bson:"thumb,omitempty"`
 	Record      *RecordID  `bson:"record,omitempty"`
@@ -51,4 +58,55 @@ type RecordID struct {
 type GeoPoint struct {
 	Lat float64 `bson:"lat" json:"lat"`
 	Lon float64 `bson:"lon" json:"lon"`
+}
+
+// CitationGrants reports whether citation c lets caller read media m (of
+// caller's tenant): caller may read the citing record, and the record is of
+// the media's site or was made by its uploader. A record anyone made at
+// another site grants nothing, so citing a photo's id is no way to read it.
+// The uploader reads their media without any citation.
+func CitationGrants(caller *Caller, m *Media, c Citation, now time.Time) bool {
+	if caller == nil || m == nil || c.MediaID != m.ID || c.Record.TenantID != m.TenantID {
+		return false
+	}
+	if c.Record.SiteID != m.SiteID && c.Record.CreatedBy != m.UploaderID {
+		return false
+	}
+	return CanRead(caller, c.Record, now)
+}
+
+// CiteRule says from which records a caller may newly cite one media object
+// that exists (announced or stored).
+type CiteRule struct {
+	// Uploaded: the caller uploaded it, and may cite it from any record they may write.
+	Uploaded bool
+	// Readable: a record citing it lets the caller read it (CitationGrants).
+	Readable bool
+	// SiteID is the site the media is filed under.
+	SiteID string
+}
+
+// Allows reports whether the caller may cite the media from a record of site:
+// their own upload from anywhere, media they may read only from its own site.
+func (r CiteRule) Allows(site string) bool { return r.Uploaded || (r.Readable && r.SiteID == site) }
+
+// CiteChecker decides who may cite which media from a record's media fields
+// (photo ids, a signature). The media service implements it; the sync engine
+// asks it once per push, before applying the batch.
+type CiteChecker interface {
+	// CiteRules returns the rule of each of mediaIDs that exists in caller's
+	// tenant. An id it leaves out is not announced yet: any record may cite it,
+	// and when it arrives its site and uploader decide who reads it.
+	// Errors: unauthorized (no caller), unavailable, internal.
+	CiteRules(ctx context.Context, caller *Caller, mediaIDs []string) (map[string]CiteRule, error)
+}
+
+// CiteCheckerFunc adapts a function to CiteChecker. Wiring uses it to break the
+// cycle between the sync engine (which asks who may cite) and the media
+// service (which asks the engine who cites).
+type CiteCheckerFunc func(ctx context.Context, caller *Caller, mediaIDs []string) (map[string]CiteRule, error)
+
+// CiteRules calls f.
+func (f CiteCheckerFunc) CiteRules(ctx context.Context, caller *Caller, mediaIDs []string) (map[string]CiteRule, error) {
+	return f(ctx, caller, mediaIDs)
 }

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 
+	"fieldsync"
 	"fieldsync/api"
 	"fieldsync/auth"
 	"fieldsync/devstack/devtest"
@@ -77,6 +78,11 @@ func newFullServerWith(tb testing.TB, configure func(*fullConfig)) *api.Server {
 	cfg.API.Auth = d.Auth
 	if cfg.Sync.Collections == nil {
 		cfg.Sync.Collections = fsync.FieldCollections(fsync.FieldOptions{Users: d.Auth})
+	}
+	if cfg.Sync.Cites == nil { // the engine asks the media service, built after it
+		cfg.Sync.Cites = fieldsync.CiteCheckerFunc(func(ctx context.Context, c *fieldsync.Caller, ids []string) (map[string]fieldsync.CiteRule, error) {
+			return d.Media.CiteRules(ctx, c, ids)
+		})
 	}
 	engine, err := fsync.Open(context.Background(), d.Store.DB, cfg.Sync)
 	if err != nil {

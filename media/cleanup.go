@@ -69,7 +69,9 @@ func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
 		}
 		cited := map[string]bool{}
 		for _, c := range cites {
-			cited[c.MediaID] = true
+			if m := citedMedia(ms, c.MediaID); m != nil && (c.Record.SiteID == m.SiteID || c.Record.CreatedBy == m.UploaderID) {
+				cited[c.MediaID] = true // a citation that would grant reading it (fieldsync.CitationGrants)
+			}
 		}
 		var keep []string
 		for _, m := range ms {
@@ -137,4 +139,13 @@ func (s *Service) Run(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+func citedMedia(ms []fieldsync.Media, id string) *fieldsync.Media {
+	for i := range ms {
+		if ms[i].ID == id {
+			return &ms[i]
+		}
+	}
+	return nil
 }

@@ -478,7 +478,7 @@ func (s *Service) Get(ctx context.Context, id string) (*View, error) {
 		return nil, err
 	}
 	if m == nil || m.UploaderID != caller.UserID {
-		ok, err := s.citedForCaller(ctx, caller, id)
+		ok, err := s.citedForCaller(ctx, caller, id, m)
 		if err != nil {
 			return nil, err
 		}
@@ -505,19 +505,67 @@ func (s *Service) Get(ctx context.Context, id string) (*View, error) {
 	return v, nil
 }
 
-func (s *Service) citedForCaller(ctx context.Context, caller *fieldsync.Caller, id string) (bool, error) {
+// citedForCaller reports whether a record citing media id lets caller read
+// it (CitationGrants). Media not announced yet (m nil) has no site: any
+// record caller may read that cites it shows it pending, without content.
+func (s *Service) citedForCaller(ctx context.Context, caller *fieldsync.Caller, id string, m *fieldsync.Media) (bool, error) {
 	cites, err := s.citations.Citing(ctx, caller.TenantID, []string{id})
 	if err != nil {
 		return false, err
 	}
 	now := s.opts.Now()
 	for _, c := range cites {
-		if c.MediaID == id && fieldsync.CanRead(caller, c.Record, now) {
+		if m == nil && c.MediaID == id && fieldsync.CanRead(caller, c.Record, now) || fieldsync.CitationGrants(caller, m, c, now) {
 			return true, nil
 		}
 	}
 	return false, nil
 }
+
+// CiteRules implements fieldsync.CiteChecker: one query for the media, and
+// one for the records citing those the caller did not upload.
+func (s *Service) CiteRules(ctx context.Context, caller *fieldsync.Caller, mediaIDs []string) (map[string]fieldsync.CiteRule, error) {
+	if caller == nil {
+		return nil, fieldsync.Errorf(fieldsync.EUnauthorized, "no caller")
+	}
+	ids := slices.Compact(slices.Sorted(slices.Values(mediaIDs)))
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	found, err := s.store.FindMedia(ctx, caller.TenantID, ids)
+	if err != nil {
+		return nil, err
+	}
+	rules := make(map[string]fieldsync.CiteRule, len(found))
+	byID := make(map[string]*fieldsync.Media, len(found))
+	var others []string
+	for i := range found {
+		m := &found[i]
+		rules[m.ID] = fieldsync.CiteRule{Uploaded: m.UploaderID == caller.UserID, SiteID: m.SiteID}
+		if m.UploaderID != caller.UserID {
+			byID[m.ID] = m
+			others = append(others, m.ID)
+		}
+	}
+	if len(others) == 0 {
+		return rules, nil
+	}
+	cites, err := s.citations.Citing(ctx, caller.TenantID, others)
+	if err != nil {
+		return nil, err
+	}
+	now := s.opts.Now()
+	for _, c := range cites {
+		if m := byID[c.MediaID]; m != nil && fieldsync.CitationGrants(caller, m, c, now) {
+			r := rules[m.ID]
+			r.Readable = true
+			rules[m.ID] = r
+		}
+	}
+	return rules, nil
+}
+
+var _ fieldsync.CiteChecker = (*Service)(nil)
 
 // presignGet signs a download that the store answers with the verified
 // content type and no content encoding, whatever metadata the object carries.
@@ -575,14 +623,18 @@ func (s *Service) ListMissing(ctx context.Context, site string) ([]Missing, erro
 	if err != nil {
 		return nil, err
 	}
-	status := map[string]string{}
-	for _, m := range found {
-		status[m.ID] = m.Status
+	byID := map[string]*fieldsync.Media{}
+	for i := range found {
+		byID[found[i].ID] = &found[i]
 	}
 	out := []Missing{}
 	for _, c := range readable {
-		st, announced := status[c.MediaID]
-		if st != fieldsync.MediaStored {
+		m := byID[c.MediaID]
+		if m != nil && !fieldsync.CitationGrants(caller, m, c, now) {
+			continue // another site's media: citing it shows nothing of it
+		}
+		if m == nil || m.Status != fieldsync.MediaStored {
+			announced := m != nil
 			out = append(out, Missing{MediaID: c.MediaID, Announced: announced, Record: c.Record})
 		}
 	}

@@ -89,6 +89,9 @@ type Options struct {
 	// CursorKey signs cursors; nil means a random key kept in the database,
 	// shared by every API instance on it.
 	CursorKey []byte
+	// Cites, when set, decides whether a mutation may newly cite media that
+	// exists (cite.go); nil lets any id be cited.
+	Cites fieldsync.CiteChecker
 	// Now is the clock (tests inject one).
 	Now    func() time.Time
 	Logger *slog.Logger

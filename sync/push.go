@@ -30,6 +30,8 @@ type op struct {
 	parent string // mutation id an extra write belongs to
 	key    string
 	err    error // set when a server write could not be applied
+
+	cites map[string]fieldsync.CiteRule // of the media ids the batch names (cite.go)
 }
 
 // slot is the working state of one record in a push.
@@ -75,6 +77,9 @@ func (e *Engine) Push(ctx context.Context, req fieldsync.PushRequest) (fieldsync
 		}
 		o.idx = i
 		ops = append(ops, o)
+	}
+	if err := e.citeRules(ctx, c, ops); err != nil {
+		return fieldsync.PushResult{}, err
 	}
 	if err := e.run(ctx, c, c.TenantID, ops, res); err != nil {
 		return fieldsync.PushResult{}, err
@@ -495,6 +500,9 @@ func (e *Engine) apply(ctx context.Context, c *fieldsync.Caller, now time.Time, 
 		if err := o.coll.checkCreate(c, site, o.fields); err != nil {
 			return reject(err, false)
 		}
+		if err := o.checkCites(site, nil); err != nil {
+			return reject(err, false)
+		}
 		user, _ := deviceOf(c)
 		rec := newRecord(c.TenantID, o.coll.Name, o.m.ID, site, user, now)
 		rec.CreatedByName = c.Name
@@ -535,6 +543,9 @@ func (e *Engine) apply(ctx context.Context, c *fieldsync.Caller, now time.Time, 
 		if err := o.coll.checkDelete(c, rec); err != nil {
 			return reject(err, true)
 		}
+	}
+	if err := o.checkCites(rec.SiteID, rec.Media); err != nil {
+		return reject(err, true)
 	}
 	if o.m.BaseVersion > rec.Version {
 		return reject(fieldsync.FieldErrorf("base_version", "ahead of the server's version %d", rec.Version), true)

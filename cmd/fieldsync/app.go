@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"fieldsync"
 	"fieldsync/api"
 	"fieldsync/auth"
 	"fieldsync/devstack"
@@ -97,8 +98,14 @@ func (a *App) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// The engine asks the media service who may cite a photo, and the media
+	// service asks the engine which records cite one: the engine forwards to
+	// the service built after it.
+	cites := fieldsync.CiteCheckerFunc(func(ctx context.Context, c *fieldsync.Caller, ids []string) (map[string]fieldsync.CiteRule, error) {
+		return a.media.CiteRules(ctx, c, ids)
+	})
 	if a.engine, err = fsync.Open(ctx, a.store.DB, fsync.Options{Logger: a.log, Collections: a.fieldCollections(),
-		Retention: cfg.SyncRetention, UnsortedScans: ferret, PointLoads: ferret}); err != nil {
+		Retention: cfg.SyncRetention, UnsortedScans: ferret, PointLoads: ferret, Cites: cites}); err != nil {
 		return err
 	}
 	a.objects, err = media.OpenObjectStore(media.ObjectStoreOptions{
