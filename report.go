@@ -15,6 +15,12 @@ type ReportQuery struct {
 // MaxReportSpan bounds a report's period.
 const MaxReportSpan = 366 * 24 * time.Hour
 
+// MinReportTime is the earliest from or to a report accepts (the Unix epoch):
+// no record is older, and an earlier time — Go's zero time above all — would
+// otherwise be mistaken for an absent one or reach the database as a date it
+// may not order like the others.
+var MinReportTime = time.Unix(0, 0).UTC()
+
 // Report is the periodic review of one collection at one site (PRODUCT.md §8).
 type Report struct {
 	SiteID string    `json:"site_id"`

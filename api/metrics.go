@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -22,6 +23,9 @@ type metrics struct {
 	unavailable *prometheus.CounterVec
 	dependency  *prometheus.GaugeVec
 	pullLag     prometheus.Histogram
+
+	routesOnce sync.Once
+	routes     map[string]string // "METHOD path" of every endpoint → its path
 }
 
 func newMetrics(pendingMedia func(context.Context) (int64, error)) *metrics {
@@ -66,18 +70,61 @@ func newMetrics(pendingMedia func(context.Context) (int64, error)) *metrics {
 	return m
 }
 
+// observe counts a finished request. Its labels are never the request's own
+// strings: Fiber hands out c.Method(), c.Path() and the path of c.Route() for
+// an unmatched request as views of the connection's buffer, which the next
+// request on it overwrites — a label kept in the registry then turned into
+// "GETT" or "GETIONS", and two series with equal labels made every scrape a
+// 500. The method maps to a constant, the route to the registered path of an
+// endpoint (a string of the route table), everything else to "other" and
+// "unmatched", which also bounds the labels an attacker can create.
+//
+// Why not fiber.Config.Immutable: it copies every string Fiber returns and
+// every c.Body() — a push body of up to 4 MiB, twice per push (decode reads
+// it) — to protect the few values kept past a request, which are copied where
+// they are kept instead (here, the rate limiter's keys, the request id).
 func (m *metrics) observe(c *fiber.Ctx, took time.Duration) {
-	route := "unmatched"
-	if r := c.Route(); r != nil && r.Path != "/" && r.Path != "" {
-		route = r.Path
-	}
+	route := m.routeLabel(c)
+	method := methodLabel(c.Method())
 	status := c.Response().StatusCode()
-	m.requests.WithLabelValues(route, c.Method(), strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(route, c.Method()).Observe(took.Seconds())
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.latency.WithLabelValues(route, method).Observe(took.Seconds())
 	if status == fiber.StatusServiceUnavailable {
 		m.unavailable.WithLabelValues(route).Inc()
 	}
 }
+
+// routeLabel is the registered path of the endpoint that answered c, or
+// "unmatched" (no endpoint: c.Route() is then a middleware's or the request's own path).
+func (m *metrics) routeLabel(c *fiber.Ctx) string {
+	m.routesOnce.Do(func() {
+		m.routes = map[string]string{}
+		for _, r := range c.App().GetRoutes(true) {
+			if r.Path != "/" && r.Path != "" && len(r.Handlers) > 0 {
+				m.routes[r.Method+" "+r.Path] = r.Path
+			}
+		}
+	})
+	if r := c.Route(); r != nil {
+		if p, ok := m.routes[r.Method+" "+r.Path]; ok {
+			return p
+		}
+	}
+	return "unmatched"
+}
+
+// methodLabel maps a request method to a constant.
+func methodLabel(method string) string {
+	for _, k := range knownMethods {
+		if method == k {
+			return k
+		}
+	}
+	return "other"
+}
+
+var knownMethods = []string{fiber.MethodGet, fiber.MethodHead, fiber.MethodPost, fiber.MethodPut, fiber.MethodPatch,
+	fiber.MethodDelete, fiber.MethodOptions, fiber.MethodConnect, fiber.MethodTrace}
 
 // countMutations records the outcome of each pushed mutation.
 func (m *metrics) countMutations(statuses []string) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"fieldsync"
@@ -38,7 +39,8 @@ func (s *Server) recoverMiddleware(c *fiber.Ctx) (err error) {
 // requestIDMiddleware accepts a sane X-Request-ID or makes one, echoes it, and
 // gives the handler a context with a deadline.
 func (s *Server) requestIDMiddleware(c *fiber.Ctx) error {
-	rid := c.Get(HeaderRequestID)
+	// Cloned: the id outlives the header buffer (Locals, problems, logs).
+	rid := strings.Clone(c.Get(HeaderRequestID))
 	if !validRequestID.MatchString(rid) {
 		rid = uuid.NewString()
 	}
@@ -64,8 +66,9 @@ func (s *Server) accessLogMiddleware(c *fiber.Ctx) error {
 	s.metrics.observe(c, took)
 	attrs := []any{
 		"request_id", requestID(c),
-		"method", c.Method(),
-		"path", c.Path(),
+		// Cloned: a log handler may keep the record past this request's buffer.
+		"method", strings.Clone(c.Method()),
+		"path", strings.Clone(c.Path()),
 		"status", c.Response().StatusCode(),
 		"duration_ms", float64(took.Microseconds()) / 1000,
 		// The header, not Body(): Body() would read a streamed upload's unread rest into memory.

@@ -3,6 +3,7 @@ package api
 import (
 	"math"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -70,7 +71,7 @@ func (l *limiter) allow(key string) (ok bool, retryAfter int) {
 	b := l.buckets[key]
 	if b == nil {
 		b = &bucket{l: rate.NewLimiter(rate.Limit(l.limit.Rate), l.limit.Burst)}
-		l.buckets[key] = b
+		l.buckets[strings.Clone(key)] = b // the key may be a view of a request buffer (c.IP() behind a proxy header)
 	}
 	b.seen = now
 	r := b.l.ReserveN(now, 1)

@@ -39,18 +39,21 @@ func (s *Server) handleReport(run func(context.Context, fieldsync.ReportQuery) (
 	}
 }
 
-// reportQuery reads site (required), from and to (RFC 3339; to defaults to
-// now, from to DefaultReportSpan before to).
+// reportQuery reads site (required), from and to (RFC 3339, not before
+// fieldsync.MinReportTime; to defaults to now, from to DefaultReportSpan before
+// to). A time sent is honoured or refused, never replaced by a default: Go's
+// zero time, 0001-01-01, is a time the caller sent, not an absent one.
 func (s *Server) reportQuery(c *fiber.Ctx) (fieldsync.ReportQuery, error) {
 	q := fieldsync.ReportQuery{SiteID: strings.Clone(c.Query("site"))}
 	if q.SiteID == "" || len(q.SiteID) > 64 {
 		return q, fieldsync.FieldErrorf("site", "required, at most 64 characters")
 	}
 	q.To = s.opts.Now()
+	set := map[string]bool{}
 	for _, p := range []struct {
 		name string
 		dst  *time.Time
-	}{{"to", &q.To}, {"from", &q.From}} {
+	}{{"from", &q.From}, {"to", &q.To}} {
 		v := c.Query(p.name)
 		if v == "" {
 			continue
@@ -59,10 +62,17 @@ func (s *Server) reportQuery(c *fiber.Ctx) (fieldsync.ReportQuery, error) {
 		if err != nil {
 			return q, fieldsync.FieldErrorf(p.name, "want an RFC 3339 time with zone")
 		}
+		if t.Before(fieldsync.MinReportTime) {
+			return q, fieldsync.FieldErrorf(p.name, "must be %s or later", fieldsync.MinReportTime.Format(time.RFC3339))
+		}
 		*p.dst = t
+		set[p.name] = true
 	}
-	if q.From.IsZero() {
+	if !set["from"] {
 		q.From = q.To.Add(-DefaultReportSpan)
+		if q.From.Before(fieldsync.MinReportTime) {
+			q.From = fieldsync.MinReportTime
+		}
 	}
 	return q, nil
 }

@@ -70,6 +70,9 @@ func (r *Reports) report(ctx context.Context, q fieldsync.ReportQuery, shape rep
 	if !fieldsync.CanReport(c, q.SiteID) {
 		return nil, fieldsync.Errorf(fieldsync.EForbidden, "reports of this site are for its customer service, supervisors and admins")
 	}
+	if q.From.Before(fieldsync.MinReportTime) {
+		return nil, fieldsync.FieldErrorf("from", "must be %s or later", fieldsync.MinReportTime.Format(time.RFC3339))
+	}
 	if !q.To.After(q.From) {
 		return nil, fieldsync.FieldErrorf("to", "must be after from")
 	}

@@ -59,6 +59,43 @@ type Scan struct {
 	// (a retried page must not find the query its first answer continued).
 	Held   bool  `json:"h,omitempty"`
 	Walked int64 `json:"w,omitempty"`
+	// Was, for a rescan, are the scopes the device synced with before the
+	// change: a record the caller cannot read now is sent as delete only
+	// when one of them could read it, so a device never learns the id of a
+	// record it could not have held. Empty (a rescan begun before Was
+	// existed): a delete for every live record the caller cannot read.
+	Was []Scope `json:"was,omitempty"`
+}
+
+// Scope is a scope a device synced with: role, sites (nil for an admin)
+// and, for a guard, the aging edge its cursor had reached (Cursor.Aged).
+type Scope struct {
+	Role  fieldsync.Role `json:"r"`
+	Sites []string       `json:"s,omitempty"`
+	Aged  int64          `json:"a,omitempty"`
+}
+
+// rescanFor is the rescan a pull with cursor cur starts for the scope change
+// sc: it remembers the scope cur synced with, and takes over a rescan still
+// under way (its sites too, walked again from the start) instead of
+// dropping it.
+func rescanFor(cur Cursor, sc *Scan) *Scan {
+	sc.Was = []Scope{{Role: cur.Role, Sites: cur.Sites, Aged: cur.Aged}}
+	if prev := cur.Scan; prev != nil && !prev.Boot {
+		if len(prev.Was) == 0 {
+			sc.Was = nil // it promised a delete for everything unreadable
+		} else {
+			sc.Was = append(sc.Was, prev.Was...)
+		}
+		if prev.Sites == nil || sc.Sites == nil {
+			sc.Sites = nil
+		} else {
+			all := append(slices.Clone(prev.Sites), sc.Sites...)
+			slices.Sort(all)
+			sc.Sites = slices.Compact(all)
+		}
+	}
+	return sc
 }
 
 // EncodeCursor signs and encodes c.

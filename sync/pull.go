@@ -65,7 +65,7 @@ func (e *Engine) Pull(ctx context.Context, req fieldsync.PullRequest) (fieldsync
 	if req.Cursor == "" {
 		cur = Cursor{Tenant: c.TenantID, User: c.UserID, Pos: hw, Scan: &Scan{Boot: true}, Aged: agingEdge(now)}
 	} else if sc := scopeChange(cur, c); sc != nil && (cur.Scan == nil || !cur.Scan.Boot) {
-		cur.Scan = sc
+		cur.Scan = rescanFor(cur, sc)
 	}
 	cur.Role, cur.Sites = c.Role, sortedSites(c)
 	out := fieldsync.PullResult{Changes: []fieldsync.Change{}, ServerTime: now.UTC()}
@@ -274,7 +274,16 @@ func (e *Engine) scanPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor,
 			if !unsorted {
 				sc.From = r.Pos
 			}
-			if ch, ok := e.changeFor(c, r, now, !sc.Boot); ok {
+			var ch fieldsync.Change
+			var ok bool
+			if sc.Boot {
+				// A bootstrapping device holds nothing to delete.
+				ch, ok = e.changeFor(c, r, now, false)
+				ok = ok && ch.Op == fieldsync.ChangeUpsert
+			} else {
+				ch, ok = e.rescanChange(c, sc.Was, r, now)
+			}
+			if ok {
 				out.Changes = append(out.Changes, ch)
 			}
 		}
@@ -292,9 +301,38 @@ func (e *Engine) scanPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor,
 	return nil, nil
 }
 
+// rescanChange is what a scope rescan hands out for r: an upsert when the
+// caller may read it now, a delete for a live record they cannot read but
+// one of their earlier scopes could (was; every one when was is empty) —
+// their own and recent inspections of a site they left, its reference data,
+// not the records of that site they never could read.
+func (e *Engine) rescanChange(c *fieldsync.Caller, was []Scope, r *Record, now time.Time) (fieldsync.Change, bool) {
+	ch, ok := e.changeFor(c, r, now, true)
+	if !ok || ch.Op == fieldsync.ChangeUpsert || len(was) == 0 {
+		return ch, ok
+	}
+	ref := r.Ref()
+	ref.AssigneeIDs = unionStrings(append([]string(nil), r.Assignees...), r.Former)
+	for _, w := range was {
+		before := &fieldsync.Caller{UserID: c.UserID, TenantID: c.TenantID, DeviceID: c.DeviceID, Department: c.Department,
+			Role: w.Role, SiteIDs: w.Sites}
+		at := now
+		if w.Role == fieldsync.RoleGuard && w.Aged != 0 {
+			// The device holds the inspections created since its aging edge:
+			// judge the window as of the time that edge stands for.
+			at = time.UnixMilli(w.Aged).Add(fieldsync.GuardInspectionWindow)
+		}
+		if fieldsync.CanRead(before, ref, at) {
+			return ch, true
+		}
+	}
+	return ch, false
+}
+
 // changeFor decides what the caller gets for r: an upsert when they may read
 // it, a delete when it is gone or has left their scope, nothing when it was
-// never theirs. rescan sends a delete for every live record they cannot read.
+// never theirs. rescan sends a delete for every live record they cannot read
+// (rescanChange narrows that to what they could have held).
 func (e *Engine) changeFor(c *fieldsync.Caller, r *Record, now time.Time, rescan bool) (fieldsync.Change, bool) {
 	ch := fieldsync.Change{Collection: r.Collection, ID: r.ID, Version: r.Version, Op: fieldsync.ChangeDelete}
 	ref := r.Ref()

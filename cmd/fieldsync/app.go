@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -155,10 +156,11 @@ func openAuth(cfg *Config, store *mongodb.Store, log *slog.Logger) (*auth.Servic
 	}), nil
 }
 
-// reloadKeys re-reads the key directory every auth.KeyReload, so a key added
-// by `fieldsync keys rotate` is published by every instance before any signs with it.
+// reloadKeys re-reads the key directory every ac.KeyReload (auth.KeyReload
+// unless configured), so a key added by `fieldsync keys rotate` is published
+// by every instance before any signs with it.
 func reloadKeys(ctx context.Context, ac AuthConfig, keys *auth.KeySet, log *slog.Logger) {
-	t := time.NewTicker(auth.KeyReload)
+	t := time.NewTicker(cmp.Or(ac.KeyReload, auth.KeyReload))
 	defer t.Stop()
 	for {
 		select {

@@ -15,8 +15,10 @@ import (
 )
 
 func TestAuthConfig(t *testing.T) {
+	chdirPkg(t)
 	for _, tc := range []struct{ name, value string }{
 		{"FIELDSYNC_ACCESS_TOKEN_TTL", "15"},
+		{"FIELDSYNC_JWT_KEY_RELOAD", "soon"},
 		{"FIELDSYNC_ACCESS_TOKEN_TTL", "48h"},
 		{"FIELDSYNC_REFRESH_TOKEN_TTL", "1m"},
 		{"FIELDSYNC_REFRESH_REUSE_GRACE", "-1s"},
@@ -37,7 +39,7 @@ func TestAuthConfig(t *testing.T) {
 	}
 	a := c.Auth
 	if a.AccessTTL != 15*time.Minute || a.RefreshTTL != 720*time.Hour || a.ReuseGrace != 30*time.Second || a.CacheTTL != 5*time.Second ||
-		a.KeyDir != "/srv/fs/keys" || a.MaxFailsUser != 5 || a.MaxFailsAddr != 30 || a.ThrottleWindow != 15*time.Minute {
+		a.KeyDir != "/srv/fs/keys" || a.KeyReload != 30*time.Second || a.MaxFailsUser != 5 || a.MaxFailsAddr != 30 || a.ThrottleWindow != 15*time.Minute {
 		t.Fatalf("got auth defaults %+v", a)
 	}
 }

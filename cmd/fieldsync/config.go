@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fieldsync/api"
 	"fmt"
 	"log/slog"
 	"net"
@@ -9,6 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"fieldsync/api"
+	"fieldsync/auth"
 )
 
 // Config is everything fieldsync reads from its environment. Every variable is
@@ -76,13 +78,15 @@ func loadMediaConfig(env func(string, string) string) (MediaConfig, error) {
 
 // AuthConfig is the token and login configuration.
 type AuthConfig struct {
-	AccessTTL      time.Duration
-	RefreshTTL     time.Duration
-	ReuseGrace     time.Duration
-	CacheTTL       time.Duration
-	KeyFile        string
-	PreviousKeys   []string
-	KeyDir         string
+	AccessTTL    time.Duration
+	RefreshTTL   time.Duration
+	ReuseGrace   time.Duration
+	CacheTTL     time.Duration
+	KeyFile      string
+	PreviousKeys []string
+	KeyDir       string
+	// KeyReload is how often the key directory is re-read (auth.KeyReload by default).
+	KeyReload      time.Duration
 	MaxFailsUser   int
 	MaxFailsAddr   int
 	ThrottleWindow time.Duration
@@ -118,6 +122,13 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		DefaultTenant: env("FIELDSYNC_DEFAULT_TENANT", ""),
 		DebugAddr:     env("FIELDSYNC_DEBUG_ADDR", ""),
 	}
+	// Absolute before anything starts: the embedded S3 gateway changes the
+	// process's working directory to its object root, where a relative path
+	// would then land (the JWT keys of ./data/keys inside a bucket).
+	var err error
+	if c.DataDir, err = absPath("FIELDSYNC_DATA_DIR", c.DataDir); err != nil {
+		return c, err
+	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return c, &configError{"FIELDSYNC_ADDR", c.Addr, "want host:port"}
 	}
@@ -143,7 +154,6 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if err := c.LogLevel.UnmarshalText([]byte(lv)); err != nil {
 		return c, &configError{"FIELDSYNC_LOG_LEVEL", lv, "want debug, info, warn or error"}
 	}
-	var err error
 	if c.SyncRetention, err = duration(env, "FIELDSYNC_SYNC_RETENTION", "720h"); err != nil {
 		return c, err
 	}
@@ -194,19 +204,40 @@ func loadAuthConfig(env func(string, string) string, dataDir string) (AuthConfig
 	if a.MaxFailsAddr, err = positiveInt(env, "FIELDSYNC_LOGIN_MAX_FAILURES_ADDR", "30"); err != nil {
 		return a, err
 	}
-	a.KeyFile = env("FIELDSYNC_JWT_KEY_FILE", "")
+	if a.KeyReload, err = duration(env, "FIELDSYNC_JWT_KEY_RELOAD", auth.KeyReload.String()); err != nil {
+		return a, err
+	}
+	if a.KeyFile = env("FIELDSYNC_JWT_KEY_FILE", ""); a.KeyFile != "" {
+		if a.KeyFile, err = absPath("FIELDSYNC_JWT_KEY_FILE", a.KeyFile); err != nil {
+			return a, err
+		}
+	}
 	if v := env("FIELDSYNC_JWT_PREVIOUS_KEY_FILES", ""); v != "" {
 		if a.KeyFile == "" {
 			return a, &configError{"FIELDSYNC_JWT_PREVIOUS_KEY_FILES", v, "needs FIELDSYNC_JWT_KEY_FILE"}
 		}
 		for _, p := range strings.Split(v, ",") {
 			if p = strings.TrimSpace(p); p != "" {
+				if p, err = absPath("FIELDSYNC_JWT_PREVIOUS_KEY_FILES", p); err != nil {
+					return a, err
+				}
 				a.PreviousKeys = append(a.PreviousKeys, p)
 			}
 		}
 	}
-	a.KeyDir = env("FIELDSYNC_JWT_KEY_DIR", filepath.Join(dataDir, "keys"))
+	if a.KeyDir, err = absPath("FIELDSYNC_JWT_KEY_DIR", env("FIELDSYNC_JWT_KEY_DIR", filepath.Join(dataDir, "keys"))); err != nil {
+		return a, err
+	}
 	return a, nil
+}
+
+// absPath makes a configured path absolute against the working directory at start.
+func absPath(name, p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", &configError{name, p, err.Error()}
+	}
+	return abs, nil
 }
 
 func positiveInt(env func(string, string) string, name, def string) (int, error) {

@@ -16,7 +16,11 @@ import (
 func runDevstack(ctx context.Context, cfg Config, args []string, stdout, stderr io.Writer) error {
 	envFile := ""
 	if len(args) == 2 && args[0] == "--env-file" {
-		envFile = args[1]
+		// Absolute now: the embedded S3 gateway changes the working directory at start.
+		var err error
+		if envFile, err = filepath.Abs(args[1]); err != nil {
+			return fmt.Errorf("devstack: --env-file %q: %w", args[1], err)
+		}
 	} else if len(args) != 0 {
 		return fmt.Errorf("usage: fieldsync devstack [--env-file PATH]")
 	}

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -21,6 +23,7 @@ func envOf(m map[string]string) func(string) string {
 }
 
 func TestLoadConfigNamesTheBadVariable(t *testing.T) {
+	chdirPkg(t)
 	for _, tc := range []struct{ name, value string }{
 		{"FIELDSYNC_ADDR", "8080"},
 		{"FIELDSYNC_MONGO_URI", "postgres://x"},
@@ -46,12 +49,23 @@ func TestLoadConfigNamesTheBadVariable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != "127.0.0.1:8080" || c.DataDir != "./data" || c.SyncRetention != 720*time.Hour || c.MongoDB != "fieldsync" {
+	// Absolute at once (the embedded S3 gateway changes the working directory at start).
+	if wantDir, _ := filepath.Abs("data"); c.Addr != "127.0.0.1:8080" || c.DataDir != wantDir || c.SyncRetention != 720*time.Hour || c.MongoDB != "fieldsync" {
 		t.Fatalf("got defaults %+v", c)
 	}
 	if m := c.Media; m.MaxBytes != 20<<20 || m.UploadExpiry != 15*time.Minute || m.DownloadExpiry != 5*time.Minute ||
 		m.CleanupAge != 168*time.Hour || m.CleanupInterval != 10*time.Minute {
 		t.Fatalf("got media defaults %+v", m)
+	}
+}
+
+// chdirPkg returns this test binary to the package directory: an embedded S3
+// gateway started in-process by an earlier test left it in that test's
+// (removed) directory, and LoadConfig makes relative paths absolute against it.
+func chdirPkg(tb testing.TB) {
+	tb.Helper()
+	if err := os.Chdir(pkgDir); err != nil {
+		tb.Fatal(err)
 	}
 }
 

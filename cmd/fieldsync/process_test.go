@@ -62,8 +62,16 @@ type proc struct {
 // startProcess starts `fieldsync serve` on dir with extra env and waits until it serves.
 func startProcess(tb testing.TB, dir string, env ...string) *proc {
 	tb.Helper()
+	return startProcessIn(tb, "", append([]string{"FIELDSYNC_DATA_DIR=" + dir}, env...)...)
+}
+
+// startProcessIn starts `fieldsync serve` in the working directory cwd (the
+// test's own when empty) with env, and waits until it serves.
+func startProcessIn(tb testing.TB, cwd string, env ...string) *proc {
+	tb.Helper()
 	cmd := exec.Command(fieldsyncBinary(tb), "serve")
-	cmd.Env = append(os.Environ(), "FIELDSYNC_DATA_DIR="+dir, "FIELDSYNC_ADDR=127.0.0.1:0", "FIELDSYNC_LOG_LEVEL=info")
+	cmd.Dir = cwd
+	cmd.Env = append(os.Environ(), "FIELDSYNC_ADDR=127.0.0.1:0", "FIELDSYNC_LOG_LEVEL=info")
 	cmd.Env = append(cmd.Env, env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -93,6 +93,6 @@ func runKeysRotate(cfg Config, out io.Writer) error {
 		return fmt.Errorf("keys rotate: %w", err)
 	}
 	fmt.Fprintf(out, "new signing key %s in %s: published within %s, signing from %s\n",
-		kid, cfg.Auth.KeyDir, auth.KeyReload, time.Now().Add(auth.KeyActivation).UTC().Format(time.RFC3339))
+		kid, cfg.Auth.KeyDir, cfg.Auth.KeyReload, time.Now().Add(auth.KeyActivation).UTC().Format(time.RFC3339))
 	return nil
 }
