@@ -85,6 +85,7 @@ type AuthConfig struct {
 	KeyDir         string
 	MaxFailsUser   int
 	MaxFailsAddr   int
+	MaxFailsAcct   int
 	ThrottleWindow time.Duration
 }
 
@@ -174,7 +175,7 @@ func loadAuthConfig(env func(string, string) string, dataDir string) (AuthConfig
 	}{
 		{&a.AccessTTL, "FIELDSYNC_ACCESS_TOKEN_TTL", "15m"},
 		{&a.RefreshTTL, "FIELDSYNC_REFRESH_TOKEN_TTL", "720h"},
-		{&a.ReuseGrace, "FIELDSYNC_REFRESH_REUSE_GRACE", "30s"},
+		{&a.ReuseGrace, "FIELDSYNC_REFRESH_REUSE_GRACE", "720h"},
 		{&a.CacheTTL, "FIELDSYNC_AUTH_CACHE_TTL", "5s"},
 		{&a.ThrottleWindow, "FIELDSYNC_LOGIN_WINDOW", "15m"},
 	} {
@@ -192,6 +193,9 @@ func loadAuthConfig(env func(string, string) string, dataDir string) (AuthConfig
 		return a, err
 	}
 	if a.MaxFailsAddr, err = positiveInt(env, "FIELDSYNC_LOGIN_MAX_FAILURES_ADDR", "30"); err != nil {
+		return a, err
+	}
+	if a.MaxFailsAcct, err = positiveInt(env, "FIELDSYNC_LOGIN_MAX_FAILURES_ACCOUNT", "100"); err != nil {
 		return a, err
 	}
 	a.KeyFile = env("FIELDSYNC_JWT_KEY_FILE", "")
