@@ -29,12 +29,22 @@ type Session struct {
 	// again until RotatedAt + the reuse grace (a retry whose answer was lost).
 	GraceHash string `json:"-" bson:"grace_hash"`
 	// RotatedAt is when GraceHash was rotated (start of its retry grace).
-	RotatedAt    time.Time  `json:"rotated_at" bson:"rotated_at"`
-	CreatedAt    time.Time  `json:"created_at" bson:"created_at"`
-	LastUsedAt   time.Time  `json:"last_used_at" bson:"last_used_at"`
-	ExpiresAt    time.Time  `json:"expires_at" bson:"expires_at"`
-	RevokedAt    *time.Time `json:"revoked_at,omitempty" bson:"revoked_at,omitempty"`
-	RevokeReason string     `json:"revoke_reason,omitempty" bson:"revoke_reason,omitempty"`
+	RotatedAt time.Time `json:"rotated_at" bson:"rotated_at"`
+	// Generation numbers the current refresh token: 1 at login, one more per
+	// refresh or retry. Access tokens carry the generation they came with.
+	Generation int64 `json:"-" bson:"generation"`
+	// GraceGeneration is the generation of GraceHash's token; generations
+	// between it and Generation were superseded by retries (never delivered).
+	GraceGeneration int64 `json:"-" bson:"grace_generation"`
+	// SeenGeneration is the latest generation known used: its access token
+	// on a request or its refresh token presented. Once Generation is seen,
+	// GraceHash can no longer be retried.
+	SeenGeneration int64      `json:"-" bson:"seen_generation"`
+	CreatedAt      time.Time  `json:"created_at" bson:"created_at"`
+	LastUsedAt     time.Time  `json:"last_used_at" bson:"last_used_at"`
+	ExpiresAt      time.Time  `json:"expires_at" bson:"expires_at"`
+	RevokedAt      *time.Time `json:"revoked_at,omitempty" bson:"revoked_at,omitempty"`
+	RevokeReason   string     `json:"revoke_reason,omitempty" bson:"revoke_reason,omitempty"`
 }
 
 // Active reports whether s may still be used at now.

@@ -50,9 +50,11 @@ func TestLoginMeRefreshLogout(t *testing.T) {
 	if next.RefreshToken == s.Refresh || next.AccessToken == "" || next.TokenType != "Bearer" || next.ExpiresIn != 900 {
 		t.Fatalf("refresh answered %+v", next)
 	}
-	mustDo(t, srv, "POST", "/v1/auth/refresh", refreshBody(s.Refresh), nil, 200, nil) // a retry within the grace window
-	mustDo(t, srv, "POST", "/v1/auth/logout", "", bearerHeader(next.AccessToken), 204, nil)
-	mustDo(t, srv, "GET", "/v1/me", "", bearerHeader(next.AccessToken), 401, nil)
+	var again tokenPair
+	mustDo(t, srv, "POST", "/v1/auth/refresh", refreshBody(s.Refresh), nil, 200, &again) // a retry: next was never used
+	mustDo(t, srv, "GET", "/v1/me", "", bearerHeader(next.AccessToken), 401, nil)        // superseded by the retry
+	mustDo(t, srv, "POST", "/v1/auth/logout", "", bearerHeader(again.AccessToken), 204, nil)
+	mustDo(t, srv, "GET", "/v1/me", "", bearerHeader(again.AccessToken), 401, nil)
 	mustDo(t, srv, "GET", "/v1/me", "", s.Headers(), 401, nil)
 	mustDo(t, srv, "POST", "/v1/auth/refresh", refreshBody(next.RefreshToken), nil, 401, nil)
 }
@@ -137,15 +139,15 @@ func TestLoginThrottled(t *testing.T) {
 	mustLogin(t, srv, "guard.a1")
 }
 
-// TestRefreshReuseRevokesDevice: after the grace window, a rotated refresh
-// token revokes the device session: the newest access token stops working.
+// TestRefreshReuseRevokesDevice: once the new pair has been used, the rotated
+// refresh token revokes the device session: the newest access token stops working.
 func TestRefreshReuseRevokesDevice(t *testing.T) {
 	t.Parallel()
 	srv := newFullServer(t)
 	s := mustLoginSession(t, srv, "tech.a1", "")
 	var t1 tokenPair
 	mustDo(t, srv, "POST", "/v1/auth/refresh", refreshBody(s.Refresh), nil, 200, &t1)
-	depsOf(t, srv).Clock.Advance(auth.DefaultReuseGrace + time.Second)
+	mustDo(t, srv, "GET", "/v1/me", "", bearerHeader(t1.AccessToken), 200, nil)
 	scenario{method: "POST", url: "/v1/auth/refresh", body: refreshBody(s.Refresh), status: 401, contains: []string{"already used"}}.run(t, srv)
 	mustDo(t, srv, "GET", "/v1/me", "", bearerHeader(t1.AccessToken), 401, nil)
 	mustDo(t, srv, "POST", "/v1/auth/refresh", refreshBody(t1.RefreshToken), nil, 401, nil)
@@ -291,6 +293,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	mustDo(t, srv, "POST", "/v1/auth/login", `{"username":"guard.a1","password":"wrong-secret-pw","device_id":"p"}`, nil, 401, nil)
 	var next tokenPair
 	mustDo(t, srv, "POST", "/v1/auth/refresh", refreshBody(s.Refresh), nil, 200, &next)
+	mustDo(t, srv, "GET", "/v1/me", "", bearerHeader(next.AccessToken), 200, nil)
 	depsOf(t, srv).Clock.Advance(time.Hour)
 	mustDo(t, srv, "POST", "/v1/auth/refresh", refreshBody(s.Refresh), nil, 401, nil) // reuse: logged as a warning
 	mustDo(t, srv, "GET", "/v1/me", "", bearerHeader(next.AccessToken), 401, nil)

@@ -24,7 +24,7 @@ type RateLimit struct {
 var (
 	// DefaultAddressLimit applies to every /v1 request per client address.
 	DefaultAddressLimit = RateLimit{Rate: 500, Burst: 1000}
-	// DefaultDeviceLimit applies to every authenticated request per device.
+	// DefaultDeviceLimit applies to every authenticated request per device session.
 	DefaultDeviceLimit = RateLimit{Rate: 30, Burst: 60}
 )
 
@@ -97,13 +97,16 @@ func (s *Server) addressLimit(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// deviceLimit limits every authenticated request per device (after authenticate).
+// deviceLimit limits every authenticated request per device session (after
+// authenticate). The bucket is the session's, not the device id's: a device
+// id is chosen by the client, so keyed by it another user logging in with
+// the same id would spend this phone's requests.
 func (s *Server) deviceLimit(c *fiber.Ctx) error {
 	caller := fieldsync.CallerFromContext(c.UserContext())
 	if caller == nil {
 		return c.Next()
 	}
-	if ok, wait := s.byDevice.allow(caller.TenantID + "/" + caller.DeviceID); !ok {
+	if ok, wait := s.byDevice.allow(caller.TenantID + "/" + caller.SessionID); !ok {
 		return rateLimited(wait)
 	}
 	return c.Next()

@@ -82,6 +82,9 @@ type Options struct {
 	Sync fieldsync.SyncService
 	// Now is the clock (tests inject one); nil means time.Now.
 	Now func() time.Time
+	// EventHeartbeat is how often an idle event stream gets a heartbeat, and
+	// looks at its session again (default DefaultEventHeartbeat, 15s).
+	EventHeartbeat time.Duration
 }
 
 // Server is the fieldsync HTTP API.
@@ -103,6 +106,9 @@ func New(opts Options) *Server {
 		opts.Now = time.Now
 	}
 	opts.Timeouts = opts.Timeouts.withDefaults()
+	if opts.EventHeartbeat <= 0 {
+		opts.EventHeartbeat = DefaultEventHeartbeat
+	}
 	s := &Server{opts: opts, log: opts.Logger, metrics: newMetrics(opts.PendingMedia)}
 	s.byAddress = newLimiter(orDefault(opts.AddressLimit, DefaultAddressLimit), opts.Now)
 	s.byDevice = newLimiter(orDefault(opts.DeviceLimit, DefaultDeviceLimit), opts.Now)

@@ -236,13 +236,22 @@ func (s *Server) handleSyncConfig(c *fiber.Ctx) error {
 	return c.JSON(s.opts.Sync.Config())
 }
 
-// sseHeartbeat keeps idle event streams (and proxies) alive.
-const sseHeartbeat = 15 * time.Second
+// DefaultEventHeartbeat is how often an idle event stream gets a comment
+// heartbeat (Options.EventHeartbeat overrides it).
+const DefaultEventHeartbeat = 15 * time.Second
 
 // handleSyncEvents is Server-Sent Events: `changed` whenever the caller's
-// scope may have new changes, a comment heartbeat every 15 s. The stream ends
-// at the server's write timeout; clients reconnect (the `retry` field says when).
+// scope may have new changes, a comment heartbeat every EventHeartbeat. The
+// stream ends at the server's write timeout (clients reconnect; the `retry`
+// field says when), as soon as the client is gone — the connection's close
+// is noticed at once, a dead peer at the latest when a heartbeat can no
+// longer be written — and once its session is revoked, its user deactivated
+// or logged out: the session is looked at again (the same cached lookup as
+// every request, so within the auth cache TTL on other instances) before each
+// `changed` and at each heartbeat. A stream's end frees its slot among the
+// user's MaxSubscriptions.
 func (s *Server) handleSyncEvents(c *fiber.Ctx) error {
+	caller := fieldsync.CallerFromContext(c.UserContext())
 	ctx, cancel := streamContext(c)
 	ch, err := s.opts.Sync.Subscribe(ctx)
 	if err != nil {
@@ -252,10 +261,34 @@ func (s *Server) handleSyncEvents(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set("X-Accel-Buffering", "no")
+	// The stream reads nothing more from the client, so a read on the
+	// connection returns only when the client closes it (or sends garbage):
+	// either way the stream is over. The connection is not reused after the
+	// stream, so nothing the watcher might read is lost to a next request.
+	c.Context().SetConnectionClose()
+	conn := c.Context().Conn()
+	go func() {
+		var b [1]byte
+		_, _ = conn.Read(b[:])
+		cancel()
+	}()
+	heartbeat := s.opts.EventHeartbeat
 	deadline := time.Now().Add(s.opts.Timeouts.Write - time.Second)
+	live := func() bool {
+		if s.opts.Auth == nil {
+			return true
+		}
+		rctx, rcancel := context.WithTimeout(ctx, s.opts.Timeouts.Request)
+		defer rcancel()
+		err := s.opts.Auth.Recheck(rctx, caller)
+		if err != nil && fieldsync.ErrorCode(err) != fieldsync.EUnauthorized {
+			s.log.Warn("event stream: session check failed; ending the stream", "err", err)
+		}
+		return err == nil
+	}
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer cancel()
-		tick := time.NewTicker(sseHeartbeat)
+		tick := time.NewTicker(heartbeat)
 		defer tick.Stop()
 		end := time.NewTimer(time.Until(deadline))
 		defer end.Stop()
@@ -271,13 +304,15 @@ func (s *Server) handleSyncEvents(c *fiber.Ctx) error {
 		for {
 			select {
 			case _, ok := <-ch:
-				if !ok || !send("event: changed\ndata: {}\n\n") {
+				if !ok || !live() || !send("event: changed\ndata: {}\n\n") {
 					return
 				}
 			case <-tick.C:
-				if !send(": heartbeat\n\n") {
+				if !live() || !send(": heartbeat\n\n") {
 					return
 				}
+			case <-ctx.Done():
+				return
 			case <-end.C:
 				return
 			}

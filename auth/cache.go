@@ -75,3 +75,17 @@ func (c *callerCache) dropWhere(f func(*cacheEntry) bool) {
 		}
 	}
 }
+
+// markSeen returns e with its session's generation gen marked seen, and
+// caches that copy in e's place (entries are shared: never changed in place).
+func (c *callerCache) markSeen(e *cacheEntry, gen int64) *cacheEntry {
+	sess := *e.sess
+	sess.SeenGeneration = max(sess.SeenGeneration, gen)
+	ne := &cacheEntry{sess: &sess, user: e.user, loaded: e.loaded}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m[sess.ID] == e {
+		c.m[sess.ID] = ne
+	}
+	return ne
+}

@@ -13,7 +13,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -38,8 +37,14 @@ type SessionStore interface {
 	CreateSession(ctx context.Context, s *fieldsync.Session) error
 	SessionByID(ctx context.Context, id string) (*fieldsync.Session, error)
 	SessionsOfUser(ctx context.Context, tenant, userID string) ([]*fieldsync.Session, error)
-	// SwapRefresh replaces the refresh state of next.ID if its current hash is still expectHash.
-	SwapRefresh(ctx context.Context, expectHash string, next *fieldsync.Session) (bool, error)
+	// SwapRefresh replaces the refresh state of the unrevoked session next.ID
+	// if its current hash is still expectHash and no generation beyond
+	// expectSeen was marked seen meanwhile.
+	SwapRefresh(ctx context.Context, expectHash string, expectSeen int64, next *fieldsync.Session) (bool, error)
+	// MarkGenerationSeen records that the access token of generation gen of
+	// session id was used, if gen is still the session's current generation
+	// and not yet marked; it reports whether it marked it.
+	MarkGenerationSeen(ctx context.Context, id string, gen int64) (bool, error)
 	RevokeSessions(ctx context.Context, f fieldsync.SessionFilter, now time.Time, reason string) (int, error)
 }
 
@@ -70,7 +75,6 @@ type Store interface {
 const (
 	DefaultAccessTTL  = 15 * time.Minute
 	DefaultRefreshTTL = 30 * 24 * time.Hour
-	DefaultReuseGrace = 30 * time.Second
 	DefaultCacheTTL   = 5 * time.Second
 )
 
@@ -86,8 +90,10 @@ type Options struct {
 	// RefreshTTL is the sliding lifetime of a device session: each refresh
 	// extends it to now+RefreshTTL (default 30 days).
 	RefreshTTL time.Duration
-	// ReuseGrace is how long after a rotation the just-rotated refresh token
-	// may be presented again by a phone that lost the response (default 30s).
+	// ReuseGrace, when positive, bounds how long after a rotation the rotated
+	// refresh token may still be presented again by a phone that lost the
+	// answer (while the new pair is unused). Zero means no bound but the
+	// session's own lifetime: a phone may next have signal hours later.
 	ReuseGrace time.Duration
 	// CacheTTL bounds how stale a request's view of its user and session may
 	// be on an instance that did not make the change itself (default 5s).
@@ -100,11 +106,19 @@ type Options struct {
 	// Password sets the argon2id cost of new password hashes (tests lower it).
 	Password PasswordParams
 	// ConcurrentHashes bounds the argon2id hashes computed at once (default:
-	// GOMAXPROCS). Each takes the hash's memory (7 MiB): forty phones logging
-	// in together must not take forty times that; the others wait their turn
-	// (and give up with 503 at their request's deadline).
+	// GOMAXPROCS-1, at least 1, so a core stays free for the database and
+	// sync traffic). Each takes the hash's memory (7 MiB) and a core: forty
+	// phones logging in together must not take forty times that; the others
+	// queue, first come first served.
 	ConcurrentHashes int
-	Logger           *slog.Logger
+	// LoginQueue bounds the logins waiting for a hashing turn (default 64);
+	// one more is answered 503 with Retry-After at once.
+	LoginQueue int
+	// LoginWait bounds how long a login waits for its turn (default 10s, and
+	// never past its request's deadline); a login that would wait longer is
+	// answered 503 with Retry-After at once.
+	LoginWait time.Duration
+	Logger    *slog.Logger
 }
 
 // Service is the identity service.
@@ -119,8 +133,8 @@ type Service struct {
 	dummyHash string
 	// lastPurge is when this instance last purged expired login counters (unix seconds).
 	lastPurge atomic.Int64
-	// hashing holds a slot per argon2id hash being computed.
-	hashing chan struct{}
+	// hashing queues the argon2id hashes.
+	hashing *hashQueue
 }
 
 // New returns a service on opts.
@@ -134,9 +148,6 @@ func New(opts Options) *Service {
 	if opts.RefreshTTL <= 0 {
 		opts.RefreshTTL = DefaultRefreshTTL
 	}
-	if opts.ReuseGrace <= 0 {
-		opts.ReuseGrace = DefaultReuseGrace
-	}
 	if opts.CacheTTL <= 0 {
 		opts.CacheTTL = DefaultCacheTTL
 	}
@@ -146,14 +157,21 @@ func New(opts Options) *Service {
 	opts.Throttle = opts.Throttle.withDefaults()
 	opts.Password = opts.Password.withDefaults()
 	if opts.ConcurrentHashes <= 0 {
-		opts.ConcurrentHashes = runtime.GOMAXPROCS(0)
+		opts.ConcurrentHashes = defaultConcurrentHashes()
 	}
+	if opts.LoginQueue <= 0 {
+		opts.LoginQueue = DefaultLoginQueue
+	}
+	if opts.LoginWait <= 0 {
+		opts.LoginWait = DefaultLoginWait
+	}
+	start := time.Now()
 	dummy, err := opts.Password.Hash("fieldsync-no-such-user")
 	if err != nil {
 		panic(fmt.Sprintf("auth: no randomness: %v", err))
 	}
 	return &Service{opts: opts, store: opts.Store, keys: opts.Keys, log: opts.Logger, cache: newCallerCache(opts.CacheTTL), dummyHash: dummy,
-		hashing: make(chan struct{}, opts.ConcurrentHashes)}
+		hashing: newHashQueue(opts.ConcurrentHashes, opts.LoginQueue, opts.LoginWait, time.Since(start))}
 }
 
 // hashPassword hashes a new password in its turn.
@@ -170,14 +188,14 @@ func (s *Service) hashPassword(ctx context.Context, password string) (string, er
 	return hash, nil
 }
 
-// hashSlot waits for a turn to compute an argon2id hash; release it when done.
+// hashSlot waits for a turn to compute an argon2id hash; release it when
+// done. It answers unavailable with RetryAfter when the turn would come too late.
 func (s *Service) hashSlot(ctx context.Context) (release func(), err error) {
-	select {
-	case s.hashing <- struct{}{}:
-		return func() { <-s.hashing }, nil
-	case <-ctx.Done():
-		return nil, &fieldsync.Error{Code: fieldsync.EUnavailable, Message: "too many logins at once; retry", RetryAfter: 1, Err: ctx.Err()}
+	start, err := s.hashing.acquire(ctx)
+	if err != nil {
+		return nil, err
 	}
+	return func() { s.hashing.release(start) }, nil
 }
 
 func (s *Service) now() time.Time { return s.opts.Now() }
@@ -229,8 +247,8 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Tokens, error) {
 		return nil, err
 	}
 	now := s.now()
-	userKey, addrKey := throttleKey("u", in.Tenant+"/"+in.Username), throttleKey("a", in.Addr)
-	if err := s.checkThrottle(ctx, now, userKey, addrKey); err != nil {
+	keys := newThrottleKeys(in.Tenant, in.Username, in.Addr)
+	if err := s.checkThrottle(ctx, now, keys); err != nil {
 		return nil, err
 	}
 	u, err := s.store.UserByUsername(ctx, in.Tenant, in.Username)
@@ -251,12 +269,12 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Tokens, error) {
 		s.log.ErrorContext(ctx, "auth: stored password hash unreadable", "user_id", u.ID)
 	}
 	if u == nil || !ok || !u.Active {
-		if err := s.recordFailure(ctx, now, userKey, addrKey); err != nil {
+		if err := s.recordFailure(ctx, now, keys); err != nil {
 			return nil, err
 		}
 		return nil, errBadCredentials
 	}
-	if err := s.clearFailures(ctx, now, userKey); err != nil {
+	if err := s.clearFailures(ctx, now, keys); err != nil {
 		return nil, err
 	}
 	if _, err := s.store.RevokeSessions(ctx, fieldsync.SessionFilter{TenantID: u.TenantID, UserID: u.ID, DeviceID: in.DeviceID}, now, "replaced by a new login"); err != nil {
@@ -269,7 +287,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (*Tokens, error) {
 	}
 	sess := &fieldsync.Session{
 		ID: refresh.sessionID, TenantID: u.TenantID, UserID: u.ID, DeviceID: in.DeviceID,
-		RefreshHash: hash2, UsedHashes: []string{},
+		RefreshHash: hash2, UsedHashes: []string{}, Generation: 1,
 		CreatedAt: now, LastUsedAt: now, RotatedAt: now, ExpiresAt: now.Add(s.opts.RefreshTTL),
 	}
 	if err := s.store.CreateSession(ctx, sess); err != nil {
@@ -313,10 +331,12 @@ var (
 
 // Refresh exchanges a refresh token for a new pair and rotates it: the token
 // presented stops working. Presenting a rotated token again revokes the whole
-// device session (theft signal) — except the token rotated last, within
-// ReuseGrace of its rotation: that is a phone retrying a refresh whose answer
-// it never received, and it gets a fresh pair. The pair it lost is
-// superseded: presenting that one later is theft too.
+// device session (theft signal) — except the token rotated last while the
+// pair it was exchanged for has never been used (neither its access token on
+// a request nor its refresh token presented): that is a phone retrying a
+// refresh whose answer it never received, maybe hours later, and it gets a
+// fresh pair. The pair it lost is superseded: its access token is refused and
+// presenting its refresh token later is theft too.
 func (s *Service) Refresh(ctx context.Context, token string) (*Tokens, error) {
 	sid, ok := parseRefreshToken(token)
 	if !ok {
@@ -335,13 +355,15 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Tokens, error) {
 		switch {
 		case equalHash(h, sess.RefreshHash):
 			next.UsedHashes = remember(sess.UsedHashes, h)
-			next.GraceHash, next.RotatedAt = h, now
-		case sess.GraceHash != "" && equalHash(h, sess.GraceHash) && now.Sub(sess.RotatedAt) <= s.opts.ReuseGrace:
-			// A retry within the grace window: mint again, keep the window's
-			// start, and remember the superseded token — it was never
-			// delivered, so whoever presents it later is not this phone.
+			next.GraceHash, next.GraceGeneration, next.RotatedAt = h, sess.Generation, now
+			next.SeenGeneration = max(sess.SeenGeneration, sess.Generation)
+		case sess.GraceHash != "" && equalHash(h, sess.GraceHash) && sess.SeenGeneration < sess.Generation &&
+			(s.opts.ReuseGrace <= 0 || now.Sub(sess.RotatedAt) <= s.opts.ReuseGrace):
+			// A retry while the current pair is unused: mint again and
+			// remember the superseded token — it was never delivered, so
+			// whoever presents it later is not this phone.
 			next.UsedHashes = remember(sess.UsedHashes, sess.RefreshHash)
-		case containsHash(sess.UsedHashes, h):
+		case containsHash(sess.UsedHashes, h) || sess.GraceHash != "" && equalHash(h, sess.GraceHash):
 			if sess.Active(now) {
 				n, err := s.store.RevokeSessions(ctx, fieldsync.SessionFilter{TenantID: sess.TenantID, ID: sess.ID}, now, "refresh token reuse")
 				if err != nil {
@@ -368,13 +390,15 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Tokens, error) {
 		if err != nil {
 			return nil, err
 		}
-		next.RefreshHash, next.LastUsedAt, next.ExpiresAt = newHash, now, now.Add(s.opts.RefreshTTL)
-		swapped, err := s.store.SwapRefresh(ctx, sess.RefreshHash, &next)
+		next.RefreshHash, next.Generation, next.LastUsedAt, next.ExpiresAt = newHash, sess.Generation+1, now, now.Add(s.opts.RefreshTTL)
+		// The swap fails if the current pair was used meanwhile (its access
+		// token marked seen): the retry is then looked at again as reuse.
+		swapped, err := s.store.SwapRefresh(ctx, sess.RefreshHash, sess.SeenGeneration, &next)
 		if err != nil {
 			return nil, err
 		}
 		if !swapped {
-			continue // a concurrent refresh or a revocation: look again
+			continue // a concurrent refresh, a first use or a revocation: look again
 		}
 		s.cache.drop(sess.ID)
 		return s.issue(u, &next, refresh, now)
@@ -400,7 +424,10 @@ var errBadAccess = fieldsync.Errorf(fieldsync.EUnauthorized, "missing or invalid
 // Authenticate verifies a bearer access token and returns the caller with the
 // user's role, department and sites as they are now (at most CacheTTL stale).
 // A revoked session, a deactivated user or an expired session is unauthorized
-// on the next request, whatever the token's own expiry.
+// on the next request, whatever the token's own expiry; so is the access token
+// of a pair superseded by a refresh retry. The first use of a pair's access
+// token is recorded (one conditional update per pair and instance), so that
+// the refresh token it was exchanged for can no longer be retried.
 func (s *Service) Authenticate(ctx context.Context, bearer string) (*fieldsync.Caller, error) {
 	claims, err := s.parseAccess(bearer)
 	if err != nil {
@@ -420,10 +447,99 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*fieldsync.C
 	if !e.user.Active {
 		return nil, errUserInactive
 	}
+	if claims.Generation > 0 {
+		if e, err = s.useGeneration(ctx, e, claims.Generation, now); err != nil {
+			return nil, err
+		}
+	}
 	return &fieldsync.Caller{
 		UserID: e.user.ID, Name: e.user.Name, TenantID: e.user.TenantID, DeviceID: e.sess.DeviceID, SessionID: e.sess.ID,
 		Role: e.user.Role, Department: e.user.Department, SiteIDs: slices.Clone(e.user.SiteIDs),
 	}, nil
+}
+
+var errSuperseded = fieldsync.Errorf(fieldsync.EUnauthorized, "access token superseded by a later refresh; refresh again")
+
+// useGeneration checks that an access token of generation gen is not
+// superseded and marks gen seen the first time it is used.
+func (s *Service) useGeneration(ctx context.Context, e *cacheEntry, gen int64, now time.Time) (*cacheEntry, error) {
+	reloaded, tried := false, false
+	for {
+		if gen > e.sess.Generation && !reloaded {
+			// Issued after this entry was cached (a refresh on another instance).
+			if err := s.reload(ctx, &e, now); err != nil {
+				return nil, err
+			}
+			reloaded = true
+			continue
+		}
+		switch {
+		case gen > e.sess.Generation:
+			return nil, errBadAccess
+		case gen < e.sess.Generation && gen > e.sess.GraceGeneration:
+			return nil, errSuperseded
+		case gen < e.sess.Generation || e.sess.SeenGeneration >= gen:
+			return e, nil
+		case tried:
+			return nil, errSessionEnded // still current and unmarked: only a revocation refuses the mark
+		}
+		tried = true
+		marked, err := s.store.MarkGenerationSeen(ctx, e.sess.ID, gen)
+		if err != nil {
+			return nil, err
+		}
+		if marked {
+			return s.cache.markSeen(e, gen), nil
+		}
+		// A refresh, another request or a revocation got there first: look again.
+		if err := s.reload(ctx, &e, now); err != nil {
+			return nil, err
+		}
+		reloaded = true
+	}
+}
+
+// reload replaces *e with the session and user as stored now.
+func (s *Service) reload(ctx context.Context, e **cacheEntry, now time.Time) error {
+	sid := (*e).sess.ID
+	s.cache.drop(sid)
+	fresh, err := s.lookup(ctx, sid, now)
+	if err != nil {
+		return err
+	}
+	if fresh == nil || !fresh.sess.Active(now) {
+		return errSessionEnded
+	}
+	if !fresh.user.Active {
+		return errUserInactive
+	}
+	*e = fresh
+	return nil
+}
+
+// Recheck reports whether the caller's session is still live and its user
+// active, through the same cached lookup as Authenticate (so at most CacheTTL
+// stale on an instance that did not make the change): long-lived requests
+// such as event streams call it to end once their device is cut off. It
+// returns unauthorized or, when the store cannot answer, unavailable.
+func (s *Service) Recheck(ctx context.Context, c *fieldsync.Caller) error {
+	if c == nil {
+		return errBadAccess
+	}
+	now := s.now()
+	e, err := s.lookup(ctx, c.SessionID, now)
+	if err != nil {
+		return err
+	}
+	switch {
+	case e == nil || e.sess.UserID != c.UserID || e.sess.TenantID != c.TenantID || e.sess.DeviceID != c.DeviceID:
+		return errBadAccess
+	case !e.sess.Active(now):
+		return errSessionEnded
+	case !e.user.Active:
+		return errUserInactive
+	}
+	return nil
 }
 
 // lookup returns the session and its user, from the cache when fresh; nil when either is gone.

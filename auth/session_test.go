@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -66,31 +67,32 @@ func TestRefreshRotation(t *testing.T) {
 	}
 }
 
-// TestRefreshReuseRevokesSession: presenting a rotated token after the grace
-// window is the theft signal: the whole device session is revoked, so the
-// thief's (or the phone's) newer tokens stop working too.
+// TestRefreshReuseRevokesSession: presenting a rotated token once the pair it
+// was exchanged for has been used is the theft signal: the whole device
+// session is revoked, so the thief's (or the phone's) newer tokens stop
+// working too.
 func TestRefreshReuseRevokesSession(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name  string
-		reuse func(t0, t1 *auth.Tokens) string
-		wait  time.Duration
+		name string
+		// use does what makes t0 a reused token and returns the newest pair.
+		use func(t testing.TB, f *fixture, t1 *auth.Tokens) *auth.Tokens
 	}{
-		{"last rotated token after the grace window", func(t0, _ *auth.Tokens) string { return t0.RefreshToken }, auth.DefaultReuseGrace + time.Second},
-		{"older token within the grace window", func(t0, _ *auth.Tokens) string { return t0.RefreshToken }, -1},
+		{"last rotated token after the new access token was used", func(t testing.TB, f *fixture, t1 *auth.Tokens) *auth.Tokens {
+			f.wantAccess(t, t1.AccessToken, true)
+			return t1
+		}},
+		{"older token after the new refresh token was presented", func(t testing.TB, f *fixture, t1 *auth.Tokens) *auth.Tokens {
+			return f.mustRefresh(t, t1.RefreshToken) // t0 is now two rotations old
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, nil)
 			t0 := f.login(t, "phone-1")
 			t1 := f.mustRefresh(t, t0.RefreshToken)
-			latest := t1
-			if tc.wait < 0 {
-				latest = f.mustRefresh(t, t1.RefreshToken) // t0 is now two rotations old
-			} else {
-				f.clock.Advance(tc.wait)
-			}
-			_, err := f.refresh(t, tc.reuse(t0, t1))
+			latest := tc.use(t, f, t1)
+			_, err := f.refresh(t, t0.RefreshToken)
 			wantCode(t, err, fieldsync.EUnauthorized)
 			_, err = f.refresh(t, latest.RefreshToken)
 			wantCode(t, err, fieldsync.EUnauthorized)
@@ -105,33 +107,100 @@ func TestRefreshReuseRevokesSession(t *testing.T) {
 	}
 }
 
-// TestRefreshRetryWithinGrace: a phone whose refresh answer was lost retries
-// with the same token within the grace window and is not locked out. The
-// pair it lost is superseded: whoever presents it later is not that phone,
-// so it revokes the session like any reuse.
-func TestRefreshRetryWithinGrace(t *testing.T) {
+// TestRefreshRetryHoursLater: a phone whose refresh answer was lost retries
+// with the same token when it next has signal, two hours later, and is not
+// logged out: the new pair was never used, so the retry gets a fresh pair.
+// The pair it lost is superseded: its access token is refused, and whoever
+// presents its refresh token is not that phone, so that revokes the session.
+func TestRefreshRetryHoursLater(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
 	t0 := f.login(t, "phone-1")
+	f.wantAccess(t, t0.AccessToken, true)
 	lost := f.mustRefresh(t, t0.RefreshToken)
-	f.clock.Advance(auth.DefaultReuseGrace - time.Second)
+	f.clock.Advance(2 * time.Hour)
 	retry := f.mustRefresh(t, t0.RefreshToken)
-	if retry.RefreshToken == lost.RefreshToken {
-		t.Fatal("retry returned the lost token")
+	if retry.RefreshToken == lost.RefreshToken || retry.AccessToken == lost.AccessToken {
+		t.Fatal("retry returned the lost pair")
 	}
-	again := f.mustRefresh(t, t0.RefreshToken) // a second retry, still inside the window
+	again := f.mustRefresh(t, t0.RefreshToken) // lost once more, retried again
+	f.wantAccess(t, lost.AccessToken, false)
+	f.wantAccess(t, retry.AccessToken, false)
+	f.wantAccess(t, again.AccessToken, true)
 	next := f.mustRefresh(t, again.RefreshToken)
 	f.wantAccess(t, next.AccessToken, true)
-	// The window is counted from the first rotation and does not restart with retries.
-	f.clock.Advance(2 * time.Second)
-	_, err := f.refresh(t, t0.RefreshToken)
+	// The superseded refresh token presented: theft; the session ends.
+	_, err := f.refresh(t, lost.RefreshToken)
 	wantCode(t, err, fieldsync.EUnauthorized)
 	f.wantAccess(t, next.AccessToken, false)
 }
 
+// TestRefreshRetryAfterSuccessorUsed: once the new pair has been used — its
+// access token on a request, or its refresh token presented — presenting the
+// token it was exchanged for revokes the session (401), and the new pair
+// stops working.
+func TestRefreshRetryAfterSuccessorUsed(t *testing.T) {
+	t.Parallel()
+	for name, use := range map[string]func(t testing.TB, f *fixture, t1 *auth.Tokens){
+		"access token used":       func(t testing.TB, f *fixture, t1 *auth.Tokens) { f.wantAccess(t, t1.AccessToken, true) },
+		"refresh token presented": func(t testing.TB, f *fixture, t1 *auth.Tokens) { f.mustRefresh(t, t1.RefreshToken) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, nil)
+			t0 := f.login(t, "phone-1")
+			t1 := f.mustRefresh(t, t0.RefreshToken)
+			use(t, f, t1)
+			f.clock.Advance(2 * time.Hour)
+			_, err := f.refresh(t, t0.RefreshToken)
+			wantCode(t, err, fieldsync.EUnauthorized)
+			f.wantAccess(t, t1.AccessToken, false)
+			sess, err := f.store.SessionByID(context.Background(), t0.Session.ID)
+			if err != nil || sess.RevokedAt == nil {
+				t.Fatalf("got session %+v, %v; want revoked", sess, err)
+			}
+		})
+	}
+}
+
+// TestRefreshUseSeenByAnotherInstance: the first use of a new pair on one
+// instance ends the retry of the old token on another.
+func TestRefreshUseSeenByAnotherInstance(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	second := auth.New(auth.Options{Store: devtest.MustOpenStoreDB(t, f.store.DB.Name(), mongodb.Options{}), Keys: f.keys, Now: f.clock.Now})
+	t0 := f.login(t, "phone-1")
+	f.wantAccess(t, t0.AccessToken, true) // cached here with generation 1
+	t1, err := second.Refresh(context.Background(), t0.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.wantAccess(t, t1.AccessToken, true) // newer than the cached entry: looked up and marked
+	_, err = second.Refresh(context.Background(), t0.RefreshToken)
+	wantCode(t, err, fieldsync.EUnauthorized)
+	f.clock.Advance(auth.DefaultCacheTTL)
+	f.wantAccess(t, t1.AccessToken, false)
+}
+
+// TestRefreshReuseGraceBound: FIELDSYNC_REFRESH_REUSE_GRACE, when set, bounds
+// how long after the rotation the old token may be retried; the window does
+// not restart with retries.
+func TestRefreshReuseGraceBound(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(o *auth.Options) { o.ReuseGrace = time.Hour })
+	t0 := f.login(t, "phone-1")
+	f.mustRefresh(t, t0.RefreshToken)
+	f.clock.Advance(time.Hour - time.Second)
+	retry := f.mustRefresh(t, t0.RefreshToken)
+	f.clock.Advance(2 * time.Second)
+	_, err := f.refresh(t, t0.RefreshToken)
+	wantCode(t, err, fieldsync.EUnauthorized)
+	f.wantAccess(t, retry.AccessToken, false)
+}
+
 // TestRefreshSupersededTokenRevokes: a thief who replays a stolen token
-// within the grace window gets a pair, but the phone's own token then
-// presented revokes the session, cutting the thief off too.
+// while the phone's new pair is unused gets a pair, but the phone's own token
+// then presented revokes the session, cutting the thief off too.
 func TestRefreshSupersededTokenRevokes(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
@@ -220,11 +289,15 @@ func TestLoginFailuresLookAlike(t *testing.T) {
 	wantCode(t, wrong, fieldsync.EUnauthorized)
 }
 
-// TestLoginThrottle: failures per username and per address are limited in a
-// window, even for the right password, and the window passes.
+// TestLoginThrottle: failures per username from one address, per address and
+// per username from all addresses are limited in a window, even for the
+// right password, and the window passes. Guessing a colleague's password
+// from one address does not lock the colleague out elsewhere.
 func TestLoginThrottle(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, func(o *auth.Options) { o.Throttle = auth.ThrottleOptions{PerUser: 3, PerAddr: 5, Window: time.Minute} })
+	f := newFixture(t, func(o *auth.Options) {
+		o.Throttle = auth.ThrottleOptions{PerUser: 3, PerAddr: 5, PerAccount: 7, Window: time.Minute}
+	})
 	ctx := context.Background()
 	login := func(user, pass, addr string) error {
 		_, err := f.svc.Login(ctx, auth.LoginInput{Tenant: "t1", Username: user, Password: pass, DeviceID: "p", Addr: addr})
@@ -233,12 +306,20 @@ func TestLoginThrottle(t *testing.T) {
 	for range 3 {
 		wantCode(t, login("guard.one", "wrong", "10.0.0.1"), fieldsync.EUnauthorized)
 	}
-	err := login("guard.one", "correct horse", "10.0.0.9")
+	err := login("guard.one", "correct horse", "10.0.0.1")
 	wantCode(t, err, fieldsync.ERateLimited)
 	var fe *fieldsync.Error
 	if !asError(err, &fe) || fe.RetryAfter < 1 || fe.RetryAfter > 60 {
 		t.Fatalf("got %+v, want RetryAfter within the window", err)
 	}
+	if err := login("guard.one", "correct horse", "10.0.0.9"); err != nil {
+		t.Fatalf("the user from another address: got %v, want logged in", err)
+	}
+	// Per username from all addresses: guesses spread over addresses.
+	for i := range 4 {
+		wantCode(t, login("guard.one", "wrong", fmt.Sprint("10.0.1.", i)), fieldsync.EUnauthorized)
+	}
+	wantCode(t, login("guard.one", "correct horse", "10.0.0.9"), fieldsync.ERateLimited)
 	// Per address: unknown usernames from one address.
 	for i := range 5 {
 		wantCode(t, login("spray"+string(rune('a'+i)), "x", "10.0.0.7"), fieldsync.EUnauthorized)

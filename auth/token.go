@@ -24,6 +24,9 @@ type accessClaims struct {
 	TenantID  string `json:"tid"`
 	SessionID string `json:"sid"`
 	DeviceID  string `json:"did"`
+	// Generation is the session's refresh generation the token was issued
+	// with (0 in tokens issued before generations were counted).
+	Generation int64 `json:"gen,omitempty"`
 }
 
 func (s *Service) signAccess(sess *fieldsync.Session, now time.Time) (string, error) {
@@ -37,9 +40,10 @@ func (s *Service) signAccess(sess *fieldsync.Session, now time.Time) (string, er
 			NotBefore: jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(s.opts.AccessTTL)),
 		},
-		TenantID:  sess.TenantID,
-		SessionID: sess.ID,
-		DeviceID:  sess.DeviceID,
+		TenantID:   sess.TenantID,
+		SessionID:  sess.ID,
+		DeviceID:   sess.DeviceID,
+		Generation: sess.Generation,
 	}
 	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
 	t.Header["kid"] = k.ID

@@ -45,20 +45,42 @@ func (s *Store) SessionsOfUser(ctx context.Context, tenant, userID string) ([]*f
 }
 
 // SwapRefresh atomically replaces the refresh state of the unrevoked session
-// next.ID whose current refresh hash is still expectHash (compare-and-swap in
-// one document update). It reports false when another rotation or a
-// revocation got there first.
-func (s *Store) SwapRefresh(ctx context.Context, expectHash string, next *fieldsync.Session) (bool, error) {
-	res, err := s.DB.Collection(collSessions).UpdateOne(ctx,
-		bson.M{"_id": next.ID, "refresh_hash": expectHash, "revoked_at": nil},
+// next.ID whose current refresh hash is still expectHash and whose seen
+// generation is still expectSeen (compare-and-swap in one document update).
+// It reports false when another rotation, a first use of the current pair or
+// a revocation got there first.
+func (s *Store) SwapRefresh(ctx context.Context, expectHash string, expectSeen int64, next *fieldsync.Session) (bool, error) {
+	q := bson.M{"_id": next.ID, "refresh_hash": expectHash, "revoked_at": nil, "seen_generation": expectSeen}
+	if expectSeen == 0 {
+		// Sessions stored before generations were counted lack the field.
+		delete(q, "seen_generation")
+		q["$or"] = bson.A{bson.M{"seen_generation": 0}, bson.M{"seen_generation": bson.M{"$exists": false}}}
+	}
+	res, err := s.DB.Collection(collSessions).UpdateOne(ctx, q,
 		bson.M{"$set": bson.M{
-			"refresh_hash": next.RefreshHash,
-			"used_hashes":  next.UsedHashes,
-			"grace_hash":   next.GraceHash,
-			"rotated_at":   next.RotatedAt,
-			"last_used_at": next.LastUsedAt,
-			"expires_at":   next.ExpiresAt,
+			"refresh_hash":     next.RefreshHash,
+			"used_hashes":      next.UsedHashes,
+			"grace_hash":       next.GraceHash,
+			"rotated_at":       next.RotatedAt,
+			"last_used_at":     next.LastUsedAt,
+			"expires_at":       next.ExpiresAt,
+			"generation":       next.Generation,
+			"grace_generation": next.GraceGeneration,
+			"seen_generation":  next.SeenGeneration,
 		}})
+	if err != nil {
+		return false, mapError(err)
+	}
+	return res.ModifiedCount == 1, nil
+}
+
+// MarkGenerationSeen records the first use of generation gen of the
+// unrevoked session id, if gen is still its current generation; it reports
+// whether it did (false: already marked, rotated on, or revoked).
+func (s *Store) MarkGenerationSeen(ctx context.Context, id string, gen int64) (bool, error) {
+	res, err := s.DB.Collection(collSessions).UpdateOne(ctx,
+		bson.M{"_id": id, "generation": gen, "seen_generation": bson.M{"$lt": gen}, "revoked_at": nil},
+		bson.M{"$set": bson.M{"seen_generation": gen}})
 	if err != nil {
 		return false, mapError(err)
 	}

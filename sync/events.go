@@ -18,6 +18,7 @@ type hub struct {
 	e       *Engine
 	mu      sync.Mutex
 	tenants map[string]*tenantSubs
+	seq     uint64 // orders subscriptions, oldest first
 }
 
 type tenantSubs struct {
@@ -29,12 +30,19 @@ type tenantSubs struct {
 type sub struct {
 	c  *fieldsync.Caller
 	ch chan struct{}
+	// replaced is closed when a newer stream of the same session takes this one's place.
+	replaced chan struct{}
+	seq      uint64
 }
 
 func newHub(e *Engine) *hub { return &hub{e: e, tenants: map[string]*tenantSubs{}} }
 
 // Subscribe returns a channel that receives a value when the caller's scope
-// has new changes; it is closed when ctx ends.
+// has new changes; it is closed when ctx ends, or when the same session
+// subscribes again while its user is at MaxSubscriptions: a phone whose
+// connection died unnoticed (no FIN ever came) reconnects and its new stream
+// replaces the dead one instead of being refused. Beyond MaxSubscriptions
+// streams of a user otherwise, it answers rate_limited.
 func (e *Engine) Subscribe(ctx context.Context) (<-chan struct{}, error) {
 	c, err := callerOf(ctx)
 	if err != nil {
@@ -54,16 +62,25 @@ func (h *hub) add(ctx context.Context, c *fieldsync.Caller) (<-chan struct{}, er
 		go h.poll(pctx, c.TenantID, ts)
 	}
 	n := 0
+	var oldest *sub // of this session
 	for s := range ts.subs {
 		if s.c.UserID == c.UserID {
 			n++
+			if c.SessionID != "" && s.c.SessionID == c.SessionID && (oldest == nil || s.seq < oldest.seq) {
+				oldest = s
+			}
 		}
 	}
 	if n >= h.e.opts.MaxSubscriptions {
-		return nil, &fieldsync.Error{Code: fieldsync.ERateLimited, RetryAfter: 30,
-			Message: "too many live event connections for this user"}
+		if oldest == nil {
+			return nil, &fieldsync.Error{Code: fieldsync.ERateLimited, RetryAfter: 30,
+				Message: "too many live event connections for this user"}
+		}
+		delete(ts.subs, oldest)
+		close(oldest.replaced)
 	}
-	s := &sub{c: c, ch: make(chan struct{}, 1)}
+	h.seq++
+	s := &sub{c: c, ch: make(chan struct{}, 1), replaced: make(chan struct{}), seq: h.seq}
 	ts.subs[s] = struct{}{}
 	out := make(chan struct{}, 1)
 	go func() {
@@ -72,6 +89,8 @@ func (h *hub) add(ctx context.Context, c *fieldsync.Caller) (<-chan struct{}, er
 		for {
 			select {
 			case <-ctx.Done():
+				return
+			case <-s.replaced:
 				return
 			case <-s.ch:
 				select {

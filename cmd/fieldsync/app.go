@@ -152,7 +152,7 @@ func openAuth(cfg *Config, store *mongodb.Store, log *slog.Logger) (*auth.Servic
 	return auth.New(auth.Options{
 		Store: store, Keys: keys, Logger: log, DefaultTenant: cfg.DefaultTenant,
 		AccessTTL: ac.AccessTTL, RefreshTTL: ac.RefreshTTL, ReuseGrace: ac.ReuseGrace, CacheTTL: ac.CacheTTL,
-		Throttle: auth.ThrottleOptions{PerUser: ac.MaxFailsUser, PerAddr: ac.MaxFailsAddr, Window: ac.ThrottleWindow},
+		Throttle: auth.ThrottleOptions{PerUser: ac.MaxFailsUser, PerAddr: ac.MaxFailsAddr, PerAccount: ac.MaxFailsAcct, Window: ac.ThrottleWindow},
 	}), nil
 }
 

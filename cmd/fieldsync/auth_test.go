@@ -38,8 +38,9 @@ func TestAuthConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := c.Auth
-	if a.AccessTTL != 15*time.Minute || a.RefreshTTL != 720*time.Hour || a.ReuseGrace != 30*time.Second || a.CacheTTL != 5*time.Second ||
-		a.KeyDir != "/srv/fs/keys" || a.KeyReload != 30*time.Second || a.MaxFailsUser != 5 || a.MaxFailsAddr != 30 || a.ThrottleWindow != 15*time.Minute {
+	if a.AccessTTL != 15*time.Minute || a.RefreshTTL != 720*time.Hour || a.ReuseGrace != 720*time.Hour || a.CacheTTL != 5*time.Second ||
+		a.KeyDir != "/srv/fs/keys" || a.KeyReload != 30*time.Second || a.MaxFailsUser != 5 || a.MaxFailsAddr != 30 || a.MaxFailsAcct != 100 ||
+		a.ThrottleWindow != 15*time.Minute {
 		t.Fatalf("got auth defaults %+v", a)
 	}
 }

@@ -89,6 +89,7 @@ type AuthConfig struct {
 	KeyReload      time.Duration
 	MaxFailsUser   int
 	MaxFailsAddr   int
+	MaxFailsAcct   int
 	ThrottleWindow time.Duration
 }
 
@@ -184,7 +185,7 @@ func loadAuthConfig(env func(string, string) string, dataDir string) (AuthConfig
 	}{
 		{&a.AccessTTL, "FIELDSYNC_ACCESS_TOKEN_TTL", "15m"},
 		{&a.RefreshTTL, "FIELDSYNC_REFRESH_TOKEN_TTL", "720h"},
-		{&a.ReuseGrace, "FIELDSYNC_REFRESH_REUSE_GRACE", "30s"},
+		{&a.ReuseGrace, "FIELDSYNC_REFRESH_REUSE_GRACE", "720h"},
 		{&a.CacheTTL, "FIELDSYNC_AUTH_CACHE_TTL", "5s"},
 		{&a.ThrottleWindow, "FIELDSYNC_LOGIN_WINDOW", "15m"},
 	} {
@@ -202,6 +203,9 @@ func loadAuthConfig(env func(string, string) string, dataDir string) (AuthConfig
 		return a, err
 	}
 	if a.MaxFailsAddr, err = positiveInt(env, "FIELDSYNC_LOGIN_MAX_FAILURES_ADDR", "30"); err != nil {
+		return a, err
+	}
+	if a.MaxFailsAcct, err = positiveInt(env, "FIELDSYNC_LOGIN_MAX_FAILURES_ACCOUNT", "100"); err != nil {
 		return a, err
 	}
 	if a.KeyReload, err = duration(env, "FIELDSYNC_JWT_KEY_RELOAD", auth.KeyReload.String()); err != nil {
