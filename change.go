@@ -110,6 +110,11 @@ type SyncConfig struct {
 	SchemaVersions  []int    `json:"schema_versions"`
 	CurrentSchema   int      `json:"current_schema_version"`
 	Collections     []string `json:"collections"`
+
+	// MaxClientSkew and MaxClientAge bound the times a phone sends: seconds
+	// ahead of, and behind, the server's clock.
+	MaxClientSkew int `json:"max_client_skew_seconds"`
+	MaxClientAge  int `json:"max_client_age_seconds"`
 }
 
 // SyncService is the sync engine as the HTTP edge sees it. Every method reads

@@ -289,6 +289,7 @@ func (e *Engine) Collection(name string) *Collection { return e.colls[name] }
 func (e *Engine) Config() fieldsync.SyncConfig {
 	return fieldsync.SyncConfig{
 		MaxMutations: MaxMutations, MaxPushBytes: MaxPushBytes, MaxStringLength: DefaultMaxString,
+		MaxClientSkew: int(MaxClientSkew.Seconds()), MaxClientAge: int(MaxClientAge.Seconds()),
 		DefaultLimit: DefaultLimit, MaxLimit: MaxLimit,
 		RetentionHours: e.opts.Retention.Hours(), Retention: e.opts.Retention.String(),
 		SchemaVersions: SchemaVersions, CurrentSchema: CurrentSchema, Collections: e.names,
