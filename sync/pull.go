@@ -83,6 +83,12 @@ func (e *Engine) Pull(ctx context.Context, req fieldsync.PullRequest) (fieldsync
 		if err == nil && !out.HasMore {
 			err = e.ageOut(ctx, c, &cur, now, limit-len(out.Changes), &out)
 		}
+		if err == nil && !out.HasMore && m.pushedByOthers(c.DeviceID) > cur.Pos {
+			// Held back below a reservation (a write still in flight, or one
+			// whose writer died) while a later write is already acknowledged:
+			// the page is not complete, however little it holds.
+			out.HasMore, out.HeldBack = true, true
+		}
 	}
 	if err != nil {
 		return fieldsync.PullResult{}, err
