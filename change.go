@@ -92,9 +92,13 @@ type PullRequest struct {
 
 // PullResult is one page of changes.
 type PullResult struct {
-	Changes    []Change  `json:"changes"`
-	Cursor     string    `json:"cursor"`
-	HasMore    bool      `json:"has_more"`
+	Changes []Change `json:"changes"`
+	Cursor  string   `json:"cursor"`
+	HasMore bool     `json:"has_more"`
+	// HeldBack (with HasMore) says the page stops below a write still in
+	// flight, or one whose writer died, while a later write is already
+	// acknowledged: pull again shortly (or on the next sync event).
+	HeldBack   bool      `json:"held_back,omitempty"`
 	ServerTime time.Time `json:"server_time"`
 }
 
