@@ -318,10 +318,20 @@ func thumbKey(key string) string { return key + ".thumb.jpg" }
 // late PUT to a still valid upload URL cannot change verified evidence.
 // Media announced before had one key for both: its verified copy goes to
 // verified/ + that key (the stored Key field always says where the bytes are).
+// Each verification works on a copy of its own, under verifying/.
 const (
-	incomingPrefix = "incoming/"
-	verifiedPrefix = "verified/"
+	incomingPrefix  = "incoming/"
+	verifiedPrefix  = "verified/"
+	verifyingPrefix = "verifying/"
 )
+
+// attemptKey is a key of one verification attempt of the media kept at key:
+// the server alone writes it, and no other attempt shares it.
+func attemptKey(key string) string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return verifyingPrefix + key + "." + hex.EncodeToString(b)
+}
 
 // separateKeys gives pending media announced before uploads had a key of their
 // own a final key distinct from the one its upload URL was signed for.
@@ -395,17 +405,18 @@ func (s *Service) Upload(ctx context.Context, id string, body io.Reader, content
 	if contentLength >= 0 && contentLength != m.Size {
 		return nil, unprocessable("size", "body has %d bytes, declared %d", contentLength, m.Size)
 	}
-	// Streamed straight to the final key: the bytes hashed on the way are the
-	// bytes kept, and no client holds a URL to that key.
+	// Streamed to a key of this attempt only, never to one a client holds a
+	// URL for: the bytes hashed on the way are the bytes verified and kept.
 	separateKeys(m)
+	tmp := attemptKey(m.Key)
+	defer s.removeObject(context.WithoutCancel(ctx), tmp) // also when the request ends early
 	// A large read buffer: the HTTP server hands over the body in small
 	// pieces; fewer, larger reads keep the relay near the store's own speed.
 	body = bufio.NewReaderSize(body, uploadBuffer)
 	obs := newObserver(io.LimitReader(body, m.Size))
-	_, err = s.objects.Client.PutObject(ctx, s.objects.Bucket, m.Key, obs, m.Size, putOptions(m.ContentType))
+	_, err = s.objects.Client.PutObject(ctx, s.objects.Bucket, tmp, obs, m.Size, putOptions(m.ContentType))
 	if err != nil {
 		if obs.eof && obs.n < m.Size { // the client's body ended early, the store is fine
-			s.refuse(ctx, m)
 			return nil, unprocessable("size", "body ended after %d bytes, declared %d", obs.n, m.Size)
 		}
 		return nil, MapError(err)
@@ -414,7 +425,7 @@ func (s *Service) Upload(ctx context.Context, id string, body io.Reader, content
 	if extra, _ := body.Read(make([]byte, 1)); extra > 0 {
 		got.size++ // longer than declared: verify reports it
 	}
-	return s.finish(ctx, m, got)
+	return s.finish(ctx, m, tmp, got)
 }
 
 // Complete verifies an object uploaded with a presigned URL: size, SHA-256
@@ -431,25 +442,21 @@ func (s *Service) Complete(ctx context.Context, id string) (*fieldsync.Media, er
 	separateKeys(m)
 	info, err := s.objects.Client.StatObject(ctx, s.objects.Bucket, m.UploadKey, minio.StatObjectOptions{})
 	if err != nil {
-		if fieldsync.ErrorCode(MapError(err)) == fieldsync.ENotFound {
-			return nil, fieldsync.Errorf(fieldsync.ENotUploaded, "nothing uploaded for this media yet")
-		}
-		return nil, MapError(err)
+		return s.notUploaded(ctx, m, err)
 	}
 	if info.Size != m.Size || info.Size > s.opts.MaxBytes {
-		return s.finish(ctx, m, observed{size: info.Size})
+		return s.finish(ctx, m, "", observed{size: info.Size})
 	}
-	// Verify a server-side copy at the final key, not the upload: a PUT to the
-	// upload URL during or after verification changes nothing that is kept.
-	_, err = s.objects.Client.CopyObject(ctx, minio.CopyDestOptions{Bucket: s.objects.Bucket, Object: m.Key},
+	// Verify a server-side copy of this attempt's own, not the upload: a PUT
+	// to the upload URL during or after verification changes nothing kept.
+	tmp := attemptKey(m.Key)
+	defer s.removeObject(context.WithoutCancel(ctx), tmp) // also when the request ends early
+	_, err = s.objects.Client.CopyObject(ctx, minio.CopyDestOptions{Bucket: s.objects.Bucket, Object: tmp},
 		minio.CopySrcOptions{Bucket: s.objects.Bucket, Object: m.UploadKey})
 	if err != nil {
-		if fieldsync.ErrorCode(MapError(err)) == fieldsync.ENotFound {
-			return nil, fieldsync.Errorf(fieldsync.ENotUploaded, "nothing uploaded for this media yet")
-		}
-		return nil, MapError(err)
+		return s.notUploaded(ctx, m, err)
 	}
-	obj, err := s.objects.Client.GetObject(ctx, s.objects.Bucket, m.Key, minio.GetObjectOptions{})
+	obj, err := s.objects.Client.GetObject(ctx, s.objects.Bucket, tmp, minio.GetObjectOptions{})
 	if err != nil {
 		return nil, MapError(err)
 	}
@@ -458,21 +465,36 @@ func (s *Service) Complete(ctx context.Context, id string) (*fieldsync.Media, er
 	if _, err := io.Copy(io.Discard, obs); err != nil {
 		return nil, MapError(err)
 	}
-	return s.finish(ctx, m, obs.result())
+	return s.finish(ctx, m, tmp, obs.result())
 }
 
-// finish verifies what was seen of the bytes now at m.Key, and that they
-// really are an image of their type (inspect); on failure both keys are
-// removed, on success the media is stored with its thumbnail, made from the
-// same bounded decode, and the upload key is removed.
-func (s *Service) finish(ctx context.Context, m *fieldsync.Media, got observed) (*fieldsync.Media, error) {
+// notUploaded answers a store error about m's upload: an upload that is not
+// there is not_uploaded — unless a concurrent complete of the same media
+// stored it (and removed the upload) meanwhile: then the stored media.
+func (s *Service) notUploaded(ctx context.Context, m *fieldsync.Media, err error) (*fieldsync.Media, error) {
+	if fieldsync.ErrorCode(MapError(err)) != fieldsync.ENotFound {
+		return nil, MapError(err)
+	}
+	if cur, gerr := s.store.GetMedia(ctx, m.TenantID, m.ID); gerr == nil && cur.Status == fieldsync.MediaStored {
+		return cur, nil
+	}
+	return nil, fieldsync.Errorf(fieldsync.ENotUploaded, "nothing uploaded for this media yet")
+}
+
+// finish verifies what was seen of the bytes of this attempt, kept at tmp,
+// and that they really are an image of their type (inspect). On failure the
+// upload is removed; on success the verified bytes are copied to m.Key —
+// every attempt copying there was verified against the same SHA-256, so Key
+// only ever holds the verified bytes — the thumbnail made from the same
+// bounded decode is stored, the media marked stored and the upload removed.
+func (s *Service) finish(ctx context.Context, m *fieldsync.Media, tmp string, got observed) (*fieldsync.Media, error) {
 	if err := verify(m, got, s.opts.MaxBytes); err != nil {
 		s.refuse(ctx, m)
 		return nil, err
 	}
 	x, _ := ParseEXIF(exifBlock(got.head))
 	var thumb []byte
-	d, err := s.inspect(ctx, m, func(img image.Image) (err error) {
+	d, err := s.inspect(ctx, m, tmp, func(img image.Image) (err error) {
 		if thumb, err = thumbnailOf(img, s.opts.ThumbnailSize, x.Orientation); err != nil {
 			s.log.InfoContext(ctx, "media: no thumbnail", "media_id", m.ID, "err", err)
 		}
@@ -483,6 +505,11 @@ func (s *Service) finish(ctx context.Context, m *fieldsync.Media, got observed) 
 			s.refuse(ctx, m)
 		}
 		return nil, err
+	}
+	_, err = s.objects.Client.CopyObject(ctx, minio.CopyDestOptions{Bucket: s.objects.Bucket, Object: m.Key},
+		minio.CopySrcOptions{Bucket: s.objects.Bucket, Object: tmp})
+	if err != nil {
+		return nil, MapError(err)
 	}
 	describe(m, got.head)
 	m.Width, m.Height = d.width, d.height
@@ -507,13 +534,12 @@ func (s *Service) finish(ctx context.Context, m *fieldsync.Media, got observed) 
 	return stored, nil
 }
 
-// refuse removes what was uploaded for pending media m (both keys), so the
-// phone can upload again; a failure is logged (the sweep removes it later).
+// refuse removes what was uploaded for pending media m, so the phone can
+// upload again; a failure is logged (the sweep removes it later). The key
+// of the verified bytes is never touched: only verified bytes reach it.
 func (s *Service) refuse(ctx context.Context, m *fieldsync.Media) {
-	for _, k := range []string{m.Key, m.UploadKey} {
-		if k != "" {
-			s.removeObject(ctx, k)
-		}
+	if m.UploadKey != "" {
+		s.removeObject(ctx, m.UploadKey)
 	}
 }
 

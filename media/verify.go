@@ -142,14 +142,14 @@ func describe(m *fieldsync.Media, head []byte) {
 	}
 }
 
-// inspect checks that the verified bytes kept at m.Key really are an image of
+// inspect checks that the verified bytes kept at key really are an image of
 // their type, not a valid header followed by anything: a JPEG, PNG or WebP
 // within the pixel cap is decoded whole (under the decode slots) and use is
 // handed its pixels; one over the cap has its header read (DecodeConfig) and
 // its structure walked without decoding; HEIC/HEIF, which Go cannot decode,
 // must be a well-formed ISO-BMFF box sequence. Refused → unprocessable.
-func (s *Service) inspect(ctx context.Context, m *fieldsync.Media, use func(image.Image) error) (decoded, error) {
-	obj, err := s.objects.Client.GetObject(ctx, s.objects.Bucket, m.Key, minio.GetObjectOptions{})
+func (s *Service) inspect(ctx context.Context, m *fieldsync.Media, key string, use func(image.Image) error) (decoded, error) {
+	obj, err := s.objects.Client.GetObject(ctx, s.objects.Bucket, key, minio.GetObjectOptions{})
 	if err != nil {
 		return decoded{}, MapError(err)
 	}
