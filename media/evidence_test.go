@@ -142,3 +142,60 @@ func TestDecodesAreCappedByPixels(t *testing.T) {
 		t.Fatalf("within the cap: thumb %q after %d decodes; want a thumbnail from one decode", small.Thumb, e.svc.FullDecodes()-before)
 	}
 }
+
+// TestCitationsGrantOnlyAtTheMediaSite: a record of another site citing a
+// photo grants nobody reading it, nor lists it as missing evidence there,
+// nor lets anyone cite it further; a record the uploader made at another of
+// their sites does (a photo announced before its record is filed under the
+// uploader's first site). CiteRules answers who may cite what.
+func TestCitationsGrantOnlyAtTheMediaSite(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, media.Options{})
+	both := &fieldsync.Caller{UserID: "u-guard-ab", TenantID: "t1", DeviceID: "d6", Role: fieldsync.RoleGuard, SiteIDs: []string{"s1", "s2"}}
+	m := mustStore(t, e, guardA, media.TypePNG, pngBytes(t, 8, 8))            // site s1
+	mine := mustStore(t, e, both, media.TypePNG, pngBytes(t, 9, 9))           // filed under s1, the first site
+	pending, _ := mustCreate(t, e, guardA, request(media.TypePNG, []byte{1})) // announced, not stored
+	e.cites.Cite(m.ID, inspection("s2", guardB.UserID))                       // guard.b1's record of s2: the attack
+	e.cites.Cite(pending.ID, inspection("s2", guardB.UserID))
+	e.cites.Cite(mine.ID, inspection("s2", both.UserID)) // the uploader's own record at their other site
+
+	for _, c := range []*fieldsync.Caller{guardB, agentB} {
+		if _, err := e.svc.Get(as(c), m.ID); fieldsync.ErrorCode(err) != fieldsync.ENotFound {
+			t.Errorf("%s reading site s1's photo through a record of s2: got %v, want not_found", c.UserID, err)
+		}
+	}
+	if _, err := e.svc.Get(as(agentB), mine.ID); err != nil {
+		t.Errorf("agent of s2 reading the photo its uploader cited at s2: %v", err)
+	}
+	missing, err := e.svc.ListMissing(as(agentB), "s2")
+	if err != nil || len(missing) != 0 {
+		t.Errorf("missing evidence of s2: got %+v, %v; want none (the only pending media is of s1)", missing, err)
+	}
+
+	e.cites.Cite(m.ID, inspection("s1", guardA.UserID))
+	rules, err := e.svc.CiteRules(as(agentA), agentA, []string{m.ID, mine.ID, pending.ID, "never-announced"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]fieldsync.CiteRule{
+		m.ID:       {Readable: true, SiteID: "s1"},
+		mine.ID:    {SiteID: "s1"},
+		pending.ID: {SiteID: "s1"},
+	}
+	if len(rules) != len(want) {
+		t.Fatalf("rules: got %+v, want %+v", rules, want)
+	}
+	for id, w := range want {
+		if rules[id] != w {
+			t.Errorf("rule of %s: got %+v, want %+v", id, rules[id], w)
+		}
+	}
+	if !rules[m.ID].Allows("s1") || rules[m.ID].Allows("s2") || rules[pending.ID].Allows("s1") {
+		t.Errorf("a readable photo is citable only at its site, an unreadable one nowhere: %+v", rules)
+	}
+	own, err := e.svc.CiteRules(as(both), both, []string{mine.ID})
+	if err != nil || !own[mine.ID].Uploaded || !own[mine.ID].Allows("s2") {
+		t.Errorf("the uploader's rule: got %+v, %v; want citable anywhere", own, err)
+	}
+}
+
