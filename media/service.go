@@ -644,7 +644,7 @@ func (s *Service) CiteRules(ctx context.Context, caller *fieldsync.Caller, media
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	found, err := s.store.FindMedia(ctx, caller.TenantID, ids)
+	found, err := s.findMedia(ctx, caller.TenantID, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -678,6 +678,40 @@ func (s *Service) CiteRules(ctx context.Context, caller *fieldsync.Caller, media
 }
 
 var _ fieldsync.CiteChecker = (*Service)(nil)
+
+// maxPointLookups is the most media findMedia looks up one by one.
+const maxPointLookups = 8
+
+// findMedia returns those of ids tenant has. A few (a push's photos) are
+// looked up by key one at a time, in parallel: the embedded FerretDB answers
+// a lone key look-up from its index but decodes the whole collection for $in.
+func (s *Service) findMedia(ctx context.Context, tenant string, ids []string) ([]fieldsync.Media, error) {
+	if len(ids) > maxPointLookups {
+		return s.store.FindMedia(ctx, tenant, ids)
+	}
+	found := make([]*fieldsync.Media, len(ids))
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Go(func() {
+			found[i], errs[i] = s.store.GetMedia(ctx, tenant, id)
+			if fieldsync.ErrorCode(errs[i]) == fieldsync.ENotFound {
+				errs[i] = nil
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	out := make([]fieldsync.Media, 0, len(ids))
+	for _, m := range found {
+		if m != nil {
+			out = append(out, *m)
+		}
+	}
+	return out, nil
+}
 
 // presignGet signs a download that the store answers with the verified
 // content type, as an attachment named after the media (a UUID and the
