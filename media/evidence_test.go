@@ -198,4 +198,3 @@ func TestCitationsGrantOnlyAtTheMediaSite(t *testing.T) {
 		t.Errorf("the uploader's rule: got %+v, %v; want citable anywhere", own, err)
 	}
 }
-
