@@ -80,6 +80,8 @@ type Options struct {
 	Reports fieldsync.ReportService
 	// Sync is the sync engine behind /v1/sync.
 	Sync fieldsync.SyncService
+	// Audit serves /v1/audit (the audit trail of a record).
+	Audit fieldsync.AuditService
 	// Now is the clock (tests inject one); nil means time.Now.
 	Now func() time.Time
 	// EventHeartbeat is how often an idle event stream gets a heartbeat, and
@@ -135,6 +137,7 @@ func New(opts Options) *Server {
 	s.registerMediaRoutes(authed)
 	s.registerReportRoutes(authed)
 	s.registerStaffRoutes(authed)
+	s.registerAuditRoutes(authed)
 	return s
 }
 

@@ -97,6 +97,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Fault, when set, is called at the Fault* points of a push (tests crash there).
 	Fault func(point string)
+	// AuditRetention is how long audit entries are kept (default
+	// fieldsync.DefaultAuditRetention, two years).
+	AuditRetention time.Duration
 }
 
 // Engine is the sync engine over one MongoDB database.

@@ -352,6 +352,7 @@ func (e *Engine) writeGroup(ctx context.Context, tenant string, group []*groupWr
 	replaces, replaceAt := map[string][]mongo.WriteModel{}, map[string][]at{}
 	stored := make([]bson.Raw, 0, n) // each record encoded once: stored and logged
 	storedAt := make([]at, 0, n)
+	var audits []any
 	pos := r.lo
 	for _, w := range group {
 		w.failed = map[string]bool{}
@@ -359,6 +360,7 @@ func (e *Engine) writeGroup(ctx context.Context, tenant string, group []*groupWr
 			s := w.work[k]
 			s.rec.Pos = pos
 			pos++
+			audits = append(audits, s.rec.sealAudit()...)
 			doc, err := s.rec.encode(e.colls[s.rec.Collection])
 			if err != nil {
 				return r, err
@@ -374,6 +376,11 @@ func (e *Engine) writeGroup(ctx context.Context, tenant string, group []*groupWr
 				insertAt[c] = append(insertAt[c], at{w, k})
 			}
 		}
+	}
+	// The audit entries of these versions go first: a committed version
+	// always has its entry (audit.go).
+	if err := e.insertAudit(wctx, audits); err != nil {
+		return r, err
 	}
 	for c, docs := range inserts {
 		_, err := e.recsFor(c).InsertMany(wctx, docs, options.InsertMany().SetOrdered(false))
@@ -682,6 +689,7 @@ func (e *Engine) applyWrite(ctx context.Context, c *fieldsync.Caller, now time.T
 	}
 	e.commit(ctx, o.coll, rec, before, c, now, nil, w.Create)
 	if o.parent != "" {
+		rec.auditVia(o.parent)
 		rec.Receipts = append(rec.Receipts, Receipt{o.parent, fieldsync.StatusApplied, rec.Version})
 	}
 	s.dirty = true
@@ -709,6 +717,7 @@ func newRecord(tenant, coll, id, site, by string, now time.Time) *Record {
 func (e *Engine) commit(ctx context.Context, coll *Collection, rec *Record, before map[string]any, c *fieldsync.Caller, now time.Time, m *fieldsync.Mutation, create bool) {
 	user, dev := deviceOf(c)
 	rec.Version++
+	defer noteAudit(rec, before, c, now, m, create) // of the version as finally made
 	rec.UpdatedAt, rec.UpdatedBy, rec.UpdatedDevice = now, user, dev
 	rec.UpdatedByName = nameOf(c)
 	if m != nil && m.ClientTime != "" {

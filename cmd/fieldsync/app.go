@@ -106,7 +106,7 @@ func (a *App) open(ctx context.Context) error {
 		return a.media.CiteRules(ctx, c, ids)
 	})
 	if a.engine, err = fsync.Open(ctx, a.store.DB, fsync.Options{Logger: a.log, Collections: a.fieldCollections(),
-		Retention: cfg.SyncRetention, UnsortedScans: ferret, PointLoads: ferret, Cites: cites}); err != nil {
+		Retention: cfg.SyncRetention, AuditRetention: cfg.AuditRetention, UnsortedScans: ferret, PointLoads: ferret, Cites: cites}); err != nil {
 		return err
 	}
 	a.objects, err = media.OpenObjectStore(media.ObjectStoreOptions{
@@ -189,6 +189,7 @@ func (a *App) Server() *api.Server {
 		Auth:         a.auth,
 		Reports:      &mongodb.Reports{Store: a.store},
 		Sync:         a.engine,
+		Audit:        a.engine,
 		PendingMedia: a.mediaStore.CountPending,
 		Media:        a.media,
 		AddressLimit: a.cfg.RateAddress,
