@@ -82,6 +82,8 @@ type Options struct {
 	Sync fieldsync.SyncService
 	// Audit serves /v1/audit (the audit trail of a record).
 	Audit fieldsync.AuditService
+	// Settings serves /v1/settings (the deadlines the company sets).
+	Settings fieldsync.SettingsService
 	// Now is the clock (tests inject one); nil means time.Now.
 	Now func() time.Time
 	// EventHeartbeat is how often an idle event stream gets a heartbeat, and
@@ -138,6 +140,7 @@ func New(opts Options) *Server {
 	s.registerReportRoutes(authed)
 	s.registerStaffRoutes(authed)
 	s.registerAuditRoutes(authed)
+	s.registerSettingsRoutes(authed)
 	return s
 }
 

@@ -67,6 +67,8 @@ var workOrderFields = []Field{
 	{Name: "respond_by", Kind: Time},
 	{Name: "resolve_by", Kind: Time},
 	{Name: "sla_priority", Kind: String},
+	recordedAtField,
+	deadlinePolicyField,
 	{Name: "respond_breached", Kind: Bool, Default: false},
 	{Name: "resolve_breached", Kind: Bool, Default: false},
 	{Name: "overdue", Kind: Bool, Default: false, Queried: true},
@@ -341,9 +343,22 @@ func computeOrder(ctx context.Context, opts FieldOptions, r *Record, now time.Ti
 	if r.Version == 1 && r.Get("timeline") == nil {
 		r.Append("timeline", timelineEntry(r.CreatedAt, r.CreatedBy, r.CreatedByName, "create", "", r.GetString("status"), ""))
 	}
+	if r.Version == 1 && r.Get("recorded_at") == nil {
+		r.Set("recorded_at", deviceTime(ctx, now))
+	}
+	pol := policy(ctx, opts, r)
 	p := r.GetString("priority")
 	if r.GetString("sla_priority") != p {
-		respond, resolve := fieldsync.Deadlines(opts.sla(r.Tenant), p, r.CreatedAt)
+		base := timeOf(r, "recorded_at")
+		if base.IsZero() {
+			base = r.CreatedAt
+		}
+		def, ok := fieldsync.DefaultSLAs[p]
+		if !ok {
+			def = fieldsync.DefaultSLAs[fieldsync.PriorityNormal]
+		}
+		respond := base.Add(policyMinutes(pol, "work_order."+p+".respond", def.RespondWithin))
+		resolve := base.Add(policyMinutes(pol, "work_order."+p+".resolve", def.ResolveWithin))
 		r.Set("respond_by", respond)
 		r.Set("resolve_by", resolve)
 		r.Set("sla_priority", p)

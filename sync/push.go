@@ -28,6 +28,7 @@ type op struct {
 	args   map[string]any
 	write  *Write
 	parent string // mutation id an extra write belongs to
+	ct     string // that mutation's client_time (deadlines count from it)
 	key    string
 	err    error // set when a server write could not be applied
 
@@ -469,11 +470,12 @@ func deviceOf(c *fieldsync.Caller) (user, device string) {
 // returns the extra writes an action queued.
 func (e *Engine) apply(ctx context.Context, c *fieldsync.Caller, now time.Time, work map[string]*slot, o *op, res []fieldsync.MutationResult) []*op {
 	if o.write != nil {
-		o.err = e.applyWrite(ctx, c, now, work, o)
+		o.err = e.applyWrite(withClientTime(ctx, o.ct), c, now, work, o)
 		return nil
 	}
 	r := &res[o.idx]
 	*r = fieldsync.MutationResult{MutationID: o.m.MutationID, ID: o.m.ID}
+	ctx = withClientTime(ctx, o.m.ClientTime) // deadlines count from the device's time (field_deadlines.go)
 	s := work[o.key]
 	if s == nil {
 		s = &slot{}
@@ -618,7 +620,7 @@ func (e *Engine) apply(ctx context.Context, c *fieldsync.Caller, now time.Time, 
 			}
 			for i := range ac.writes {
 				w := &ac.writes[i]
-				spawned = append(spawned, &op{idx: -1, write: w, parent: o.m.MutationID, coll: e.colls[w.Collection],
+				spawned = append(spawned, &op{idx: -1, write: w, parent: o.m.MutationID, ct: o.m.ClientTime, coll: e.colls[w.Collection],
 					key: recordKey(c.TenantID, w.Collection, w.ID)})
 			}
 		}
