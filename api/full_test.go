@@ -96,6 +96,7 @@ func newFullServerWith(tb testing.TB, configure func(*fullConfig)) *api.Server {
 	d.Engine = engine
 	cfg.API.Sync = engine
 	cfg.API.Audit = engine
+	cfg.API.Units = engine
 	cfg.Media.Now = d.Clock.Now
 	d.Media = media.NewService(mongodb.NewMediaStore(d.Store), d.Objects, d.Engine, cfg.Media)
 	tb.Cleanup(d.Media.Wait)

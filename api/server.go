@@ -84,6 +84,8 @@ type Options struct {
 	Audit fieldsync.AuditService
 	// Settings serves /v1/settings (the deadlines the company sets).
 	Settings fieldsync.SettingsService
+	// Units serves /v1/units (a unit's history) and the units import.
+	Units fieldsync.UnitService
 	// Now is the clock (tests inject one); nil means time.Now.
 	Now func() time.Time
 	// EventHeartbeat is how often an idle event stream gets a heartbeat, and
@@ -141,6 +143,7 @@ func New(opts Options) *Server {
 	s.registerStaffRoutes(authed)
 	s.registerAuditRoutes(authed)
 	s.registerSettingsRoutes(authed)
+	s.registerUnitRoutes(authed)
 	return s
 }
 

@@ -94,7 +94,7 @@ func FieldCollections(opts FieldOptions) []*Collection {
 	}
 	ins := Inspections()
 	ins.Actions = []Action{raiseWorkOrder(opts)}
-	return []*Collection{Sites(), Checkpoints(), PatrolRoutes(), PatrolRounds(), ins, WorkOrders(opts), Complaints(opts)}
+	return []*Collection{Sites(), Checkpoints(), PatrolRoutes(), PatrolRounds(), ins, WorkOrders(opts), Complaints(opts), Units(), Households()}
 }
 
 // Role groups of the write rules.

@@ -29,6 +29,7 @@ func Complaints(opts FieldOptions) *Collection {
 			{Name: "owner_phone", Kind: String, Max: 32, Client: true},
 			{Name: "building", Kind: String, Max: 100, Client: true},
 			{Name: "unit", Kind: String, Max: 100, Client: true},
+			unitField,
 			{Name: "category", Kind: Enum, Values: ComplaintCategories, Client: true, Default: "other", Queried: true},
 			{Name: "content", Kind: String, Max: 4000, Client: true, Required: true},
 			{Name: "photo_ids", Kind: MediaList, Client: true, AppendOnly: true, MaxItems: 50},
@@ -84,12 +85,12 @@ func Complaints(opts FieldOptions) *Collection {
 		// through a supervisor's reopen.
 		Rules: []Rule{
 			{Op: fieldsync.OpCreate, Roles: everyone, Fields: []string{SiteField,
-				"channel", "owner_name", "owner_phone", "building", "unit", "category", "content", "photo_ids"}},
+				"channel", "owner_name", "owner_phone", "building", "unit", "unit_id", "category", "content", "photo_ids"}},
 			{Op: fieldsync.OpCreate, Roles: desk, Fields: all},
 			{Op: fieldsync.OpUpdate, Roles: desk, When: NotIn("stage", fieldsync.StageClosed), Fields: []string{
-				"channel", "owner_name", "owner_phone", "building", "unit", "category", "content", "photo_ids", "callback_minutes"}},
+				"channel", "owner_name", "owner_phone", "building", "unit", "unit_id", "category", "content", "photo_ids", "callback_minutes"}},
 			{Op: fieldsync.OpUpdate, Roles: everyone, When: And(Own, In("stage", fieldsync.StageReceived)),
-				Fields: []string{"owner_name", "building", "unit", "content", "photo_ids"}},
+				Fields: []string{"owner_name", "building", "unit", "unit_id", "content", "photo_ids"}},
 			{Op: fieldsync.OpUpdate, Roles: everyone, When: And(Own, NotIn("stage", fieldsync.StageClosed)), Fields: []string{"photo_ids"}},
 		},
 		Actions: []Action{
@@ -157,7 +158,7 @@ func Complaints(opts FieldOptions) *Collection {
 				Apply: func(a *ActionContext) error {
 					r := a.Record
 					set := map[string]any{"source": "complaint", "complaint_ids": []string{r.ID}, "description": r.GetString("content")}
-					for _, f := range []string{"owner_name", "owner_phone", "building", "unit"} {
+					for _, f := range []string{"owner_name", "owner_phone", "building", "unit", "unit_id"} {
 						if v := r.Get(f); v != nil {
 							set[f] = v
 						}

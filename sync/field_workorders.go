@@ -37,6 +37,7 @@ var workOrderFields = []Field{
 	{Name: "description", Kind: String, Max: 4000, Client: true},
 	{Name: "building", Kind: String, Max: 100, Client: true},
 	{Name: "unit", Kind: String, Max: 100, Client: true},
+	unitField,
 	{Name: "location", Kind: String, Max: 200, Client: true},
 	{Name: "owner_name", Kind: String, Max: 100, Client: true},
 	{Name: "owner_phone", Kind: String, Max: 32, Client: true},
@@ -89,7 +90,7 @@ var workOrderFields = []Field{
 var workOrderRules = []Rule{
 	{Op: fieldsync.OpCreate, Roles: desk, Fields: all},
 	{Op: fieldsync.OpUpdate, Roles: desk, When: NotIn("status", fieldsync.WOVerified, fieldsync.WOCancelled), Fields: []string{
-		"source", "department", "priority", "category", "title", "description", "building", "unit", "location",
+		"source", "department", "priority", "category", "title", "description", "building", "unit", "unit_id", "location",
 		"owner_name", "owner_phone", "before_photo_ids", "notes"}},
 	{Op: fieldsync.OpUpdate, Roles: []fieldsync.Role{fieldsync.RoleTechnician},
 		When:   And(Assigned, In("status", fieldsync.WOAssigned, fieldsync.WOAccepted, fieldsync.WOInProgress, fieldsync.WOOnHold)),

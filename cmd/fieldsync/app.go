@@ -190,6 +190,7 @@ func (a *App) Server() *api.Server {
 		Reports:      &mongodb.Reports{Store: a.store},
 		Sync:         a.engine,
 		Audit:        a.engine,
+		Units:        a.engine,
 		Settings:     &mongodb.Settings{Store: a.store},
 		PendingMedia: a.mediaStore.CountPending,
 		Media:        a.media,
