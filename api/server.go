@@ -140,6 +140,7 @@ func New(opts Options) *Server {
 	s.registerSyncRoutes(authed)
 	s.registerMediaRoutes(authed)
 	s.registerReportRoutes(authed)
+	s.registerReportExportRoutes(authed)
 	s.registerStaffRoutes(authed)
 	s.registerAuditRoutes(authed)
 	s.registerSettingsRoutes(authed)
