@@ -15,6 +15,10 @@ type AuditChange struct {
 	Field string          `json:"field"`
 	Old   json.RawMessage `json:"old"`
 	New   json.RawMessage `json:"new"`
+	// Appended marks an append-only list (a timeline, photos, scans): New
+	// holds only the elements this version added and Old is null, so a
+	// long timeline is not copied into every entry.
+	Appended bool `json:"appended,omitempty"`
 }
 
 // AuditEntry is one accepted change of one synced record: who made it, from

@@ -119,6 +119,11 @@ func TestAuditTrailOfEveryKindOfChange(t *testing.T) {
 	if es[0].Action != "accept" || es[0].UserID != users["tech.a1"].ID || es[0].DeviceID != tech.DeviceID {
 		t.Fatalf("accept entry: got %+v", es[0])
 	}
+	// An append-only list keeps only what the version added: one timeline entry, not the whole timeline.
+	if c := changeOf(es[0], "timeline"); c == nil || !c.Appended || string(c.Old) != "null" || strings.Count(string(c.New), `"action"`) != 1 ||
+		!strings.Contains(string(c.New), `"accept"`) {
+		t.Fatalf("accept entry's timeline change: got %+v", c)
+	}
 	// The job's change is the server's.
 	js := mustAudit(t, srv, super, wo, late)
 	checkChain(t, js, 2)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -103,7 +104,7 @@ func (d *auditDoc) entry() fieldsync.AuditEntry {
 
 // noteAudit records, for the version commit just made, what changed and who
 // changed it. Entries are sealed when the record is written (sealAudit).
-func noteAudit(rec *Record, before map[string]any, c *fieldsync.Caller, now time.Time, m *fieldsync.Mutation, create bool) {
+func noteAudit(coll *Collection, rec *Record, before map[string]any, c *fieldsync.Caller, now time.Time, m *fieldsync.Mutation, create bool) {
 	user, dev := deviceOf(c)
 	p := pendingAudit{version: rec.Version, user: user, userName: nameOf(c), device: dev,
 		at: now.UTC().Truncate(time.Millisecond), op: string(fieldsync.OpUpdate)}
@@ -134,6 +135,20 @@ func noteAudit(rec *Record, before map[string]any, c *fieldsync.Caller, now time
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
+		if f := findField(coll.Fields, k); f != nil && f.AppendOnly && !rec.Deleted {
+			old, _ := before[k].([]any)
+			var added []any
+			for _, x := range asList(rec.Fields[k]) {
+				if !slices.ContainsFunc(old, func(y any) bool { return reflect.DeepEqual(x, y) }) {
+					added = append(added, x)
+				}
+			}
+			if added == nil {
+				added = []any{}
+			}
+			p.changes = append(p.changes, fieldsync.AuditChange{Field: k, Old: rawJSON(nil), New: rawJSON(added), Appended: true})
+			continue
+		}
 		p.changes = append(p.changes, fieldsync.AuditChange{Field: k, Old: rawJSON(before[k]), New: rawJSON(rec.Fields[k])})
 	}
 	rec.audit = append(rec.audit, p)
@@ -144,6 +159,11 @@ func (r *Record) auditVia(mutationID string) {
 	if n := len(r.audit); n > 0 && r.audit[n-1].mutationID == "" {
 		r.audit[n-1].mutationID = mutationID
 	}
+}
+
+func asList(v any) []any {
+	l, _ := v.([]any)
+	return l
 }
 
 func rawJSON(v any) json.RawMessage {

@@ -719,7 +719,7 @@ func newRecord(tenant, coll, id, site, by string, now time.Time) *Record {
 func (e *Engine) commit(ctx context.Context, coll *Collection, rec *Record, before map[string]any, c *fieldsync.Caller, now time.Time, m *fieldsync.Mutation, create bool) {
 	user, dev := deviceOf(c)
 	rec.Version++
-	defer noteAudit(rec, before, c, now, m, create) // of the version as finally made
+	defer noteAudit(coll, rec, before, c, now, m, create) // of the version as finally made
 	rec.UpdatedAt, rec.UpdatedBy, rec.UpdatedDevice = now, user, dev
 	rec.UpdatedByName = nameOf(c)
 	if m != nil && m.ClientTime != "" {
