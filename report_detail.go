@@ -113,8 +113,12 @@ type ReportRecord struct {
 // (for SitesReport: only the caller's sites are counted), invalid_input
 // naming the parameter for a bad query.
 type ReportDetailService interface {
+	// PeriodReport counts kind per period (PeriodDay, PeriodWeek, PeriodMonth) in loc.
 	PeriodReport(ctx context.Context, kind string, q ReportQuery, period string, loc *time.Location) (*PeriodReport, error)
+	// StaffReport counts each technician's work orders.
 	StaffReport(ctx context.Context, q ReportQuery) (*StaffReport, error)
+	// SitesReport counts kind per site of the caller.
 	SitesReport(ctx context.Context, kind string, from, to time.Time) (*SitesReport, error)
+	// ReportRecords lists the records a report counts, oldest first.
 	ReportRecords(ctx context.Context, kind string, q ReportQuery) ([]ReportRecord, error)
 }

@@ -5,7 +5,7 @@ import (
 	"io"
 )
 
-// Unit statuses.
+// UnitStatuses are the states of a unit.
 var UnitStatuses = []string{"vacant", "occupied", "renovating"}
 
 // HistoryItem is one record of a unit's history: a complaint, work order or

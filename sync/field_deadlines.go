@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"sort"
+	"strings"
 	gosync "sync"
 	"time"
 
@@ -92,6 +93,13 @@ func policy(ctx context.Context, opts FieldOptions, r *Record) map[string]int64 
 		return out
 	}
 	p, ok := opts.policyFor(ctx, r.Tenant, r.SiteID)
+	// A record keeps only the deadlines of its kind.
+	for name := range p {
+		order := strings.HasPrefix(name, "work_order.")
+		if order != (r.Collection == fieldsync.CollWorkOrders) {
+			delete(p, name)
+		}
+	}
 	if ok {
 		items := make([]any, 0, len(p))
 		for _, name := range sortedKeys(p) {

@@ -157,6 +157,8 @@ func (e *Engine) findIn(ctx context.Context, coll string, filter bson.M) ([]*Rec
 const (
 	// MaxImportRows bounds the rows of one CSV import.
 	MaxImportRows = 20000
+	// importChunk is how many records one write of an import carries.
+	importChunk = 500
 	// maxImportProblems bounds the bad lines one answer names.
 	maxImportProblems = 100
 )
@@ -239,15 +241,21 @@ func (e *Engine) ImportUnits(ctx context.Context, tenant string, in io.Reader) (
 			res.HouseholdsCreated++
 		}
 	}
-	ops := make([]*op, 0, len(writes))
-	for i := range writes {
-		w := &writes[i]
-		ops = append(ops, &op{idx: -1, write: w, coll: e.colls[w.Collection], key: recordKey(tenant, w.Collection, w.ID)})
+	// In pushes of importChunk writes: each write round must land within
+	// its reservation's lifetime however large the file.
+	for len(writes) > 0 {
+		n := min(len(writes), importChunk)
+		ops := make([]*op, 0, n)
+		for i := range writes[:n] {
+			w := &writes[i]
+			ops = append(ops, &op{idx: -1, write: w, coll: e.colls[w.Collection], key: recordKey(tenant, w.Collection, w.ID)})
+		}
+		if err := e.run(ctx, c, tenant, ops, nil); err != nil {
+			return nil, err
+		}
+		e.hub.nudge(tenant)
+		writes = writes[n:]
 	}
-	if err := e.run(ctx, c, tenant, ops, nil); err != nil {
-		return nil, err
-	}
-	e.hub.nudge(tenant)
 	return res, nil
 }
 
