@@ -131,6 +131,17 @@ func TestOfflineDeadlinesCountFromTheDevice(t *testing.T) {
 	if got := docTime(t, c.Doc, "callback_by"); !got.Equal(agreed.Add(90 * time.Minute)) {
 		t.Fatalf("callback_by: got %v, want %v", got, agreed.Add(90*time.Minute))
 	}
+	// An order raised from the complaint counts from the action's device time.
+	raised := time.Now().UTC().Add(-20 * time.Minute).Truncate(time.Second)
+	c = wfOne(t, srv, cs, fieldsync.StatusApplied, action(cp, c.ID, c.Version, "clarify", nil))
+	oid := uuid.NewString()
+	a := action(cp, c.ID, c.Version, "create_work_order", map[string]any{"work_order_id": oid, "title": "查漏水", "priority": "urgent"})
+	a["client_time"] = raised.Format(time.RFC3339)
+	wfOne(t, srv, cs, fieldsync.StatusApplied, a)
+	od := pullScope(t, srv, cs)[wo+"/"+oid]
+	if od == nil || !docTime(t, od, "recorded_at").Equal(raised) || !docTime(t, od, "respond_by").Equal(raised.Add(5*time.Minute)) {
+		t.Fatalf("the raised order: got %v, want recorded_at %v", od, raised)
+	}
 	// Only the desk agrees a callback.
 	g := mustLoginSession(t, srv, "guard.a1", "")
 	wfRejected(t, srv, g, "forbidden", "fields.callback_minutes", create(cp, uuid.NewString(), map[string]any{
