@@ -301,15 +301,16 @@ func parseUnitsCSV(tenant string, units, households *Collection, c *fieldsync.Ca
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				bad(pe.Line, "csv", "%v", pe.Err)
-				continue
+				// The reader cannot tell where the next row starts: stop here.
+				bad(pe.StartLine, "csv", "%v", pe.Err)
+				break
 			}
 			return nil, csvError(err)
 		}
+		line, _ := cr.FieldPos(0)
 		if len(rows)+len(problems) >= MaxImportRows {
 			return nil, fieldsync.Errorf(fieldsync.EPayloadTooLarge, "at most %d rows per import", MaxImportRows)
 		}
@@ -357,7 +358,11 @@ func parseUnitsCSV(tenant string, units, households *Collection, c *fieldsync.Ca
 		}
 		if hasHousehold {
 			rename := map[string]string{"household_notes": "notes"}
-			hRaw, _ := rawOf(households, householdColumns, cell, rename)
+			hRaw, ok := rawOf(households, householdColumns, cell, rename)
+			if !ok {
+				bad(line, "csv", "not valid UTF-8")
+				continue
+			}
 			hRaw[SiteField], _ = json.Marshal(row.site)
 			hRaw["unit_id"], _ = json.Marshal(row.unitID)
 			h, err := households.decodeFields(hRaw, true)
