@@ -39,7 +39,7 @@ func TestEnsureIndexesPerBackend(t *testing.T) {
 	if os.Getenv("FIELDSYNC_TEST_MONGO_URI") == "" && !ferret {
 		t.Fatal("IsFerretDB = false on the embedded FerretDB")
 	}
-	users, recs := s.DB.Collection("users"), s.DB.Collection("sync_records_inspections")
+	users, recs := s.DB.Collection("users"), s.DB.Collection("inspections")
 	if !slices.Contains(indexNames(t, users), "tenant_username") {
 		t.Fatalf("unique index missing: %v", indexNames(t, users))
 	}

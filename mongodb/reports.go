@@ -14,16 +14,25 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-// The reports read the sync engine's records collection directly. Its
-// layout (package sync, type Record): t tenant, c collection, s site, del
-// deleted, ca created at (a BSON date), f the record's fields.
+// The reports read the sync engine's records directly, in their readable
+// layout (sync/layout.go, docs/DATA-MODEL.md): tenant_id, site_id,
+// created_at (a date) and every field under its own name; _sync.deleted
+// marks a tombstone.
 // recordsOf names the collection of a synced collection's records (the sync
-// engine's RecordsCollectionFor: one collection per synced collection).
-func recordsOf(coll string) string { return "sync_records_" + coll }
+// engine's RecordsCollectionFor: the synced collection's own name).
+func recordsOf(coll string) string { return coll }
+
+// Stored names the reports filter on.
+const (
+	recTenant  = "tenant_id"
+	recSite    = "site_id"
+	recCreated = "created_at"
+	recDeleted = "_sync.deleted"
+)
 
 func init() {
 	for _, c := range []string{fieldsync.CollComplaints, fieldsync.CollWorkOrders} {
-		declareIndex(recordsOf(c), "tenant_site_created", false, "t", "s", "ca")
+		declareIndex(recordsOf(c), "tenant_site_created", false, recTenant, recSite, recCreated)
 	}
 }
 
@@ -45,9 +54,9 @@ type reportShape struct {
 
 var (
 	complaintShape = reportShape{coll: fieldsync.CollComplaints, state: "stage",
-		escalated: bson.M{"f.escalation_level": bson.M{"$gte": 1}}, resolved: "resolved_at"}
+		escalated: bson.M{"escalation_level": bson.M{"$gte": 1}}, resolved: "resolved_at"}
 	workOrderShape = reportShape{coll: fieldsync.CollWorkOrders, state: "status",
-		escalated: bson.M{"f.escalated": true}, resolved: "completed_at"}
+		escalated: bson.M{"escalated": true}, resolved: "completed_at"}
 )
 
 // ComplaintReport implements fieldsync.ReportService.
@@ -81,7 +90,7 @@ func (r *Reports) report(ctx context.Context, q fieldsync.ReportQuery, shape rep
 	}
 	recs := r.Store.DB.Collection(recordsOf(shape.coll))
 	match := func(extra bson.M) bson.M {
-		m := bson.M{"t": c.TenantID, "c": shape.coll, "s": q.SiteID, "del": false, "ca": bson.M{"$gte": q.From, "$lt": q.To}}
+		m := bson.M{recTenant: c.TenantID, recSite: q.SiteID, recDeleted: false, recCreated: bson.M{"$gte": q.From, "$lt": q.To}}
 		for k, v := range extra {
 			m[k] = v
 		}
@@ -93,7 +102,7 @@ func (r *Reports) report(ctx context.Context, q fieldsync.ReportQuery, shape rep
 	tasks := []func(ctx context.Context) error{
 		func(ctx context.Context) (err error) { out.Total, err = recs.CountDocuments(ctx, match(nil)); return },
 		func(ctx context.Context) (err error) {
-			out.Overdue, err = recs.CountDocuments(ctx, match(bson.M{"f.overdue": true}))
+			out.Overdue, err = recs.CountDocuments(ctx, match(bson.M{"overdue": true}))
 			return
 		},
 		func(ctx context.Context) (err error) {
@@ -101,21 +110,21 @@ func (r *Reports) report(ctx context.Context, q fieldsync.ReportQuery, shape rep
 			return
 		},
 		func(ctx context.Context) (err error) {
-			out.Rated, err = recs.CountDocuments(ctx, match(bson.M{"f.satisfaction": bson.M{"$gte": 1}}))
+			out.Rated, err = recs.CountDocuments(ctx, match(bson.M{"satisfaction": bson.M{"$gte": 1}}))
 			return
 		},
 		func(ctx context.Context) (err error) {
-			out.ByCategory, err = countBy(ctx, recs, match(nil), "$f.category")
+			out.ByCategory, err = countBy(ctx, recs, match(nil), "$category")
 			return
 		},
 		func(ctx context.Context) (err error) {
-			out.ByState, err = countBy(ctx, recs, match(nil), "$f."+shape.state)
+			out.ByState, err = countBy(ctx, recs, match(nil), "$"+shape.state)
 			return
 		},
 		func(ctx context.Context) error {
 			cur, err := recs.Aggregate(ctx, mongo.Pipeline{
-				{{Key: "$match", Value: match(bson.M{"f.satisfaction": bson.M{"$gte": 1}})}},
-				{{Key: "$group", Value: bson.M{"_id": nil, "v": bson.M{"$sum": "$f.satisfaction"}}}},
+				{{Key: "$match", Value: match(bson.M{"satisfaction": bson.M{"$gte": 1}})}},
+				{{Key: "$group", Value: bson.M{"_id": nil, "v": bson.M{"$sum": "$satisfaction"}}}},
 			})
 			if err != nil {
 				return err
@@ -132,22 +141,18 @@ func (r *Reports) report(ctx context.Context, q fieldsync.ReportQuery, shape rep
 			return nil
 		},
 		func(ctx context.Context) error {
-			field := "f." + shape.resolved
+			field := shape.resolved
 			cur, err := recs.Find(ctx, match(bson.M{field: bson.M{"$exists": true}}),
-				options.Find().SetProjection(bson.M{"ca": 1, field: 1}))
+				options.Find().SetProjection(bson.M{recCreated: 1, field: 1}))
 			if err != nil {
 				return err
 			}
-			var rows []struct {
-				CreatedAt time.Time      `bson:"ca"`
-				F         map[string]any `bson:"f"`
-			}
+			var rows []reportRow
 			if err := cur.All(ctx, &rows); err != nil {
 				return err
 			}
 			for _, row := range rows {
-				s, _ := row.F[shape.resolved].(string)
-				if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+				if t, err := time.Parse(time.RFC3339Nano, row.str(field)); err == nil {
 					durations = append(durations, t.Sub(row.CreatedAt).Seconds())
 				}
 			}

@@ -20,10 +20,31 @@ var _ fieldsync.ReportDetailService = (*Reports)(nil)
 
 // reportRow is what the breakdowns read of a record.
 type reportRow struct {
-	ID        string         `bson:"_id"`
-	Site      string         `bson:"s"`
-	CreatedAt time.Time      `bson:"ca"`
-	F         map[string]any `bson:"f"`
+	ID        string
+	Site      string
+	CreatedAt time.Time
+	F         map[string]any // the record's fields, times as RFC 3339 text
+}
+
+// UnmarshalBSON reads a record document (its _sync left out by the projection).
+func (r *reportRow) UnmarshalBSON(b []byte) error {
+	var m bson.M
+	if err := bson.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	r.ID, _ = m["_id"].(string)
+	r.Site, _ = m[recSite].(string)
+	if d, ok := m[recCreated].(bson.DateTime); ok {
+		r.CreatedAt = d.Time().UTC()
+	}
+	r.F = make(map[string]any, len(m))
+	for k, v := range m {
+		if d, ok := v.(bson.DateTime); ok {
+			v = d.Time().UTC().Format(time.RFC3339Nano)
+		}
+		r.F[k] = v
+	}
+	return nil
 }
 
 func (r reportRow) str(k string) string { s, _ := r.F[k].(string); return s }
@@ -81,13 +102,13 @@ func checkSpan(from, to time.Time) error {
 
 // rows reads the report fields of kind's live records of tenant at sites created in [from, to).
 func (r *Reports) rows(ctx context.Context, kind, tenant string, sites []string, from, to time.Time) ([]reportRow, error) {
-	f := bson.M{"t": tenant, "c": kind, "del": false, "ca": bson.M{"$gte": from, "$lt": to}}
+	f := bson.M{recTenant: tenant, recDeleted: false, recCreated: bson.M{"$gte": from, "$lt": to}}
 	if len(sites) == 1 {
-		f["s"] = sites[0]
+		f[recSite] = sites[0]
 	} else {
-		f["s"] = bson.M{"$in": sites}
+		f[recSite] = bson.M{"$in": sites}
 	}
-	cur, err := r.Store.DB.Collection(recordsOf(kind)).Find(ctx, f, options.Find().SetProjection(bson.M{"s": 1, "ca": 1, "f": 1}))
+	cur, err := r.Store.DB.Collection(recordsOf(kind)).Find(ctx, f, options.Find().SetProjection(bson.M{"_sync": 0}))
 	if err != nil {
 		return nil, mapError(err)
 	}
@@ -317,11 +338,11 @@ func (r *Reports) SitesReport(ctx context.Context, kind string, from, to time.Ti
 	if err := checkSpan(from, to); err != nil {
 		return nil, err
 	}
-	f := bson.M{"t": c.TenantID, "c": kind, "del": false, "ca": bson.M{"$gte": from, "$lt": to}}
+	f := bson.M{recTenant: c.TenantID, recDeleted: false, recCreated: bson.M{"$gte": from, "$lt": to}}
 	if c.Role != fieldsync.RoleAdmin {
-		f["s"] = bson.M{"$in": c.SiteIDs}
+		f[recSite] = bson.M{"$in": c.SiteIDs}
 	}
-	cur, err := r.Store.DB.Collection(recordsOf(kind)).Find(ctx, f, options.Find().SetProjection(bson.M{"s": 1, "ca": 1, "f": 1}))
+	cur, err := r.Store.DB.Collection(recordsOf(kind)).Find(ctx, f, options.Find().SetProjection(bson.M{"_sync": 0}))
 	if err != nil {
 		return nil, mapError(err)
 	}

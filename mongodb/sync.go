@@ -10,14 +10,14 @@ func init() {
 	for _, c := range []string{fieldsync.CollSites, fieldsync.CollCheckpoints, fieldsync.CollPatrolRoutes,
 		fieldsync.CollPatrolRounds, fieldsync.CollInspections, fieldsync.CollWorkOrders, fieldsync.CollComplaints,
 		fieldsync.CollUnits, fieldsync.CollHouseholds} {
-		declareIndex(recordsOf(c), "tenant_pos", false, "t", "p")
-		declareIndex(recordsOf(c), "tenant_site_pos", false, "t", "s", "p")
-		declareIndex(recordsOf(c), "tenant_del", false, "t", "del")
-		declareIndex(recordsOf(c), "tenant_media", false, "t", "med")
+		declareIndex(recordsOf(c), "tenant_pos", false, recTenant, "_sync.position")
+		declareIndex(recordsOf(c), "tenant_site_pos", false, recTenant, recSite, "_sync.position")
+		declareIndex(recordsOf(c), "tenant_del", false, recTenant, recDeleted)
+		declareIndex(recordsOf(c), "tenant_media", false, recTenant, "_sync.media")
 	}
 	// A unit's history (sync/field_units.go).
 	for _, c := range []string{fieldsync.CollInspections, fieldsync.CollWorkOrders, fieldsync.CollComplaints} {
-		declareIndex(recordsOf(c), "tenant_unit", false, "t", "f.unit_id")
+		declareIndex(recordsOf(c), "tenant_unit", false, recTenant, "unit_id")
 	}
 	// The recent change log (sync/log.go): a tenant's changes after a position.
 	declareIndex("sync_log", "tenant_pos", false, "t", "p")

@@ -348,7 +348,7 @@ func (e *Engine) VerifyAudit(ctx context.Context, tenant, collection, id string)
 	}
 	now := e.now()
 	for _, name := range names {
-		rf, af := bson.M{"t": tenant}, bson.M{"t": tenant, "c": name}
+		rf, af := bson.M{keyTenant: tenant}, bson.M{"t": tenant, "c": name}
 		if id != "" {
 			rf["_id"], af["r"] = recordKey(tenant, name, id), id
 		}

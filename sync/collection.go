@@ -99,61 +99,93 @@ type Write struct {
 }
 
 // Record is a stored record: its declared fields and the server's bookkeeping.
+// Its stored form is the readable layout of layout.go.
 type Record struct {
-	Key        string    `bson:"_id"`
-	Tenant     string    `bson:"t"`
-	Collection string    `bson:"c"`
-	ID         string    `bson:"-"` // packed, like every field no query filters on
-	SiteID     string    `bson:"s"`
-	Version    int64     `bson:"v"`
-	Pos        int64     `bson:"p"`
-	Deleted    bool      `bson:"del"`
-	CreatedBy  string    `bson:"-"`
-	CreatedAt  time.Time `bson:"ca"` // the reports filter on it
-	UpdatedAt  time.Time `bson:"-"`
-	UpdatedBy  string    `bson:"-"`
+	Key        string
+	Tenant     string
+	Collection string
+	ID         string
+	SiteID     string
+	Version    int64
+	Pos        int64
+	Deleted    bool
+	CreatedBy  string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	UpdatedBy  string
 	// CreatedByName and UpdatedByName are the display names of those users
 	// when the change was made (a person reads names, not ids).
-	CreatedByName string `bson:"-"`
-	UpdatedByName string `bson:"-"`
+	CreatedByName string
+	UpdatedByName string
 	// UpdatedDevice is the device of the last change (read-your-writes).
-	UpdatedDevice string `bson:"ud"`
+	UpdatedDevice string
 	// Assignees feed RecordRef.AssigneeIDs; Former are every assignee the
 	// record ever had, so a reassigned record is sent as delete to the old one.
-	Assignees []string `bson:"asg,omitempty"`
-	Former    []string `bson:"ex,omitempty"`
+	Assignees []string
+	Former    []string
 	// Media are the media ids the record cites (from Media and MediaList fields).
-	Media []string `bson:"med,omitempty"`
-	// Fields, FieldVersions, FieldDevices and Receipts are stored packed into
-	// one binary value (Packed) that the database never looks into: the
-	// embedded FerretDB decodes every value of every document it scans, so
-	// the fewer structured values a record has, the faster every read. The
-	// Queried fields are stored plainly as well, for the reports.
-	Fields map[string]any `bson:"-"`
+	Media []string
+	// Fields are the record's fields, each stored under its own name.
+	Fields map[string]any
 	// FieldVersions and FieldDevices say which change after the creation last
 	// touched each field (merge); a field absent from them is as created (version 1),
 	// which no update's base_version predates.
-	FieldVersions map[string]int64  `bson:"-"`
-	FieldDevices  map[string]string `bson:"-"`
+	FieldVersions map[string]int64
+	FieldDevices  map[string]string
 	// Receipts are the outcomes of the latest mutations applied to the record:
 	// a retried mutation is recognised from the record itself.
-	Receipts []Receipt `bson:"-"`
-	// Queried holds the collection's Queried fields (stored as "f").
-	Queried map[string]any `bson:"f,omitempty"`
-	// Packed is the stored form of the fields and their bookkeeping (see pack).
-	Packed []byte `bson:"b,omitempty"`
-	// Legacy is what records written before the packed form kept outside it:
-	// read (unpack), never written.
-	Legacy legacyFields `bson:",inline"`
+	Receipts []Receipt
 	// AuditHash and AuditAt are the hash and time of the record's latest
-	// audit entry, the head of its chain (audit.go); stored packed.
-	AuditHash string    `bson:"-"`
-	AuditAt   time.Time `bson:"-"`
+	// audit entry, the head of its chain (audit.go).
+	AuditHash string
+	AuditAt   time.Time
 	// audit are the entries of versions made and not yet written.
 	audit []pendingAudit
 }
 
-// legacyFields are the top-level fields of records stored by earlier versions.
+// UnmarshalBSON reads a stored record: the readable layout (layout.go), or
+// one of the layouts earlier versions wrote (packed, and before it plain
+// with short names), which the migration at start rewrites.
+func (r *Record) UnmarshalBSON(b []byte) error {
+	raw := bson.Raw(b)
+	if _, err := raw.LookupErr(keySync); err == nil {
+		*r = Record{}
+		return decodeStored(raw, r)
+	}
+	var old recordV1
+	if err := bson.Unmarshal(b, &old); err != nil {
+		return err
+	}
+	*r = Record{Key: old.Key, Tenant: old.Tenant, Collection: old.Collection, SiteID: old.SiteID,
+		Version: old.Version, Pos: old.Pos, Deleted: old.Deleted, CreatedAt: old.CreatedAt,
+		UpdatedDevice: old.UpdatedDevice, Assignees: old.Assignees, Former: old.Former, Media: old.Media}
+	if r.Collection == "" {
+		r.Collection = collOfKey(r.Key)
+	}
+	return old.unpack(r)
+}
+
+// recordV1 is a record as versions before the readable layout stored it:
+// short names, and everything no query filtered on packed in one binary value.
+type recordV1 struct {
+	Key           string         `bson:"_id"`
+	Tenant        string         `bson:"t"`
+	Collection    string         `bson:"c"`
+	SiteID        string         `bson:"s"`
+	Version       int64          `bson:"v"`
+	Pos           int64          `bson:"p"`
+	Deleted       bool           `bson:"del"`
+	CreatedAt     time.Time      `bson:"ca"`
+	UpdatedDevice string         `bson:"ud"`
+	Assignees     []string       `bson:"asg,omitempty"`
+	Former        []string       `bson:"ex,omitempty"`
+	Media         []string       `bson:"med,omitempty"`
+	Queried       map[string]any `bson:"f,omitempty"`
+	Packed        []byte         `bson:"b,omitempty"`
+	Legacy        legacyFields   `bson:",inline"`
+}
+
+// legacyFields are the top-level fields of records stored before the packed form.
 type legacyFields struct {
 	ID            string            `bson:"i,omitempty"`
 	CreatedBy     string            `bson:"cb,omitempty"`
@@ -164,7 +196,7 @@ type legacyFields struct {
 	Receipts      []Receipt         `bson:"m,omitempty"`
 }
 
-// packed is what Record.Packed holds (BSON).
+// packed is what recordV1.Packed holds (BSON).
 type packed struct {
 	ID            string            `bson:"i"`
 	CreatedBy     string            `bson:"cb"`
@@ -180,62 +212,27 @@ type packed struct {
 	AuditAt       time.Time         `bson:"aa,omitempty"`
 }
 
-// pack prepares r for storing: Packed and Queried from the fields.
-func (r *Record) pack(coll *Collection) error {
-	b, err := bson.Marshal(packed{r.ID, r.CreatedBy, r.UpdatedAt, r.UpdatedBy, r.Fields, r.FieldVersions, r.FieldDevices, r.Receipts, r.CreatedByName, r.UpdatedByName, r.AuditHash, r.AuditAt})
-	if err != nil {
-		return fmt.Errorf("sync: pack %s: %w", r.Key, err)
-	}
-	r.Packed, r.Queried, r.Legacy = b, nil, legacyFields{}
-	if coll == nil {
-		return nil
-	}
-	for _, f := range coll.Fields {
-		if v, ok := r.Fields[f.Name]; ok && f.Queried {
-			if r.Queried == nil {
-				r.Queried = map[string]any{}
-			}
-			r.Queried[f.Name] = v
-		}
-	}
-	return nil
-}
-
-// encode packs r and returns its stored document.
-func (r *Record) encode(coll *Collection) (bson.Raw, error) {
-	if err := r.pack(coll); err != nil {
-		return nil, err
-	}
-	b, err := bson.Marshal(r)
-	if err != nil {
-		return nil, fmt.Errorf("sync: encode %s: %w", r.Key, err)
-	}
-	return b, nil
-}
-
-// unpack restores the fields of a record read from the database, also one
-// stored by an earlier version (fields under "f", bookkeeping at the top).
-func (r *Record) unpack() error {
+// unpack restores into r the fields of a record of an earlier layout.
+func (o *recordV1) unpack(r *Record) error {
 	var p packed
-	if r.Packed != nil {
-		if err := decodePacked(r.Packed, &p); err != nil {
-			return fmt.Errorf("sync: unpack %s: %w", r.Key, err)
+	if o.Packed != nil {
+		if err := decodePacked(o.Packed, &p); err != nil {
+			return fmt.Errorf("sync: unpack %s: %w", o.Key, err)
 		}
 	} else {
-		l := r.Legacy
-		p.Fields, p.FieldVersions, p.FieldDevices, p.Receipts = r.Queried, l.FieldVersions, l.FieldDevices, l.Receipts
+		l := o.Legacy
+		p.Fields, p.FieldVersions, p.FieldDevices, p.Receipts = o.Queried, l.FieldVersions, l.FieldDevices, l.Receipts
 		for k, v := range p.Fields {
 			p.Fields[k] = normalize(v)
 		}
 	}
 	if p.ID == "" {
-		p.ID, p.CreatedBy, p.UpdatedAt, p.UpdatedBy = r.Legacy.ID, r.Legacy.CreatedBy, r.Legacy.UpdatedAt, r.Legacy.UpdatedBy
+		p.ID, p.CreatedBy, p.UpdatedAt, p.UpdatedBy = o.Legacy.ID, o.Legacy.CreatedBy, o.Legacy.UpdatedAt, o.Legacy.UpdatedBy
 	}
 	r.ID, r.CreatedBy, r.UpdatedAt, r.UpdatedBy = p.ID, p.CreatedBy, p.UpdatedAt, p.UpdatedBy
 	r.Fields, r.FieldVersions, r.FieldDevices, r.Receipts = p.Fields, p.FieldVersions, p.FieldDevices, p.Receipts
 	r.CreatedByName, r.UpdatedByName = p.CreatedByName, p.UpdatedByName
 	r.AuditHash, r.AuditAt = p.AuditHash, p.AuditAt
-	r.Packed, r.Legacy = nil, legacyFields{}
 	return nil
 }
 
@@ -321,7 +318,7 @@ func (r *Record) Doc() map[string]any {
 }
 
 // reserved names a phone may never send as fields: the server keeps them.
-var reserved = []string{"id", "version", "created_at", "created_by", "updated_at", "updated_by", "created_by_name", "updated_by_name", "client_created_at", "client_updated_at", "deleted"}
+var reserved = []string{"id", "tenant_id", "version", "created_at", "created_by", "updated_at", "updated_by", "created_by_name", "updated_by_name", "client_created_at", "client_updated_at", "deleted"}
 
 // validate checks a collection declaration once, at engine start.
 func (c *Collection) validate() error {

@@ -52,6 +52,8 @@ const (
 	FaultReserved = "reserved" // positions reserved, nothing written
 	FaultInserted = "inserted" // new records inserted, updates not yet written
 	FaultWritten  = "written"  // every record written, reservation not yet released
+	// FaultMigrating is met before each batch the start-up migration copies.
+	FaultMigrating = "migrating"
 )
 
 // Options configure an Engine. Zero values mean defaults.
@@ -250,10 +252,11 @@ func sharedKey(ctx context.Context, meta *mongo.Collection) ([]byte, error) {
 }
 
 // RecordsCollectionFor names the database collection holding the records of
-// the synced collection coll. One per synced collection: the embedded
-// database scans a whole collection for every lookup, so an edit of a work
-// order scans the work orders, not every inspection too.
-func RecordsCollectionFor(coll string) string { return "sync_records_" + coll }
+// the synced collection coll: the synced collection's own name
+// (inspections, work_orders, …), so a person with mongosh finds them. One per
+// synced collection, which also lets the embedded database, which scans a
+// whole collection for every lookup, scan only the work orders to edit one.
+func RecordsCollectionFor(coll string) string { return coll }
 
 func (e *Engine) recsFor(coll string) *mongo.Collection {
 	return e.db.Collection(RecordsCollectionFor(coll))
@@ -307,24 +310,61 @@ func collOfKey(k string) string {
 	return c
 }
 
-// migrateRecords moves records stored in the single records collection of
-// earlier versions into their collections. A crash half-way repeats it.
+// migrateRecords rewrites the records earlier versions stored — in the one
+// records collection of old (RecordsCollection), then in one collection per
+// synced collection named sync_records_<name> with short names and packed
+// fields — into the readable layout (layout.go), in the collection named
+// after their synced collection. Each record is copied (insert, a record
+// already there is kept: it was copied by a run that died, or changed since
+// by a live instance) before its old collection is dropped, so a kill at any
+// point loses nothing and the next start goes on. Idempotent.
 func (e *Engine) migrateRecords(ctx context.Context) error {
-	legacy := e.db.Collection(RecordsCollection)
-	docs, err := findAll[bson.Raw](ctx, legacy, bson.M{})
+	olds := []string{RecordsCollection}
+	for _, n := range e.names {
+		olds = append(olds, legacyRecordsPrefix+n)
+	}
+	moved := 0
+	for _, old := range olds {
+		n, err := e.migrateFrom(ctx, e.db.Collection(old))
+		if err != nil {
+			return err
+		}
+		moved += n
+	}
+	if moved > 0 {
+		e.log.Info("sync: rewrote records in the readable layout", "records", moved)
+		_, err := e.db.Collection(metaCollection).UpdateOne(ctx, bson.M{"_id": "migrations"},
+			bson.M{"$set": bson.M{"readable_records": e.now().UTC()}}, options.UpdateOne().SetUpsert(true))
+		if err != nil {
+			return storeError(err)
+		}
+	}
+	return nil
+}
+
+// legacyRecordsPrefix named the records collections before the readable layout.
+const legacyRecordsPrefix = "sync_records_"
+
+// migrateBatch is how many records the migration copies per insert.
+const migrateBatch = 500
+
+// migrateFrom copies old's records into their collections and drops old.
+func (e *Engine) migrateFrom(ctx context.Context, old *mongo.Collection) (int, error) {
+	cur, err := old.Find(ctx, bson.M{}, options.Find().SetBatchSize(migrateBatch))
 	if err != nil {
-		return err
+		return 0, storeError(err)
 	}
-	if len(docs) == 0 {
-		return nil
-	}
+	defer cur.Close(ctx)
+	n := 0
 	by := map[string][]any{}
-	for _, d := range docs {
-		c, _ := d.Lookup("c").StringValueOK()
-		by[c] = append(by[c], d)
-	}
-	for c, ds := range by {
-		_, err := e.recsFor(c).InsertMany(ctx, ds, options.InsertMany().SetOrdered(false))
+	flush := func(c string) error {
+		docs := by[c]
+		if len(docs) == 0 {
+			return nil
+		}
+		by[c] = nil
+		e.fault(FaultMigrating)
+		_, err := e.recsFor(c).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
 		var bwe mongo.BulkWriteException
 		if errors.As(err, &bwe) && bwe.WriteConcernError == nil {
 			for _, we := range bwe.WriteErrors {
@@ -332,12 +372,42 @@ func (e *Engine) migrateRecords(ctx context.Context) error {
 					return storeError(err)
 				}
 			}
-		} else if err != nil {
-			return storeError(err)
+			return nil
+		}
+		return storeError(err)
+	}
+	for cur.Next(ctx) {
+		r := new(Record)
+		if err := cur.Decode(r); err != nil {
+			return n, storeError(err)
+		}
+		if err := normalizeRecord(r); err != nil {
+			return n, err
+		}
+		doc, err := r.encode(e.colls[r.Collection])
+		if err != nil {
+			return n, err
+		}
+		by[r.Collection] = append(by[r.Collection], doc)
+		n++
+		if len(by[r.Collection]) >= migrateBatch {
+			if err := flush(r.Collection); err != nil {
+				return n, err
+			}
 		}
 	}
-	e.log.Info("sync: moved records into one collection per synced collection", "records", len(docs))
-	return storeError(legacy.Drop(ctx))
+	if err := cur.Err(); err != nil {
+		return n, storeError(err)
+	}
+	for c := range by {
+		if err := flush(c); err != nil {
+			return n, err
+		}
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	return n, storeError(old.Drop(ctx))
 }
 
 // Collection returns a declared collection, or nil.

@@ -182,5 +182,5 @@ func (e *Engine) changedSince(ctx context.Context, tenant string, from, to, logg
 			return recs, nil
 		}
 	}
-	return e.findRecords(ctx, bson.M{"t": tenant, "p": bson.M{"$gt": from, "$lte": to}})
+	return e.findRecords(ctx, bson.M{keyTenant: tenant, keyPos: bson.M{"$gt": from, "$lte": to}})
 }

@@ -92,7 +92,7 @@ func (e *Engine) UnitHistory(ctx context.Context, unitID string) (*fieldsync.Uni
 	if e.colls[fieldsync.CollUnits] == nil {
 		return nil, notFound
 	}
-	units, err := e.findIn(ctx, fieldsync.CollUnits, bson.M{"_id": recordKey(c.TenantID, fieldsync.CollUnits, unitID), "del": false})
+	units, err := e.findIn(ctx, fieldsync.CollUnits, bson.M{"_id": recordKey(c.TenantID, fieldsync.CollUnits, unitID), keyDeleted: false})
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +101,7 @@ func (e *Engine) UnitHistory(ctx context.Context, unitID string) (*fieldsync.Uni
 	}
 	unit := units[0]
 	out := &fieldsync.UnitHistory{Unit: e.render(c, unit), Households: []map[string]any{}, Items: []fieldsync.HistoryItem{}}
-	hs, err := e.findIn(ctx, fieldsync.CollHouseholds, bson.M{"t": c.TenantID, "s": unit.SiteID, "del": false})
+	hs, err := e.findIn(ctx, fieldsync.CollHouseholds, bson.M{keyTenant: c.TenantID, keySite: unit.SiteID, keyDeleted: false})
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +116,7 @@ func (e *Engine) UnitHistory(ctx context.Context, unitID string) (*fieldsync.Uni
 		if e.colls[name] == nil {
 			continue
 		}
-		some, err := e.findIn(ctx, name, bson.M{"t": c.TenantID, "s": unit.SiteID, "del": false, "f.unit_id": unitID})
+		some, err := e.findIn(ctx, name, bson.M{keyTenant: c.TenantID, keySite: unit.SiteID, keyDeleted: false, "unit_id": unitID})
 		if err != nil {
 			return nil, err
 		}

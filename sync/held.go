@@ -224,7 +224,7 @@ func (e *Engine) queryIn(ctx context.Context, held *heldQuery, coll *mongo.Colle
 	}
 	find := options.Find().SetBatchSize(int32(limit + 1))
 	if sorted {
-		find.SetSort(bson.D{{Key: "p", Value: 1}})
+		find.SetSort(bson.D{{Key: keyPos, Value: 1}})
 	}
 	cur, err := coll.Find(ctx, filter, find)
 	if err != nil {

@@ -348,7 +348,7 @@ func TestHeldQueryKilledByTheDatabase(t *testing.T) {
 						t.Fatal("no query held after three pages")
 					}
 					var res bson.M
-					if err := h.store.DB.RunCommand(context.Background(), bson.D{{Key: "killCursors", Value: "sync_records_inspections"}, {Key: "cursors", Value: ids}}).Decode(&res); err != nil {
+					if err := h.store.DB.RunCommand(context.Background(), bson.D{{Key: "killCursors", Value: "inspections"}, {Key: "cursors", Value: ids}}).Decode(&res); err != nil {
 						t.Fatal(err)
 					}
 				}

@@ -101,7 +101,7 @@ func logDocOf(tenant string, recs []bson.Raw) (logDoc, error) {
 	var d logDoc
 	es := logEntries{E: make([]logEntry, 0, len(recs))}
 	for i, doc := range recs {
-		pos, ok := doc.Lookup("p").Int64OK()
+		pos, ok := doc.Lookup(keySync, "position").Int64OK()
 		if !ok {
 			return d, fmt.Errorf("sync: log: a record without a position")
 		}
@@ -242,7 +242,7 @@ func (e *Engine) trimLog(ctx context.Context, tenant string, lo, hi int64) error
 // repairLog logs again every record at or after position lb: after a writer
 // died between writing its records and logging them.
 func (e *Engine) repairLog(ctx context.Context, tenant string, lb int64) error {
-	recs, err := findEach[bson.Raw](ctx, e, bson.M{"t": tenant, "p": bson.M{"$gte": lb}})
+	recs, err := findEach[bson.Raw](ctx, e, bson.M{keyTenant: tenant, keyPos: bson.M{"$gte": lb}})
 	if err != nil {
 		return err
 	}

@@ -51,12 +51,8 @@ func normalize(v any) any {
 	return v
 }
 
-// normalizeRecord finishes a record read from the database: its fields
-// unpacked (in their normalized form), its maps never nil.
+// normalizeRecord finishes a record read from the database: its maps never nil.
 func normalizeRecord(r *Record) error {
-	if err := r.unpack(); err != nil {
-		return storeError(err)
-	}
 	if r.Fields == nil {
 		r.Fields = map[string]any{}
 	}

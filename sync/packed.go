@@ -142,6 +142,9 @@ func native(v bson.RawValue) (any, error) {
 	case bson.TypeDateTime:
 		return time.UnixMilli(v.DateTime()).UTC().Format(time.RFC3339Nano), nil
 	case bson.TypeEmbeddedDocument:
+		if g, ok := geoPoint(v.Document()); ok {
+			return g, nil
+		}
 		return nativeDoc(v.Document())
 	case bson.TypeArray:
 		vals, err := v.Array().Values()

@@ -107,7 +107,7 @@ func (e *Engine) Pull(ctx context.Context, req fieldsync.PullRequest) (fieldsync
 // siteFilter narrows a query to sites (nil: no narrowing).
 func siteFilter(f bson.M, sites []string) bson.M {
 	if sites != nil {
-		f["s"] = bson.M{"$in": sites}
+		f[keySite] = bson.M{"$in": sites}
 	}
 	return f
 }
@@ -158,8 +158,8 @@ func (e *Engine) logPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor, 
 				open = nil // too much to keep in memory: the next page reads the window again
 			}
 		} else {
-			f := siteFilter(bson.M{"t": c.TenantID, "p": bson.M{"$gt": cur.Pos},
-				"$or": bson.A{bson.M{"p": bson.M{"$lte": hw}}, bson.M{"ud": c.DeviceID, "p": bson.M{"$gt": own}}}}, sites)
+			f := siteFilter(bson.M{keyTenant: c.TenantID, keyPos: bson.M{"$gt": cur.Pos},
+				"$or": bson.A{bson.M{keyPos: bson.M{"$lte": hw}}, bson.M{keyDevice: c.DeviceID, keyPos: bson.M{"$gt": own}}}}, sites)
 			if recs, more, err = e.logFromRecords(ctx, f, limit); err != nil {
 				return nil, err
 			}
@@ -265,9 +265,9 @@ func (e *Engine) scanPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor,
 			sc.Held, sc.Walked, sc.From, byPosition = false, 0, 0, true
 		}
 		unsorted := sc.Boot && e.opts.UnsortedScans && sc.From == 0 && !byPosition
-		f := siteFilter(bson.M{"t": c.TenantID, "p": bson.M{"$gt": sc.From}}, sites)
+		f := siteFilter(bson.M{keyTenant: c.TenantID, keyPos: bson.M{"$gt": sc.From}}, sites)
 		if sc.Boot {
-			f["del"] = false
+			f[keyDeleted] = false
 		}
 		recs, open, err := e.queryIn(ctx, held, e.recsFor(sc.Coll), f, limit-n, !unsorted)
 		if err != nil {
@@ -400,7 +400,7 @@ func (e *Engine) Bootstrap(ctx context.Context, schemaVersion int, w io.Writer) 
 // the caller's scope, through one database cursor, read ahead of the
 // writing (see readAhead).
 func (e *Engine) streamCollection(ctx context.Context, c *fieldsync.Caller, name string, now time.Time, enc *json.Encoder) error {
-	dbc, err := e.recsFor(name).Find(ctx, siteFilter(bson.M{"t": c.TenantID, "del": false}, scopeSites(c)), options.Find().SetBatchSize(streamBatch))
+	dbc, err := e.recsFor(name).Find(ctx, siteFilter(bson.M{keyTenant: c.TenantID, keyDeleted: false}, scopeSites(c)), options.Find().SetBatchSize(streamBatch))
 	if err != nil {
 		return storeError(err)
 	}
@@ -481,12 +481,12 @@ func (e *Engine) ageOut(ctx context.Context, c *fieldsync.Caller, cur *Cursor, n
 		return nil
 	}
 	from := time.UnixMilli(cur.Aged)
-	f := siteFilter(bson.M{"t": c.TenantID, "del": false, "ca": bson.M{"$gte": from, "$lt": time.UnixMilli(edge)}}, scopeSites(c))
+	f := siteFilter(bson.M{keyTenant: c.TenantID, keyDeleted: false, keyCreated: bson.M{"$gte": from, "$lt": time.UnixMilli(edge)}}, scopeSites(c))
 	if cur.AgedKey != "" {
-		f["$or"] = bson.A{bson.M{"ca": bson.M{"$gt": from}}, bson.M{"_id": bson.M{"$gt": cur.AgedKey}}}
+		f["$or"] = bson.A{bson.M{keyCreated: bson.M{"$gt": from}}, bson.M{"_id": bson.M{"$gt": cur.AgedKey}}}
 	}
 	recs, err := findAll[*Record](ctx, e.recsFor(fieldsync.CollInspections), f,
-		options.Find().SetSort(bson.D{{Key: "ca", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(int64(room+1)))
+		options.Find().SetSort(bson.D{{Key: keyCreated, Value: 1}, {Key: "_id", Value: 1}}).SetLimit(int64(room+1)))
 	if err != nil {
 		return err
 	}

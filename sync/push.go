@@ -370,7 +370,7 @@ func (e *Engine) writeGroup(ctx context.Context, tenant string, group []*groupWr
 			c := s.rec.Collection
 			if s.inDB {
 				replaces[c] = append(replaces[c], mongo.NewReplaceOneModel().
-					SetFilter(bson.M{"_id": k, "v": s.orig}).SetReplacement(doc))
+					SetFilter(bson.M{"_id": k, keyVersion: s.orig}).SetReplacement(doc))
 				replaceAt[c] = append(replaceAt[c], at{w, k})
 			} else {
 				inserts[c] = append(inserts[c], doc)
@@ -414,15 +414,17 @@ func (e *Engine) writeGroup(ctx context.Context, tenant string, group []*groupWr
 				keys = append(keys, a.k)
 			}
 			got, err := findAll[struct {
-				Key string `bson:"_id"`
-				Pos int64  `bson:"p"`
-			}](wctx, e.recsFor(c), bson.M{"_id": bson.M{"$in": keys}}, options.Find().SetProjection(bson.M{"p": 1}))
+				Key  string `bson:"_id"`
+				Sync struct {
+					Pos int64 `bson:"position"`
+				} `bson:"_sync"`
+			}](wctx, e.recsFor(c), bson.M{"_id": bson.M{"$in": keys}}, options.Find().SetProjection(bson.M{keyPos: 1}))
 			if err != nil {
 				return r, err
 			}
 			now := map[string]int64{}
 			for _, g := range got {
-				now[g.Key] = g.Pos
+				now[g.Key] = g.Sync.Pos
 			}
 			for _, a := range replaceAt[c] {
 				if now[a.k] != a.w.work[a.k].rec.Pos {

@@ -29,7 +29,7 @@ func (e *Engine) Apply(ctx context.Context, tenant string, writes []Write) error
 // Records calls fn for every live record of tenant's collection (server jobs
 // use it to find what to change). One database cursor.
 func (e *Engine) Records(ctx context.Context, tenant, collection string, fn func(*Record) error) error {
-	cur, err := e.recsFor(collection).Find(ctx, bson.M{"t": tenant, "c": collection, "del": false})
+	cur, err := e.recsFor(collection).Find(ctx, bson.M{keyTenant: tenant, keyDeleted: false})
 	if err != nil {
 		return storeError(err)
 	}
@@ -52,12 +52,12 @@ func (e *Engine) Records(ctx context.Context, tenant, collection string, fn func
 // Citing implements fieldsync.CitationFinder: the live records of tenant that
 // cite any of mediaIDs (from the declared Media and MediaList fields).
 func (e *Engine) Citing(ctx context.Context, tenant string, mediaIDs []string) ([]fieldsync.Citation, error) {
-	return e.citations(ctx, bson.M{"t": tenant, "del": false, "med": bson.M{"$in": mediaIDs}}, mediaIDs)
+	return e.citations(ctx, bson.M{keyTenant: tenant, keyDeleted: false, keyMedia: bson.M{"$in": mediaIDs}}, mediaIDs)
 }
 
 // CitedAtSite implements fieldsync.CitationFinder: every citation by the live records of tenant's site.
 func (e *Engine) CitedAtSite(ctx context.Context, tenant, site string) ([]fieldsync.Citation, error) {
-	return e.citations(ctx, bson.M{"t": tenant, "s": site, "del": false, "med.0": bson.M{"$exists": true}}, nil)
+	return e.citations(ctx, bson.M{keyTenant: tenant, keySite: site, keyDeleted: false, keyMedia + ".0": bson.M{"$exists": true}}, nil)
 }
 
 func (e *Engine) citations(ctx context.Context, filter bson.M, only []string) ([]fieldsync.Citation, error) {
