@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -275,16 +274,11 @@ func (s *Service) completeResumable(ctx context.Context, m *fieldsync.Media) (*f
 		return s.finish(ctx, m, "", observed{size: info.Size})
 	}
 	// Verified in place: with its upload id gone nothing writes this key.
-	obj, err := s.objects.Client.GetObject(ctx, s.objects.Bucket, mp.Key, minio.GetObjectOptions{})
+	got, err := s.read(ctx, m, mp.Key)
 	if err != nil {
-		return nil, MapError(err)
-	}
-	defer obj.Close()
-	obs := newObserver(io.LimitReader(obj, m.Size+1))
-	if _, err := io.Copy(io.Discard, obs); err != nil {
 		return s.notUploaded(ctx, m, err)
 	}
-	return s.finish(ctx, m, mp.Key, obs.result())
+	return s.finish(ctx, m, mp.Key, got)
 }
 
 // assemble completes the multipart upload from parts, all of which must be there.

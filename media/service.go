@@ -519,16 +519,11 @@ func (s *Service) completeSingle(ctx context.Context, m *fieldsync.Media) (*fiel
 	if err != nil {
 		return s.notUploaded(ctx, m, err)
 	}
-	obj, err := s.objects.Client.GetObject(ctx, s.objects.Bucket, tmp, minio.GetObjectOptions{})
+	got, err := s.read(ctx, m, tmp)
 	if err != nil {
 		return nil, MapError(err)
 	}
-	defer obj.Close()
-	obs := newObserver(io.LimitReader(obj, m.Size+1))
-	if _, err := io.Copy(io.Discard, obs); err != nil {
-		return nil, MapError(err)
-	}
-	return s.finish(ctx, m, tmp, obs.result())
+	return s.finish(ctx, m, tmp, got)
 }
 
 // notUploaded answers a store error about m's upload: an upload that is not
@@ -557,12 +552,18 @@ func (s *Service) finish(ctx context.Context, m *fieldsync.Media, tmp string, go
 	}
 	x, _ := ParseEXIF(exifBlock(got.head))
 	var thumb []byte
-	d, err := s.inspect(ctx, m, tmp, func(img image.Image) (err error) {
-		if thumb, err = thumbnailOf(img, s.opts.ThumbnailSize, x.Orientation); err != nil {
-			s.log.InfoContext(ctx, "media: no thumbnail", "media_id", m.ID, "err", err)
-		}
-		return nil
-	})
+	var d decoded
+	var err error
+	if got.structureRead {
+		err = s.refusal(m, got.structureErr)
+	} else {
+		d, err = s.inspect(ctx, m, tmp, func(img image.Image) (err error) {
+			if thumb, err = thumbnailOf(img, s.opts.ThumbnailSize, x.Orientation); err != nil {
+				s.log.InfoContext(ctx, "media: no thumbnail", "media_id", m.ID, "err", err)
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		if fieldsync.ErrorCode(err) == fieldsync.EUnprocessable {
 			s.refuse(ctx, m)

@@ -72,7 +72,8 @@ type observer struct {
 	h    hash.Hash
 	n    int64
 	head []byte
-	eof  bool // the underlying reader ended
+	eof  bool  // the underlying reader ended
+	err  error // the underlying reader failed (the object store)
 }
 
 func newObserver(r io.Reader) *observer {
@@ -90,6 +91,8 @@ func (o *observer) Read(p []byte) (int, error) {
 	}
 	if err == io.EOF {
 		o.eof = true
+	} else if err != nil && o.err == nil {
+		o.err = err
 	}
 	return n, err
 }
@@ -99,6 +102,40 @@ type observed struct {
 	size   int64
 	sha256 string
 	head   []byte
+	// structureRead: the file's structure was checked in the same read
+	// (kinds that are not decoded), with structureErr its outcome.
+	structureRead bool
+	structureErr  error
+}
+
+// read streams the object at key once: size, SHA-256 and leading bytes, and
+// for the kinds that are not decoded (HEIC, video, audio, PDF) the structure
+// check on the same bytes, so a 50 MiB video is read once, not twice.
+// Errors are the object store's.
+func (s *Service) read(ctx context.Context, m *fieldsync.Media, key string) (observed, error) {
+	obj, err := s.objects.Client.GetObject(ctx, s.objects.Bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return observed{}, err
+	}
+	defer obj.Close()
+	obs := newObserver(io.LimitReader(obj, m.Size+1))
+	var structureErr error
+	check := !isImage(m.ContentType)
+	if check {
+		br := bufio.NewReaderSize(obs, 64<<10)
+		structureErr = checkStructure(br, m.ContentType, m.Size)
+		if _, err := io.Copy(io.Discard, br); err != nil {
+			return observed{}, err
+		}
+	} else if _, err := io.Copy(io.Discard, obs); err != nil {
+		return observed{}, err
+	}
+	if obs.err != nil {
+		return observed{}, obs.err
+	}
+	got := obs.result()
+	got.structureRead, got.structureErr = check, structureErr
+	return got, nil
 }
 
 func (o *observer) result() observed {

@@ -131,7 +131,7 @@ func (a *App) openMedia() {
 	m := a.cfg.Media
 	a.mediaStore = mongodb.NewMediaStore(a.store)
 	a.media = media.NewService(a.mediaStore, a.objects, a.engine, media.Options{
-		MaxBytes: m.MaxBytes, UploadExpiry: m.UploadExpiry, DownloadExpiry: m.DownloadExpiry,
+		MaxBytes: m.MaxBytes, MaxBytesByKind: m.MaxBytesByKind, UploadExpiry: m.UploadExpiry, DownloadExpiry: m.DownloadExpiry,
 		CleanupAge: m.CleanupAge, CleanupInterval: m.CleanupInterval, Logger: a.log,
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode"
 
+	"fieldsync"
 	"fieldsync/api"
 	"fieldsync/auth"
 )
@@ -48,7 +49,10 @@ type Config struct {
 
 // MediaConfig are the photo-evidence settings.
 type MediaConfig struct {
-	MaxBytes        int64
+	MaxBytes int64
+	// MaxBytesByKind are the limits of the kinds other than photos
+	// (FIELDSYNC_MEDIA_MAX_BYTES_SIGNATURE, _VIDEO, _AUDIO, _DOCUMENT).
+	MaxBytesByKind  map[string]int64
 	UploadExpiry    time.Duration
 	DownloadExpiry  time.Duration
 	CleanupAge      time.Duration
@@ -63,6 +67,22 @@ func loadMediaConfig(env func(string, string) string) (MediaConfig, error) {
 		return m, &configError{"FIELDSYNC_MEDIA_MAX_BYTES", v, "want a whole number of bytes between 1024 and 5368709120"}
 	}
 	m.MaxBytes = n
+	m.MaxBytesByKind = map[string]int64{}
+	for _, k := range []struct {
+		kind, name, def string
+	}{
+		{fieldsync.KindSignature, "FIELDSYNC_MEDIA_MAX_BYTES_SIGNATURE", "2097152"},
+		{fieldsync.KindVideo, "FIELDSYNC_MEDIA_MAX_BYTES_VIDEO", "209715200"},
+		{fieldsync.KindAudio, "FIELDSYNC_MEDIA_MAX_BYTES_AUDIO", "20971520"},
+		{fieldsync.KindDocument, "FIELDSYNC_MEDIA_MAX_BYTES_DOCUMENT", "20971520"},
+	} {
+		v := env(k.name, k.def)
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1024 || n > 5<<30 {
+			return m, &configError{k.name, v, "want a whole number of bytes between 1024 and 5368709120"}
+		}
+		m.MaxBytesByKind[k.kind] = n
+	}
 	for _, d := range []struct {
 		dst       *time.Duration
 		name, def string
