@@ -17,6 +17,7 @@ func (s *Server) registerMediaRoutes(r fiber.Router) {
 	g.Post("", s.handleMediaCreate)
 	g.Get("", s.handleMediaList)
 	g.Get("/:id", s.handleMediaGet)
+	g.Get("/:id/stamped", s.handleMediaStamped)
 	g.Put("/:id/content", s.handleMediaUpload)
 	g.Post("/:id/complete", s.handleMediaComplete)
 	g.Post("/:id/multipart", s.handleMultipartStart)
@@ -263,4 +264,18 @@ func (s *Server) handleMultipartParts(c *fiber.Ctx) error {
 		out.Parts[i] = partUpload{Number: u.Number, Size: u.Size, Method: "PUT", URL: u.URL, Headers: u.Headers}
 	}
 	return c.JSON(out)
+}
+
+// handleMediaStamped answers the stamped JPEG through the API (it is made
+// for the caller: the citing record it names is one they may read).
+func (s *Server) handleMediaStamped(c *fiber.Ctx) error {
+	id := utils.CopyString(c.Params("id"))
+	b, err := s.opts.Media.Stamped(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, "image/jpeg")
+	c.Set(fiber.HeaderContentDisposition, `inline; filename="`+id+`.stamped.jpg"`)
+	c.Set(fiber.HeaderCacheControl, "private, max-age=300")
+	return c.Send(b)
 }

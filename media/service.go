@@ -97,6 +97,8 @@ type Options struct {
 	// MaxDecodes bounds the images decoded at once (default GOMAXPROCS):
 	// memory stays below about MaxDecodes × MaxPixels × 4 bytes whatever is uploaded.
 	MaxDecodes int
+	// Labels names sites and places on stamped images (nil: site ids only).
+	Labels Labeler
 	// Instance names this process in leases (random when empty).
 	Instance string
 	Logger   *slog.Logger
