@@ -77,7 +77,7 @@ type observer struct {
 }
 
 func newObserver(r io.Reader) *observer {
-	return &observer{r: r, h: sha256.New(), head: make([]byte, 0, 64<<10)}
+	return &observer{r: r, h: sha256.New(), head: make([]byte, 0, headSize)}
 }
 
 func (o *observer) Read(p []byte) (int, error) {
