@@ -25,6 +25,7 @@ import (
 	"fieldsync"
 
 	"github.com/minio/minio-go/v7"
+	"golang.org/x/image/font/opentype"
 )
 
 // Defaults of Options.
@@ -99,6 +100,9 @@ type Options struct {
 	MaxDecodes int
 	// Labels names sites and places on stamped images (nil: site ids only).
 	Labels Labeler
+	// StampFont is a font used on stamped images for what the bundled Go font
+	// has no glyph for (a CJK font for Chinese site names; ParseFont).
+	StampFont *opentype.Font
 	// Instance names this process in leases (random when empty).
 	Instance string
 	Logger   *slog.Logger

@@ -71,15 +71,74 @@ var (
 	stampFontErr  error
 )
 
+// ParseFont parses a TrueType or OpenType font file, or the first font of a
+// collection (.ttc), for Options.StampFont.
+func ParseFont(b []byte) (*opentype.Font, error) {
+	f, err := opentype.Parse(b)
+	if err == nil {
+		return f, nil
+	}
+	c, cerr := opentype.ParseCollection(b)
+	if cerr != nil {
+		return nil, fmt.Errorf("media: font: %w", err)
+	}
+	return c.Font(0)
+}
+
 // stampFace is the Go Bold font (BSD licence, bundled with
-// golang.org/x/image) at size pixels. It has Latin, Greek and Cyrillic
-// glyphs, no CJK: Chinese names show as boxes (documented).
-func stampFace(size float64) (font.Face, error) {
+// golang.org/x/image) at size pixels, which has Latin, Greek and Cyrillic
+// glyphs, falling back rune by rune to extra (Options.StampFont, a CJK font
+// the operator installs) when given; without it Chinese names show as boxes.
+func stampFace(size float64, extra *opentype.Font) (font.Face, error) {
 	stampFontOnce.Do(func() { stampFont, stampFontErr = opentype.Parse(gobold.TTF) })
 	if stampFontErr != nil {
 		return nil, stampFontErr
 	}
-	return opentype.NewFace(stampFont, &opentype.FaceOptions{Size: size, DPI: 72, Hinting: font.HintingFull})
+	opts := &opentype.FaceOptions{Size: size, DPI: 72, Hinting: font.HintingFull}
+	base, err := opentype.NewFace(stampFont, opts)
+	if err != nil || extra == nil {
+		return base, err
+	}
+	more, err := opentype.NewFace(extra, opts)
+	if err != nil {
+		base.Close()
+		return nil, err
+	}
+	return fallbackFace{base, more}, nil
+}
+
+// fallbackFace draws each rune with the first face that has a glyph for it.
+type fallbackFace []font.Face
+
+func (f fallbackFace) pick(r rune) font.Face {
+	for _, x := range f {
+		if _, ok := x.GlyphAdvance(r); ok {
+			return x
+		}
+	}
+	return f[0]
+}
+
+func (f fallbackFace) Glyph(dot fixed.Point26_6, r rune) (image.Rectangle, image.Image, image.Point, fixed.Int26_6, bool) {
+	return f.pick(r).Glyph(dot, r)
+}
+
+func (f fallbackFace) GlyphBounds(r rune) (fixed.Rectangle26_6, fixed.Int26_6, bool) {
+	return f.pick(r).GlyphBounds(r)
+}
+
+func (f fallbackFace) GlyphAdvance(r rune) (fixed.Int26_6, bool) { return f.pick(r).GlyphAdvance(r) }
+
+// Kern is zero: kerning across two fonts means nothing.
+func (f fallbackFace) Kern(r0, r1 rune) fixed.Int26_6 { return 0 }
+
+func (f fallbackFace) Metrics() font.Metrics { return f[0].Metrics() }
+
+func (f fallbackFace) Close() error {
+	for _, x := range f {
+		x.Close()
+	}
+	return nil
 }
 
 // Stamped renders media id's photo, upright, at most StampSize pixels on its
@@ -130,7 +189,7 @@ func (s *Service) Stamped(ctx context.Context, id string) ([]byte, error) {
 	x, _ := ParseEXIF(exifBlock(head[:n]))
 	var out []byte
 	_, err = s.decode(ctx, obj, func(img image.Image) (err error) {
-		out, err = stampImage(img, x.Orientation, lines)
+		out, err = stampImage(img, x.Orientation, lines, s.opts.StampFont)
 		return err
 	})
 	switch {
@@ -166,7 +225,7 @@ func (s *Service) citingRecord(ctx context.Context, caller *fieldsync.Caller, m 
 
 // stampImage scales img to StampSize, turns it upright and draws lines in a
 // dark band at its foot; the JPEG carries no metadata.
-func stampImage(img image.Image, orientation int, lines []string) ([]byte, error) {
+func stampImage(img image.Image, orientation int, lines []string, extra *opentype.Font) ([]byte, error) {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
 	tw, th := w, h
@@ -187,7 +246,7 @@ func stampImage(img image.Image, orientation int, lines []string) ([]byte, error
 	}
 	W, H := dst.Bounds().Dx(), dst.Bounds().Dy()
 	size := max(10, float64(min(W, H))/28)
-	face, err := stampFace(size)
+	face, err := stampFace(size, extra)
 	if err != nil {
 		return nil, err
 	}

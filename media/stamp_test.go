@@ -72,3 +72,43 @@ func brightPixels(img image.Image, r image.Rectangle) int {
 	}
 	return n
 }
+
+// cjkFont is a CJK font the machine may have (Debian's fonts-droid-fallback, Apache 2.0).
+const cjkFont = "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf"
+
+// TestStampedImageDrawsChineseWithAFont: with a CJK font configured, a
+// Chinese site name is drawn with it instead of boxes — the stamp band
+// differs from the one drawn with the bundled font alone.
+func TestStampedImageDrawsChineseWithAFont(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(cjkFont)
+	if err != nil {
+		t.Skipf("no CJK font at %s (apt-get install fonts-droid-fallback)", cjkFont)
+	}
+	f, err := media.ParseFont(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lab := labels{site: "海景花园 Harbour View"}
+	plain := newEnv(t, media.Options{Labels: lab})
+	withFont := media.NewService(plain.store, plain.objects, plain.cites, media.Options{Labels: lab, StampFont: f})
+	body := jpegBytes(t, 800, 600, nil)
+	m := mustStore(t, plain, guardA, media.TypeJPEG, body)
+	boxes, err := plain.svc.Stamped(as(guardA), m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drawn, err := withFont.Stamped(as(guardA), m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dir := os.Getenv("FIELDSYNC_STAMP_OUT"); dir != "" {
+		_ = os.WriteFile(dir+"/stamped-cjk.jpg", drawn, 0o644)
+	}
+	a, _ := jpeg.Decode(bytes.NewReader(boxes))
+	c, _ := jpeg.Decode(bytes.NewReader(drawn))
+	band := image.Rect(0, 450, 800, 600)
+	if brightPixels(a, band) == brightPixels(c, band) {
+		t.Fatal("the stamp drawn with the CJK font is the same as with boxes")
+	}
+}

@@ -133,7 +133,7 @@ func (a *App) openMedia() {
 	a.media = media.NewService(a.mediaStore, a.objects, a.engine, media.Options{
 		MaxBytes: m.MaxBytes, MaxBytesByKind: m.MaxBytesByKind, UploadExpiry: m.UploadExpiry, DownloadExpiry: m.DownloadExpiry,
 		CleanupAge: m.CleanupAge, CleanupInterval: m.CleanupInterval, Logger: a.log,
-		Labels: stampLabels{a.engine},
+		Labels: stampLabels{a.engine}, StampFont: m.StampFont,
 	})
 }
 

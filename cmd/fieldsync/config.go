@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -13,6 +14,9 @@ import (
 	"fieldsync"
 	"fieldsync/api"
 	"fieldsync/auth"
+	"fieldsync/media"
+
+	"golang.org/x/image/font/opentype"
 )
 
 // Config is everything fieldsync reads from its environment. Every variable is
@@ -52,7 +56,10 @@ type MediaConfig struct {
 	MaxBytes int64
 	// MaxBytesByKind are the limits of the kinds other than photos
 	// (FIELDSYNC_MEDIA_MAX_BYTES_SIGNATURE, _VIDEO, _AUDIO, _DOCUMENT).
-	MaxBytesByKind  map[string]int64
+	MaxBytesByKind map[string]int64
+	// StampFont is FIELDSYNC_MEDIA_STAMP_FONT parsed: a font with the glyphs
+	// the bundled one lacks (CJK) for stamped images; nil when unset.
+	StampFont       *opentype.Font
 	UploadExpiry    time.Duration
 	DownloadExpiry  time.Duration
 	CleanupAge      time.Duration
@@ -82,6 +89,15 @@ func loadMediaConfig(env func(string, string) string) (MediaConfig, error) {
 			return m, &configError{k.name, v, "want a whole number of bytes between 1024 and 5368709120"}
 		}
 		m.MaxBytesByKind[k.kind] = n
+	}
+	if path := env("FIELDSYNC_MEDIA_STAMP_FONT", ""); path != "" {
+		b, err := os.ReadFile(path)
+		if err == nil {
+			m.StampFont, err = media.ParseFont(b)
+		}
+		if err != nil {
+			return m, &configError{"FIELDSYNC_MEDIA_STAMP_FONT", path, "want a readable TrueType/OpenType font file or collection: " + err.Error()}
+		}
 	}
 	for _, d := range []struct {
 		dst       *time.Duration
