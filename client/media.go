@@ -244,3 +244,20 @@ func (c *Client) putPart(ctx context.Context, u PartURL, part *io.SectionReader)
 		}
 	}
 }
+
+// maxStamped bounds a stamped image read (1600 px JPEGs are a few hundred KB).
+const maxStamped = 16 << 20
+
+// StampedMedia returns the photo with its visible stamp of where and when
+// (GET /v1/media/{id}/stamped), a JPEG, for reports and the desk.
+func (c *Client) StampedMedia(ctx context.Context, id string) ([]byte, error) {
+	var resp *http.Response
+	err := c.retry(ctx, "media", func() (*http.Request, error) {
+		return c.newRequest(ctx, http.MethodGet, "/v1/media/"+url.PathEscape(id)+"/stamped", nil, "", nil)
+	}, true, &streamTaker{&resp})
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return io.ReadAll(io.LimitReader(resp.Body, maxStamped))
+}
