@@ -83,7 +83,7 @@ func TestStampedImageDrawsChineseWithAFont(t *testing.T) {
 	t.Parallel()
 	b, err := os.ReadFile(cjkFont)
 	if err != nil {
-		t.Skipf("no CJK font at %s (apt-get install fonts-droid-fallback)", cjkFont)
+		t.Fatalf("no CJK font at %s: ./scripts/test installs it (apt-get install fonts-droid-fallback): %v", cjkFont, err)
 	}
 	f, err := media.ParseFont(b)
 	if err != nil {
