@@ -60,7 +60,13 @@ type fullConfig struct {
 // newFullServerWith is newFullServer with the options adjusted by configure (when not nil).
 func newFullServerWith(tb testing.TB, configure func(*fullConfig)) *api.Server {
 	tb.Helper()
-	d := &fullDeps{Store: devtest.MustOpenStore(tb), Objects: devtest.MustOpenObjects(tb), Clock: devtest.NewClock()}
+	return newFullServerOn(tb, devtest.MustOpenStore(tb), configure)
+}
+
+// newFullServerOn is newFullServerWith over store (one opened with a monitor).
+func newFullServerOn(tb testing.TB, store *mongodb.Store, configure func(*fullConfig)) *api.Server {
+	tb.Helper()
+	d := &fullDeps{Store: store, Objects: devtest.MustOpenObjects(tb), Clock: devtest.NewClock()}
 	cfg := fullConfig{
 		API: api.Options{Ready: map[string]api.Pinger{"database": d.Store, "object_store": d.Objects}, Reports: &mongodb.Reports{Store: d.Store},
 			PendingMedia: mongodb.NewMediaStore(d.Store).CountPending},

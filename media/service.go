@@ -271,8 +271,8 @@ func (r *CreateRequest) validate(limits map[string]int64) (string, error) {
 	return kind, nil
 }
 
-var recordCollections = []string{fieldsync.CollPatrolRounds, fieldsync.CollInspections, fieldsync.CollWorkOrders,
-	fieldsync.CollComplaints, fieldsync.CollSites, fieldsync.CollCheckpoints, fieldsync.CollPatrolRoutes}
+// recordCollections are the synced collections whose records cite evidence (the registry).
+var recordCollections = fieldsync.SyncedCollectionNames(func(c fieldsync.SyncedCollection) bool { return c.Evidence })
 
 func callerOf(ctx context.Context) (*fieldsync.Caller, error) {
 	c := fieldsync.CallerFromContext(ctx)

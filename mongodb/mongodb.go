@@ -67,26 +67,58 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// mapError translates driver errors at the store boundary into fieldsync errors.
-func mapError(err error) error {
+// RetryAfterUnavailable is the Retry-After, in seconds, of every answer
+// given while the database is unreachable.
+const RetryAfterUnavailable = 5
+
+// MapError is the one translation of driver errors into fieldsync errors,
+// for every package that talks to the database: no documents → not_found,
+// a duplicate key → conflict, timeouts, network errors and a cancelled
+// request → unavailable (with RetryAfterUnavailable), anything else →
+// internal. A *fieldsync.Error passes unchanged.
+func MapError(err error) error {
+	var fe *fieldsync.Error
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &fe):
+		return err
 	case errors.Is(err, mongo.ErrNoDocuments):
 		return fieldsync.WrapError(fieldsync.ENotFound, "not found", err)
 	case mongo.IsDuplicateKeyError(err):
 		return fieldsync.WrapError(fieldsync.EConflict, "already exists", err)
-	case errors.Is(err, context.Canceled):
-		return fieldsync.WrapError(fieldsync.EUnavailable, "request cancelled", err)
-	case mongo.IsTimeout(err), mongo.IsNetworkError(err), errors.Is(err, context.DeadlineExceeded),
+	case errors.Is(err, context.Canceled), mongo.IsTimeout(err), mongo.IsNetworkError(err), errors.Is(err, context.DeadlineExceeded),
 		errors.Is(err, mongo.ErrClientDisconnected), isServerSelection(err):
-		return &fieldsync.Error{Code: fieldsync.EUnavailable, Message: "database unavailable", RetryAfter: 5, Err: err}
+		return &fieldsync.Error{Code: fieldsync.EUnavailable, Message: "database unavailable", RetryAfter: RetryAfterUnavailable, Err: err}
 	}
 	var ne net.Error
 	if errors.As(err, &ne) {
-		return &fieldsync.Error{Code: fieldsync.EUnavailable, Message: "database unavailable", RetryAfter: 5, Err: err}
+		return &fieldsync.Error{Code: fieldsync.EUnavailable, Message: "database unavailable", RetryAfter: RetryAfterUnavailable, Err: err}
 	}
 	return fieldsync.WrapError(fieldsync.EInternal, "database error", err)
+}
+
+func mapError(err error) error { return MapError(err) }
+
+// DuplicateKeys reads the error of an unordered insertMany or bulkWrite:
+// the positions in the batch of the writes refused for a duplicate key, and
+// ok true when those are all its errors (false: another write error, a
+// write-concern error, or not a bulk write error at all; nil err: ok, none).
+func DuplicateKeys(err error) (at []int, ok bool) {
+	if err == nil {
+		return nil, true
+	}
+	var bwe mongo.BulkWriteException
+	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil {
+		return nil, false
+	}
+	for _, we := range bwe.WriteErrors {
+		if !mongo.IsDuplicateKeyError(we.WriteError) {
+			return nil, false
+		}
+		at = append(at, we.Index)
+	}
+	return at, true
 }
 
 func isServerSelection(err error) bool {

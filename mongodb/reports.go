@@ -28,13 +28,9 @@ const (
 	recSite    = "site_id"
 	recCreated = "created_at"
 	recDeleted = "_sync.deleted"
+	recPos     = "_sync.position"
+	recMedia   = "_sync.media"
 )
-
-func init() {
-	for _, c := range []string{fieldsync.CollComplaints, fieldsync.CollWorkOrders} {
-		declareIndex(recordsOf(c), "tenant_site_created", false, recTenant, recSite, recCreated)
-	}
-}
 
 // Reports computes the customer-service reports over the synced records
 // (fieldsync.ReportService).

@@ -2,22 +2,25 @@ package mongodb
 
 import "fieldsync"
 
-// Indexes of the sync engine's collections (package sync owns the queries).
-// Each synced collection's records are a collection of their own, and are
-// also the change log: a record carries the position of its latest change.
-// Equality keys lead, the position range last.
+// Indexes of the records, derived from the registry of synced collections
+// (fieldsync.SyncedCollections): a collection added there gets them. Each
+// synced collection's records are a collection of their own, named after
+// it, and are also the change log: a record carries the position of its
+// latest change. Equality keys lead, the position range last. Every query
+// the store sends is checked against these by TestEveryQueryHasAnIndex (api).
 func init() {
-	for _, c := range []string{fieldsync.CollSites, fieldsync.CollCheckpoints, fieldsync.CollPatrolRoutes,
-		fieldsync.CollPatrolRounds, fieldsync.CollInspections, fieldsync.CollWorkOrders, fieldsync.CollComplaints,
-		fieldsync.CollUnits, fieldsync.CollHouseholds} {
-		declareIndex(recordsOf(c), "tenant_pos", false, recTenant, "_sync.position")
-		declareIndex(recordsOf(c), "tenant_site_pos", false, recTenant, recSite, "_sync.position")
-		declareIndex(recordsOf(c), "tenant_del", false, recTenant, recDeleted)
-		declareIndex(recordsOf(c), "tenant_media", false, recTenant, "_sync.media")
-	}
-	// A unit's history (sync/field_units.go).
-	for _, c := range []string{fieldsync.CollInspections, fieldsync.CollWorkOrders, fieldsync.CollComplaints} {
-		declareIndex(recordsOf(c), "tenant_unit", false, recTenant, "unit_id")
+	for _, c := range fieldsync.SyncedCollections {
+		declareIndex(recordsOf(c.Name), "tenant_pos", false, recTenant, recPos)
+		declareIndex(recordsOf(c.Name), "tenant_site_pos", false, recTenant, recSite, recPos)
+		declareIndex(recordsOf(c.Name), "tenant_media", false, recTenant, recMedia)
+		if c.Units {
+			// A unit's history (sync/field_units.go).
+			declareIndex(recordsOf(c.Name), "tenant_unit", false, recTenant, "unit_id")
+		}
+		if c.Dated {
+			// The reports (reports.go) and a guard's window (sync/pull.go).
+			declareIndex(recordsOf(c.Name), "tenant_site_created", false, recTenant, recSite, recCreated)
+		}
 	}
 	// The recent change log (sync/log.go): a tenant's changes after a position.
 	declareIndex("sync_log", "tenant_pos", false, "t", "p")

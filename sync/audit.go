@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -15,9 +14,9 @@ import (
 	"time"
 
 	"fieldsync"
+	"fieldsync/mongodb"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
@@ -205,16 +204,7 @@ func (e *Engine) insertAudit(ctx context.Context, docs []any) error {
 		return nil
 	}
 	_, err := e.db.Collection(AuditCollection).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
-	var bwe mongo.BulkWriteException
-	switch {
-	case err == nil:
-	case errors.As(err, &bwe) && bwe.WriteConcernError == nil:
-		for _, we := range bwe.WriteErrors {
-			if we.Code != 11000 && !strings.Contains(we.Message, "duplicate key") {
-				return storeError(err)
-			}
-		}
-	default:
+	if _, ok := mongodb.DuplicateKeys(err); !ok {
 		return storeError(err)
 	}
 	return nil

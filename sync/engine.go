@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"fieldsync"
+	"fieldsync/mongodb"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -241,8 +242,8 @@ func sharedKey(ctx context.Context, meta *mongo.Collection) ([]byte, error) {
 	_, _ = rand.Read(b)
 	_, err := meta.UpdateOne(ctx, bson.M{"_id": "sync_cursor_key"},
 		bson.M{"$setOnInsert": bson.M{"key": hex.EncodeToString(b)}}, options.UpdateOne().SetUpsert(true))
-	if err != nil && !mongo.IsDuplicateKeyError(err) {
-		return nil, storeError(err)
+	if err := storeError(err); err != nil && fieldsync.ErrorCode(err) != fieldsync.EConflict {
+		return nil, err
 	}
 	var doc struct{ Key string }
 	if err := meta.FindOne(ctx, bson.M{"_id": "sync_cursor_key"}).Decode(&doc); err != nil {
@@ -365,13 +366,7 @@ func (e *Engine) migrateFrom(ctx context.Context, old *mongo.Collection) (int, e
 		by[c] = nil
 		e.fault(FaultMigrating)
 		_, err := e.recsFor(c).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
-		var bwe mongo.BulkWriteException
-		if errors.As(err, &bwe) && bwe.WriteConcernError == nil {
-			for _, we := range bwe.WriteErrors {
-				if we.Code != 11000 {
-					return storeError(err)
-				}
-			}
+		if _, ok := mongodb.DuplicateKeys(err); ok {
 			return nil
 		}
 		return storeError(err)
@@ -444,20 +439,8 @@ func callerOf(ctx context.Context) (*fieldsync.Caller, error) {
 	return c, nil
 }
 
-func storeError(err error) error {
-	if err == nil {
-		return nil
-	}
-	var fe *fieldsync.Error
-	if errors.As(err, &fe) {
-		return err
-	}
-	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), mongo.IsTimeout(err), mongo.IsNetworkError(err):
-		return &fieldsync.Error{Code: fieldsync.EUnavailable, Message: "database unavailable", RetryAfter: 2, Err: err}
-	}
-	return fieldsync.WrapError(fieldsync.EInternal, "database error", err)
-}
+// storeError is the store's one error mapper (mongodb.MapError).
+func storeError(err error) error { return mongodb.MapError(err) }
 
 func (e *Engine) seenFor(tenant string) *atomic.Int64 {
 	v, _ := e.seen.LoadOrStore(tenant, new(atomic.Int64))

@@ -101,14 +101,12 @@ func (e *Engine) UnitHistory(ctx context.Context, unitID string) (*fieldsync.Uni
 	}
 	unit := units[0]
 	out := &fieldsync.UnitHistory{Unit: e.render(c, unit), Households: []map[string]any{}, Items: []fieldsync.HistoryItem{}}
-	hs, err := e.findIn(ctx, fieldsync.CollHouseholds, bson.M{keyTenant: c.TenantID, keySite: unit.SiteID, keyDeleted: false})
+	hs, err := e.findIn(ctx, fieldsync.CollHouseholds, bson.M{keyTenant: c.TenantID, keySite: unit.SiteID, keyDeleted: false, "unit_id": unitID})
 	if err != nil {
 		return nil, err
 	}
 	for _, h := range hs {
-		if h.GetString("unit_id") == unitID {
-			out.Households = append(out.Households, e.render(c, h))
-		}
+		out.Households = append(out.Households, e.render(c, h))
 	}
 	now := e.now()
 	var recs []*Record

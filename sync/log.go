@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 
+	"fieldsync/mongodb"
+
 	"github.com/klauspost/compress/s2"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -85,13 +87,7 @@ func (e *Engine) logWrites(ctx context.Context, tenant string, recs []bson.Raw) 
 		return nil
 	}
 	_, err := e.logs.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
-	var bwe mongo.BulkWriteException
-	if errors.As(err, &bwe) && bwe.WriteConcernError == nil {
-		for _, we := range bwe.WriteErrors {
-			if we.Code != 11000 {
-				return storeError(err)
-			}
-		}
+	if _, ok := mongodb.DuplicateKeys(err); ok {
 		return nil
 	}
 	return storeError(err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"fieldsync"
+	"fieldsync/mongodb"
 
 	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -385,19 +386,13 @@ func (e *Engine) writeGroup(ctx context.Context, tenant string, group []*groupWr
 	}
 	for c, docs := range inserts {
 		_, err := e.recsFor(c).InsertMany(wctx, docs, options.InsertMany().SetOrdered(false))
-		var bwe mongo.BulkWriteException
-		switch {
-		case err == nil:
-		case errors.As(err, &bwe) && bwe.WriteConcernError == nil:
-			for _, we := range bwe.WriteErrors {
-				if we.Code != 11000 && !strings.Contains(we.Message, "duplicate key") {
-					return r, storeError(err)
-				}
-				a := insertAt[c][we.Index]
-				a.w.failed[a.k] = true
-			}
-		default:
+		dups, ok := mongodb.DuplicateKeys(err)
+		if !ok {
 			return r, storeError(err)
+		}
+		for _, i := range dups {
+			a := insertAt[c][i]
+			a.w.failed[a.k] = true
 		}
 	}
 	e.fault(FaultInserted)
