@@ -20,8 +20,8 @@ import (
 //	 observed_at: ISODate, gps: {type: "Point", coordinates: [lng, lat], accuracy},
 //	 created_at: ISODate, created_by, created_by_name, updated_at, updated_by, updated_by_name,
 //	 _sync: {version, position, deleted, device, assignees, former_assignees, media,
-//	         field_versions, field_devices, receipts: ["<mutation id> <status> <version>"],
-//	         audit_hash, audit_at, times: {<path>: "<text as the phone sent it>"}}}
+//	         field_versions, field_devices, receipts: "<mutation id> <status> <version>\n…",
+//	         audit_hash, audit_at (when not updated_at), times: {<path>: "<text as the phone sent it>"}}}
 //
 // A time is kept as a date (what a query compares); when the text a phone
 // sent is not the date's own UTC rendering (another offset, "+00:00", more
@@ -113,19 +113,25 @@ func (r *Record) encode(coll *Collection) (bson.Raw, error) {
 		s = append(s, bson.E{Key: "field_devices", Value: r.FieldDevices})
 	}
 	if len(r.Receipts) > 0 {
-		// One string a receipt: three values each would triple what the
-		// embedded database decodes per record (up to 256 receipts).
-		rs := make([]string, len(r.Receipts))
+		// One string, a line a receipt: up to 256 receipts as one value, not
+		// 256 (or 768) that the embedded database would decode on every
+		// scan of the record.
+		var b strings.Builder
 		for i, x := range r.Receipts {
-			rs[i] = x.MutationID + " " + x.Status + " " + strconv.FormatInt(x.Version, 10)
+			if i > 0 {
+				b.WriteByte('\n')
+			}
+			b.WriteString(x.MutationID + " " + x.Status + " " + strconv.FormatInt(x.Version, 10))
 		}
-		s = append(s, bson.E{Key: "receipts", Value: rs})
+		s = append(s, bson.E{Key: "receipts", Value: b.String()})
 	}
 	if r.AuditHash != "" {
 		s = append(s, bson.E{Key: "audit_hash", Value: r.AuditHash})
 	}
-	if !r.AuditAt.IsZero() {
-		s = append(s, bson.E{Key: "audit_at", Value: bson.NewDateTimeFromTime(r.AuditAt)})
+	// The latest audit entry is almost always the last update's: its time
+	// is then updated_at, and is not stored twice.
+	if at := bson.NewDateTimeFromTime(r.AuditAt); !r.AuditAt.IsZero() && at != bson.NewDateTimeFromTime(r.UpdatedAt) {
+		s = append(s, bson.E{Key: "audit_at", Value: at})
 	}
 	if len(times) > 0 {
 		s = append(s, bson.E{Key: "times", Value: times})
@@ -257,6 +263,9 @@ func decodeStored(b bson.Raw, r *Record) error {
 		}
 	}
 	r.Collection = collOfKey(r.Key)
+	if r.AuditHash != "" && r.AuditAt.IsZero() {
+		r.AuditAt = r.UpdatedAt
+	}
 	if times != nil {
 		elems, err := times.Elements()
 		if err != nil {
@@ -298,8 +307,8 @@ func decodeSync(doc bson.Raw, r *Record) (times bson.Raw, err error) {
 		case "field_devices":
 			r.FieldDevices, err = mapOf(v, stringOf)
 		case "receipts":
-			var rs []string
-			if rs, err = stringsOfRaw(v); err == nil {
+			rs, _ := receiptLines(v)
+			{
 				r.Receipts = make([]Receipt, 0, len(rs))
 				for _, s := range rs {
 					rest, ver, _ := cutLast(s)
@@ -320,6 +329,15 @@ func decodeSync(doc bson.Raw, r *Record) (times bson.Raw, err error) {
 		}
 	}
 	return times, nil
+}
+
+// receiptLines reads _sync.receipts: one string, a line a receipt.
+func receiptLines(v bson.RawValue) ([]string, bool) {
+	s, ok := v.StringValueOK()
+	if !ok || s == "" {
+		return nil, ok
+	}
+	return strings.Split(s, "\n"), true
 }
 
 func cutLast(s string) (string, string, bool) {
