@@ -15,7 +15,7 @@ import (
 // where the citing record is — its location, else building and unit, and
 // its checkpoint.
 func TestStampLabelsNameTheSiteAndThePlace(t *testing.T) {
-	chdirPkg(t) // the embedded stack starts from the package directory, not a removed temp dir of another test
+	chdirPkg(t) // the embedded stores need a working directory that exists
 	ctx := context.Background()
 	store := devtest.MustOpenStore(t)
 	e, err := fsync.Open(ctx, store.DB, fsync.Options{Collections: fsync.FieldCollections(fsync.FieldOptions{})})
