@@ -127,7 +127,7 @@ func newHarness(tb testing.TB, opts fsync.Options) *harness {
 
 func openOn(tb testing.TB, store *mongodb.Store, opts fsync.Options) *harness {
 	tb.Helper()
-	h := &harness{tb: tb, store: store, now: &clock{t: time.Now().UTC()}}
+	h := &harness{tb: tb, store: store, now: &clock{t: time.Now().UTC().Truncate(time.Millisecond)}} // a server time is kept to the millisecond
 	if opts.Now == nil {
 		opts.Now = h.now.Now
 	}

@@ -44,7 +44,9 @@ func normalize(v any) any {
 		}
 		return m
 	case time.Time:
-		return x.UTC().Format(time.RFC3339Nano)
+		// Server-set times are UTC milliseconds: what a stored date holds,
+		// so the date gives the text back and nothing more is kept (layout.go).
+		return x.UTC().Truncate(time.Millisecond).Format(time.RFC3339Nano)
 	case bson.DateTime:
 		return x.Time().UTC().Format(time.RFC3339Nano)
 	}
