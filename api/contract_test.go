@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -307,4 +308,78 @@ func TestContractSchemasUseKnownKeywords(t *testing.T) {
 		}
 	}
 	walk(&root, "", false)
+}
+
+// TestContractExamples checks every operation carries an example of its
+// JSON request body and of its success answer, and that every example is
+// valid against its own schema (the same validator as the API tests), so the
+// examples /docs shows are answers the server could give.
+func TestContractExamples(t *testing.T) {
+	v := mustContract(t)
+	doc, err := libopenapi.NewDocument(openapi.YAML())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := doc.BuildV3Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, item := range m.Model.Paths.PathItems.FromOldest() {
+		for method, op := range item.GetOperations().FromOldest() {
+			method = strings.ToUpper(method)
+			url := strings.NewReplacer("{id}", "0193a5b0-0000-7000-8000-0000000000bb", "{device_id}", "phone-7f3a", "{name}", "init.js").Replace(path)
+			if op.RequestBody != nil {
+				for ct, mt := range op.RequestBody.Content.FromOldest() {
+					if !strings.Contains(ct, "json") {
+						continue
+					}
+					if mt.Example == nil {
+						t.Errorf("%s (%s %s): request body %s has no example", op.OperationId, method, path, ct)
+						continue
+					}
+					var ex any
+					if err := mt.Example.Decode(&ex); err != nil {
+						t.Fatal(err)
+					}
+					b, _ := json.Marshal(ex)
+					req := httptest.NewRequest(method, url, bytes.NewReader(b))
+					req.Header.Set("Content-Type", ct)
+					if ok, errs := v.GetRequestBodyValidator().ValidateRequestBody(req); !ok {
+						t.Errorf("%s: the request example is not valid: %s", op.OperationId, describeViolation(req, &http.Response{Header: http.Header{}}, b, errs))
+					}
+				}
+			}
+			found := false
+			for code, resp := range op.Responses.Codes.FromOldest() {
+				if !strings.HasPrefix(code, "2") || resp.Content == nil {
+					continue
+				}
+				for ct, mt := range resp.Content.FromOldest() {
+					if mt.Example == nil {
+						continue
+					}
+					found = true
+					var ex any
+					if err := mt.Example.Decode(&ex); err != nil {
+						t.Fatal(err)
+					}
+					b := []byte(fmt.Sprint(ex))
+					if s, ok := ex.(string); ok {
+						b = []byte(s)
+					} else {
+						b, _ = json.Marshal(ex)
+					}
+					status := 200
+					fmt.Sscan(code, &status)
+					if msg := contractViolation(v, httptest.NewRequest(method, url, nil),
+						&http.Response{StatusCode: status, Header: http.Header{"Content-Type": {ct}}}, b); msg != "" {
+						t.Errorf("%s: the %s example is not valid: %s", op.OperationId, code, msg)
+					}
+				}
+			}
+			if !found && op.OperationId != "logout" && op.OperationId != "docsAsset" {
+				t.Errorf("%s (%s %s): no example of its success answer", op.OperationId, method, path)
+			}
+		}
+	}
 }

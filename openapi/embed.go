@@ -93,4 +93,3 @@ func (d *Document) Routes() []string {
 	sort.Strings(out)
 	return out
 }
-
