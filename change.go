@@ -92,9 +92,13 @@ type PullRequest struct {
 
 // PullResult is one page of changes.
 type PullResult struct {
-	Changes    []Change  `json:"changes"`
-	Cursor     string    `json:"cursor"`
-	HasMore    bool      `json:"has_more"`
+	Changes []Change `json:"changes"`
+	Cursor  string   `json:"cursor"`
+	HasMore bool     `json:"has_more"`
+	// HeldBack (with HasMore) says the page stops below a write still in
+	// flight, or one whose writer died, while a later write is already
+	// acknowledged: pull again shortly (or on the next sync event).
+	HeldBack   bool      `json:"held_back,omitempty"`
 	ServerTime time.Time `json:"server_time"`
 }
 
@@ -110,6 +114,11 @@ type SyncConfig struct {
 	SchemaVersions  []int    `json:"schema_versions"`
 	CurrentSchema   int      `json:"current_schema_version"`
 	Collections     []string `json:"collections"`
+
+	// MaxClientSkew and MaxClientAge bound the times a phone sends: seconds
+	// ahead of, and behind, the server's clock.
+	MaxClientSkew int `json:"max_client_skew_seconds"`
+	MaxClientAge  int `json:"max_client_age_seconds"`
 }
 
 // SyncService is the sync engine as the HTTP edge sees it. Every method reads

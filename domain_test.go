@@ -148,6 +148,12 @@ func TestSummarizeRound(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %+v\nwant %+v", got, want)
 	}
+	// Ended: every stop not scanned is missed, also one whose window is still open.
+	got = fieldsync.SummarizeRound(fieldsync.Round{Stops: stops, Started: start, Scans: scans, MaxDistance: 100, Ended: true}, start.Add(45*time.Minute))
+	want.Missed, want.Pending = []string{"c4", "c5"}, []string{}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("ended: got %+v\nwant %+v", got, want)
+	}
 	if d := fieldsync.DistanceMeters(*loc(31.2304, 121.4737), *loc(31.2404, 121.4737)); d < 1100 || d > 1125 {
 		t.Fatalf("got distance %.0f m for 0.01° of latitude, want ~1112", d)
 	}

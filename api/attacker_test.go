@@ -14,6 +14,10 @@ import (
 
 	"fieldsync"
 	"fieldsync/api"
+	"fieldsync/auth"
+	"fieldsync/devstack/devtest"
+	"fieldsync/mongodb"
+	fsync "fieldsync/sync"
 )
 
 // clientFrom is an HTTP client whose connections come from ip, a loopback
@@ -282,7 +286,7 @@ func openRawEvents(tb testing.TB, addr, token string) (net.Conn, int) {
 func TestDroppedEventStreamsFreeTheirSlots(t *testing.T) {
 	t.Parallel()
 	const heartbeat = 50 * time.Millisecond
-	const maxWait = 10 // heartbeats a reconnect may wait for a slot
+	const maxWait = 40 // heartbeats a reconnect may wait for a slot (generous: a loaded machine)
 	srv := newFullServerWith(t, func(c *fullConfig) { c.API.EventHeartbeat = heartbeat })
 	addr := serveOnLoopback(t, srv)
 	var sessions []session
@@ -332,5 +336,35 @@ func TestEventStreamOfSameSessionReplacesItsOldOne(t *testing.T) {
 	conn.Close()
 	if status != http.StatusTooManyRequests {
 		t.Fatalf("a third phone beyond the cap: got %d, want 429", status)
+	}
+}
+
+// TestEventStreamEndsOnRevocationOnAnotherInstance (#15 item 14): a device
+// revoked through one API instance loses its stream on another instance
+// within the documented staleness bound — the auth cache TTL (then the next
+// heartbeat) — with no change flowing.
+func TestEventStreamEndsOnRevocationOnAnotherInstance(t *testing.T) {
+	t.Parallel()
+	first := newFullServer(t)
+	d := depsOf(t, first)
+	store := devtest.MustOpenStoreDB(t, d.Store.DB.Name(), mongodb.Options{})
+	authn := auth.New(auth.Options{Store: store, Keys: d.Auth.Keys(), Now: d.Clock.Now, DefaultTenant: fieldsync.DemoTenant, Password: testPasswordParams})
+	engine, err := fsync.Open(context.Background(), store.DB, fsync.Options{Collections: fsync.FieldCollections(fsync.FieldOptions{Users: authn})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := api.New(api.Options{Auth: authn, Sync: engine, EventHeartbeat: 50 * time.Millisecond})
+	addr := serveOnLoopback(t, second)
+	desk := mustLoginSession(t, first, "cs.a1", "")
+	admin, _ := mustLogin(t, first, "admin")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	es := openEventStream(t, ctx, addr, desk.Access) // its session is cached on the second instance now
+	mustDo(t, first, "POST", "/v1/admin/devices/"+desk.DeviceID+"/revoke", "", bearerHeader(admin), 200, nil)
+	d.Clock.Advance(auth.DefaultCacheTTL)
+	for range es.events {
+	}
+	if err := <-es.ended; err != io.EOF {
+		t.Fatalf("the stream on the other instance: got %v, want it ended", err)
 	}
 }

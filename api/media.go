@@ -13,12 +13,18 @@ import (
 )
 
 func (s *Server) registerMediaRoutes(r fiber.Router) {
-	g := r.Group("/media", requires("media service", s.opts.Media != nil))
+	g := r.Group("/media", requires("media service", s.opts.Media != nil), noSniff)
 	g.Post("", s.handleMediaCreate)
 	g.Get("", s.handleMediaList)
 	g.Get("/:id", s.handleMediaGet)
 	g.Put("/:id/content", s.handleMediaUpload)
 	g.Post("/:id/complete", s.handleMediaComplete)
+}
+
+// noSniff tells browsers to trust the declared type of every media answer.
+func noSniff(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	return c.Next()
 }
 
 type mediaCreateRequest struct {

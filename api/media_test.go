@@ -273,12 +273,18 @@ func TestMediaObjectStoreDownIs503(t *testing.T) {
 	pushInspection(t, deadSrv, guard, uuid.NewString())
 }
 
-// jpegStream is a deterministic pseudo-random body of n bytes that sniffs as
-// JPEG, generated as it is read: the client side holds none of it.
+// jpegStream is a deterministic pseudo-random body of n bytes that is a
+// well-formed JPEG of 10000×10000 pixels — over the decode cap, so the server
+// reads its header and walks its structure without decoding it: a frame
+// header, a scan of random bytes (no 0xFF) and the end-of-image marker. It is
+// generated as it is read: the client side holds none of it.
 type jpegStream struct {
 	n, off int64
 	rng    *rand.ChaCha8
 }
+
+// bigJPEGHeader: start of image; SOF0, 8-bit, 10000×10000, one component; SOS.
+const bigJPEGHeader = "\xFF\xD8" + "\xFF\xC0\x00\x0B\x08\x27\x10\x27\x10\x01\x01\x11\x00" + "\xFF\xDA\x00\x08\x01\x01\x00\x00\x3F\x00"
 
 func newJPEGStream(n int64) *jpegStream {
 	return &jpegStream{n: n, rng: rand.NewChaCha8([32]byte{7})}
@@ -290,8 +296,17 @@ func (s *jpegStream) Read(p []byte) (int, error) {
 	}
 	p = p[:min(int64(len(p)), s.n-s.off)]
 	_, _ = s.rng.Read(p)
-	for i := s.off; i < 4 && i-s.off < int64(len(p)); i++ {
-		p[i-s.off] = "\xFF\xD8\xFF\xE0"[i]
+	for i := range p {
+		switch at := s.off + int64(i); {
+		case at < int64(len(bigJPEGHeader)):
+			p[i] = bigJPEGHeader[at]
+		case at == s.n-2:
+			p[i] = 0xFF
+		case at == s.n-1:
+			p[i] = 0xD9 // end of image
+		case p[i] == 0xFF:
+			p[i] = 0xFE
+		}
 	}
 	s.off += int64(len(p))
 	return len(p), nil

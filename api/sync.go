@@ -11,6 +11,7 @@ import (
 	"fieldsync"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/compress"
 )
 
 // Sync routes: push, pull, the streaming bootstrap, live events and the
@@ -18,8 +19,12 @@ import (
 // validates, merges, versions and scopes.
 func (s *Server) registerSyncRoutes(r fiber.Router) {
 	g := r.Group("/sync", requires("sync engine", s.opts.Sync != nil))
-	g.Post("/push", s.handleSyncPush)
-	g.Get("/pull", s.handleSyncPull)
+	// Push answers carry every record as stored and pull pages up to 500
+	// records: compressed (gzip, deflate or brotli, as the phone accepts)
+	// they cost a phone on a weak signal several times fewer bytes.
+	zip := compress.New(compress.Config{Level: compress.LevelBestSpeed})
+	g.Post("/push", zip, s.handleSyncPush)
+	g.Get("/pull", zip, s.handleSyncPull)
 	g.Get("/bootstrap", s.handleSyncBootstrap)
 	g.Get("/events", s.handleSyncEvents)
 	g.Get("/config", s.handleSyncConfig)

@@ -109,7 +109,8 @@ func TestSyncOverHTTP(t *testing.T) {
 		{name: "bad limit", method: "GET", url: "/v1/sync/pull?limit=5000", headers: auth, status: 400},
 		{name: "old app pull", method: "GET", url: "/v1/sync/pull?schema_version=99", headers: auth, status: 426},
 		{name: "old app bootstrap", method: "GET", url: "/v1/sync/bootstrap?schema_version=99", headers: auth, status: 426, contains: []string{`"code":"upgrade_required"`}},
-		{name: "config", method: "GET", url: "/v1/sync/config", headers: auth, status: 200, contains: []string{`"max_mutations":500`, `"schema_versions":[1]`}},
+		{name: "config", method: "GET", url: "/v1/sync/config", headers: auth, status: 200, contains: []string{`"max_mutations":500`, `"schema_versions":[1]`,
+			`"max_client_skew_seconds":3600`, `"max_client_age_seconds":5184000`}},
 	} {
 		t.Run(sc.name, func(t *testing.T) { sc.run(t, srv) })
 	}

@@ -240,8 +240,20 @@ func (c *Client) PullAll(ctx context.Context, cursor string, limit int, fn func(
 		if !p.HasMore {
 			return cursor, pages, nil
 		}
+		if p.HeldBack && len(p.Changes) == 0 {
+			// Nothing to hand out until an earlier write lands: wait a little
+			// instead of asking again at once.
+			select {
+			case <-ctx.Done():
+				return cursor, pages, ctx.Err()
+			case <-time.After(heldBackPause):
+			}
+		}
 	}
 }
+
+// heldBackPause is how long PullAll waits after an empty held-back page.
+const heldBackPause = 200 * time.Millisecond
 
 // Config fetches GET /v1/sync/config as a generic document (limits, retention,
 // schema versions, collections).

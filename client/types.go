@@ -90,9 +90,12 @@ type Change struct {
 
 // Page is one answer of GET /v1/sync/pull.
 type Page struct {
-	Changes    []Change  `json:"changes"`
-	Cursor     string    `json:"cursor"`
-	HasMore    bool      `json:"has_more"`
+	Changes []Change `json:"changes"`
+	Cursor  string   `json:"cursor"`
+	HasMore bool     `json:"has_more"`
+	// HeldBack (with HasMore): the page stops below a write still in flight
+	// (or whose writer died) while a later one is acknowledged; pull again shortly.
+	HeldBack   bool      `json:"held_back,omitempty"`
 	ServerTime time.Time `json:"server_time"`
 }
 

@@ -77,6 +77,13 @@ func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
 		for _, m := range ms {
 			if cited[m.ID] {
 				keep = append(keep, m.ID)
+				// A late PUT to the upload URL after verification left bytes
+				// nobody serves: remove them (the URL has expired by now).
+				if m.UploadKey != "" && m.UploadKey != m.Key {
+					if err := s.deleteObject(ctx, m.UploadKey); err != nil {
+						return r, err
+					}
+				}
 				continue
 			}
 			if err := s.removeMedia(ctx, &m, fieldsync.MediaStored); err != nil {
@@ -104,11 +111,11 @@ func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
 	return r, nil
 }
 
-// removeMedia removes the objects first, then the metadata if it still has
-// status: a failure in between leaves metadata the next sweep retries, never
+// removeMedia removes the objects first (the verified bytes, what was
+// uploaded, the thumbnail), then the metadata if it still has status: a failure in between leaves metadata the next sweep retries, never
 // an object nobody knows about.
 func (s *Service) removeMedia(ctx context.Context, m *fieldsync.Media, status string) error {
-	for _, k := range []string{m.Key, m.ThumbKey} {
+	for _, k := range []string{m.Key, m.UploadKey, m.ThumbKey} {
 		if k == "" {
 			continue
 		}

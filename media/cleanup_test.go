@@ -73,7 +73,7 @@ func TestSweepRemovesOnlyStaleUploadsAndUncitedMedia(t *testing.T) {
 			t.Errorf("media %s kept=%v, want %v (%v)", id, got, want, err)
 		}
 	}
-	if objectExists(t, e, mOldSent.Key) || objectExists(t, e, uncited.Key) || objectExists(t, e, uncited.ThumbKey) {
+	if objectExists(t, e, mOldSent.UploadKey) || objectExists(t, e, uncited.Key) || objectExists(t, e, uncited.ThumbKey) {
 		t.Error("objects of removed media are still stored")
 	}
 	if !objectExists(t, e, cited.Key) || !objectExists(t, e, youngUncited.Key) {

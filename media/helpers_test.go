@@ -233,3 +233,21 @@ func mustAnnounce(tb testing.TB, svc *media.Service, body []byte) string {
 	}
 	return req.ID
 }
+
+// heicBytes is a minimal well-formed HEIC file: a file type box, a meta box
+// with a picture handler, and mdat holding data.
+func heicBytes(data []byte) []byte {
+	box := func(typ string, body ...[]byte) []byte {
+		b := binary.BigEndian.AppendUint32(nil, 0)
+		b = append(b, typ...)
+		for _, p := range body {
+			b = append(b, p...)
+		}
+		binary.BigEndian.PutUint32(b, uint32(len(b)))
+		return b
+	}
+	hdlr := box("hdlr", make([]byte, 8), []byte("pict"), make([]byte, 12), []byte{0})
+	out := box("ftyp", []byte("heic\x00\x00\x00\x00mif1heic"))
+	out = append(out, box("meta", make([]byte, 4), hdlr)...)
+	return append(out, box("mdat", data)...)
+}

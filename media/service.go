@@ -8,14 +8,17 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"image"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"fieldsync"
@@ -73,6 +76,12 @@ type Options struct {
 	CleanupInterval time.Duration
 	// ThumbnailSize is the longest side of thumbnails, in pixels.
 	ThumbnailSize int
+	// MaxPixels is the largest image (width × height) decoded (default
+	// DefaultMaxPixels); larger photos are stored with no thumbnail.
+	MaxPixels int64
+	// MaxDecodes bounds the images decoded at once (default GOMAXPROCS):
+	// memory stays below about MaxDecodes × MaxPixels × 4 bytes whatever is uploaded.
+	MaxDecodes int
 	// Instance names this process in leases (random when empty).
 	Instance string
 	Logger   *slog.Logger
@@ -99,6 +108,12 @@ func (o Options) withDefaults() Options {
 	if o.ThumbnailSize <= 0 {
 		o.ThumbnailSize = DefaultThumbnailSize
 	}
+	if o.MaxPixels <= 0 {
+		o.MaxPixels = DefaultMaxPixels
+	}
+	if o.MaxDecodes <= 0 {
+		o.MaxDecodes = runtime.GOMAXPROCS(0)
+	}
 	if o.Instance == "" {
 		b := make([]byte, 8)
 		_, _ = rand.Read(b)
@@ -122,8 +137,9 @@ type Service struct {
 	opts      Options
 	log       *slog.Logger
 
-	bg     sync.WaitGroup
-	thumbs chan struct{} // bounds concurrent thumbnail decodes (memory)
+	bg          sync.WaitGroup
+	decodes     chan struct{} // a slot per image being decoded (MaxDecodes)
+	fullDecodes atomic.Int64
 
 	healthMu    sync.Mutex
 	healthUntil time.Time
@@ -134,13 +150,14 @@ type Service struct {
 func NewService(store Store, objects *ObjectStore, citations fieldsync.CitationFinder, opts Options) *Service {
 	opts = opts.withDefaults()
 	return &Service{store: store, objects: objects, citations: citations, opts: opts, log: opts.Logger,
-		thumbs: make(chan struct{}, 2)}
+		decodes: make(chan struct{}, opts.MaxDecodes)}
 }
 
 // MaxBytes is the configured largest media object.
 func (s *Service) MaxBytes() int64 { return s.opts.MaxBytes }
 
-// Wait blocks until background work started so far (thumbnails) has finished.
+// Wait blocks until background work started so far has finished (thumbnails
+// are made while verifying, so there is none today; callers keep waiting).
 func (s *Service) Wait() { s.bg.Wait() }
 
 // CreateRequest announces a media object.
@@ -252,6 +269,7 @@ func (s *Service) insert(ctx context.Context, caller *fieldsync.Caller, req Crea
 		Record: req.Record, CreatedAt: now, UpdatedAt: now,
 	}
 	m.Key = objectKey(caller.TenantID, site, now, req.ID)
+	m.UploadKey = incomingPrefix + m.Key
 	err = s.store.InsertMedia(ctx, m)
 	if fieldsync.ErrorCode(err) == fieldsync.EConflict { // a concurrent create won
 		return s.store.GetMedia(ctx, caller.TenantID, req.ID)
@@ -295,11 +313,43 @@ func keySegment(s string) string {
 
 func thumbKey(key string) string { return key + ".thumb.jpg" }
 
+// Upload keys: clients upload under incoming/ and verification copies what it
+// verified to the media's Key, which no client is ever given to write, so a
+// late PUT to a still valid upload URL cannot change verified evidence.
+// Media announced before had one key for both: its verified copy goes to
+// verified/ + that key (the stored Key field always says where the bytes are).
+// Each verification works on a copy of its own, under verifying/.
+const (
+	incomingPrefix  = "incoming/"
+	verifiedPrefix  = "verified/"
+	verifyingPrefix = "verifying/"
+)
+
+// attemptKey is a key of one verification attempt of the media kept at key:
+// the server alone writes it, and no other attempt shares it.
+func attemptKey(key string) string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return verifyingPrefix + key + "." + hex.EncodeToString(b)
+}
+
+// separateKeys gives pending media announced before uploads had a key of their
+// own a final key distinct from the one its upload URL was signed for.
+func separateKeys(m *fieldsync.Media) {
+	if m.UploadKey == "" {
+		m.UploadKey, m.Key = m.Key, verifiedPrefix+m.Key
+	}
+}
+
 func (s *Service) presignUpload(ctx context.Context, m *fieldsync.Media) (*Upload, error) {
 	h := http.Header{}
 	h.Set("Content-Type", m.ContentType)
 	h.Set("Content-Length", strconv.FormatInt(m.Size, 10))
-	u, err := s.objects.Public.PresignHeader(ctx, http.MethodPut, s.objects.Bucket, m.Key, s.opts.UploadExpiry, nil, h)
+	key := m.UploadKey
+	if key == "" {
+		key = m.Key // announced before uploads had a key of their own
+	}
+	u, err := s.objects.Public.PresignHeader(ctx, http.MethodPut, s.objects.Bucket, key, s.opts.UploadExpiry, nil, h)
 	if err != nil {
 		return nil, MapError(err)
 	}
@@ -355,14 +405,18 @@ func (s *Service) Upload(ctx context.Context, id string, body io.Reader, content
 	if contentLength >= 0 && contentLength != m.Size {
 		return nil, unprocessable("size", "body has %d bytes, declared %d", contentLength, m.Size)
 	}
+	// Streamed to a key of this attempt only, never to one a client holds a
+	// URL for: the bytes hashed on the way are the bytes verified and kept.
+	separateKeys(m)
+	tmp := attemptKey(m.Key)
+	defer s.removeObject(context.WithoutCancel(ctx), tmp) // also when the request ends early
 	// A large read buffer: the HTTP server hands over the body in small
 	// pieces; fewer, larger reads keep the relay near the store's own speed.
 	body = bufio.NewReaderSize(body, uploadBuffer)
 	obs := newObserver(io.LimitReader(body, m.Size))
-	_, err = s.objects.Client.PutObject(ctx, s.objects.Bucket, m.Key, obs, m.Size, putOptions(m.ContentType))
+	_, err = s.objects.Client.PutObject(ctx, s.objects.Bucket, tmp, obs, m.Size, putOptions(m.ContentType))
 	if err != nil {
 		if obs.eof && obs.n < m.Size { // the client's body ended early, the store is fine
-			s.removeObject(ctx, m.Key)
 			return nil, unprocessable("size", "body ended after %d bytes, declared %d", obs.n, m.Size)
 		}
 		return nil, MapError(err)
@@ -371,7 +425,7 @@ func (s *Service) Upload(ctx context.Context, id string, body io.Reader, content
 	if extra, _ := body.Read(make([]byte, 1)); extra > 0 {
 		got.size++ // longer than declared: verify reports it
 	}
-	return s.finish(ctx, m, got)
+	return s.finish(ctx, m, tmp, got)
 }
 
 // Complete verifies an object uploaded with a presigned URL: size, SHA-256
@@ -385,17 +439,24 @@ func (s *Service) Complete(ctx context.Context, id string) (*fieldsync.Media, er
 	if m.Status == fieldsync.MediaStored {
 		return m, nil
 	}
-	info, err := s.objects.Client.StatObject(ctx, s.objects.Bucket, m.Key, minio.StatObjectOptions{})
+	separateKeys(m)
+	info, err := s.objects.Client.StatObject(ctx, s.objects.Bucket, m.UploadKey, minio.StatObjectOptions{})
 	if err != nil {
-		if fieldsync.ErrorCode(MapError(err)) == fieldsync.ENotFound {
-			return nil, fieldsync.Errorf(fieldsync.ENotUploaded, "nothing uploaded for this media yet")
-		}
-		return nil, MapError(err)
+		return s.notUploaded(ctx, m, err)
 	}
 	if info.Size != m.Size || info.Size > s.opts.MaxBytes {
-		return s.finish(ctx, m, observed{size: info.Size})
+		return s.finish(ctx, m, "", observed{size: info.Size})
 	}
-	obj, err := s.objects.Client.GetObject(ctx, s.objects.Bucket, m.Key, minio.GetObjectOptions{})
+	// Verify a server-side copy of this attempt's own, not the upload: a PUT
+	// to the upload URL during or after verification changes nothing kept.
+	tmp := attemptKey(m.Key)
+	defer s.removeObject(context.WithoutCancel(ctx), tmp) // also when the request ends early
+	_, err = s.objects.Client.CopyObject(ctx, minio.CopyDestOptions{Bucket: s.objects.Bucket, Object: tmp},
+		minio.CopySrcOptions{Bucket: s.objects.Bucket, Object: m.UploadKey})
+	if err != nil {
+		return s.notUploaded(ctx, m, err)
+	}
+	obj, err := s.objects.Client.GetObject(ctx, s.objects.Bucket, tmp, minio.GetObjectOptions{})
 	if err != nil {
 		return nil, MapError(err)
 	}
@@ -404,31 +465,82 @@ func (s *Service) Complete(ctx context.Context, id string) (*fieldsync.Media, er
 	if _, err := io.Copy(io.Discard, obs); err != nil {
 		return nil, MapError(err)
 	}
-	return s.finish(ctx, m, obs.result())
+	return s.finish(ctx, m, tmp, obs.result())
 }
 
-// finish verifies what was seen; on failure the object is removed, on
-// success the media is stored and its thumbnail made in the background.
-func (s *Service) finish(ctx context.Context, m *fieldsync.Media, got observed) (*fieldsync.Media, error) {
+// notUploaded answers a store error about m's upload: an upload that is not
+// there is not_uploaded — unless a concurrent complete of the same media
+// stored it (and removed the upload) meanwhile: then the stored media.
+func (s *Service) notUploaded(ctx context.Context, m *fieldsync.Media, err error) (*fieldsync.Media, error) {
+	if fieldsync.ErrorCode(MapError(err)) != fieldsync.ENotFound {
+		return nil, MapError(err)
+	}
+	if cur, gerr := s.store.GetMedia(ctx, m.TenantID, m.ID); gerr == nil && cur.Status == fieldsync.MediaStored {
+		return cur, nil
+	}
+	return nil, fieldsync.Errorf(fieldsync.ENotUploaded, "nothing uploaded for this media yet")
+}
+
+// finish verifies what was seen of the bytes of this attempt, kept at tmp,
+// and that they really are an image of their type (inspect). On failure the
+// upload is removed; on success the verified bytes are copied to m.Key —
+// every attempt copying there was verified against the same SHA-256, so Key
+// only ever holds the verified bytes — the thumbnail made from the same
+// bounded decode is stored, the media marked stored and the upload removed.
+func (s *Service) finish(ctx context.Context, m *fieldsync.Media, tmp string, got observed) (*fieldsync.Media, error) {
 	if err := verify(m, got, s.opts.MaxBytes); err != nil {
-		s.removeObject(ctx, m.Key)
+		s.refuse(ctx, m)
 		return nil, err
 	}
+	x, _ := ParseEXIF(exifBlock(got.head))
+	var thumb []byte
+	d, err := s.inspect(ctx, m, tmp, func(img image.Image) (err error) {
+		if thumb, err = thumbnailOf(img, s.opts.ThumbnailSize, x.Orientation); err != nil {
+			s.log.InfoContext(ctx, "media: no thumbnail", "media_id", m.ID, "err", err)
+		}
+		return nil
+	})
+	if err != nil {
+		if fieldsync.ErrorCode(err) == fieldsync.EUnprocessable {
+			s.refuse(ctx, m)
+		}
+		return nil, err
+	}
+	_, err = s.objects.Client.CopyObject(ctx, minio.CopyDestOptions{Bucket: s.objects.Bucket, Object: m.Key},
+		minio.CopySrcOptions{Bucket: s.objects.Bucket, Object: tmp})
+	if err != nil {
+		return nil, MapError(err)
+	}
 	describe(m, got.head)
+	m.Width, m.Height = d.width, d.height
 	now := s.opts.Now().UTC()
 	m.Status, m.StoredAt, m.UpdatedAt = fieldsync.MediaStored, &now, now
-	m.Thumb = fieldsync.ThumbPending
-	if m.ContentType == TypeHEIC || m.ContentType == TypeHEIF {
-		m.Thumb = fieldsync.ThumbNone // no pure-Go HEVC decoder: stored, no thumbnail
+	m.Thumb = fieldsync.ThumbNone // HEIC, over the pixel cap, or not encodable
+	if thumb != nil {
+		if m.ThumbKey, err = s.putThumbnail(ctx, m, thumb); err != nil {
+			s.log.WarnContext(ctx, "media: thumbnail", "media_id", m.ID, "err", err)
+			m.ThumbKey, m.Thumb = "", fieldsync.ThumbPending // the sweep makes it later
+		} else {
+			m.Thumb = fieldsync.ThumbDone
+		}
 	}
 	stored, err := s.store.MarkStored(ctx, m)
 	if err != nil {
 		return nil, err
 	}
-	if stored.Thumb == fieldsync.ThumbPending {
-		s.thumbnailLater(*stored)
+	if stored.UploadKey != "" && stored.UploadKey != stored.Key {
+		s.removeObject(ctx, stored.UploadKey)
 	}
 	return stored, nil
+}
+
+// refuse removes what was uploaded for pending media m, so the phone can
+// upload again; a failure is logged (the sweep removes it later). The key
+// of the verified bytes is never touched: only verified bytes reach it.
+func (s *Service) refuse(ctx context.Context, m *fieldsync.Media) {
+	if m.UploadKey != "" {
+		s.removeObject(ctx, m.UploadKey)
+	}
 }
 
 // removeObject removes a refused upload; a failure is logged (the sweep removes the media later).
@@ -494,11 +606,11 @@ func (s *Service) Get(ctx context.Context, id string) (*View, error) {
 		return v, nil
 	}
 	v.ExpiresAt = s.opts.Now().Add(s.opts.DownloadExpiry).UTC()
-	if v.Original, err = s.presignGet(ctx, m.Key, m.ContentType); err != nil {
+	if v.Original, err = s.presignGet(ctx, m.Key, m.ContentType, disposition("attachment", m.ID, extensions[m.ContentType])); err != nil {
 		return nil, err
 	}
 	if m.Thumb == fieldsync.ThumbDone && m.ThumbKey != "" {
-		if v.Thumbnail, err = s.presignGet(ctx, m.ThumbKey, TypeJPEG); err != nil {
+		if v.Thumbnail, err = s.presignGet(ctx, m.ThumbKey, TypeJPEG, disposition("inline", m.ID, ".thumb.jpg")); err != nil {
 			return nil, err
 		}
 	}
@@ -532,7 +644,7 @@ func (s *Service) CiteRules(ctx context.Context, caller *fieldsync.Caller, media
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	found, err := s.store.FindMedia(ctx, caller.TenantID, ids)
+	found, err := s.findMedia(ctx, caller.TenantID, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -567,11 +679,47 @@ func (s *Service) CiteRules(ctx context.Context, caller *fieldsync.Caller, media
 
 var _ fieldsync.CiteChecker = (*Service)(nil)
 
+// maxPointLookups is the most media findMedia looks up one by one.
+const maxPointLookups = 8
+
+// findMedia returns those of ids tenant has. A few (a push's photos) are
+// looked up by key one at a time, in parallel: the embedded FerretDB answers
+// a lone key look-up from its index but decodes the whole collection for $in.
+func (s *Service) findMedia(ctx context.Context, tenant string, ids []string) ([]fieldsync.Media, error) {
+	if len(ids) > maxPointLookups {
+		return s.store.FindMedia(ctx, tenant, ids)
+	}
+	found := make([]*fieldsync.Media, len(ids))
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Go(func() {
+			found[i], errs[i] = s.store.GetMedia(ctx, tenant, id)
+			if fieldsync.ErrorCode(errs[i]) == fieldsync.ENotFound {
+				errs[i] = nil
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	out := make([]fieldsync.Media, 0, len(ids))
+	for _, m := range found {
+		if m != nil {
+			out = append(out, *m)
+		}
+	}
+	return out, nil
+}
+
 // presignGet signs a download that the store answers with the verified
-// content type and no content encoding, whatever metadata the object carries.
-func (s *Service) presignGet(ctx context.Context, key, contentType string) (string, error) {
+// content type, as an attachment named after the media (a UUID and the
+// type's extension: nothing a client chose), whatever metadata the object carries.
+func (s *Service) presignGet(ctx context.Context, key, contentType, disposition string) (string, error) {
 	q := url.Values{}
 	q.Set("response-content-type", contentType)
+	q.Set("response-content-disposition", disposition)
 	q.Set("response-cache-control", "private, max-age=300")
 	u, err := s.objects.Public.Presign(ctx, http.MethodGet, s.objects.Bucket, key, s.opts.DownloadExpiry, q)
 	if err != nil {
@@ -579,6 +727,18 @@ func (s *Service) presignGet(ctx context.Context, key, contentType string) (stri
 	}
 	return u.String(), nil
 }
+
+// disposition is the Content-Disposition of a download of media id: kind
+// "attachment" or "inline", the file named id plus suffix (ids are UUIDs).
+func disposition(kind, id, suffix string) string {
+	if !ValidID(id) {
+		id = "media"
+	}
+	return kind + `; filename="` + id + suffix + `"`
+}
+
+// extensions of the accepted content types, for download file names.
+var extensions = map[string]string{TypeJPEG: ".jpg", TypePNG: ".png", TypeWebP: ".webp", TypeHEIC: ".heic", TypeHEIF: ".heif"}
 
 // Missing is evidence a record cites that is not stored yet.
 type Missing struct {

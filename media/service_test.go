@@ -223,7 +223,7 @@ func TestCompleteRefusesOversizedObject(t *testing.T) {
 	m, _ := mustCreate(t, e, guardA, req)
 	// Written behind the presigned URL's back: longer than declared.
 	long := append(append([]byte{}, body...), 1, 2, 3)
-	if _, err := e.objects.Client.PutObject(context.Background(), e.objects.Bucket, m.Key, bytes.NewReader(long), int64(len(long)),
+	if _, err := e.objects.Client.PutObject(context.Background(), e.objects.Bucket, m.UploadKey, bytes.NewReader(long), int64(len(long)),
 		minio.PutObjectOptions{DisableContentSha256: true, DisableMultipart: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +375,7 @@ func TestStreamedUploadRefusesWrongHash(t *testing.T) {
 func TestFormats(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, media.Options{})
-	heic := append([]byte("\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic"), bytes.Repeat([]byte{7}, 200)...)
+	heic := heicBytes(bytes.Repeat([]byte{7}, 200))
 	for _, tc := range []struct {
 		name, ct  string
 		body      []byte

@@ -1,9 +1,14 @@
 package media
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"hash"
 	"image"
 	_ "image/jpeg" // DecodeConfig of JPEG
@@ -12,6 +17,7 @@ import (
 
 	"fieldsync"
 
+	"github.com/minio/minio-go/v7"
 	_ "golang.org/x/image/webp" // DecodeConfig and Decode of WebP
 )
 
@@ -128,15 +134,126 @@ func verify(m *fieldsync.Media, got observed, maxBytes int64) error {
 	return nil
 }
 
-// describe fills what the leading bytes tell about a verified image:
-// dimensions and the EXIF capture time and position when present.
+// describe fills what the leading bytes tell about a verified image: the
+// EXIF capture time and position when present (dimensions come from decoding).
 func describe(m *fieldsync.Media, head []byte) {
-	if m.ContentType != TypeHEIC && m.ContentType != TypeHEIF {
-		if cfg, _, err := image.DecodeConfig(bytes.NewReader(head)); err == nil {
-			m.Width, m.Height = cfg.Width, cfg.Height
-		}
-	}
 	if x, ok := ParseEXIF(exifBlock(head)); ok {
 		m.TakenAt, m.GPS = x.TakenAt, x.GPS
 	}
+}
+
+// inspect checks that the verified bytes kept at key really are an image of
+// their type, not a valid header followed by anything: a JPEG, PNG or WebP
+// within the pixel cap is decoded whole (under the decode slots) and use is
+// handed its pixels; one over the cap has its header read (DecodeConfig) and
+// its structure walked without decoding; HEIC/HEIF, which Go cannot decode,
+// must be a well-formed ISO-BMFF box sequence. Refused → unprocessable.
+func (s *Service) inspect(ctx context.Context, m *fieldsync.Media, key string, use func(image.Image) error) (decoded, error) {
+	obj, err := s.objects.Client.GetObject(ctx, s.objects.Bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return decoded{}, MapError(err)
+	}
+	defer obj.Close()
+	var d decoded
+	if m.ContentType != TypeHEIC && m.ContentType != TypeHEIF {
+		d, err = s.decode(ctx, obj, use)
+		if !errors.Is(err, errTooManyPixels) {
+			return d, s.refusal(m, err)
+		}
+		if _, err := obj.Seek(0, io.SeekStart); err != nil {
+			return d, MapError(err)
+		}
+	}
+	return d, s.refusal(m, checkStructure(bufio.NewReaderSize(obj, 64<<10), m.ContentType, m.Size))
+}
+
+// refusal turns what checking an image failed with into unprocessable,
+// unless it was the object store that failed.
+func (s *Service) refusal(m *fieldsync.Media, err error) error {
+	if err == nil {
+		return nil
+	}
+	var fe *fieldsync.Error
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return &fieldsync.Error{Code: fieldsync.EUnavailable, Message: "verification interrupted", RetryAfter: 2, Err: err}
+	case errors.As(err, &fe):
+		return err
+	case fieldsync.ErrorCode(MapError(err)) == fieldsync.EUnavailable || minio.ToErrorResponse(err).Code != "":
+		return MapError(err)
+	}
+	s.log.Info("media: refused", "media_id", m.ID, "content_type", m.ContentType, "err", err)
+	return unprocessable("content_type", "object is not a valid %s image", m.ContentType)
+}
+
+// checkBoxes walks the top-level boxes of an ISO-BMFF (HEIF) file of size
+// bytes: every box has a sane size and a printable type, they tile the file
+// exactly, the first is ftyp and a meta box declares a picture handler (hdlr
+// "pict") — a HEIC header followed by HTML is none of that.
+func checkBoxes(r *bufio.Reader, size int64) error {
+	var off int64
+	var metaPict bool
+	for i := 0; off < size; i++ {
+		var h [16]byte
+		if _, err := io.ReadFull(r, h[:8]); err != nil {
+			return fmt.Errorf("media: box header at %d: %w", off, err)
+		}
+		n, typ, hdr := int64(binary.BigEndian.Uint32(h[:4])), string(h[4:8]), int64(8)
+		switch n {
+		case 0: // to the end of the file
+			n = size - off
+		case 1:
+			if _, err := io.ReadFull(r, h[8:16]); err != nil {
+				return fmt.Errorf("media: box size at %d: %w", off, err)
+			}
+			n, hdr = int64(binary.BigEndian.Uint64(h[8:16])), 16
+		}
+		for _, c := range []byte(typ) {
+			if c < 0x20 || c > 0x7e {
+				return fmt.Errorf("media: box at %d has no type", off)
+			}
+		}
+		if n < hdr || n > size-off {
+			return fmt.Errorf("media: box %q at %d has size %d of %d left", typ, off, n, size-off)
+		}
+		if i == 0 && (typ != "ftyp" || n < 16 || (n-hdr-8)%4 != 0) {
+			return fmt.Errorf("media: file does not start with a file type box")
+		}
+		body := n - hdr
+		if typ == "meta" && body <= 64<<10 {
+			b := make([]byte, body)
+			if _, err := io.ReadFull(r, b); err != nil {
+				return fmt.Errorf("media: meta box: %w", err)
+			}
+			metaPict = metaPict || pictHandler(b)
+		} else if _, err := r.Discard(int(min(body, 1<<40))); err != nil {
+			return fmt.Errorf("media: box %q at %d: %w", typ, off, err)
+		}
+		off += n
+	}
+	if !metaPict {
+		return fmt.Errorf("media: no meta box with a picture handler")
+	}
+	return nil
+}
+
+// pictHandler reports whether a meta box body (a full box: version and flags
+// first) holds a hdlr box of handler type "pict".
+func pictHandler(b []byte) bool {
+	if len(b) < 4 {
+		return false
+	}
+	b = b[4:]
+	for len(b) >= 8 {
+		n := int(binary.BigEndian.Uint32(b))
+		if n < 8 || n > len(b) {
+			return false
+		}
+		// hdlr: version/flags (4), pre_defined (4), handler_type (4).
+		if string(b[4:8]) == "hdlr" && n >= 20 && string(b[16:20]) == "pict" {
+			return true
+		}
+		b = b[n:]
+	}
+	return false
 }

@@ -92,12 +92,19 @@ func (s *MediaStore) find(ctx context.Context, filter bson.M, limit int64) ([]fi
 }
 
 // MarkStored turns pending media into stored with what verification learnt
-// (m's Width, Height, TakenAt, GPS, Thumb, StoredAt). It answers the media as
+// (m's Width, Height, TakenAt, GPS, Thumb, ThumbKey, StoredAt) and where the
+// verified bytes are (Key, and the UploadKey they came from). It answers the media as
 // it is afterwards; a media already stored is answered unchanged (idempotent);
 // not_found if it is gone.
 func (s *MediaStore) MarkStored(ctx context.Context, m *fieldsync.Media) (*fieldsync.Media, error) {
 	set := bson.M{"status": fieldsync.MediaStored, "stored_at": m.StoredAt, "updated_at": m.UpdatedAt,
-		"thumb": m.Thumb, "checked_at": m.UpdatedAt}
+		"thumb": m.Thumb, "checked_at": m.UpdatedAt, "key": m.Key}
+	if m.UploadKey != "" {
+		set["upload_key"] = m.UploadKey
+	}
+	if m.ThumbKey != "" {
+		set["thumb_key"] = m.ThumbKey
+	}
 	if m.Width > 0 {
 		set["width"], set["height"] = m.Width, m.Height
 	}

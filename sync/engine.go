@@ -97,6 +97,14 @@ type Options struct {
 	Logger *slog.Logger
 	// Fault, when set, is called at the Fault* points of a push (tests crash there).
 	Fault func(point string)
+	// Instance names this process across its restarts (cmd derives it from
+	// the host, the listen address and the data dir). Its reservations carry
+	// the name, and Open releases those a previous run under the same name
+	// left — logging their records again first, as for an expired one: that
+	// run is dead, so pullers need not wait ReservationTTL for them. Empty:
+	// unnamed reservations, a dead writer's expire. Two live engines must
+	// never share a name (each would release the other's reservations).
+	Instance string
 }
 
 // Engine is the sync engine over one MongoDB database.
@@ -172,7 +180,54 @@ func Open(ctx context.Context, db *mongo.Database, opts Options) (*Engine, error
 	if err := e.migrateRecords(ctx); err != nil {
 		return nil, err
 	}
+	if err := e.healReservations(ctx); err != nil {
+		return nil, err
+	}
 	return e, nil
+}
+
+// healReservations releases the reservations a previous run of this
+// instance (Options.Instance) left when it died, after logging again the
+// records it may have written without logging them.
+func (e *Engine) healReservations(ctx context.Context) error {
+	if e.opts.Instance == "" {
+		return nil
+	}
+	type counter struct {
+		Tenant string `bson:"_id"`
+		R      map[string]struct {
+			LB int64  `bson:"lb"`
+			In string `bson:"in"`
+		} `bson:"r"`
+	}
+	docs, err := findAll[counter](ctx, e.counters, bson.M{}, options.Find().SetProjection(bson.M{"r": 1}))
+	if err != nil {
+		return err
+	}
+	for _, d := range docs {
+		dead := bson.M{}
+		lowest := int64(0)
+		for tok, r := range d.R {
+			if r.In != e.opts.Instance {
+				continue
+			}
+			dead["r."+tok] = ""
+			if lowest == 0 || r.LB < lowest {
+				lowest = r.LB
+			}
+		}
+		if len(dead) == 0 {
+			continue
+		}
+		e.log.Warn("sync: releasing the change-log reservations this instance held when it stopped", "tenant", d.Tenant, "instance", e.opts.Instance, "count", len(dead))
+		if err := e.repairLog(ctx, d.Tenant, lowest); err != nil {
+			return err
+		}
+		if _, err := e.counters.UpdateOne(ctx, bson.M{"_id": d.Tenant}, bson.M{"$unset": dead}); err != nil {
+			return storeError(err)
+		}
+	}
+	return nil
 }
 
 // sharedKey returns the cursor signing key stored in the database, creating it once.
@@ -289,6 +344,7 @@ func (e *Engine) Collection(name string) *Collection { return e.colls[name] }
 func (e *Engine) Config() fieldsync.SyncConfig {
 	return fieldsync.SyncConfig{
 		MaxMutations: MaxMutations, MaxPushBytes: MaxPushBytes, MaxStringLength: DefaultMaxString,
+		MaxClientSkew: int(MaxClientSkew.Seconds()), MaxClientAge: int(MaxClientAge.Seconds()),
 		DefaultLimit: DefaultLimit, MaxLimit: MaxLimit,
 		RetentionHours: e.opts.Retention.Hours(), Retention: e.opts.Retention.String(),
 		SchemaVersions: SchemaVersions, CurrentSchema: CurrentSchema, Collections: e.names,
@@ -383,7 +439,11 @@ func (e *Engine) reserve(ctx context.Context, tenant string, k int, ending *rese
 	}
 	lb := e.seenFor(tenant).Load() + 1
 	exp := e.now().Add(e.opts.ReservationTTL)
-	update := bson.M{"$inc": bson.M{"n": int64(k)}, "$set": bson.M{"r." + tok: bson.M{"lb": lb, "exp": exp}}}
+	entry := bson.M{"lb": lb, "exp": exp}
+	if e.opts.Instance != "" {
+		entry["in"] = e.opts.Instance
+	}
+	update := bson.M{"$inc": bson.M{"n": int64(k)}, "$set": bson.M{"r." + tok: entry}}
 	if ending != nil {
 		maps.Copy(update, ending.releasing())
 	}
@@ -433,6 +493,18 @@ type mark struct {
 }
 
 func (m mark) pushedBy(device string) int64 { return m.pushed[deviceKey(device)] }
+
+// pushedByOthers is the highest position written and released by a device
+// other than device: an acknowledged change of someone else up to there.
+func (m mark) pushedByOthers(device string) int64 {
+	own, top := deviceKey(device), int64(0)
+	for k, p := range m.pushed {
+		if k != own {
+			top = max(top, p)
+		}
+	}
+	return top
+}
 
 // highWater returns the position up to which every change of tenant is
 // visible: the counter's value, held below the lowest live reservation. An

@@ -254,6 +254,29 @@ func (r *replica) sync(tb testing.TB, e *fsync.Engine, limit int) {
 	}
 }
 
+// syncUntilHeld is sync that also stops at a page held back below a
+// pending or dead writer's reservation (which sync would pull on and on);
+// it returns the last page.
+func (r *replica) syncUntilHeld(tb testing.TB, e *fsync.Engine, limit int) fieldsync.PullResult {
+	tb.Helper()
+	for i := 0; ; i++ {
+		if i > 10000 {
+			tb.Fatal("pull never ends")
+		}
+		page, err := e.Pull(as(r.c), fieldsync.PullRequest{Cursor: r.cursor, Limit: limit})
+		if err != nil {
+			tb.Fatalf("pull as %s: %v", r.c.UserID, err)
+		}
+		for _, ch := range page.Changes {
+			r.apply(ch)
+		}
+		r.cursor = page.Cursor
+		if !page.HasMore || page.HeldBack {
+			return page
+		}
+	}
+}
+
 func (r *replica) apply(ch fieldsync.Change) {
 	k := ch.Collection + "/" + ch.ID
 	if ch.Op == fieldsync.ChangeDelete {

@@ -83,6 +83,14 @@ func (e *Engine) Pull(ctx context.Context, req fieldsync.PullRequest) (fieldsync
 		if err == nil && !out.HasMore {
 			err = e.ageOut(ctx, c, &cur, now, limit-len(out.Changes), &out)
 		}
+		if others := m.pushedByOthers(c.DeviceID); err == nil && !out.HasMore && others > cur.Pos {
+			// Another device's write above the cursor is already acknowledged:
+			// the page is not complete, however little it holds. Held back
+			// when a reservation below it (a write still in flight, or one
+			// whose writer died) keeps the high-water mark under it; else a
+			// continued walk's bound was older than the mark.
+			out.HasMore, out.HeldBack = true, others > m.hw
+		}
 	}
 	if err != nil {
 		return fieldsync.PullResult{}, err

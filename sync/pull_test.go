@@ -89,7 +89,9 @@ func TestGapLateCommitIsDelivered(t *testing.T) {
 	go func() { done <- pushTo(t, slow.e, guard1, createInspection(late, "s1")) }()
 	<-reached // positions allocated, nothing written yet
 	wantStatus(t, fast.push(guard2, createInspection(early, "s1")), "applied")
-	puller.sync(t, fast.e, 0)
+	if page := puller.syncUntilHeld(t, fast.e, 0); !page.HeldBack || !page.HasMore {
+		t.Fatalf("a page held back below a pending write, a later one acknowledged: got has_more=%v held_back=%v, want both", page.HasMore, page.HeldBack)
+	}
 	if _, ok := puller.docs["inspections/"+late]; ok {
 		t.Fatal("late record seen before it was written")
 	}
@@ -129,7 +131,9 @@ func TestGapDeadWriterStallsBoundedly(t *testing.T) {
 	}()
 	id := newID()
 	wantStatus(t, other.push(guard2, createInspection(id, "s1")), "applied")
-	r.sync(t, other.e, 0)
+	if page := r.syncUntilHeld(t, other.e, 0); !page.HeldBack {
+		t.Fatalf("the page behind the dead reservation does not say it is held back: %+v", page)
+	}
 	if len(r.docs) != 0 {
 		t.Fatalf("got %v before the dead reservation expired, want nothing yet", r.versions())
 	}
@@ -425,7 +429,7 @@ func TestBootstrapDoesNotWaitForADeadWriter(t *testing.T) {
 	after := newID()
 	wantStatus(t, other.push(guard2, createInspection(after, "s1")), "applied")
 	r := newReplica(agent1)
-	r.sync(t, other.e, 3)
+	r.syncUntilHeld(t, other.e, 3) // the log part after the walk waits for the dead writer
 	if _, ok := r.docs["inspections/"+after]; !ok || len(r.docs) != 2 {
 		t.Fatalf("bootstrap behind a dead writer's reservation: got %v, want both acknowledged records", r.versions())
 	}

@@ -66,7 +66,8 @@ func checkTimeValues(prefix string, decl []Field, vs map[string]any, now time.Ti
 		}
 		switch f.Kind {
 		case Time:
-			if err := checkClientTime(prefix+name, v.(string), now); err != nil {
+			s, _ := v.(string) // decoded: an RFC 3339 string
+			if err := checkClientTime(prefix+name, s, now); err != nil {
 				return err
 			}
 		case ObjectList:

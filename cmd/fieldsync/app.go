@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"fieldsync"
@@ -106,7 +107,7 @@ func (a *App) open(ctx context.Context) error {
 		return a.media.CiteRules(ctx, c, ids)
 	})
 	if a.engine, err = fsync.Open(ctx, a.store.DB, fsync.Options{Logger: a.log, Collections: a.fieldCollections(),
-		Retention: cfg.SyncRetention, UnsortedScans: ferret, PointLoads: ferret, Cites: cites}); err != nil {
+		Retention: cfg.SyncRetention, UnsortedScans: ferret, PointLoads: ferret, Cites: cites, Instance: cfg.instance}); err != nil {
 		return err
 	}
 	a.objects, err = media.OpenObjectStore(media.ObjectStoreOptions{
@@ -154,6 +155,24 @@ func openAuth(cfg *Config, store *mongodb.Store, log *slog.Logger) (*auth.Servic
 		AccessTTL: ac.AccessTTL, RefreshTTL: ac.RefreshTTL, ReuseGrace: ac.ReuseGrace, CacheTTL: ac.CacheTTL,
 		Throttle: auth.ThrottleOptions{PerUser: ac.MaxFailsUser, PerAddr: ac.MaxFailsAddr, PerAccount: ac.MaxFailsAcct, Window: ac.ThrottleWindow},
 	}), nil
+}
+
+// instanceName is the sync engine's name for this server across restarts:
+// FIELDSYNC_INSTANCE_ID, else the host (name and machine id) and the listen
+// address, which this process holds while it lives — so no other live server
+// shares the name, and a restart on the same address recognises the
+// reservations its dead predecessor left. A random port (":0") names nothing:
+// a dead run's reservations then expire (fsync.DefaultTTL).
+func instanceName(cfg Config) string {
+	if cfg.InstanceID != "" {
+		return cfg.InstanceID
+	}
+	if _, port, err := net.SplitHostPort(cfg.Addr); err != nil || port == "0" || port == "" {
+		return ""
+	}
+	host, _ := os.Hostname()
+	machine, _ := os.ReadFile("/etc/machine-id")
+	return host + "/" + strings.TrimSpace(string(machine)) + "/" + cfg.Addr
 }
 
 // reloadKeys re-reads the key directory every ac.KeyReload (auth.KeyReload
@@ -219,6 +238,15 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 // finishes in-flight requests and stops the embedded stores.
 func runServe(ctx context.Context, cfg Config, stderr io.Writer) error {
 	log := newLogger(cfg, stderr)
+	// Listen first: holding the address proves no other live server on this
+	// host has this instance's name when the engine releases the
+	// reservations its previous run left (fsync.Options.Instance).
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+	}
+	defer ln.Close()
+	cfg.instance = instanceName(cfg)
 	app, err := OpenApp(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -235,11 +263,7 @@ func runServe(ctx context.Context, cfg Config, stderr io.Writer) error {
 		return err
 	}
 	srv := app.Server()
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
-	}
-	log.Info("fieldsync serving", "addr", ln.Addr().String(), "version", version, "pid", os.Getpid())
+	log.Info("fieldsync serving", "addr", ln.Addr().String(), "version", version, "pid", os.Getpid(), "instance", cfg.instance)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	sweepCtx, stopSweep := context.WithCancel(ctx)

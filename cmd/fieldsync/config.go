@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"fieldsync/api"
 	"fieldsync/auth"
@@ -37,6 +38,12 @@ type Config struct {
 	RateDevice  api.RateLimit
 	// DebugAddr, when set, serves pprof and expvar (db_commands) on a loopback address.
 	DebugAddr string
+	// InstanceID names this server across restarts (FIELDSYNC_INSTANCE_ID;
+	// see instanceName).
+	InstanceID string
+	// instance is the name the sync engine's reservations carry: set by
+	// `serve` only, once it holds its listen address.
+	instance string
 }
 
 // MediaConfig are the photo-evidence settings.
@@ -122,6 +129,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		S3PublicEnd:   env("FIELDSYNC_S3_PUBLIC_ENDPOINT", ""),
 		DefaultTenant: env("FIELDSYNC_DEFAULT_TENANT", ""),
 		DebugAddr:     env("FIELDSYNC_DEBUG_ADDR", ""),
+		InstanceID:    env("FIELDSYNC_INSTANCE_ID", ""),
+	}
+	if len(c.InstanceID) > 200 || strings.ContainsFunc(c.InstanceID, unicode.IsControl) {
+		return c, &configError{"FIELDSYNC_INSTANCE_ID", c.InstanceID, "at most 200 characters, no control characters"}
 	}
 	// Absolute before anything starts: the embedded S3 gateway changes the
 	// process's working directory to its object root, where a relative path
