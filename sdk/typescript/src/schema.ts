@@ -159,11 +159,17 @@ export interface paths {
          *     An unknown username, a wrong password and a deactivated user all answer the same 401
          *     after the same work (no user enumeration).
          *
-         *     Throttling: failed logins are counted per username (default 5) and per client address
-         *     (default 30) in fixed windows (default 15 min). The counts live in the database, so every
-         *     API instance on it shares them. Beyond the limit the answer is 429 with `Retry-After`
-         *     (seconds to the end of the window), even for the right password; a successful login
-         *     clears the username's count, never the address's.
+         *     Throttling: failed logins are counted per username from one client address (default 5),
+         *     per client address (default 30) and per username from all addresses (default 100) in
+         *     fixed windows (default 15 min), so wrong passwords from one address lock that username
+         *     out from that address only, never its owner elsewhere. The counts live in the database,
+         *     so every API instance on it shares them. Beyond a limit the answer is 429 with
+         *     `Retry-After` (seconds to the end of the window), even for the right password; a
+         *     successful login clears the username's count from that address only.
+         *
+         *     Password checks take turns (at most one per core but one, first come first served): a
+         *     login that cannot get its turn in time (more than 64 waiting, or a wait past 10 s or its
+         *     request's deadline) is answered 503 `unavailable` with `Retry-After` at once.
          */
         post: operations["login"];
         delete?: never;
@@ -186,10 +192,12 @@ export interface paths {
          * @description The refresh token presented stops working and the session's lifetime slides to
          *     now + the refresh lifetime. Presenting an already-rotated refresh token again is taken as
          *     theft: the device's whole session is revoked and the answer is 401 — with one exception
-         *     so a phone that lost the answer to a refresh is not locked out: the token rotated last may
-         *     be presented again within the reuse grace window (FIELDSYNC_REFRESH_REUSE_GRACE, default
-         *     30 s, counted from its first rotation); that retry gets a fresh pair and the pair whose
-         *     answer was lost is superseded: presenting it later counts as reuse and revokes the session.
+         *     so a phone that lost the answer to a refresh is not logged out, however much later it
+         *     next has signal: until the new pair has been used (its access token on a request, or its
+         *     refresh token presented), the token rotated last may be presented again (at most
+         *     FIELDSYNC_REFRESH_REUSE_GRACE after its first rotation, default 720h). That retry gets a
+         *     fresh pair, and the unused pair is superseded: its access token is refused (401) and
+         *     presenting its refresh token counts as reuse and revokes the session.
          *     A deactivated user or a revoked/expired session gets 401; log in again.
          */
         post: operations["refresh"];
@@ -396,7 +404,9 @@ export interface paths {
          *     - `doc` is the record as stored after the mutation — server-set status, deadlines and
          *       `version` included — on every result (`applied`, `duplicate`, `conflict`, `rejected`)
          *       while the caller may still read the record; never for a record that has left the
-         *       caller's scope or was deleted. A phone shows it without pulling.
+         *       caller's scope or was deleted. A phone shows it without pulling. The answer is
+         *       compressed (`Content-Encoding` gzip, deflate or br) when the request's
+         *       `Accept-Encoding` allows it; so are pull pages.
          *     - Citing media (`photo_ids`, `before_photo_ids`, `after_photo_ids`, the `complete` arguments
          *       `after_photo_ids` and `signature_media_id`): a mutation that newly cites a media id that
          *       is announced or stored, which the caller did not upload and may not read through a record
@@ -407,8 +417,19 @@ export interface paths {
          *       `updated_by`) are never taken from the phone; the phone's own clock is kept as given in
          *       `client_created_at` / `client_updated_at` (from `client_time`).
          *     Limits: at most 500 mutations (413 `payload_too_large`) and 4 MiB per push; strings and
-         *     lists as declared per collection (see `record.<collection>`); field names starting with
-         *     `$` or containing `.` are rejected.
+         *     lists as declared per collection (see `record.<collection>`) — a string's `maxLength`
+         *     counts characters (Unicode code points), not bytes, so 4,000 Chinese characters fit a
+         *     4,000 limit; the 4 MiB body is the only byte bound. Field names starting with `$` or
+         *     containing `.` are rejected; `mutation_id` and `id` must be UUIDs (36 characters).
+         *     Client times: every time the phone sets (a `date-time` field or argument, also inside
+         *     lists such as a scan's `scanned_at`) and `client_time` must lie within
+         *     [server time − 60 days, server time + 1 h] — a phone offline syncs late, never early, and
+         *     one offline longer than twice its 720 h device session has had to log in again; a
+         *     patrol round's `ended_at` must not precede its `started_at` (nor its scans by more than
+         *     1 h), and a scan's `scanned_at` must not precede the round's `started_at` by more than 1 h
+         *     nor, once ended, follow its `ended_at` by more than 1 h. Otherwise `rejected`,
+         *     `invalid_input`, naming the field (`fields.started_at`, `fields.scans[0].scanned_at`,
+         *     `args.scanned_at`, `client_time`).
          */
         post: operations["syncPush"];
         delete?: never;
@@ -439,8 +460,12 @@ export interface paths {
          *     Pull until `has_more` is false to hold exactly the server's state of your scope; a change
          *     committed late with an earlier position is never skipped (the cursor never passes a
          *     position whose write is still in flight; a writer that died holds pullers back at most
-         *     the reservation TTL, 30 s). Read-your-writes: after a push is acknowledged, the next pull
-         *     of that device includes its changes.
+         *     the reservation TTL, 30 s, and not at all once its instance has restarted). A page held
+         *     back that way while a later change is already acknowledged says so: `has_more: true` and
+         *     `held_back: true` — pull again after a short pause (a second) or on the next sync event;
+         *     `has_more` is never false while an acknowledged change of another device is missing.
+         *     Read-your-writes: after a push is acknowledged, the next pull of that device includes
+         *     its changes.
          */
         get: operations["syncPull"];
         put?: never;
@@ -487,8 +512,13 @@ export interface paths {
          *     (within about a second, whichever API instance took the write: instances watch the
          *     database, not only their own writes); `: heartbeat` comments every 15 s; `event: ready`
          *     first. The stream ends at the server's write timeout (60 s); clients reconnect after the
-         *     `retry` the stream announces. At most 4 streams per user (429 beyond). Events carry no
-         *     record data: pull to get it.
+         *     `retry` the stream announces. It also ends once its session is revoked (device or user
+         *     revoked, user deactivated, logout): the session is looked at again before each `changed`
+         *     and at each heartbeat, at most FIELDSYNC_AUTH_CACHE_TTL stale on other instances. At
+         *     most 4 streams per user (429 beyond); a closed connection frees its slot at once (a
+         *     silently dead one when a heartbeat cannot be written), and a new stream of a session
+         *     whose user is at the cap replaces that session's oldest stream instead of being
+         *     refused. Events carry no record data: pull to get it.
          */
         get: operations["syncEvents"];
         put?: never;
@@ -585,7 +615,9 @@ export interface paths {
          *     The upload is a presigned `PUT` to the object store, signed for the public endpoint with the
          *     exact `Content-Type` and `Content-Length`: send exactly the `headers` given (another type,
          *     another length, a changed URL or an expired one get 403 from the object store). Then call
-         *     `complete`. The URL works for 15 minutes by default (`FIELDSYNC_MEDIA_UPLOAD_EXPIRY`).
+         *     `complete`. The URL works for 15 minutes by default (`FIELDSYNC_MEDIA_UPLOAD_EXPIRY`). It
+         *     is signed for an upload key of its own: what `complete` verifies is copied to a key no
+         *     client can write, so a PUT to the URL after verification changes nothing that is served.
          *     Accepted types: image/jpeg, image/png, image/webp, image/heic, image/heif; `size` at most
          *     the media max size (20 MiB by default, `FIELDSYNC_MEDIA_MAX_BYTES`).
          */
@@ -610,9 +642,13 @@ export interface paths {
          *     id grants nothing.
          *     Media cited by a readable record but not announced yet answers `status:"pending"` with
          *     only `id`. `urls` (presigned GETs on the public endpoint, 5 minutes by default,
-         *     `FIELDSYNC_MEDIA_DOWNLOAD_EXPIRY`) are given once the media is stored; `thumbnail` (a JPEG of
-         *     at most 320 px, without location metadata) once it is made, shortly after storing. HEIC/HEIF
-         *     photos have no thumbnail and no width/height (no pure-Go HEVC decoder).
+         *     `FIELDSYNC_MEDIA_DOWNLOAD_EXPIRY`) are given once the media is stored, and serve the
+         *     verified bytes with the verified `Content-Type` and `Content-Disposition:
+         *     attachment; filename="<id>.<ext>"` (the thumbnail: `inline; filename="<id>.thumb.jpg"`);
+         *     `thumbnail` (a JPEG of at most 320 px, without location metadata) once it is made, when
+         *     storing. HEIC/HEIF photos have no thumbnail and no width/height (no pure-Go HEVC decoder);
+         *     photos over 40 megapixels have their width/height but no thumbnail (they are not decoded).
+         *     Every `/v1/media` answer carries `X-Content-Type-Options: nosniff`.
          */
         get: operations["mediaGet"];
         put?: never;
@@ -659,10 +695,13 @@ export interface paths {
         put?: never;
         /**
          * Verify a presigned upload.
-         * @description Checks the stored object's size, SHA-256 and real content type (from its bytes). No body.
-         *     Only the uploader may complete; already stored → 200 (idempotent). On success the photo's
-         *     width, height, capture time and GPS position (from EXIF, when present) are recorded and a
-         *     thumbnail is made in the background; the original is kept untouched as evidence.
+         * @description Checks the stored object's size, SHA-256 and real content type (from its bytes), and that
+         *     the bytes really are such an image: JPEG, PNG and WebP are decoded (over 40 megapixels their
+         *     structure is checked instead), HEIC/HEIF must be a well-formed box sequence — a valid header
+         *     followed by anything else is 422. No body. Only the uploader may complete; already stored →
+         *     200 (idempotent). On success the photo's width, height, capture time and GPS position (from
+         *     EXIF, when present) are recorded and a thumbnail is made; the original is kept untouched as
+         *     evidence, at a key no client can write.
          */
         post: operations["mediaComplete"];
         delete?: never;
@@ -1448,7 +1487,7 @@ export interface components {
         Mutation: {
             /**
              * Format: uuid
-             * @description Unique per mutation; retries reuse it.
+             * @description A UUID in its 36-character form, unique per mutation; retries reuse it. Kept and echoed as sent; anything else is rejected (invalid_input naming mutation_id).
              */
             mutation_id: string;
             collection: components["schemas"]["Collection"];
@@ -1473,7 +1512,7 @@ export interface components {
             };
             /**
              * Format: date-time
-             * @description The phone's clock at the change; kept, never trusted.
+             * @description The phone's clock at the change; kept, never trusted for ordering. Within [server time − 60 days, server time + 1 h], else rejected naming client_time.
              */
             client_time?: string;
         } & (unknown & unknown & components["schemas"]["MutationActions"]);
@@ -1481,6 +1520,7 @@ export interface components {
             results: components["schemas"]["MutationResult"][];
         };
         MutationResult: {
+            /** @description As sent, also when rejected for not being a UUID. */
             mutation_id: string;
             /** @enum {string} */
             status: "applied" | "duplicate" | "conflict" | "rejected";
@@ -1520,6 +1560,12 @@ export interface components {
             cursor: string;
             has_more: boolean;
             /**
+             * @description Present and true (with `has_more: true`) when the page stops below a write still in
+             *     flight, or one whose writer died, while a later change is already acknowledged: the
+             *     page may be empty; pull again after a short pause or on the next sync event.
+             */
+            held_back?: boolean;
+            /**
              * Format: date-time
              * @description So a phone can tell how wrong its clock is.
              */
@@ -1528,7 +1574,12 @@ export interface components {
         SyncConfig: {
             max_mutations: number;
             max_push_bytes: number;
+            /** @description Default string limit, in characters (Unicode code points), not bytes. */
             max_string_length: number;
+            /** @description How far ahead of the server's clock a time the phone sends may be (3600). */
+            max_client_skew_seconds?: number;
+            /** @description How far behind the server's clock a time the phone sends may be (60 days). */
+            max_client_age_seconds?: number;
             default_pull_limit: number;
             max_pull_limit: number;
             retention_hours: number;
@@ -1570,7 +1621,7 @@ export interface components {
         };
     };
     responses: {
-        /** @description `unprocessable`: the bytes do not match the declaration (`field`: `size`, `sha256` or `content_type`); the object was removed and the media stays pending for a new upload. */
+        /** @description `unprocessable`: the bytes do not match the declaration (`field`: `size`, `sha256` or `content_type` — also a valid header followed by bytes that are not that image); the object was removed and the media stays pending for a new upload. */
         MediaRefused: {
             headers: {
                 [name: string]: unknown;
