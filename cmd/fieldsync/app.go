@@ -107,7 +107,8 @@ func (a *App) open(ctx context.Context) error {
 		return a.media.CiteRules(ctx, c, ids)
 	})
 	if a.engine, err = fsync.Open(ctx, a.store.DB, fsync.Options{Logger: a.log, Collections: a.fieldCollections(),
-		Retention: cfg.SyncRetention, UnsortedScans: ferret, PointLoads: ferret, Cites: cites, Instance: cfg.instance}); err != nil {
+		Retention: cfg.SyncRetention, AuditRetention: cfg.AuditRetention, UnsortedScans: ferret, PointLoads: ferret, Cites: cites,
+		Instance: cfg.instance}); err != nil {
 		return err
 	}
 	a.objects, err = media.OpenObjectStore(media.ObjectStoreOptions{
@@ -131,9 +132,60 @@ func (a *App) openMedia() {
 	m := a.cfg.Media
 	a.mediaStore = mongodb.NewMediaStore(a.store)
 	a.media = media.NewService(a.mediaStore, a.objects, a.engine, media.Options{
-		MaxBytes: m.MaxBytes, UploadExpiry: m.UploadExpiry, DownloadExpiry: m.DownloadExpiry,
+		MaxBytes: m.MaxBytes, MaxBytesByKind: m.MaxBytesByKind, UploadExpiry: m.UploadExpiry, DownloadExpiry: m.DownloadExpiry,
 		CleanupAge: m.CleanupAge, CleanupInterval: m.CleanupInterval, Logger: a.log,
+		Labels: stampLabels{a.engine}, StampFont: m.StampFont,
 	})
+}
+
+// stampLabels names sites on stamped images from the synced sites records.
+type stampLabels struct{ engine *fsync.Engine }
+
+// errFound stops a walk of records once the one sought is found.
+var errFound = errors.New("found")
+
+// StampLabels implements media.Labeler: the site's name (one walk of the
+// tenant's sites, reference data of a few records) and the citing record's
+// place — its location, else building and unit, and its checkpoint's name —
+// read by key.
+func (l stampLabels) StampLabels(ctx context.Context, tenant, site string, ref *fieldsync.RecordRef) (string, string, error) {
+	var name string
+	err := l.engine.Records(ctx, tenant, fieldsync.CollSites, func(r *fsync.Record) error {
+		if r.ID == site || r.SiteID == site {
+			name = r.GetString("name")
+			return errFound
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errFound) {
+		return "", "", err
+	}
+	if ref == nil {
+		return name, "", nil
+	}
+	rec, err := l.engine.Record(ctx, tenant, ref.Collection, ref.ID)
+	if fieldsync.ErrorCode(err) == fieldsync.ENotFound {
+		return name, "", nil
+	} else if err != nil {
+		return "", "", err
+	}
+	return name, recordPlace(ctx, l.engine, tenant, rec), nil
+}
+
+// recordPlace says where a record is: its location, else its building and
+// unit; and the name of its checkpoint when it names one.
+func recordPlace(ctx context.Context, e *fsync.Engine, tenant string, r *fsync.Record) string {
+	place := r.GetString("location")
+	if place == "" {
+		place = strings.TrimSpace(r.GetString("building") + " " + r.GetString("unit"))
+	}
+	if id := r.GetString("checkpoint_id"); id != "" {
+		if cp, err := e.Record(ctx, tenant, fieldsync.CollCheckpoints, id); err == nil && cp.SiteID == r.SiteID {
+			place = strings.TrimSpace(place + " · " + cp.GetString("name"))
+			place = strings.TrimPrefix(place, "· ")
+		}
+	}
+	return place
 }
 
 // openAuth loads the token keys (configured files, or the key directory,
@@ -208,6 +260,9 @@ func (a *App) Server() *api.Server {
 		Auth:         a.auth,
 		Reports:      &mongodb.Reports{Store: a.store},
 		Sync:         a.engine,
+		Audit:        a.engine,
+		Units:        a.engine,
+		Settings:     &mongodb.Settings{Store: a.store},
 		PendingMedia: a.mediaStore.CountPending,
 		Media:        a.media,
 		AddressLimit: a.cfg.RateAddress,
