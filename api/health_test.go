@@ -32,7 +32,9 @@ func TestHealth(t *testing.T) {
 		{name: "service not wired", method: "POST", url: "/v1/auth/login", body: `{}`, status: 503, contains: []string{`"code":"unavailable"`, "auth service not configured"}},
 		{name: "wrong method", method: "DELETE", url: "/healthz", status: 405, contains: []string{`"code":"method_not_allowed"`}},
 		{name: "openapi", method: "GET", url: "/openapi.yaml", status: 200, contains: []string{"openapi: 3.1"}},
-		{name: "docs", method: "GET", url: "/docs", status: 200, contains: []string{"<h1>fieldsync API", "/readyz"}, absent: []string{"<script"}},
+		{name: "docs", method: "GET", url: "/docs", status: 200, contains: []string{"<title>fieldsync API", "/docs/assets/swagger-ui-bundle.js", "/docs/assets/init.js"}, absent: []string{"http://", "https://"}},
+		{name: "docs asset", method: "GET", url: "/docs/assets/init.js", status: 200, contains: []string{"SwaggerUIBundle", `"/openapi.yaml"`}},
+		{name: "docs asset missing", method: "GET", url: "/docs/assets/nope.js", status: 404, contains: []string{`"code":"not_found"`}},
 		{name: "request id echoed", method: "GET", url: "/healthz", headers: map[string]string{"X-Request-ID": "abc-123"}, status: 200,
 			after: func(tb testing.TB, resp *http.Response, _ []byte) {
 				if got := resp.Header.Get("X-Request-ID"); got != "abc-123" {

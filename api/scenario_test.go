@@ -46,6 +46,7 @@ func (sc scenario) run(t testing.TB, srv *api.Server) {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
+	assertContract(t, req, resp, body)
 	if resp.StatusCode != sc.status {
 		t.Fatalf("%s %s: got status %d, want %d; body %s", sc.method, sc.url, resp.StatusCode, sc.status, body)
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -68,7 +69,38 @@ func collectionSchemas(t *testing.T) []byte {
 		"created_by_name": map[string]any{"type": "string", "readOnly": true, "description": "display name of created_by"},
 		"updated_by_name": map[string]any{"type": "string", "readOnly": true, "description": "display name of updated_by"},
 	}
+	var allActions, collections []string
+	var dispatch, docs []any
 	for _, c := range fsync.FieldCollections(fsync.FieldOptions{}) {
+		collections = append(collections, c.Name)
+		var names []string
+		for _, a := range c.Actions {
+			names = append(names, a.Name)
+			if !slices.Contains(allActions, a.Name) {
+				allActions = append(allActions, a.Name)
+			}
+			dispatch = append(dispatch, map[string]any{
+				"if": map[string]any{"required": []string{"collection", "op", "action"}, "properties": map[string]any{
+					"collection": map[string]any{"const": c.Name}, "op": map[string]any{"const": "action"}, "action": map[string]any{"const": a.Name}}},
+				"then": map[string]any{"properties": map[string]any{"args": map[string]any{"$ref": "#/components/schemas/action." + c.Name + "." + a.Name}}},
+			})
+		}
+		onAction := map[string]any{"required": []string{"collection", "op"}, "properties": map[string]any{
+			"collection": map[string]any{"const": c.Name}, "op": map[string]any{"const": "action"}}}
+		if names == nil {
+			dispatch = append(dispatch, map[string]any{"not": onAction,
+				"description": c.Name + " has no actions"})
+		} else {
+			slices.Sort(names)
+			schemas["actions."+c.Name] = map[string]any{"type": "string", "enum": names,
+				"description": fmt.Sprintf("The actions of %s (op: action); the arguments of each are action.%s.<name>.", c.Name, c.Name)}
+			dispatch = append(dispatch, map[string]any{"if": onAction,
+				"then": map[string]any{"properties": map[string]any{"action": map[string]any{"$ref": "#/components/schemas/actions." + c.Name}}}})
+		}
+		docs = append(docs, map[string]any{
+			"if":   map[string]any{"required": []string{"collection", "op"}, "properties": map[string]any{"collection": map[string]any{"const": c.Name}, "op": map[string]any{"const": "upsert"}}},
+			"then": map[string]any{"required": []string{"doc"}, "properties": map[string]any{"doc": map[string]any{"$ref": "#/components/schemas/record." + c.Name}}},
+		})
 		props := map[string]any{}
 		for k, v := range base {
 			props[k] = v
@@ -104,6 +136,14 @@ func collectionSchemas(t *testing.T) []byte {
 			schemas["action."+c.Name+"."+a.Name] = s
 		}
 	}
+	slices.Sort(allActions)
+	schemas["ActionName"] = map[string]any{"type": "string", "enum": allActions,
+		"description": "Every action name of every collection; MutationActions narrows it to the mutation's collection (actions.<collection>)."}
+	schemas["MutationActions"] = map[string]any{"allOf": dispatch,
+		"description": "Per collection, the action names it accepts (actions.<collection>) and, per action, the schema of args (action.<collection>.<action>). Collections without actions accept no op: action."}
+	schemas["Collection"] = map[string]any{"type": "string", "enum": collections, "description": "The synced collections."}
+	schemas["ChangeDocs"] = map[string]any{"allOf": docs,
+		"description": "Per collection, the schema of an upsert's doc (record.<collection>)."}
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)

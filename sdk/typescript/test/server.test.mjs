@@ -1,0 +1,412 @@
+// The client against a real fieldsync server (built from this repository,
+// demo tenant seeded, embedded stores, a free 127.0.0.1 port).
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { after, before, describe, test } from "node:test";
+import { deflateSync } from "node:zlib";
+
+import { FieldsyncClient, FieldsyncError, MemoryStorage, uuidv7 } from "../dist/index.js";
+import { PASSWORD, SITE_A, startServer } from "./server.mjs";
+
+let srv;
+before(async () => {
+  srv = await startServer();
+});
+after(async () => {
+  await srv?.stop();
+});
+
+const fastRetry = { attempts: 4, baseDelayMs: 20, maxDelayMs: 500 };
+
+/** client opens a client on its own storage (or the one given) and logs who in. */
+async function client(who, o = {}) {
+  const c = await FieldsyncClient.open({ baseUrl: srv.url, storage: o.storage ?? new MemoryStorage(), retry: fastRetry, ...o });
+  if (!c.user) await c.login(who, PASSWORD);
+  return c;
+}
+
+/** net is a fetch a test can switch off, or make lose the answer of matching requests. */
+function net() {
+  const n = {
+    offline: false,
+    drop: [], // predicates: the request reaches the server, its answer is lost
+    calls: [],
+    fetch: async (url, init) => {
+      n.calls.push(`${init?.method ?? "GET"} ${url}`);
+      if (n.offline) throw new TypeError("fetch failed: offline");
+      const res = await fetch(url, init);
+      const i = n.drop.findIndex((p) => p(String(url), init));
+      if (i >= 0) {
+        n.drop.splice(i, 1);
+        await res.arrayBuffer();
+        throw new TypeError("fetch failed: connection reset");
+      }
+      return res;
+    },
+  };
+  return n;
+}
+
+async function raw(method, path, token, body) {
+  const res = await fetch(srv.url + path, {
+    method,
+    headers: { ...(token ? { Authorization: "Bearer " + token } : {}), ...(body ? { "Content-Type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+async function loginRaw(username, device = "raw-" + uuidv7()) {
+  const r = await raw("POST", "/v1/auth/login", undefined, { username, password: PASSWORD, device_id: device });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return r.body;
+}
+
+/** freshSnapshot is what a brand-new device of who holds after its first sync. */
+async function freshSnapshot(who, bootstrap = "stream") {
+  const c = await client(who, { bootstrap, pullLimit: bootstrap === "pull" ? 7 : undefined });
+  await c.sync();
+  return c.snapshot();
+}
+
+/** assertConverged syncs c until its replica equals a fresh device's (server jobs may write meanwhile). */
+async function assertConverged(c, who, bootstrap = "stream") {
+  let mine, fresh;
+  for (let i = 0; i < 4; i++) {
+    await c.sync();
+    mine = await c.snapshot();
+    fresh = await freshSnapshot(who, bootstrap);
+    await c.sync();
+    if (JSON.stringify(sortDeep(mine)) === JSON.stringify(sortDeep(fresh)) && JSON.stringify(sortDeep(await c.snapshot())) === JSON.stringify(sortDeep(mine))) return;
+  }
+  assert.fail(`${who}'s replica differs from a fresh device's: ${diff(mine, fresh)}`);
+}
+
+/** diff names the records two snapshots disagree on. */
+function diff(a, b) {
+  const out = [];
+  for (const c of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    for (const id of new Set([...Object.keys(a[c] ?? {}), ...Object.keys(b[c] ?? {})])) {
+      const x = a[c]?.[id], y = b[c]?.[id];
+      if (JSON.stringify(sortDeep(x)) !== JSON.stringify(sortDeep(y))) out.push(`${c}/${id}: ${JSON.stringify(x)?.slice(0, 400)} vs ${JSON.stringify(y)?.slice(0, 400)}`);
+    }
+  }
+  return out.slice(0, 5).join("\n") + (out.length > 5 ? `\n… ${out.length} in all` : "");
+}
+
+function sortDeep(v) {
+  if (Array.isArray(v)) return v.map(sortDeep);
+  if (v && typeof v === "object") return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortDeep(v[k])]));
+  return v;
+}
+
+function inspection(extra = {}) {
+  return { site_id: SITE_A, category: "sanitation", severity: "low", description: "bins overflowing " + uuidv7(), ...extra };
+}
+
+/** png returns a valid w×h PNG (the server checks the real type from the bytes). */
+function png(w = 2, h = 2) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (b) => {
+    let c = 0xffffffff;
+    for (const x of b) c = crcTable[(c ^ x) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const out = Buffer.alloc(12 + data.length);
+    out.writeUInt32BE(data.length, 0);
+    out.write(type, 4, "ascii");
+    data.copy(out, 8);
+    out.writeUInt32BE(crc(out.subarray(4, 8 + data.length)), 8 + data.length);
+    return out;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // RGB
+  const rows = Buffer.alloc(h * (1 + 3 * w), 0x7f);
+  for (let y = 0; y < h; y++) rows[y * (1 + 3 * w)] = 0;
+  return new Uint8Array(Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", ihdr), chunk("IDAT", deflateSync(rows)), chunk("IEND", Buffer.alloc(0))]));
+}
+
+describe("auth", () => {
+  test("login, refresh, and a refresh whose answer was lost is retried within the grace window", async () => {
+    const n = net();
+    const c = await client("guard.a1", { fetch: n.fetch });
+    assert.equal(c.user.username, "guard.a1");
+    await c.refresh();
+    n.drop.push((url) => url.endsWith("/v1/auth/refresh"));
+    await c.refresh(); // first answer lost; the retry presents the same token and gets a fresh pair
+    assert.equal(n.calls.filter((x) => x.endsWith("/v1/auth/refresh")).length, 3);
+    const r = await c.sync();
+    assert.ok(r.pulled > 0, "a session refreshed after a lost answer still works");
+  });
+
+  test("a reused refresh token revokes the session and the client reports loggedOut", async () => {
+    const storage = new MemoryStorage();
+    const c = await client("guard.a1", { storage });
+    const stolen = (await storage.get("meta/session")).refresh;
+    await c.refresh();
+    await c.sync(); // the new pair is used: the old token is now plain reuse
+    assert.equal((await raw("POST", "/v1/auth/refresh", undefined, { refresh_token: stolen })).status, 401);
+    const out = [];
+    c.on("loggedOut", (e) => out.push(e));
+    await assert.rejects(c.refresh(), (e) => e instanceof FieldsyncError && e.status === 401);
+    assert.equal(out.length, 1);
+    assert.equal(c.user, undefined);
+  });
+
+  test("an expired access token is refreshed transparently", async () => {
+    const storage = new MemoryStorage();
+    const c = await client("guard.a1", { storage });
+    const s = await storage.get("meta/session");
+    await storage.set("meta/session", { ...s, access: s.access.slice(0, -4) + "AAAA", accessExpiresAt: Date.now() + 3_600_000 });
+    const c2 = await FieldsyncClient.open({ baseUrl: srv.url, storage, retry: fastRetry });
+    await c2.sync(); // 401 on the forged token → refresh → retried
+    assert.ok(c2.user);
+  });
+});
+
+describe("outbox", () => {
+  test("queued offline, kept with its mutation ids across a restart, replayed once online", async () => {
+    const storage = new MemoryStorage();
+    const n = net();
+    const c = await client("guard.a1", { storage, fetch: n.fetch });
+    await c.sync();
+    n.offline = true;
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push(await c.create("inspections", inspection()));
+    const before = (await c.pending()).map((m) => m.mutation_id);
+    assert.equal(before.length, 3);
+    await assert.rejects(c.sync(), (e) => e instanceof FieldsyncError && e.code === "network");
+
+    // The app is killed and started again, still offline at first.
+    const c2 = await FieldsyncClient.open({ baseUrl: srv.url, storage, retry: fastRetry, fetch: n.fetch });
+    assert.equal(c2.deviceId, c.deviceId);
+    assert.deepEqual((await c2.pending()).map((m) => m.mutation_id), before, "mutation ids survive the restart");
+    n.offline = false;
+    const r = await c2.sync();
+    assert.equal(r.applied, 3);
+    assert.equal((await c2.pending()).length, 0);
+    for (const id of ids) assert.equal((await c2.get("inspections", id))?.version, 1);
+  });
+
+  test("a push whose answer was lost is retried and answered duplicate: no double record", async () => {
+    const n = net();
+    const c = await client("guard.a1", { fetch: n.fetch });
+    await c.sync();
+    const text = "dropped answer " + uuidv7();
+    const id = await c.create("inspections", inspection({ description: text }));
+    n.drop.push((url) => url.endsWith("/v1/sync/push"));
+    const r = await c.sync();
+    assert.equal(r.duplicates, 1, JSON.stringify(r));
+    assert.equal(r.applied, 0);
+    const cs = await client("cs.a1");
+    await cs.sync();
+    const same = (await cs.list("inspections")).filter((x) => x.description === text);
+    assert.deepEqual(same.map((x) => [x.id, x.version]), [[id, 1]]);
+  });
+
+  test("429 and 503 are retried after Retry-After, and batches follow /v1/sync/config", async () => {
+    let pushes = 0;
+    const sizes = [];
+    const f = async (url, init) => {
+      if (String(url).endsWith("/v1/sync/config")) {
+        const res = await fetch(url, init);
+        const cfg = await res.json();
+        return new Response(JSON.stringify({ ...cfg, max_mutations: 2 }), { status: 200, headers: { "Content-Type": "application/json" } });
+      }
+      if (String(url).endsWith("/v1/sync/push")) {
+        pushes++;
+        if (pushes === 1) return new Response(JSON.stringify({ type: "x", title: "t", status: 429, detail: "slow down", code: "rate_limited" }), { status: 429, headers: { "Retry-After": "1", "Content-Type": "application/problem+json" } });
+        if (pushes === 2) return new Response("{}", { status: 503, headers: { "Content-Type": "application/problem+json" } });
+        sizes.push(JSON.parse(init.body).mutations.length);
+      }
+      return fetch(url, init);
+    };
+    const c = await client("guard.a1", { fetch: f, retry: { attempts: 4, baseDelayMs: 20, maxDelayMs: 5000 } });
+    for (let i = 0; i < 5; i++) await c.create("inspections", inspection());
+    const t0 = Date.now();
+    const r = await c.sync();
+    assert.ok(Date.now() - t0 >= 1000, "waited for Retry-After");
+    assert.equal(r.applied, 5);
+    assert.deepEqual(sizes, [2, 2, 1]);
+  });
+
+  test("a refused mutation leaves the outbox and is reported with its code", async () => {
+    const c = await client("guard.a1");
+    const rejected = [];
+    c.on("rejected", (e) => rejected.push(e));
+    await c.create("work_orders", { site_id: SITE_A, title: "guards do not raise orders here" });
+    await c.create("inspections", inspection());
+    const r = await c.sync();
+    assert.equal(r.rejected, 1);
+    assert.equal(r.applied, 1);
+    assert.equal(rejected[0].code, "forbidden");
+    assert.equal(rejected[0].collection, "work_orders");
+    assert.equal((await c.pending()).length, 0);
+  });
+});
+
+describe("pull", () => {
+  test("a conflict is surfaced with the server's record", async () => {
+    const guard = await client("guard.a1");
+    const id = await guard.create("inspections", inspection({ description: "leak in B2" }));
+    await guard.sync();
+    const cs = await client("cs.a1");
+    await cs.sync();
+    await cs.update("inspections", id, { description: "leak in B2, near the ramp" });
+    await cs.sync();
+    const conflicts = [];
+    guard.on("conflict", (e) => conflicts.push(e));
+    await guard.update("inspections", id, { description: "leak in B2 (guard)" }); // base_version 1: stale
+    const r = await guard.sync();
+    assert.equal(r.conflicts, 1);
+    assert.equal(conflicts.length, 1);
+    assert.equal(conflicts[0].id, id);
+    assert.equal(conflicts[0].serverRecord.description, "leak in B2, near the ramp");
+    assert.equal((await guard.get("inspections", id)).description, "leak in B2, near the ramp");
+  });
+
+  test("a work order reassigned away arrives as a delete", async () => {
+    const admin = await loginRaw("admin");
+    const mk = async (name) => {
+      const u = { username: name.toLowerCase().replace(" ", "") + "." + uuidv7().slice(-6), password: "tech-pass-2026-x", name, role: "technician", department: "engineering", site_ids: [SITE_A] };
+      const r = await raw("POST", "/v1/admin/users", admin.access_token, u);
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      return { ...u, id: r.body.id };
+    };
+    const x = await mk("Tech X");
+    const y = await mk("Tech Y");
+    const cs = await client("cs.a1");
+    const order = await cs.create("work_orders", { site_id: SITE_A, title: "Replace lobby light", department: "engineering", priority: "normal", source: "planned" });
+    await cs.action("work_orders", order, "assign", { assignee_id: x.id }, 1);
+    await cs.sync();
+    const tx = await FieldsyncClient.open({ baseUrl: srv.url, storage: new MemoryStorage(), retry: fastRetry });
+    await tx.login(x.username, x.password);
+    await tx.sync();
+    assert.equal((await tx.get("work_orders", order))?.assignee_id, x.id);
+    await cs.action("work_orders", order, "assign", { assignee_id: y.id });
+    await cs.sync();
+    const changes = [];
+    tx.on("change", (e) => changes.push(e));
+    await tx.sync();
+    assert.equal(await tx.get("work_orders", order), undefined);
+    assert.ok(changes.some((e) => e.deleted.some((d) => d.id === order)));
+  });
+
+  test("bootstrap plus incremental pulls equal a fresh bootstrap (stream and paged)", async () => {
+    const cs = await client("cs.a1");
+    await cs.sync(); // NDJSON bootstrap
+    const guard = await client("guard.a1");
+    await guard.sync();
+    const ids = [];
+    for (let i = 0; i < 4; i++) ids.push(await guard.create("inspections", inspection()));
+    await guard.sync();
+    await guard.update("inspections", ids[0], { severity: "high" });
+    await guard.delete("inspections", ids[1]);
+    await guard.sync();
+    await cs.sync(); // incremental
+    assert.equal(await cs.get("inspections", ids[1]), undefined);
+    assert.equal((await cs.get("inspections", ids[0])).severity, "high");
+    await assertConverged(cs, "cs.a1", "stream");
+    await assertConverged(cs, "cs.a1", "pull");
+  });
+
+  test("an SSE changed event makes the client pull", async () => {
+    const cs = await client("cs.a1");
+    await cs.sync();
+    const guard = await client("guard.a1");
+    const id = await guard.create("inspections", inspection());
+    const seen = new Promise((resolve) => cs.on("change", (e) => e.upserted.some((u) => u.id === id) && resolve()));
+    const stop = cs.live();
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      await guard.sync();
+      await Promise.race([seen, new Promise((_, rej) => setTimeout(() => rej(new Error("no change within 15 s of the push")), 15_000))]);
+    } finally {
+      stop();
+    }
+    assert.ok(await cs.get("inspections", id));
+  });
+});
+
+describe("photos", () => {
+  test("a photo queued offline is uploaded on the next sync and cited by its record", async () => {
+    const n = net();
+    const c = await client("guard.a1", { fetch: n.fetch });
+    n.offline = true;
+    const photo = await c.uploadPhoto({ bytes: png(), contentType: "image/png" });
+    const id = await c.create("inspections", inspection({ photo_ids: [photo] }));
+    assert.deepEqual(await c.pendingUploads(), [photo]);
+    n.offline = false;
+    const r = await c.sync();
+    assert.equal(r.uploads, 1);
+    assert.deepEqual(await c.pendingUploads(), []);
+    assert.deepEqual((await c.get("inspections", id)).photo_ids, [photo]);
+    const token = (await loginRaw("guard.a1")).access_token;
+    const m = await raw("GET", "/v1/media/" + photo, token);
+    assert.equal(m.status, 200);
+    assert.equal(m.body.status, "stored");
+  });
+
+  test("when the object store cannot be reached the bytes go through the API", async () => {
+    const api = new URL(srv.url).host;
+    const f = async (url, init) => {
+      if (new URL(url).host !== api) throw new TypeError("fetch failed: object store unreachable");
+      return fetch(url, init);
+    };
+    const c = await client("guard.a1", { fetch: f });
+    const photo = await c.uploadPhoto({ bytes: png(3, 3), contentType: "image/png" });
+    assert.deepEqual(await c.pendingUploads(), []);
+    const token = (await loginRaw("guard.a1")).access_token;
+    assert.equal((await raw("GET", "/v1/media/" + photo, token)).body.status, "stored");
+  });
+});
+
+describe("convergence", () => {
+  test("TypeScript and Go devices pushing and pulling at once end with identical replicas", async () => {
+    // The Go side: fieldsync sim plays site A's staff (guards, technicians,
+    // customer service, each on its own phones, with offline spells and lost
+    // answers) and exits 1 if any Go device's copy differs from the server's.
+    const sim = spawn(srv.bin, ["sim", "-url", srv.url, "-duration", "8s", "-think", "100ms", "-quiet"], { stdio: ["ignore", "pipe", "pipe"] });
+    let simOut = "";
+    sim.stdout.on("data", (d) => (simOut += d));
+    sim.stderr.on("data", (d) => (simOut += d));
+    const simDone = new Promise((resolve) => sim.on("exit", (code) => resolve(code)));
+
+    // The TypeScript side, meanwhile: guards create and edit, the desk edits the same records.
+    const devices = [await client("guard.a1"), await client("guard.a2"), await client("cs.a1"), await client("cs.a1")];
+    const who = ["guard.a1", "guard.a2", "cs.a1", "cs.a1"];
+    for (const d of devices) await d.sync();
+    const until = Date.now() + 5000;
+    let round = 0;
+    await Promise.all(
+      devices.map(async (d, i) => {
+        while (Date.now() < until) {
+          round++;
+          if (who[i].startsWith("guard")) {
+            await d.create("inspections", inspection({ description: `ts round ${round}` }));
+          } else {
+            const mine = await d.list("inspections");
+            const pick = mine[(round * 7 + i) % Math.max(1, mine.length)];
+            if (pick) await d.update("inspections", pick.id, { severity: ["low", "medium", "high"][round % 3] });
+          }
+          await d.sync();
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }),
+    );
+    const code = await simDone;
+    assert.equal(code, 0, "the Go devices diverged:\n" + simOut);
+    for (let i = 0; i < devices.length; i++) await assertConverged(devices[i], who[i]);
+    // Both desk devices hold the same replica (each equals the server's, as the Go devices' did).
+    assert.deepEqual(sortDeep(await devices[2].snapshot()), sortDeep(await devices[3].snapshot()));
+  });
+});
