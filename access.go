@@ -15,6 +15,8 @@ const (
 	CollInspections  = "inspections"
 	CollWorkOrders   = "work_orders"
 	CollComplaints   = "complaints"
+	CollUnits        = "units"
+	CollHouseholds   = "households"
 )
 
 // GuardInspectionWindow is how far back a guard sees the inspections of their sites.
@@ -46,7 +48,7 @@ func CanRead(c *Caller, r RecordRef, now time.Time) bool {
 		return false
 	}
 	switch r.Collection {
-	case CollSites, CollCheckpoints, CollPatrolRoutes:
+	case CollSites, CollCheckpoints, CollPatrolRoutes, CollUnits, CollHouseholds:
 		return true
 	}
 	switch c.Role {

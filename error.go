@@ -39,6 +39,15 @@ type Error struct {
 	// RetryAfter, in seconds, tells a client when to try again (429, 503).
 	RetryAfter int
 	Err        error
+	// Problems, when set, are every offending field (a CSV import names
+	// each bad line); Field is then the first of them.
+	Problems []FieldProblem
+}
+
+// FieldProblem is one offending input field and what is wrong with it.
+type FieldProblem struct {
+	Field  string `json:"field"`
+	Detail string `json:"detail"`
 }
 
 // Error implements the error interface.

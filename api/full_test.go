@@ -76,8 +76,13 @@ func newFullServerWith(tb testing.TB, configure func(*fullConfig)) *api.Server {
 	}
 	d.Auth = auth.New(cfg.Auth)
 	cfg.API.Auth = d.Auth
+	settings := &mongodb.Settings{Store: d.Store}
+	if cfg.API.Settings == nil {
+		cfg.API.Settings = settings
+	}
 	if cfg.Sync.Collections == nil {
-		cfg.Sync.Collections = fsync.FieldCollections(fsync.FieldOptions{Users: d.Auth})
+		// Settings apply at once (not cached) so a test sees its change.
+		cfg.Sync.Collections = fsync.FieldCollections(fsync.FieldOptions{Users: d.Auth, Deadlines: settings, DeadlineTTL: -1})
 	}
 	if cfg.Sync.Cites == nil { // the engine asks the media service, built after it
 		cfg.Sync.Cites = fieldsync.CiteCheckerFunc(func(ctx context.Context, c *fieldsync.Caller, ids []string) (map[string]fieldsync.CiteRule, error) {
@@ -90,6 +95,8 @@ func newFullServerWith(tb testing.TB, configure func(*fullConfig)) *api.Server {
 	}
 	d.Engine = engine
 	cfg.API.Sync = engine
+	cfg.API.Audit = engine
+	cfg.API.Units = engine
 	cfg.Media.Now = d.Clock.Now
 	d.Media = media.NewService(mongodb.NewMediaStore(d.Store), d.Objects, d.Engine, cfg.Media)
 	tb.Cleanup(d.Media.Wait)

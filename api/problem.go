@@ -116,6 +116,12 @@ func newProblem(err error, requestID string) (problem, *fieldsync.Error) {
 	if fe.Field != "" {
 		p.Errors = []problemField{{Field: fe.Field, Detail: fe.Message}}
 	}
+	if len(fe.Problems) > 0 && status < 500 {
+		p.Errors = p.Errors[:0]
+		for _, e := range fe.Problems {
+			p.Errors = append(p.Errors, problemField(e))
+		}
+	}
 	return p, fe
 }
 

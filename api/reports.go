@@ -31,9 +31,16 @@ func (s *Server) handleReport(run func(context.Context, fieldsync.ReportQuery) (
 		if err != nil {
 			return err
 		}
+		csvOut, err := wantCSV(c)
+		if err != nil {
+			return err
+		}
 		rep, err := run(c.UserContext(), q)
 		if err != nil {
 			return err
+		}
+		if csvOut {
+			return sendCSV(c, "report.csv", reportCSV(rep))
 		}
 		return c.JSON(rep)
 	}
@@ -48,6 +55,11 @@ func (s *Server) reportQuery(c *fiber.Ctx) (fieldsync.ReportQuery, error) {
 	if q.SiteID == "" || len(q.SiteID) > 64 {
 		return q, fieldsync.FieldErrorf("site", "required, at most 64 characters")
 	}
+	return s.reportSpan(c, q)
+}
+
+// reportSpan reads from and to into q (see reportQuery).
+func (s *Server) reportSpan(c *fiber.Ctx, q fieldsync.ReportQuery) (fieldsync.ReportQuery, error) {
 	q.To = s.opts.Now()
 	set := map[string]bool{}
 	for _, p := range []struct {

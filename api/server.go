@@ -80,6 +80,12 @@ type Options struct {
 	Reports fieldsync.ReportService
 	// Sync is the sync engine behind /v1/sync.
 	Sync fieldsync.SyncService
+	// Audit serves /v1/audit (the audit trail of a record).
+	Audit fieldsync.AuditService
+	// Settings serves /v1/settings (the deadlines the company sets).
+	Settings fieldsync.SettingsService
+	// Units serves /v1/units (a unit's history) and the units import.
+	Units fieldsync.UnitService
 	// Now is the clock (tests inject one); nil means time.Now.
 	Now func() time.Time
 	// EventHeartbeat is how often an idle event stream gets a heartbeat, and
@@ -134,7 +140,11 @@ func New(opts Options) *Server {
 	s.registerSyncRoutes(authed)
 	s.registerMediaRoutes(authed)
 	s.registerReportRoutes(authed)
+	s.registerReportExportRoutes(authed)
 	s.registerStaffRoutes(authed)
+	s.registerAuditRoutes(authed)
+	s.registerSettingsRoutes(authed)
+	s.registerUnitRoutes(authed)
 	return s
 }
 

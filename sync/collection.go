@@ -145,6 +145,12 @@ type Record struct {
 	// Legacy is what records written before the packed form kept outside it:
 	// read (unpack), never written.
 	Legacy legacyFields `bson:",inline"`
+	// AuditHash and AuditAt are the hash and time of the record's latest
+	// audit entry, the head of its chain (audit.go); stored packed.
+	AuditHash string    `bson:"-"`
+	AuditAt   time.Time `bson:"-"`
+	// audit are the entries of versions made and not yet written.
+	audit []pendingAudit
 }
 
 // legacyFields are the top-level fields of records stored by earlier versions.
@@ -170,11 +176,13 @@ type packed struct {
 	Receipts      []Receipt         `bson:"m,omitempty"`
 	CreatedByName string            `bson:"cbn,omitempty"`
 	UpdatedByName string            `bson:"ubn,omitempty"`
+	AuditHash     string            `bson:"ah,omitempty"`
+	AuditAt       time.Time         `bson:"aa,omitempty"`
 }
 
 // pack prepares r for storing: Packed and Queried from the fields.
 func (r *Record) pack(coll *Collection) error {
-	b, err := bson.Marshal(packed{r.ID, r.CreatedBy, r.UpdatedAt, r.UpdatedBy, r.Fields, r.FieldVersions, r.FieldDevices, r.Receipts, r.CreatedByName, r.UpdatedByName})
+	b, err := bson.Marshal(packed{r.ID, r.CreatedBy, r.UpdatedAt, r.UpdatedBy, r.Fields, r.FieldVersions, r.FieldDevices, r.Receipts, r.CreatedByName, r.UpdatedByName, r.AuditHash, r.AuditAt})
 	if err != nil {
 		return fmt.Errorf("sync: pack %s: %w", r.Key, err)
 	}
@@ -226,6 +234,7 @@ func (r *Record) unpack() error {
 	r.ID, r.CreatedBy, r.UpdatedAt, r.UpdatedBy = p.ID, p.CreatedBy, p.UpdatedAt, p.UpdatedBy
 	r.Fields, r.FieldVersions, r.FieldDevices, r.Receipts = p.Fields, p.FieldVersions, p.FieldDevices, p.Receipts
 	r.CreatedByName, r.UpdatedByName = p.CreatedByName, p.UpdatedByName
+	r.AuditHash, r.AuditAt = p.AuditHash, p.AuditAt
 	r.Packed, r.Legacy = nil, legacyFields{}
 	return nil
 }
@@ -277,6 +286,7 @@ func (r *Record) clone() *Record {
 	c.Former = slices.Clone(r.Former)
 	c.Media = slices.Clone(r.Media)
 	c.Receipts = slices.Clone(r.Receipts)
+	c.audit = slices.Clone(r.audit)
 	return &c
 }
 

@@ -20,6 +20,7 @@ func Inspections() *Collection {
 			{Name: "severity", Kind: Enum, Client: true, Values: []string{"low", "medium", "high", "critical"}},
 			{Name: "description", Kind: String, Max: 4000, Client: true},
 			{Name: "location", Kind: String, Max: 200, Client: true},
+			unitField,
 			{Name: "building", Kind: String, Max: 100, Client: true},
 			{Name: "unit", Kind: String, Max: 100, Client: true},
 			{Name: "checkpoint_id", Kind: UUID, Client: true},
@@ -41,8 +42,8 @@ func Inspections() *Collection {
 		Rules: []Rule{
 			{Op: fieldsync.OpCreate, Roles: everyone, Fields: all},
 			{Op: fieldsync.OpUpdate, Roles: everyone, When: Own, Fields: []string{"category", "severity", "description",
-				"location", "building", "unit", "checkpoint_id", "round_id", "gps", "photo_ids", "observed_at"}},
-			{Op: fieldsync.OpUpdate, Roles: desk, Fields: []string{"category", "severity", "description", "location", "building", "unit", "photo_ids"}},
+				"location", "building", "unit", "unit_id", "checkpoint_id", "round_id", "gps", "photo_ids", "observed_at"}},
+			{Op: fieldsync.OpUpdate, Roles: desk, Fields: []string{"category", "severity", "description", "location", "building", "unit", "unit_id", "photo_ids"}},
 			{Op: fieldsync.OpDelete, Roles: everyone, When: And(Own, Empty("work_order_ids"))},
 			{Op: fieldsync.OpDelete, Roles: adminsOnly},
 		},

@@ -105,6 +105,9 @@ type Options struct {
 	// unnamed reservations, a dead writer's expire. Two live engines must
 	// never share a name (each would release the other's reservations).
 	Instance string
+	// AuditRetention is how long audit entries are kept (default
+	// fieldsync.DefaultAuditRetention, two years).
+	AuditRetention time.Duration
 }
 
 // Engine is the sync engine over one MongoDB database.

@@ -22,6 +22,12 @@ type FieldOptions struct {
 	// SLAs are per-tenant work-order deadline tables by priority (a tenant
 	// without one, or a priority missing from it, gets fieldsync.DefaultSLAs).
 	SLAs map[string]map[string]fieldsync.SLA
+	// Deadlines, when set, finds the deadline settings of a tenant's site
+	// (over SLAs and the defaults), cached for DeadlineTTL (default
+	// DefaultDeadlineCacheTTL; negative: not cached).
+	Deadlines   fieldsync.DeadlineFinder
+	DeadlineTTL time.Duration
+	deadlines   *deadlineCache
 	// Users, when set, checks assignees (an active technician of the order's
 	// site and department, else invalid_input naming assignee_id) and finds
 	// the person an escalation reaches.
@@ -77,27 +83,18 @@ func (o FieldOptions) escalationTarget(ctx context.Context, tenant, site string,
 	return nil, nil
 }
 
-// sla returns the deadline table of tenant.
-func (o FieldOptions) sla(tenant string) map[string]fieldsync.SLA {
-	t := o.SLAs[tenant]
-	if t == nil {
-		return fieldsync.DefaultSLAs
-	}
-	out := make(map[string]fieldsync.SLA, len(fieldsync.DefaultSLAs))
-	for p, s := range fieldsync.DefaultSLAs {
-		out[p] = s
-	}
-	for p, s := range t {
-		out[p] = s
-	}
-	return out
-}
-
 // FieldCollections declares every collection of the field domain.
 func FieldCollections(opts FieldOptions) []*Collection {
+	if opts.Deadlines != nil {
+		ttl := opts.DeadlineTTL
+		if ttl == 0 {
+			ttl = DefaultDeadlineCacheTTL
+		}
+		opts.deadlines = &deadlineCache{src: opts.Deadlines, ttl: ttl, at: map[string]cachedDeadlines{}}
+	}
 	ins := Inspections()
 	ins.Actions = []Action{raiseWorkOrder(opts)}
-	return []*Collection{Sites(), Checkpoints(), PatrolRoutes(), PatrolRounds(), ins, WorkOrders(opts), Complaints(opts)}
+	return []*Collection{Sites(), Checkpoints(), PatrolRoutes(), PatrolRounds(), ins, WorkOrders(opts), Complaints(opts), Units(), Households()}
 }
 
 // Role groups of the write rules.

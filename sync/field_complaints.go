@@ -29,10 +29,19 @@ func Complaints(opts FieldOptions) *Collection {
 			{Name: "owner_phone", Kind: String, Max: 32, Client: true},
 			{Name: "building", Kind: String, Max: 100, Client: true},
 			{Name: "unit", Kind: String, Max: 100, Client: true},
+			unitField,
 			{Name: "category", Kind: Enum, Values: ComplaintCategories, Client: true, Default: "other", Queried: true},
 			{Name: "content", Kind: String, Max: 4000, Client: true, Required: true},
 			{Name: "photo_ids", Kind: MediaList, Client: true, AppendOnly: true, MaxItems: 50},
+			// The callback the desk agrees with the owner: within this many
+			// minutes of recording it (default: the settings' callback_minutes).
+			{Name: "callback_minutes", Kind: Int, Min: 1, Max: 43200, Client: true},
 			// Server fields.
+			recordedAtField,
+			deadlinePolicyField,
+			{Name: "callback_by", Kind: Time},
+			{Name: "callback_basis", Kind: Int},
+			{Name: "callback_overdue", Kind: Bool, Default: false},
 			{Name: "stage", Kind: Enum, Values: ComplaintStages, Default: fieldsync.StageReceived, Queried: true},
 			{Name: "valid", Kind: Bool},
 			{Name: "validity_reason", Kind: String},
@@ -75,11 +84,13 @@ func Complaints(opts FieldOptions) *Collection {
 		// deleted: they are invalidated or closed, and a closed one changes only
 		// through a supervisor's reopen.
 		Rules: []Rule{
-			{Op: fieldsync.OpCreate, Roles: everyone, Fields: all},
+			{Op: fieldsync.OpCreate, Roles: everyone, Fields: []string{SiteField,
+				"channel", "owner_name", "owner_phone", "building", "unit", "unit_id", "category", "content", "photo_ids"}},
+			{Op: fieldsync.OpCreate, Roles: desk, Fields: all},
 			{Op: fieldsync.OpUpdate, Roles: desk, When: NotIn("stage", fieldsync.StageClosed), Fields: []string{
-				"channel", "owner_name", "owner_phone", "building", "unit", "category", "content", "photo_ids"}},
+				"channel", "owner_name", "owner_phone", "building", "unit", "unit_id", "category", "content", "photo_ids", "callback_minutes"}},
 			{Op: fieldsync.OpUpdate, Roles: everyone, When: And(Own, In("stage", fieldsync.StageReceived)),
-				Fields: []string{"owner_name", "building", "unit", "content", "photo_ids"}},
+				Fields: []string{"owner_name", "building", "unit", "unit_id", "content", "photo_ids"}},
 			{Op: fieldsync.OpUpdate, Roles: everyone, When: And(Own, NotIn("stage", fieldsync.StageClosed)), Fields: []string{"photo_ids"}},
 		},
 		Actions: []Action{
@@ -101,7 +112,8 @@ func Complaints(opts FieldOptions) *Collection {
 			{Name: "start_resolving", Args: notes, Apply: func(a *ActionContext) error { return logStage(a, argString(a, "notes")) }},
 			{Name: "resolve", Args: notes, Apply: func(a *ActionContext) error {
 				a.Record.Set("resolved_at", a.Now)
-				a.Record.Set("follow_up_due", a.Now.Add(fieldsync.DefaultStageDeadlines[fieldsync.StageFollowUp]))
+				a.Record.Set("follow_up_due", deviceTime(a.Context(), a.Now).Add(policyMinutes(policy(a.Context(), opts, a.Record),
+					"complaint."+fieldsync.StageFollowUp, fieldsync.DefaultStageDeadlines[fieldsync.StageFollowUp])))
 				return logStage(a, argString(a, "notes"))
 			}},
 			{Name: "record_follow_up", Args: []Field{
@@ -146,7 +158,7 @@ func Complaints(opts FieldOptions) *Collection {
 				Apply: func(a *ActionContext) error {
 					r := a.Record
 					set := map[string]any{"source": "complaint", "complaint_ids": []string{r.ID}, "description": r.GetString("content")}
-					for _, f := range []string{"owner_name", "owner_phone", "building", "unit"} {
+					for _, f := range []string{"owner_name", "owner_phone", "building", "unit", "unit_id"} {
 						if v := r.Get(f); v != nil {
 							set[f] = v
 						}
@@ -219,7 +231,8 @@ func escalateComplaint(a *ActionContext, opts FieldOptions) error {
 		return fieldsync.FieldErrorf("args.to_user_id", "no active %s at this site to escalate to", fieldsync.EscalationRoles[level])
 	}
 	from := prevStage(r)
-	escalate(r, a.Now, level, a.Caller.UserID, a.Caller.Name, argString(a, "reason"), u)
+	d := policyMinutes(policy(a.Context(), opts, r), "escalation", fieldsync.EscalationDeadline)
+	escalate(r, a.Now, deviceTime(a.Context(), a.Now).Add(d), level, a.Caller.UserID, a.Caller.Name, argString(a, "reason"), u)
 	r.Set("stage_entered_at", a.Now)
 	logAction(a, "stage", from, argString(a, "reason"))
 	return nil
@@ -228,8 +241,7 @@ func escalateComplaint(a *ActionContext, opts FieldOptions) error {
 // escalate moves r to level with a new reply deadline, naming the person it
 // reaches (u, may be nil), and voids the follow-up call made before: closing
 // then needs a new one.
-func escalate(r *Record, now time.Time, level int64, by, byName, reason string, u *fieldsync.User) {
-	replyBy := now.Add(fieldsync.EscalationDeadline)
+func escalate(r *Record, now, replyBy time.Time, level int64, by, byName, reason string, u *fieldsync.User) {
 	r.Set("escalation_level", level)
 	r.Set("escalated_to", fieldsync.ComplaintEscalationTargets[level])
 	r.Set("reply_by", replyBy)
@@ -263,21 +275,39 @@ func voidFollowUp(r *Record) {
 // computeComplaint sets each stage's reply deadline when the stage changes
 // and the overdue flag at now; a complaint still open past its reply
 // deadline escalates by itself one level (to a supervisor, then a manager),
-// each with a new deadline.
+// each with a new deadline. Deadlines come from the settings kept on the
+// complaint at its creation and count from when the staff member recorded
+// the change on the device (deviceTime); so does the agreed callback.
 func computeComplaint(ctx context.Context, opts FieldOptions, r *Record, now time.Time) {
 	stage := r.GetString("stage")
 	if r.Version == 1 && r.Get("timeline") == nil {
 		r.Append("timeline", timelineEntry(r.CreatedAt, r.CreatedBy, r.CreatedByName, "create", "", stage, ""))
 	}
+	at := deviceTime(ctx, now)
+	if r.Version == 1 && r.Get("recorded_at") == nil {
+		r.Set("recorded_at", at)
+	}
+	pol := policy(ctx, opts, r)
 	if r.GetString("deadline_stage") != stage {
 		r.Set("deadline_stage", stage)
-		r.Set("stage_entered_at", now)
+		r.Set("stage_entered_at", at)
 		if d, ok := fieldsync.DefaultStageDeadlines[stage]; ok {
-			r.Set("reply_by", now.Add(d))
+			r.Set("reply_by", at.Add(policyMinutes(pol, "complaint."+stage, d)))
 		} else {
 			r.Set("reply_by", nil)
 		}
 	}
+	cb, _ := r.Get("callback_minutes").(int64)
+	if cb == 0 {
+		cb = int64(policyMinutes(pol, "callback", fieldsync.DefaultCallback) / time.Minute)
+	}
+	if basis, _ := r.Get("callback_basis").(int64); basis != cb {
+		r.Set("callback_basis", cb)
+		r.Set("callback_by", at.Add(time.Duration(cb)*time.Minute))
+	}
+	cbBy := timeOf(r, "callback_by")
+	answered := stage == fieldsync.StageFollowUp || stage == fieldsync.StageClosed
+	r.Set("callback_overdue", !answered && !cbBy.IsZero() && now.After(cbBy))
 	by := timeOf(r, "reply_by")
 	overdue := stage != fieldsync.StageClosed && !by.IsZero() && now.After(by)
 	level, _ := r.Get("escalation_level").(int64)
@@ -285,7 +315,7 @@ func computeComplaint(ctx context.Context, opts FieldOptions, r *Record, now tim
 		level++
 		u := autoEscalationTarget(ctx, opts, r, level)
 		reason := "reply deadline " + by.UTC().Format(time.RFC3339) + " passed"
-		escalate(r, now, level, "server", "", reason, u)
+		escalate(r, now, now.Add(policyMinutes(pol, "escalation", fieldsync.EscalationDeadline)), level, "server", "", reason, u)
 		r.Append("timeline", timelineEntry(now, "server", "", "escalate", stage, stage, reason))
 		overdue = false
 	}

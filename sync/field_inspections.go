@@ -36,7 +36,7 @@ func raiseWorkOrder(opts FieldOptions) Action {
 			}
 			set := map[string]any{"source": "inspection", "inspection_id": r.ID, "category": r.GetString("category"), "title": title,
 				"priority": priorityOf(r.GetString("severity"))}
-			for _, f := range []string{"description", "location", "building", "unit"} {
+			for _, f := range []string{"description", "location", "building", "unit", "unit_id"} {
 				if v := r.Get(f); v != nil {
 					set[f] = v
 				}

@@ -31,12 +31,13 @@ var workOrderFields = []Field{
 	siteField,
 	{Name: "source", Kind: Enum, Values: WorkOrderSources, Client: true, Default: "owner_request"},
 	{Name: "department", Kind: Enum, Values: Departments, Client: true, Default: defaultDepartment},
-	{Name: "priority", Kind: Enum, Values: Priorities, Client: true, Default: fieldsync.PriorityNormal},
+	{Name: "priority", Kind: Enum, Values: Priorities, Client: true, Default: fieldsync.PriorityNormal, Queried: true},
 	{Name: "category", Kind: Enum, Values: Categories, Client: true, Default: "facilities", Queried: true},
-	{Name: "title", Kind: String, Max: 200, Client: true, Required: true},
+	{Name: "title", Kind: String, Max: 200, Client: true, Required: true, Queried: true},
 	{Name: "description", Kind: String, Max: 4000, Client: true},
 	{Name: "building", Kind: String, Max: 100, Client: true},
 	{Name: "unit", Kind: String, Max: 100, Client: true},
+	unitField,
 	{Name: "location", Kind: String, Max: 200, Client: true},
 	{Name: "owner_name", Kind: String, Max: 100, Client: true},
 	{Name: "owner_phone", Kind: String, Max: 32, Client: true},
@@ -49,8 +50,8 @@ var workOrderFields = []Field{
 	{Name: "complaint_ids", Kind: UUIDList, AppendOnly: true},
 	{Name: "repeat_of", Kind: UUID},
 	{Name: "status", Kind: Enum, Values: WorkOrderStatuses, Default: fieldsync.WOOpen, Queried: true},
-	{Name: "assignee_id", Kind: UUID, Assignee: true},
-	{Name: "assignee_name", Kind: String},
+	{Name: "assignee_id", Kind: UUID, Assignee: true, Queried: true},
+	{Name: "assignee_name", Kind: String, Queried: true},
 	{Name: "assigned_at", Kind: Time},
 	{Name: "accepted_at", Kind: Time},
 	{Name: "started_at", Kind: Time},
@@ -65,8 +66,10 @@ var workOrderFields = []Field{
 	{Name: "satisfaction", Kind: Int, Min: 1, Max: 5, Queried: true},
 	{Name: "verify_notes", Kind: String},
 	{Name: "respond_by", Kind: Time},
-	{Name: "resolve_by", Kind: Time},
+	{Name: "resolve_by", Kind: Time, Queried: true},
 	{Name: "sla_priority", Kind: String},
+	recordedAtField,
+	deadlinePolicyField,
 	{Name: "respond_breached", Kind: Bool, Default: false},
 	{Name: "resolve_breached", Kind: Bool, Default: false},
 	{Name: "overdue", Kind: Bool, Default: false, Queried: true},
@@ -87,7 +90,7 @@ var workOrderFields = []Field{
 var workOrderRules = []Rule{
 	{Op: fieldsync.OpCreate, Roles: desk, Fields: all},
 	{Op: fieldsync.OpUpdate, Roles: desk, When: NotIn("status", fieldsync.WOVerified, fieldsync.WOCancelled), Fields: []string{
-		"source", "department", "priority", "category", "title", "description", "building", "unit", "location",
+		"source", "department", "priority", "category", "title", "description", "building", "unit", "unit_id", "location",
 		"owner_name", "owner_phone", "before_photo_ids", "notes"}},
 	{Op: fieldsync.OpUpdate, Roles: []fieldsync.Role{fieldsync.RoleTechnician},
 		When:   And(Assigned, In("status", fieldsync.WOAssigned, fieldsync.WOAccepted, fieldsync.WOInProgress, fieldsync.WOOnHold)),
@@ -341,9 +344,22 @@ func computeOrder(ctx context.Context, opts FieldOptions, r *Record, now time.Ti
 	if r.Version == 1 && r.Get("timeline") == nil {
 		r.Append("timeline", timelineEntry(r.CreatedAt, r.CreatedBy, r.CreatedByName, "create", "", r.GetString("status"), ""))
 	}
+	if r.Version == 1 && r.Get("recorded_at") == nil {
+		r.Set("recorded_at", deviceTime(ctx, now))
+	}
+	pol := policy(ctx, opts, r)
 	p := r.GetString("priority")
 	if r.GetString("sla_priority") != p {
-		respond, resolve := fieldsync.Deadlines(opts.sla(r.Tenant), p, r.CreatedAt)
+		base := timeOf(r, "recorded_at")
+		if base.IsZero() {
+			base = r.CreatedAt
+		}
+		def, ok := fieldsync.DefaultSLAs[p]
+		if !ok {
+			def = fieldsync.DefaultSLAs[fieldsync.PriorityNormal]
+		}
+		respond := base.Add(policyMinutes(pol, "work_order."+p+".respond", def.RespondWithin))
+		resolve := base.Add(policyMinutes(pol, "work_order."+p+".resolve", def.ResolveWithin))
 		r.Set("respond_by", respond)
 		r.Set("resolve_by", resolve)
 		r.Set("sla_priority", p)

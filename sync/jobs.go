@@ -130,6 +130,9 @@ func (e *Engine) claim(ctx context.Context, name string, opts JobOptions) (bool,
 // the differences.
 func (e *Engine) tenantJobs(ctx context.Context, tenant string) error {
 	now := e.now()
+	if err := e.sweepAudit(ctx, tenant, now); err != nil {
+		return err
+	}
 	var writes []Write
 	var orders []*Record
 	for _, name := range []string{fieldsync.CollWorkOrders, fieldsync.CollComplaints} {

@@ -30,6 +30,12 @@ func decodePacked(b bson.Raw, p *packed) error {
 			p.CreatedByName, _ = v.StringValueOK()
 		case "ubn":
 			p.UpdatedByName, _ = v.StringValueOK()
+		case "ah":
+			p.AuditHash, _ = v.StringValueOK()
+		case "aa":
+			if ms, ok := v.DateTimeOK(); ok {
+				p.AuditAt = time.UnixMilli(ms).UTC()
+			}
 		case "ua":
 			if ms, ok := v.DateTimeOK(); ok {
 				p.UpdatedAt = time.UnixMilli(ms).UTC()

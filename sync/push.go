@@ -28,6 +28,7 @@ type op struct {
 	args   map[string]any
 	write  *Write
 	parent string // mutation id an extra write belongs to
+	ct     string // that mutation's client_time (deadlines count from it)
 	key    string
 	err    error // set when a server write could not be applied
 
@@ -352,6 +353,7 @@ func (e *Engine) writeGroup(ctx context.Context, tenant string, group []*groupWr
 	replaces, replaceAt := map[string][]mongo.WriteModel{}, map[string][]at{}
 	stored := make([]bson.Raw, 0, n) // each record encoded once: stored and logged
 	storedAt := make([]at, 0, n)
+	var audits []any
 	pos := r.lo
 	for _, w := range group {
 		w.failed = map[string]bool{}
@@ -359,6 +361,7 @@ func (e *Engine) writeGroup(ctx context.Context, tenant string, group []*groupWr
 			s := w.work[k]
 			s.rec.Pos = pos
 			pos++
+			audits = append(audits, s.rec.sealAudit()...)
 			doc, err := s.rec.encode(e.colls[s.rec.Collection])
 			if err != nil {
 				return r, err
@@ -374,6 +377,11 @@ func (e *Engine) writeGroup(ctx context.Context, tenant string, group []*groupWr
 				insertAt[c] = append(insertAt[c], at{w, k})
 			}
 		}
+	}
+	// The audit entries of these versions go first: a committed version
+	// always has its entry (audit.go).
+	if err := e.insertAudit(wctx, audits); err != nil {
+		return r, err
 	}
 	for c, docs := range inserts {
 		_, err := e.recsFor(c).InsertMany(wctx, docs, options.InsertMany().SetOrdered(false))
@@ -462,11 +470,12 @@ func deviceOf(c *fieldsync.Caller) (user, device string) {
 // returns the extra writes an action queued.
 func (e *Engine) apply(ctx context.Context, c *fieldsync.Caller, now time.Time, work map[string]*slot, o *op, res []fieldsync.MutationResult) []*op {
 	if o.write != nil {
-		o.err = e.applyWrite(ctx, c, now, work, o)
+		o.err = e.applyWrite(withClientTime(ctx, o.ct), c, now, work, o)
 		return nil
 	}
 	r := &res[o.idx]
 	*r = fieldsync.MutationResult{MutationID: o.m.MutationID, ID: o.m.ID}
+	ctx = withClientTime(ctx, o.m.ClientTime) // deadlines count from the device's time (field_deadlines.go)
 	s := work[o.key]
 	if s == nil {
 		s = &slot{}
@@ -611,7 +620,7 @@ func (e *Engine) apply(ctx context.Context, c *fieldsync.Caller, now time.Time, 
 			}
 			for i := range ac.writes {
 				w := &ac.writes[i]
-				spawned = append(spawned, &op{idx: -1, write: w, parent: o.m.MutationID, coll: e.colls[w.Collection],
+				spawned = append(spawned, &op{idx: -1, write: w, parent: o.m.MutationID, ct: o.m.ClientTime, coll: e.colls[w.Collection],
 					key: recordKey(c.TenantID, w.Collection, w.ID)})
 			}
 		}
@@ -682,6 +691,7 @@ func (e *Engine) applyWrite(ctx context.Context, c *fieldsync.Caller, now time.T
 	}
 	e.commit(ctx, o.coll, rec, before, c, now, nil, w.Create)
 	if o.parent != "" {
+		rec.auditVia(o.parent)
 		rec.Receipts = append(rec.Receipts, Receipt{o.parent, fieldsync.StatusApplied, rec.Version})
 	}
 	s.dirty = true
@@ -709,6 +719,7 @@ func newRecord(tenant, coll, id, site, by string, now time.Time) *Record {
 func (e *Engine) commit(ctx context.Context, coll *Collection, rec *Record, before map[string]any, c *fieldsync.Caller, now time.Time, m *fieldsync.Mutation, create bool) {
 	user, dev := deviceOf(c)
 	rec.Version++
+	defer noteAudit(coll, rec, before, c, now, m, create) // of the version as finally made
 	rec.UpdatedAt, rec.UpdatedBy, rec.UpdatedDevice = now, user, dev
 	rec.UpdatedByName = nameOf(c)
 	if m != nil && m.ClientTime != "" {

@@ -107,7 +107,8 @@ func (a *App) open(ctx context.Context) error {
 		return a.media.CiteRules(ctx, c, ids)
 	})
 	if a.engine, err = fsync.Open(ctx, a.store.DB, fsync.Options{Logger: a.log, Collections: a.fieldCollections(),
-		Retention: cfg.SyncRetention, UnsortedScans: ferret, PointLoads: ferret, Cites: cites, Instance: cfg.instance}); err != nil {
+		Retention: cfg.SyncRetention, AuditRetention: cfg.AuditRetention, UnsortedScans: ferret, PointLoads: ferret, Cites: cites,
+		Instance: cfg.instance}); err != nil {
 		return err
 	}
 	a.objects, err = media.OpenObjectStore(media.ObjectStoreOptions{
@@ -208,6 +209,9 @@ func (a *App) Server() *api.Server {
 		Auth:         a.auth,
 		Reports:      &mongodb.Reports{Store: a.store},
 		Sync:         a.engine,
+		Audit:        a.engine,
+		Units:        a.engine,
+		Settings:     &mongodb.Settings{Store: a.store},
 		PendingMedia: a.mediaStore.CountPending,
 		Media:        a.media,
 		AddressLimit: a.cfg.RateAddress,

@@ -30,8 +30,10 @@ type Config struct {
 	LogLevel      slog.Level
 	DefaultTenant string
 	SyncRetention time.Duration
-	ShutdownGrace time.Duration
-	Auth          AuthConfig
+	// AuditRetention keeps audit entries (FIELDSYNC_AUDIT_RETENTION).
+	AuditRetention time.Duration
+	ShutdownGrace  time.Duration
+	Auth           AuthConfig
 	// Media are the photo-evidence settings (FIELDSYNC_MEDIA_*).
 	Media       MediaConfig
 	RateAddress api.RateLimit
@@ -167,6 +169,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return c, &configError{"FIELDSYNC_LOG_LEVEL", lv, "want debug, info, warn or error"}
 	}
 	if c.SyncRetention, err = duration(env, "FIELDSYNC_SYNC_RETENTION", "720h"); err != nil {
+		return c, err
+	}
+	if c.AuditRetention, err = duration(env, "FIELDSYNC_AUDIT_RETENTION", "17520h"); err != nil {
 		return c, err
 	}
 	if c.ShutdownGrace, err = duration(env, "FIELDSYNC_SHUTDOWN_GRACE", "20s"); err != nil {

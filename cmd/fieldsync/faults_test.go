@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -202,6 +203,13 @@ func pushThroughFault(t *testing.T, name string, fault func(*testing.T, *proc)) 
 	t.Logf("%s during push: devices=%d mutations sent=%d acknowledged=%d lost=%d duplicates=%d", name, len(devs), fig.sent, fig.acked, fig.lost, fig.duplicates)
 	if err := p.term(t); err != nil {
 		t.Fatalf("SIGTERM after the run: %v", err)
+	}
+	// Every committed version has its audit entry, chained: the verifier
+	// walks each record from its head down to version 1.
+	verify := exec.Command(fieldsyncBinary(t), "audit", "verify", "--tenant", "demo")
+	verify.Env = append(verify.Environ(), "FIELDSYNC_DATA_DIR="+dir)
+	if out, err := verify.CombinedOutput(); err != nil || !strings.Contains(string(out), "broken 0") {
+		t.Fatalf("audit verify after the %s: %v\n%s", name, err, out)
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 
+	"fieldsync/mongodb"
 	fsync "fieldsync/sync"
 )
 
@@ -10,7 +11,7 @@ import (
 // services (assignees are checked against the auth service's users). Every
 // engine the app opens declares these.
 func (a *App) fieldCollections() []*fsync.Collection {
-	return fsync.FieldCollections(fsync.FieldOptions{Users: a.auth})
+	return fsync.FieldCollections(fsync.FieldOptions{Users: a.auth, Deadlines: &mongodb.Settings{Store: a.store}})
 }
 
 // startJobs runs the field-domain server jobs (overdue and breach marking,

@@ -26,6 +26,10 @@ Usage:
   fieldsync keys rotate             add a token signing key to FIELDSYNC_JWT_KEY_DIR (signs 2 minutes later)
   fieldsync sim [flags]             simulate guards, technicians and cs agents against a server (see fieldsync sim --help)
   fieldsync devstack [--env-file F] host only the embedded stores and print the FIELDSYNC_* variables for an API process
+  fieldsync import units --tenant T --file F
+                                    import units and households from CSV (all or nothing; bad lines named)
+  fieldsync audit verify --tenant T [--collection C [--id ID]]
+                                    verify the audit trail's hash chains; exit 1 naming the first broken link of each record
   fieldsync version                 print the version
   fieldsync --help                  this text
 
@@ -100,6 +104,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runKeysRotate(cfg, stdout)
 	case "devstack":
 		return runDevstack(ctx, cfg, args, stdout, stderr)
+	case "audit":
+		return runAudit(ctx, cfg, args, stdout, stderr)
+	case "import":
+		return runImport(ctx, cfg, args, stdout, stderr)
 	}
 	fmt.Fprint(stderr, usage)
 	return fmt.Errorf("unknown command %q", cmd)

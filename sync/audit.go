@@ -1,0 +1,404 @@
+package sync
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"fieldsync"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// The audit trail. Every version the engine commits gets an entry in
+// AuditCollection: who, which device, server and device time, the mutation,
+// and each changed field's old and new value. Entries of one record form a
+// hash chain (each carries the hash of the entry of the previous version),
+// and the record itself keeps the hash of its latest entry (Record.AuditHash,
+// stored with its packed fields).
+//
+// Crash safety without transactions: a write round inserts the entries of
+// the versions it makes (idempotently: _id = record key, version and hash)
+// before the records, in the same round. A crash between the two leaves
+// entries no record points to; a writer that lost a race for a version
+// leaves one too. Readers and the verifier walk the chain from the record's
+// head hash, so such an entry is "uncommitted" — never shown, never taken for
+// tampering — and every committed version has its entry, written before it.
+
+// AuditCollection holds the audit entries of every tenant.
+const AuditCollection = "sync_audit"
+
+// auditSweepEvery is how often the retention sweep runs per tenant on one instance.
+const auditSweepEvery = time.Hour
+
+// noAudit are bookkeeping fields an entry does not list: the device time is
+// in the entry itself.
+var noAudit = map[string]bool{"client_updated_at": true, "client_created_at": true}
+
+// pendingAudit is an entry noted by commit and sealed (chained, hashed) when
+// its record is written.
+type pendingAudit struct {
+	version                            int64
+	op, action, mutationID             string
+	user, userName, device, clientTime string
+	at                                 time.Time
+	changes                            []fieldsync.AuditChange
+}
+
+// auditDoc is a stored audit entry. Changes are kept as the JSON text the
+// hash covers, so a stored entry hashes the same whatever the database makes
+// of numbers.
+type auditDoc struct {
+	ID         string    `bson:"_id"`
+	Tenant     string    `bson:"t"`
+	Collection string    `bson:"c"`
+	Record     string    `bson:"r"`
+	Site       string    `bson:"s"`
+	Version    int64     `bson:"v"`
+	Op         string    `bson:"op"`
+	Action     string    `bson:"act,omitempty"`
+	MutationID string    `bson:"mid,omitempty"`
+	User       string    `bson:"u"`
+	UserName   string    `bson:"un,omitempty"`
+	Device     string    `bson:"d"`
+	At         time.Time `bson:"at"`
+	ClientTime string    `bson:"ct,omitempty"`
+	Changes    string    `bson:"ch"`
+	PrevHash   string    `bson:"ph"`
+	// PrevAt is the time of the previous entry: a missing predecessor older
+	// than the retention was swept, a younger one was removed.
+	PrevAt time.Time `bson:"pa,omitempty"`
+	Hash   string    `bson:"h"`
+}
+
+// hash is the SHA-256 of everything an entry says, its predecessor's hash included.
+func (d *auditDoc) hash() string {
+	pa := ""
+	if !d.PrevAt.IsZero() {
+		pa = d.PrevAt.UTC().Format(time.RFC3339Nano)
+	}
+	b, _ := json.Marshal([]any{d.Tenant, d.Collection, d.Record, d.Site, d.Version, d.Op, d.Action, d.MutationID,
+		d.User, d.UserName, d.Device, d.At.UTC().Format(time.RFC3339Nano), d.ClientTime, d.Changes, d.PrevHash, pa})
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+func (d *auditDoc) entry() fieldsync.AuditEntry {
+	e := fieldsync.AuditEntry{Collection: d.Collection, RecordID: d.Record, SiteID: d.Site, Version: d.Version,
+		Op: d.Op, Action: d.Action, MutationID: d.MutationID, UserID: d.User, UserName: d.UserName, DeviceID: d.Device,
+		At: d.At.UTC(), ClientTime: d.ClientTime, PrevHash: d.PrevHash, Hash: d.Hash, Changes: []fieldsync.AuditChange{}}
+	_ = json.Unmarshal([]byte(d.Changes), &e.Changes)
+	return e
+}
+
+// noteAudit records, for the version commit just made, what changed and who
+// changed it. Entries are sealed when the record is written (sealAudit).
+func noteAudit(coll *Collection, rec *Record, before map[string]any, c *fieldsync.Caller, now time.Time, m *fieldsync.Mutation, create bool) {
+	user, dev := deviceOf(c)
+	p := pendingAudit{version: rec.Version, user: user, userName: nameOf(c), device: dev,
+		at: now.UTC().Truncate(time.Millisecond), op: string(fieldsync.OpUpdate)}
+	switch {
+	case create:
+		p.op, before = string(fieldsync.OpCreate), nil
+	case rec.Deleted:
+		p.op = string(fieldsync.OpDelete)
+	}
+	if m != nil {
+		p.mutationID, p.clientTime = m.MutationID, m.ClientTime
+		if m.Op == fieldsync.OpAction {
+			p.op, p.action = string(fieldsync.OpAction), m.Action
+		}
+	}
+	names := map[string]bool{}
+	for k := range before {
+		names[k] = true
+	}
+	for k := range rec.Fields {
+		names[k] = true
+	}
+	keys := make([]string, 0, len(names))
+	for k := range names {
+		if !noAudit[k] && !reflect.DeepEqual(before[k], rec.Fields[k]) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if f := findField(coll.Fields, k); f != nil && f.AppendOnly && !rec.Deleted {
+			old, _ := before[k].([]any)
+			var added []any
+			for _, x := range asList(rec.Fields[k]) {
+				if !slices.ContainsFunc(old, func(y any) bool { return reflect.DeepEqual(x, y) }) {
+					added = append(added, x)
+				}
+			}
+			if added == nil {
+				added = []any{}
+			}
+			p.changes = append(p.changes, fieldsync.AuditChange{Field: k, Old: rawJSON(nil), New: rawJSON(added), Appended: true})
+			continue
+		}
+		p.changes = append(p.changes, fieldsync.AuditChange{Field: k, Old: rawJSON(before[k]), New: rawJSON(rec.Fields[k])})
+	}
+	rec.audit = append(rec.audit, p)
+}
+
+// auditVia names the mutation an action's write to another record came from.
+func (r *Record) auditVia(mutationID string) {
+	if n := len(r.audit); n > 0 && r.audit[n-1].mutationID == "" {
+		r.audit[n-1].mutationID = mutationID
+	}
+}
+
+func asList(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
+
+func rawJSON(v any) json.RawMessage {
+	if v == nil {
+		return json.RawMessage("null")
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return json.RawMessage("null")
+	}
+	return b
+}
+
+// sealAudit chains and hashes the record's noted entries, moves its head
+// hash on, and returns the documents to insert before the record.
+func (r *Record) sealAudit() []any {
+	out := make([]any, 0, len(r.audit))
+	for _, p := range r.audit {
+		ch, _ := json.Marshal(p.changes)
+		if p.changes == nil {
+			ch = []byte("[]")
+		}
+		d := &auditDoc{Tenant: r.Tenant, Collection: r.Collection, Record: r.ID, Site: r.SiteID, Version: p.version,
+			Op: p.op, Action: p.action, MutationID: p.mutationID, User: p.user, UserName: p.userName, Device: p.device,
+			At: p.at, ClientTime: p.clientTime, Changes: string(ch), PrevHash: r.AuditHash, PrevAt: r.AuditAt}
+		d.Hash = d.hash()
+		d.ID = fmt.Sprintf("%s/%020d/%s", r.Key, p.version, d.Hash[:16])
+		r.AuditHash, r.AuditAt = d.Hash, p.at
+		out = append(out, d)
+	}
+	r.audit = nil
+	return out
+}
+
+// insertAudit stores sealed entries. An entry already there (a retried write
+// of the same version and content) is fine.
+func (e *Engine) insertAudit(ctx context.Context, docs []any) error {
+	if len(docs) == 0 {
+		return nil
+	}
+	_, err := e.db.Collection(AuditCollection).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	var bwe mongo.BulkWriteException
+	switch {
+	case err == nil:
+	case errors.As(err, &bwe) && bwe.WriteConcernError == nil:
+		for _, we := range bwe.WriteErrors {
+			if we.Code != 11000 && !strings.Contains(we.Message, "duplicate key") {
+				return storeError(err)
+			}
+		}
+	default:
+		return storeError(err)
+	}
+	return nil
+}
+
+// auditRetention is how long entries are kept.
+func (e *Engine) auditRetention() time.Duration {
+	if e.opts.AuditRetention > 0 {
+		return e.opts.AuditRetention
+	}
+	return fieldsync.DefaultAuditRetention
+}
+
+var auditSwept sync.Map // engine/tenant → time.Time of the last sweep
+
+// sweepAudit removes tenant's entries older than the retention, at most
+// hourly per instance (each sweep scans the entries on the embedded database).
+func (e *Engine) sweepAudit(ctx context.Context, tenant string, now time.Time) error {
+	k := fmt.Sprintf("%p/%s", e, tenant)
+	if last, ok := auditSwept.Load(k); ok && now.Sub(last.(time.Time)) < auditSweepEvery {
+		return nil
+	}
+	_, err := e.db.Collection(AuditCollection).DeleteMany(ctx,
+		bson.M{"t": tenant, "at": bson.M{"$lt": now.Add(-e.auditRetention())}})
+	if err != nil {
+		return storeError(err)
+	}
+	auditSwept.Store(k, now)
+	return nil
+}
+
+// auditDocs reads the entries of tenant matching filter, by record key.
+func (e *Engine) auditDocs(ctx context.Context, filter bson.M) (map[string][]*auditDoc, error) {
+	docs, err := findAll[*auditDoc](ctx, e.db.Collection(AuditCollection), filter)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]*auditDoc{}
+	for _, d := range docs {
+		k := recordKey(d.Tenant, d.Collection, d.Record)
+		out[k] = append(out[k], d)
+	}
+	return out, nil
+}
+
+// chain walks rec's entries from its head hash down: the committed entries,
+// newest first, and what is wrong with them (a missing or altered entry; a
+// predecessor older than the retention is taken as swept).
+func (e *Engine) chain(rec *Record, docs []*auditDoc, now time.Time) (onChain []*auditDoc, problems []fieldsync.AuditProblem) {
+	byHash := make(map[string]*auditDoc, len(docs))
+	for _, d := range docs {
+		if d.hash() != d.Hash {
+			problems = append(problems, fieldsync.AuditProblem{Collection: d.Collection, RecordID: d.Record, Version: d.Version,
+				Detail: "entry altered: its content does not match its hash"})
+			continue
+		}
+		byHash[d.Hash] = d
+	}
+	cutoff := now.Add(-e.auditRetention())
+	h, v, at := rec.AuditHash, rec.Version, rec.UpdatedAt
+	for h != "" {
+		d := byHash[h]
+		if d == nil {
+			if at.Before(cutoff) {
+				break // swept by the retention
+			}
+			problems = append(problems, fieldsync.AuditProblem{Collection: rec.Collection, RecordID: rec.ID, Version: v,
+				Detail: "entry missing or altered: no entry has the hash the next link names"})
+			break
+		}
+		if d.Version != v {
+			problems = append(problems, fieldsync.AuditProblem{Collection: rec.Collection, RecordID: rec.ID, Version: v,
+				Detail: fmt.Sprintf("chain broken: the entry linked for version %d is of version %d", v, d.Version)})
+			break
+		}
+		onChain = append(onChain, d)
+		h, v, at = d.PrevHash, v-1, d.PrevAt
+	}
+	return onChain, problems
+}
+
+// RecordAudit implements fieldsync.AuditService.
+func (e *Engine) RecordAudit(ctx context.Context, collection, id string) ([]fieldsync.AuditEntry, error) {
+	c, err := callerOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	notFound := fieldsync.Errorf(fieldsync.ENotFound, "no such record")
+	if e.colls[collection] == nil {
+		return nil, notFound
+	}
+	recs, err := findAll[*Record](ctx, e.recsFor(collection), bson.M{"_id": recordKey(c.TenantID, collection, id)})
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 {
+		return nil, notFound
+	}
+	rec := recs[0]
+	if err := normalizeRecord(rec); err != nil {
+		return nil, err
+	}
+	now := e.now()
+	if !fieldsync.CanReadAudit(c, rec.SiteID) || !fieldsync.CanRead(c, rec.Ref(), now) {
+		return nil, notFound
+	}
+	docs, err := e.auditDocs(ctx, bson.M{"t": c.TenantID, "c": collection, "r": rec.ID})
+	if err != nil {
+		return nil, err
+	}
+	onChain, _ := e.chain(rec, docs[rec.Key], now)
+	out := make([]fieldsync.AuditEntry, 0, len(onChain))
+	for _, d := range onChain {
+		out = append(out, d.entry())
+	}
+	return out, nil
+}
+
+// VerifyAudit walks the audit chains of tenant's records (of one collection
+// when collection is set, of one record when id is too) and reports every
+// broken link: an entry whose content no longer matches its hash, a link to
+// an entry that is missing, a chain whose head is not the record's.
+func (e *Engine) VerifyAudit(ctx context.Context, tenant, collection, id string) (fieldsync.AuditVerification, error) {
+	var v fieldsync.AuditVerification
+	names := e.names
+	if collection != "" {
+		if e.colls[collection] == nil {
+			return v, fieldsync.FieldErrorf("collection", "unknown collection")
+		}
+		names = []string{collection}
+	}
+	now := e.now()
+	for _, name := range names {
+		rf, af := bson.M{"t": tenant}, bson.M{"t": tenant, "c": name}
+		if id != "" {
+			rf["_id"], af["r"] = recordKey(tenant, name, id), id
+		}
+		recs, err := findAll[*Record](ctx, e.recsFor(name), rf)
+		if err != nil {
+			return v, err
+		}
+		docs, err := e.auditDocs(ctx, af)
+		if err != nil {
+			return v, err
+		}
+		seen := map[string]bool{}
+		for _, rec := range recs {
+			if err := normalizeRecord(rec); err != nil {
+				return v, err
+			}
+			seen[rec.Key] = true
+			v.Records++
+			ds := docs[rec.Key]
+			v.Entries += int64(len(ds))
+			onChain, problems := e.chain(rec, ds, now)
+			v.Problems = append(v.Problems, problems...)
+			v.Uncommitted += int64(len(ds) - len(onChain) - len(problemsOf(problems, "entry altered")))
+		}
+		// Entries of records no longer stored (purged tombstones): each must still match its hash.
+		for k, ds := range docs {
+			if seen[k] {
+				continue
+			}
+			v.Entries += int64(len(ds))
+			for _, d := range ds {
+				if d.hash() != d.Hash {
+					v.Problems = append(v.Problems, fieldsync.AuditProblem{Collection: d.Collection, RecordID: d.Record,
+						Version: d.Version, Detail: "entry altered: its content does not match its hash"})
+				}
+			}
+		}
+	}
+	if v.Problems == nil {
+		v.Problems = []fieldsync.AuditProblem{}
+	}
+	return v, nil
+}
+
+func problemsOf(ps []fieldsync.AuditProblem, prefix string) []fieldsync.AuditProblem {
+	var out []fieldsync.AuditProblem
+	for _, p := range ps {
+		if strings.HasPrefix(p.Detail, prefix) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
