@@ -132,6 +132,7 @@ func New(opts Options) *Server {
 	s.app.Use(s.recoverMiddleware, s.requestIDMiddleware, s.accessLogMiddleware)
 	s.registerHealthRoutes(s.app)
 	s.registerDocsRoutes(s.app)
+	s.registerConsoleRoutes(s.app)
 	s.registerMetricsRoutes(s.app)
 	v1 := s.app.Group("/v1", s.addressLimit)
 	s.registerAuthRoutes(v1)

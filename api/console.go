@@ -1,0 +1,47 @@
+package api
+
+import (
+	"io/fs"
+	"mime"
+	"path"
+
+	"fieldsync"
+	"fieldsync/console"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+func (s *Server) registerConsoleRoutes(r fiber.Router) {
+	r.Get("/console", s.handleConsole)
+	r.Get("/console/assets/:name", s.handleConsoleAsset)
+}
+
+// handleConsole serves the desk console. Its pages are hash routes
+// (/console#/complaints/…), so this one document serves them all.
+func (s *Server) handleConsole(c *fiber.Ctx) error {
+	return sendConsoleFile(c, "index.html")
+}
+
+func (s *Server) handleConsoleAsset(c *fiber.Ctx) error {
+	name := c.Params("name")
+	if name == "index.html" || name == "STAMP" {
+		return &fieldsync.Error{Code: fieldsync.ENotFound, Message: "no such asset"}
+	}
+	return sendConsoleFile(c, name)
+}
+
+func sendConsoleFile(c *fiber.Ctx, name string) error {
+	b, err := fs.ReadFile(console.Files(), name)
+	if err != nil {
+		return &fieldsync.Error{Code: fieldsync.ENotFound, Message: "no such asset"}
+	}
+	ct := mime.TypeByExtension(path.Ext(name))
+	if ct == "" {
+		ct = "text/plain; charset=utf-8"
+	}
+	c.Set(fiber.HeaderContentType, ct)
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	c.Set("X-Content-Type-Options", "nosniff")
+	c.Set("X-Frame-Options", "DENY")
+	return c.Send(b)
+}
