@@ -11,6 +11,7 @@ import (
 	"image/color"
 	"image/png"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -95,12 +96,13 @@ func serveDemo(t *testing.T) string {
 	if err := run(context.Background(), []string{"seed", "demo"}, env, io.Discard, io.Discard); err != nil {
 		t.Fatalf("seed demo: %v", err)
 	}
-	return serveIn(t, env)
+	base, _ := serveIn(t, env)
+	return base
 }
 
 // serveIn runs `fieldsync serve` in-process with env until the test ends
-// and returns its base URL.
-func serveIn(t *testing.T, env func(string) string) string {
+// and returns its base URL and its log.
+func serveIn(t *testing.T, env func(string) string) (string, *syncBuffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
@@ -119,7 +121,7 @@ func serveIn(t *testing.T, env func(string) string) string {
 		for _, line := range strings.Split(logs.String(), "\n") {
 			var l struct{ Msg, Addr string }
 			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "fieldsync serving" {
-				return "http://" + l.Addr
+				return "http://" + l.Addr, logs
 			}
 		}
 		if time.Now().After(deadline) {
@@ -447,4 +449,62 @@ func TestConsoleWalkThroughInChromium(t *testing.T) {
 		click(`button[data-lang=en]`),
 		until(`document.documentElement.lang === "en" && document.body.innerText.includes("Reports")`),
 	)
+}
+
+// TestFirstRunSetupInChromium: a server on a data dir with no user logs one
+// line with a loopback setup URL; the console opened there creates the first
+// tenant and admin, who then logs in. The token is spent: a second use, and a
+// wrong token, are refused.
+func TestFirstRunSetupInChromium(t *testing.T) {
+	env := envOf(map[string]string{"FIELDSYNC_DATA_DIR": t.TempDir(), "FIELDSYNC_ADDR": "127.0.0.1:0"})
+	base, logs := serveIn(t, env)
+	var setupURL string
+	n := 0
+	for _, line := range strings.Split(logs.String(), "\n") {
+		var l struct{ Msg, URL string }
+		if json.Unmarshal([]byte(line), &l) == nil && strings.HasPrefix(l.Msg, "first-run setup") {
+			setupURL = l.URL
+			n++
+		}
+	}
+	if n != 1 || !strings.HasPrefix(setupURL, base+"/console#/setup?token=") {
+		t.Fatalf("got %d setup lines (url %q), want one with %s/console#/setup?token=; logs:\n%s", n, setupURL, base, logs.String())
+	}
+	token := setupURL[strings.Index(setupURL, "token=")+len("token="):]
+
+	ctx := mustChromium(t, 3*time.Minute)
+	b := &browser{t: t, ctx: ctx, dir: screenshotDir(t, "first-run")}
+	b.do("setup-page",
+		chromedp.Navigate(setupURL),
+		visible(`form[data-testid=setup]`),
+		fill(`input[name=tenant]`, "acme"),
+		fill(`input[name=name]`, "物业管理员"),
+		fill(`input[name=username]`, "admin"),
+		fill(`input[name=password]`, "a-long-passphrase"),
+	)
+	b.do("setup-done",
+		click(`form[data-testid=setup] button[type=submit]`),
+		until(`(document.querySelector("[data-testid=setup-result]")?.innerText ?? "").includes("admin")`),
+		visible(`form[data-testid=setup] .ok`),
+	)
+	b.do("admin-logs-in",
+		click(`[data-testid=setup-result] a`),
+		visible(`form[data-testid=login]`),
+		fill(`input[name=username]`, "admin"),
+		fill(`input[name=password]`, "a-long-passphrase"),
+		click(`form[data-testid=login] button[type=submit]`),
+		until(`(document.querySelector("[data-testid=user]")?.innerText ?? "") === "物业管理员"`),
+	)
+
+	for _, tok := range []string{token, strings.Repeat("0", 64)} {
+		body := fmt.Sprintf(`{"token":%q,"tenant":"evil","username":"root","password":"another-passphrase","name":"x"}`, tok)
+		resp, err := http.Post(base+"/v1/setup", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("setup again with token %.8s…: got %d, want 403", tok, resp.StatusCode)
+		}
+	}
 }
