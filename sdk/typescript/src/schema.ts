@@ -776,9 +776,9 @@ export interface components {
             status: "pending";
             announced: boolean;
             record: {
-                collection?: string;
-                id?: string;
-                site_id?: string;
+                collection: components["schemas"]["Collection"];
+                id: string;
+                site_id: string;
             };
         };
         /**
@@ -1756,7 +1756,7 @@ export interface operations {
                      */
                     "application/json": {
                         /** @constant */
-                        status?: "ok";
+                        status: "ok";
                         version?: string;
                     };
                 };
@@ -1788,8 +1788,8 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        status?: string;
-                        checks?: {
+                        status: string;
+                        checks: {
                             [key: string]: "ok" | "down";
                         };
                     };

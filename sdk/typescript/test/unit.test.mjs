@@ -76,3 +76,36 @@ test("src/schema.ts is generated from the current openapi/openapi.yaml", () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("live() syncs on ready and changed events and reconnects after the stream ends", async () => {
+  const { FieldsyncClient } = await import("../dist/index.js");
+  const calls = { events: 0, pulls: 0 };
+  const json = (v) => new Response(JSON.stringify(v), { status: 200, headers: { "Content-Type": "application/json" } });
+  const user = { id: "u", tenant: "demo", username: "cs.a1", name: "CS", role: "cs_agent", site_ids: ["s"], active: true };
+  const fakeFetch = async (url) => {
+    const path = new URL(url).pathname;
+    if (path === "/v1/auth/login") {
+      return json({ access_token: "a", token_type: "Bearer", expires_in: 900, refresh_token: "r", refresh_expires_at: "2027-01-01T00:00:00Z", device_id: "d", user });
+    }
+    if (path === "/v1/sync/config") return json({ max_mutations: 500, max_push_bytes: 4194304 });
+    if (path === "/v1/sync/bootstrap") return new Response('{"cursor":"c0","server_time":"2026-12-06T00:00:00Z"}\n', { status: 200 });
+    if (path === "/v1/sync/pull") {
+      calls.pulls++;
+      return json({ changes: [], cursor: "c" + calls.pulls, has_more: false, server_time: new Date().toISOString() });
+    }
+    if (path === "/v1/sync/events") {
+      calls.events++;
+      const body = calls.events === 1 ? "retry: 20\nevent: ready\ndata: {}\n\n" : ": heartbeat\n\nevent: changed\ndata: {}\n\n";
+      return new Response(body, { status: 200, headers: { "Content-Type": "text/event-stream" } });
+    }
+    return new Response("{}", { status: 404 });
+  };
+  const c = await FieldsyncClient.open({ baseUrl: "http://fieldsync.test", storage: new MemoryStorage(), fetch: fakeFetch });
+  await c.login("cs.a1", "x");
+  const stop = c.live();
+  const deadline = Date.now() + 5000;
+  while ((calls.events < 3 || calls.pulls < 2) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  stop();
+  assert.ok(calls.events >= 3, `reconnected ${calls.events - 1} times`);
+  assert.ok(calls.pulls >= 2, `pulled ${calls.pulls} times`);
+});
