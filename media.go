@@ -17,10 +17,31 @@ const (
 const (
 	ThumbPending = "pending" // to be made
 	ThumbDone    = "done"
-	ThumbNone    = "none" // not possible (HEIC, undecodable, too many pixels)
+	ThumbNone    = "none" // not possible (HEIC, undecodable, too many pixels, video, audio, PDF)
 )
 
-// Media is one photo (or signature) kept as evidence. The bytes live in the
+// Kinds of evidence: each has its content types and its own size limit.
+const (
+	KindPhoto     = "photo"     // JPEG, PNG, WebP, HEIC/HEIF
+	KindSignature = "signature" // PNG, declared kind "signature"
+	KindVideo     = "video"     // MP4 (H.264), QuickTime MOV
+	KindAudio     = "audio"     // M4A (AAC), AMR, Ogg Opus
+	KindDocument  = "document"  // PDF
+)
+
+// Multipart is a resumable upload of a media object: an S3 multipart upload
+// whose parts the phone sends to presigned URLs, each signed for its length
+// and Content-MD5. Key is the upload's own target, never served: completion
+// verifies what was assembled there and copies it to the media's Key.
+type Multipart struct {
+	UploadID  string    `bson:"upload_id"`
+	Key       string    `bson:"key"`
+	PartSize  int64     `bson:"part_size"`
+	StartedAt time.Time `bson:"started_at"`
+}
+
+// Media is one piece of evidence (a photo, signature, video, voice note or
+// PDF). The bytes live in the
 // object store under Key; this is its metadata. The client uploads to
 // UploadKey, and verification copies what it verified to Key, a key no client
 // is ever given to write (UploadKey is empty for media announced before
@@ -31,11 +52,13 @@ type Media struct {
 	SiteID      string     `bson:"site_id"`
 	UploaderID  string     `bson:"uploader_id"`
 	Status      string     `bson:"status"`
+	Kind        string     `bson:"kind,omitempty"` // empty: a photo announced before kinds
 	ContentType string     `bson:"content_type"`
 	Size        int64      `bson:"size"`
 	SHA256      string     `bson:"sha256"`
 	Key         string     `bson:"key"`
 	UploadKey   string     `bson:"upload_key,omitempty"`
+	Multipart   *Multipart `bson:"multipart,omitempty"`
 	ThumbKey    string     `bson:"thumb_key,omitempty"`
 	Thumb       string     `bson:"thumb,omitempty"`
 	Record      *RecordID  `bson:"record,omitempty"`

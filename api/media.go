@@ -17,8 +17,13 @@ func (s *Server) registerMediaRoutes(r fiber.Router) {
 	g.Post("", s.handleMediaCreate)
 	g.Get("", s.handleMediaList)
 	g.Get("/:id", s.handleMediaGet)
+	g.Get("/:id/stamped", s.handleMediaStamped)
 	g.Put("/:id/content", s.handleMediaUpload)
 	g.Post("/:id/complete", s.handleMediaComplete)
+	g.Post("/:id/multipart", s.handleMultipartStart)
+	g.Get("/:id/multipart", s.handleMultipartState)
+	g.Delete("/:id/multipart", s.handleMultipartAbort)
+	g.Post("/:id/multipart/parts", s.handleMultipartParts)
 }
 
 // noSniff tells browsers to trust the declared type of every media answer.
@@ -29,6 +34,7 @@ func noSniff(c *fiber.Ctx) error {
 
 type mediaCreateRequest struct {
 	ID          string              `json:"id"`
+	Kind        string              `json:"kind,omitempty"`
 	ContentType string              `json:"content_type"`
 	Size        int64               `json:"size"`
 	SHA256      string              `json:"sha256"`
@@ -51,6 +57,7 @@ type mediaURLs struct {
 type mediaResponse struct {
 	ID          string              `json:"id"`
 	Status      string              `json:"status"`
+	Kind        string              `json:"kind,omitempty"`
 	ContentType string              `json:"content_type,omitempty"`
 	Size        int64               `json:"size,omitempty"`
 	SHA256      string              `json:"sha256,omitempty"`
@@ -64,7 +71,11 @@ type mediaResponse struct {
 }
 
 func newMediaResponse(m *fieldsync.Media) mediaResponse {
-	return mediaResponse{ID: m.ID, Status: m.Status, ContentType: m.ContentType, Size: m.Size, SHA256: m.SHA256,
+	kind := m.Kind
+	if kind == "" && m.ContentType != "" {
+		kind = fieldsync.KindPhoto
+	}
+	return mediaResponse{ID: m.ID, Status: m.Status, Kind: kind, ContentType: m.ContentType, Size: m.Size, SHA256: m.SHA256,
 		Width: m.Width, Height: m.Height, TakenAt: m.TakenAt, GPS: m.GPS, Record: m.Record}
 }
 
@@ -164,4 +175,107 @@ func (s *Server) handleMediaList(c *fiber.Ctx) error {
 			Record: missingRecordID{Collection: m.Record.Collection, ID: m.Record.ID, SiteID: m.Record.SiteID}}
 	}
 	return c.JSON(fiber.Map{"media": out})
+}
+
+// multipartResponse is the state of a resumable upload.
+type multipartResponse struct {
+	ID        string          `json:"id"`
+	Status    string          `json:"status"`
+	UploadID  string          `json:"upload_id,omitempty"`
+	PartSize  int64           `json:"part_size,omitempty"`
+	PartCount int             `json:"part_count,omitempty"`
+	Parts     []multipartPart `json:"parts"`
+	Assembled bool            `json:"assembled,omitempty"`
+}
+
+type multipartPart struct {
+	Number int    `json:"number"`
+	Size   int64  `json:"size"`
+	ETag   string `json:"etag,omitempty"`
+}
+
+func newMultipartResponse(r *media.Resumable) multipartResponse {
+	out := multipartResponse{ID: r.Media.ID, Status: r.Media.Status, UploadID: r.UploadID, PartSize: r.PartSize,
+		PartCount: r.PartCount, Parts: make([]multipartPart, len(r.Parts)), Assembled: r.Assembled}
+	for i, p := range r.Parts {
+		out.Parts[i] = multipartPart{Number: p.Number, Size: p.Size, ETag: p.ETag}
+	}
+	return out
+}
+
+func (s *Server) handleMultipartStart(c *fiber.Ctx) error {
+	r, err := s.opts.Media.StartResumable(c.UserContext(), utils.CopyString(c.Params("id")))
+	if err != nil {
+		return err
+	}
+	return c.JSON(newMultipartResponse(r))
+}
+
+func (s *Server) handleMultipartState(c *fiber.Ctx) error {
+	r, err := s.opts.Media.ResumableState(c.UserContext(), utils.CopyString(c.Params("id")))
+	if err != nil {
+		return err
+	}
+	return c.JSON(newMultipartResponse(r))
+}
+
+func (s *Server) handleMultipartAbort(c *fiber.Ctx) error {
+	if err := s.opts.Media.AbortResumable(c.UserContext(), utils.CopyString(c.Params("id"))); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+type partsRequest struct {
+	Parts []struct {
+		Number int    `json:"number"`
+		MD5    string `json:"md5"`
+	} `json:"parts"`
+}
+
+type partsResponse struct {
+	Parts     []partUpload `json:"parts"`
+	ExpiresAt time.Time    `json:"expires_at"`
+}
+
+type partUpload struct {
+	Number  int               `json:"number"`
+	Size    int64             `json:"size"`
+	Method  string            `json:"method"`
+	URL     string            `json:"url"`
+	Headers map[string]string `json:"headers"`
+}
+
+func (s *Server) handleMultipartParts(c *fiber.Ctx) error {
+	var req partsRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	reqs := make([]media.PartRequest, len(req.Parts))
+	for i, p := range req.Parts {
+		reqs[i] = media.PartRequest{Number: p.Number, MD5: p.MD5}
+	}
+	ups, exp, err := s.opts.Media.PresignParts(c.UserContext(), utils.CopyString(c.Params("id")), reqs)
+	if err != nil {
+		return err
+	}
+	out := partsResponse{Parts: make([]partUpload, len(ups)), ExpiresAt: exp}
+	for i, u := range ups {
+		out.Parts[i] = partUpload{Number: u.Number, Size: u.Size, Method: "PUT", URL: u.URL, Headers: u.Headers}
+	}
+	return c.JSON(out)
+}
+
+// handleMediaStamped answers the stamped JPEG through the API (it is made
+// for the caller: the citing record it names is one they may read).
+func (s *Server) handleMediaStamped(c *fiber.Ctx) error {
+	id := utils.CopyString(c.Params("id"))
+	b, err := s.opts.Media.Stamped(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, "image/jpeg")
+	c.Set(fiber.HeaderContentDisposition, `inline; filename="`+id+`.stamped.jpg"`)
+	c.Set(fiber.HeaderCacheControl, "private, max-age=300")
+	return c.Send(b)
 }

@@ -223,7 +223,10 @@ func countObjects(tb testing.TB, o *media.ObjectStore) int {
 
 func TestMediaStreamedUploadAPI(t *testing.T) {
 	t.Parallel()
-	srv := newFullServer(t)
+	// Every kind at most 20 MiB: a body beyond the largest limit is cut off at once.
+	srv := newFullServerWith(t, func(c *fullConfig) {
+		c.Media.MaxBytesByKind = map[string]int64{fieldsync.KindVideo: 20 << 20}
+	})
 	guard := mustLoginSession(t, srv, "guard.a1", "")
 	photo := testJPEG(t, 64, 48)
 	id := uuid.NewString()

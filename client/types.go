@@ -99,10 +99,11 @@ type Page struct {
 	ServerTime time.Time `json:"server_time"`
 }
 
-// Media is a photo or signature as the server describes it.
+// Media is a piece of evidence (photo, signature, video, voice note, PDF) as the server describes it.
 type Media struct {
 	ID          string            `json:"id"`
 	Status      string            `json:"status"`
+	Kind        string            `json:"kind,omitempty"`
 	ContentType string            `json:"content_type,omitempty"`
 	Size        int64             `json:"size,omitempty"`
 	SHA256      string            `json:"sha256,omitempty"`
@@ -126,7 +127,9 @@ type RecordLink struct {
 
 // NewMedia announces a media before its bytes (POST /v1/media).
 type NewMedia struct {
-	ID          string      `json:"id"`
+	ID string `json:"id"`
+	// Kind is photo, signature, video, audio or document; empty: from ContentType.
+	Kind        string      `json:"kind,omitempty"`
 	ContentType string      `json:"content_type"`
 	Size        int64       `json:"size"`
 	SHA256      string      `json:"sha256"`

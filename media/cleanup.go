@@ -21,10 +21,13 @@ type SweepReport struct {
 	UncitedRemoved    int
 	StillCited        int
 	ThumbnailsRetried int
+	// UploadsAborted counts stale multipart uploads aborted that no media knew of.
+	UploadsAborted int
 }
 
 // Sweep removes media pending for longer than CleanupAge (uploads never
-// completed: the object, if any, and the metadata) and stored media that no
+// completed: the object, if any, the multipart upload, aborted, and the
+// metadata), aborts multipart uploads started before then that no media knows, and stored media that no
 // live record has cited for CleanupAge, and makes thumbnails a crash lost.
 // Instances share the work through a lease claimed with one atomic
 // findOneAndUpdate that expires after CleanupInterval, so a holder that dies
@@ -97,6 +100,10 @@ func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
 		r.StillCited += len(keep)
 	}
 
+	if r.UploadsAborted, err = s.abortStaleUploads(ctx, cutoff); err != nil {
+		return r, err
+	}
+
 	backlog, err := s.store.ThumbnailBacklog(ctx, now.Add(-thumbTimeout), sweepBatch)
 	if err != nil {
 		return r, err
@@ -115,7 +122,14 @@ func (s *Service) Sweep(ctx context.Context) (SweepReport, error) {
 // uploaded, the thumbnail), then the metadata if it still has status: a failure in between leaves metadata the next sweep retries, never
 // an object nobody knows about.
 func (s *Service) removeMedia(ctx context.Context, m *fieldsync.Media, status string) error {
-	for _, k := range []string{m.Key, m.UploadKey, m.ThumbKey} {
+	keys := []string{m.Key, m.UploadKey, m.ThumbKey}
+	if mp := m.Multipart; mp != nil {
+		if err := s.abortUpload(ctx, mp.Key, mp.UploadID); err != nil {
+			return err
+		}
+		keys = append(keys, mp.Key)
+	}
+	for _, k := range keys {
 		if k == "" {
 			continue
 		}

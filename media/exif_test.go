@@ -2,6 +2,7 @@ package media
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -40,10 +41,18 @@ func TestSniff(t *testing.T) {
 		"RIFF\x10\x00\x00\x00WEBPVP8L":     TypeWebP,
 		"\x00\x00\x00\x18ftypheic\x00\x00": TypeHEIC,
 		"\x00\x00\x00\x18ftypmif1\x00\x00": TypeHEIF,
-		"\x00\x00\x00\x18ftypisom\x00\x00": "",
-		"GIF89a":                           "",
-		"<html>":                           "",
-		"":                                 "",
+		"\x00\x00\x00\x18ftypisom\x00\x00": TypeMP4,
+		"\x00\x00\x00\x18ftypqt  \x00\x00": TypeMOV,
+		"\x00\x00\x00\x18ftypM4A \x00\x00": TypeM4A,
+		"\x00\x00\x00\x18ftypavif\x00\x00": "",
+		"#!AMR\n<":                         TypeAMR,
+		"#!AMR-WB\n<":                      TypeAMRW,
+		"%PDF-1.7\n":                       TypePDF,
+		"OggS\x00\x02" + strings.Repeat("\x00", 20) + "\x01\x13OpusHead": TypeOgg,
+		"OggS\x00\x02" + strings.Repeat("\x00", 20) + "\x01\x13OpusHea":  "",
+		"GIF89a": "",
+		"<html>": "",
+		"":       "",
 	} {
 		if got := Sniff([]byte(in)); got != want {
 			t.Errorf("Sniff(%q) = %q, want %q", in, got, want)

@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"fieldsync"
 
 	"github.com/minio/minio-go/v7"
+	"golang.org/x/image/font/opentype"
 )
 
 // Defaults of Options.
@@ -58,14 +60,28 @@ type Store interface {
 	MarkChecked(ctx context.Context, tenant string, ids []string, now time.Time) error
 	// ThumbnailBacklog lists stored media stored before cutoff still waiting for a thumbnail.
 	ThumbnailBacklog(ctx context.Context, cutoff time.Time, limit int) ([]fieldsync.Media, error)
+	// SetMultipart records mp as the resumable upload of pending media whose
+	// upload under way is prev ("" for none) and answers the media as it is
+	// afterwards (another's upload, or stored, when a concurrent start or
+	// complete won); not_found.
+	SetMultipart(ctx context.Context, tenant, id string, mp *fieldsync.Multipart, prev string) (*fieldsync.Media, error)
+	// ClearMultipart forgets media's resumable upload uploadID, if it is still the one recorded.
+	ClearMultipart(ctx context.Context, tenant, id, uploadID string) error
 	// ClaimLease takes a named expiring lease for owner; it reports whether owner holds it.
 	ClaimLease(ctx context.Context, name, owner string, now time.Time, ttl time.Duration) (bool, error)
 }
 
 // Options tune a Service; zero values mean the defaults above.
 type Options struct {
-	// MaxBytes bounds one media object.
+	// MaxBytes bounds one photo (kind photo; media announced before kinds).
 	MaxBytes int64
+	// MaxBytesByKind bounds one object of the other kinds (signature, video,
+	// audio, document); a kind left out has its DefaultMaxBytes<Kind>.
+	MaxBytesByKind map[string]int64
+	// PartSize is the size of the parts of resumable uploads (at least and
+	// by default MinPartSize, the object store's minimum); larger uploads
+	// get larger parts so that none needs more than MaxParts.
+	PartSize int64
 	// UploadExpiry is how long a presigned upload URL works.
 	UploadExpiry time.Duration
 	// DownloadExpiry is how long a download URL works.
@@ -82,6 +98,11 @@ type Options struct {
 	// MaxDecodes bounds the images decoded at once (default GOMAXPROCS):
 	// memory stays below about MaxDecodes × MaxPixels × 4 bytes whatever is uploaded.
 	MaxDecodes int
+	// Labels names sites and places on stamped images (nil: site ids only).
+	Labels Labeler
+	// StampFont is a font used on stamped images for what the bundled Go font
+	// has no glyph for (a CJK font for Chinese site names; ParseFont).
+	StampFont *opentype.Font
 	// Instance names this process in leases (random when empty).
 	Instance string
 	Logger   *slog.Logger
@@ -92,6 +113,18 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = DefaultMaxBytes
+	}
+	limits := map[string]int64{fieldsync.KindSignature: DefaultMaxBytesSignature, fieldsync.KindVideo: DefaultMaxBytesVideo,
+		fieldsync.KindAudio: DefaultMaxBytesAudio, fieldsync.KindDocument: DefaultMaxBytesDocument}
+	for k, v := range o.MaxBytesByKind {
+		if v > 0 {
+			limits[k] = v
+		}
+	}
+	limits[fieldsync.KindPhoto] = o.MaxBytes
+	o.MaxBytesByKind = limits
+	if o.PartSize < MinPartSize {
+		o.PartSize = MinPartSize
 	}
 	if o.UploadExpiry <= 0 {
 		o.UploadExpiry = DefaultUploadExpiry
@@ -153,8 +186,22 @@ func NewService(store Store, objects *ObjectStore, citations fieldsync.CitationF
 		decodes: make(chan struct{}, opts.MaxDecodes)}
 }
 
-// MaxBytes is the configured largest media object.
-func (s *Service) MaxBytes() int64 { return s.opts.MaxBytes }
+// MaxBytes is the largest media object of any kind.
+func (s *Service) MaxBytes() int64 {
+	var n int64
+	for _, v := range s.opts.MaxBytesByKind {
+		n = max(n, v)
+	}
+	return n
+}
+
+// MaxBytesOf is the size limit of one media object of kind.
+func (s *Service) MaxBytesOf(kind string) int64 {
+	if kind == "" {
+		kind = fieldsync.KindPhoto
+	}
+	return s.opts.MaxBytesByKind[kind]
+}
 
 // Wait blocks until background work started so far has finished (thumbnails
 // are made while verifying, so there is none today; callers keep waiting).
@@ -162,7 +209,10 @@ func (s *Service) Wait() { s.bg.Wait() }
 
 // CreateRequest announces a media object.
 type CreateRequest struct {
-	ID          string
+	ID string
+	// Kind is one of Kinds; empty means the kind of ContentType (a PNG is a
+	// photo unless declared a signature).
+	Kind        string
 	ContentType string
 	Size        int64
 	SHA256      string
@@ -186,30 +236,39 @@ var (
 // ValidID reports whether id is a media id: a UUID.
 func ValidID(id string) bool { return uuidRE.MatchString(id) }
 
-func (r *CreateRequest) validate(maxBytes int64) error {
+// validate checks the request and returns its kind.
+func (r *CreateRequest) validate(limits map[string]int64) (string, error) {
+	r.ContentType = canonicalType(r.ContentType)
+	if r.Kind != "" && !slices.Contains(Kinds, r.Kind) {
+		return "", fieldsync.FieldErrorf("kind", "must be one of photo, signature, video, audio, document")
+	}
+	kind := kindOf(r.ContentType, r.Kind)
+	maxBytes := limits[kind]
 	switch {
 	case !ValidID(r.ID):
-		return fieldsync.FieldErrorf("id", "must be a UUID")
+		return "", fieldsync.FieldErrorf("id", "must be a UUID")
 	case !slices.Contains(ContentTypes, r.ContentType):
-		return fieldsync.FieldErrorf("content_type", "must be one of image/jpeg, image/png, image/webp, image/heic, image/heif")
+		return "", fieldsync.FieldErrorf("content_type", "must be one of image/jpeg, image/png, image/webp, image/heic, image/heif, video/mp4, video/quicktime, audio/mp4, audio/amr, audio/amr-wb, audio/ogg, application/pdf")
+	case kind == "":
+		return "", fieldsync.FieldErrorf("content_type", "a %s must be one of %s", r.Kind, strings.Join(kindTypes[r.Kind], ", "))
 	case r.Size <= 0:
-		return fieldsync.FieldErrorf("size", "must be positive")
+		return "", fieldsync.FieldErrorf("size", "must be positive")
 	case r.Size > maxBytes:
-		e := fieldsync.Errorf(fieldsync.EPayloadTooLarge, "size larger than %d bytes", maxBytes)
+		e := fieldsync.Errorf(fieldsync.EPayloadTooLarge, "size larger than %d bytes (the limit of a %s)", maxBytes, kind)
 		e.Field = "size"
-		return e
+		return "", e
 	case !sha256RE.MatchString(r.SHA256):
-		return fieldsync.FieldErrorf("sha256", "must be 64 lower-case hex digits")
+		return "", fieldsync.FieldErrorf("sha256", "must be 64 lower-case hex digits")
 	}
 	if r.Record != nil {
 		if !slices.Contains(recordCollections, r.Record.Collection) {
-			return fieldsync.FieldErrorf("record.collection", "unknown collection")
+			return "", fieldsync.FieldErrorf("record.collection", "unknown collection")
 		}
 		if !ValidID(r.Record.ID) {
-			return fieldsync.FieldErrorf("record.id", "must be a UUID")
+			return "", fieldsync.FieldErrorf("record.id", "must be a UUID")
 		}
 	}
-	return nil
+	return kind, nil
 }
 
 var recordCollections = []string{fieldsync.CollPatrolRounds, fieldsync.CollInspections, fieldsync.CollWorkOrders,
@@ -231,7 +290,8 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*fieldsync.Med
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := req.validate(s.opts.MaxBytes); err != nil {
+	kind, err := req.validate(s.opts.MaxBytesByKind)
+	if err != nil {
 		return nil, nil, err
 	}
 	if err := s.objectsUp(ctx); err != nil {
@@ -239,12 +299,12 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*fieldsync.Med
 	}
 	m, err := s.store.GetMedia(ctx, caller.TenantID, req.ID)
 	if fieldsync.ErrorCode(err) == fieldsync.ENotFound {
-		m, err = s.insert(ctx, caller, req)
+		m, err = s.insert(ctx, caller, req, kind)
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	if m.UploaderID != caller.UserID || m.SHA256 != req.SHA256 || m.Size != req.Size || !sameType(m.ContentType, req.ContentType) {
+	if m.UploaderID != caller.UserID || m.SHA256 != req.SHA256 || m.Size != req.Size || !sameType(m.ContentType, req.ContentType) || mediaKind(m) != kind {
 		return nil, nil, fieldsync.Errorf(fieldsync.EConflict, "media id already used for other content")
 	}
 	if m.Status == fieldsync.MediaStored {
@@ -257,7 +317,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*fieldsync.Med
 	return m, up, nil
 }
 
-func (s *Service) insert(ctx context.Context, caller *fieldsync.Caller, req CreateRequest) (*fieldsync.Media, error) {
+func (s *Service) insert(ctx context.Context, caller *fieldsync.Caller, req CreateRequest, kind string) (*fieldsync.Media, error) {
 	now := s.opts.Now().UTC()
 	site, err := s.siteOf(ctx, caller, req.ID)
 	if err != nil {
@@ -265,7 +325,7 @@ func (s *Service) insert(ctx context.Context, caller *fieldsync.Caller, req Crea
 	}
 	m := &fieldsync.Media{
 		ID: req.ID, TenantID: caller.TenantID, SiteID: site, UploaderID: caller.UserID,
-		Status: fieldsync.MediaPending, ContentType: req.ContentType, Size: req.Size, SHA256: req.SHA256,
+		Status: fieldsync.MediaPending, Kind: kind, ContentType: req.ContentType, Size: req.Size, SHA256: req.SHA256,
 		Record: req.Record, CreatedAt: now, UpdatedAt: now,
 	}
 	m.Key = objectKey(caller.TenantID, site, now, req.ID)
@@ -428,7 +488,8 @@ func (s *Service) Upload(ctx context.Context, id string, body io.Reader, content
 	return s.finish(ctx, m, tmp, got)
 }
 
-// Complete verifies an object uploaded with a presigned URL: size, SHA-256
+// Complete verifies an object uploaded with a presigned URL (the single PUT,
+// or the parts of a resumable upload, assembled first): size, SHA-256
 // and the real content type. Nothing uploaded is not_uploaded; a mismatch is
 // unprocessable and the object is removed so the phone can upload again.
 func (s *Service) Complete(ctx context.Context, id string) (*fieldsync.Media, error) {
@@ -439,12 +500,20 @@ func (s *Service) Complete(ctx context.Context, id string) (*fieldsync.Media, er
 	if m.Status == fieldsync.MediaStored {
 		return m, nil
 	}
+	if m.Multipart != nil {
+		return s.completeResumable(ctx, m)
+	}
+	return s.completeSingle(ctx, m)
+}
+
+// completeSingle verifies what was sent with the single presigned PUT.
+func (s *Service) completeSingle(ctx context.Context, m *fieldsync.Media) (*fieldsync.Media, error) {
 	separateKeys(m)
 	info, err := s.objects.Client.StatObject(ctx, s.objects.Bucket, m.UploadKey, minio.StatObjectOptions{})
 	if err != nil {
 		return s.notUploaded(ctx, m, err)
 	}
-	if info.Size != m.Size || info.Size > s.opts.MaxBytes {
+	if info.Size != m.Size || info.Size > s.MaxBytesOf(m.Kind) {
 		return s.finish(ctx, m, "", observed{size: info.Size})
 	}
 	// Verify a server-side copy of this attempt's own, not the upload: a PUT
@@ -456,16 +525,11 @@ func (s *Service) Complete(ctx context.Context, id string) (*fieldsync.Media, er
 	if err != nil {
 		return s.notUploaded(ctx, m, err)
 	}
-	obj, err := s.objects.Client.GetObject(ctx, s.objects.Bucket, tmp, minio.GetObjectOptions{})
+	got, err := s.read(ctx, m, tmp)
 	if err != nil {
 		return nil, MapError(err)
 	}
-	defer obj.Close()
-	obs := newObserver(io.LimitReader(obj, m.Size+1))
-	if _, err := io.Copy(io.Discard, obs); err != nil {
-		return nil, MapError(err)
-	}
-	return s.finish(ctx, m, tmp, obs.result())
+	return s.finish(ctx, m, tmp, got)
 }
 
 // notUploaded answers a store error about m's upload: an upload that is not
@@ -488,18 +552,24 @@ func (s *Service) notUploaded(ctx context.Context, m *fieldsync.Media, err error
 // only ever holds the verified bytes — the thumbnail made from the same
 // bounded decode is stored, the media marked stored and the upload removed.
 func (s *Service) finish(ctx context.Context, m *fieldsync.Media, tmp string, got observed) (*fieldsync.Media, error) {
-	if err := verify(m, got, s.opts.MaxBytes); err != nil {
+	if err := verify(m, got, s.MaxBytesOf(m.Kind)); err != nil {
 		s.refuse(ctx, m)
 		return nil, err
 	}
 	x, _ := ParseEXIF(exifBlock(got.head))
 	var thumb []byte
-	d, err := s.inspect(ctx, m, tmp, func(img image.Image) (err error) {
-		if thumb, err = thumbnailOf(img, s.opts.ThumbnailSize, x.Orientation); err != nil {
-			s.log.InfoContext(ctx, "media: no thumbnail", "media_id", m.ID, "err", err)
-		}
-		return nil
-	})
+	var d decoded
+	var err error
+	if got.structureRead {
+		err = s.refusal(m, got.structureErr)
+	} else {
+		d, err = s.inspect(ctx, m, tmp, func(img image.Image) (err error) {
+			if thumb, err = thumbnailOf(img, s.opts.ThumbnailSize, x.Orientation); err != nil {
+				s.log.InfoContext(ctx, "media: no thumbnail", "media_id", m.ID, "err", err)
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		if fieldsync.ErrorCode(err) == fieldsync.EUnprocessable {
 			s.refuse(ctx, m)
@@ -531,6 +601,8 @@ func (s *Service) finish(ctx context.Context, m *fieldsync.Media, tmp string, go
 	if stored.UploadKey != "" && stored.UploadKey != stored.Key {
 		s.removeObject(ctx, stored.UploadKey)
 	}
+	s.dropMultipart(ctx, stored)
+	stored.Multipart = nil
 	return stored, nil
 }
 
@@ -541,6 +613,7 @@ func (s *Service) refuse(ctx context.Context, m *fieldsync.Media) {
 	if m.UploadKey != "" {
 		s.removeObject(ctx, m.UploadKey)
 	}
+	s.dropMultipart(ctx, m) // the next attempt starts a new resumable upload
 }
 
 // removeObject removes a refused upload; a failure is logged (the sweep removes the media later).
@@ -738,7 +811,8 @@ func disposition(kind, id, suffix string) string {
 }
 
 // extensions of the accepted content types, for download file names.
-var extensions = map[string]string{TypeJPEG: ".jpg", TypePNG: ".png", TypeWebP: ".webp", TypeHEIC: ".heic", TypeHEIF: ".heif"}
+var extensions = map[string]string{TypeJPEG: ".jpg", TypePNG: ".png", TypeWebP: ".webp", TypeHEIC: ".heic", TypeHEIF: ".heif",
+	TypeMP4: ".mp4", TypeMOV: ".mov", TypeM4A: ".m4a", TypeAMR: ".amr", TypeAMRW: ".awb", TypeOgg: ".opus", TypePDF: ".pdf"}
 
 // Missing is evidence a record cites that is not stored yet.
 type Missing struct {

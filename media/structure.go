@@ -24,6 +24,14 @@ func checkStructure(r *bufio.Reader, contentType string, size int64) error {
 		return checkWebP(r, size)
 	case TypeHEIC, TypeHEIF:
 		return checkBoxes(r, size)
+	case TypeMP4, TypeMOV, TypeM4A:
+		return checkMovie(r, size, contentType)
+	case TypeAMR, TypeAMRW:
+		return checkAMR(r, contentType == TypeAMRW)
+	case TypeOgg:
+		return checkOgg(r)
+	case TypePDF:
+		return checkPDF(r)
 	}
 	return fmt.Errorf("media: no structure check for %s", contentType)
 }

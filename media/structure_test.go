@@ -3,6 +3,9 @@ package media
 import (
 	"bufio"
 	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -15,6 +18,14 @@ func FuzzCheckStructure(f *testing.F) {
 	f.Add("image/png", []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x00\x00\x00\x00\x3a\x7e\x9b\x55"))
 	f.Add("image/webp", []byte("RIFF\x0e\x00\x00\x00WEBPVP8L\x05\x00\x00\x00\x2F\x00\x00\x00\x00\x00"))
 	f.Add("image/heic", []byte("\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic\x00\x00\x00\x0cmeta\x00\x00\x00\x00"))
+	for ct, file := range map[string]string{TypeMP4: "sample.mp4", TypeMOV: "sample.mov", TypeM4A: "sample.m4a",
+		TypeAMR: "sample.amr", TypeOgg: "sample.opus", TypePDF: "sample.pdf"} {
+		if b, err := os.ReadFile(filepath.Join("testdata", file)); err == nil {
+			f.Add(ct, b)
+		}
+	}
+	f.Add(TypeAMRW, []byte("#!AMR-WB\n\x44"+strings.Repeat("\x00", 60)))
+	f.Add(TypePDF, []byte("%PDF-1.4\n<html></html>"))
 	f.Fuzz(func(t *testing.T, contentType string, b []byte) {
 		err := checkStructure(bufio.NewReader(bytes.NewReader(b)), contentType, int64(len(b)))
 		if err == nil && !sameType(contentType, Sniff(b)) {

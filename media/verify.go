@@ -30,16 +30,18 @@ const (
 	TypeHEIF = "image/heif"
 )
 
-// ContentTypes lists the accepted declared content types.
-var ContentTypes = []string{TypeJPEG, TypePNG, TypeWebP, TypeHEIC, TypeHEIF}
+// ContentTypes lists the accepted declared content types, of every kind.
+var ContentTypes = []string{TypeJPEG, TypePNG, TypeWebP, TypeHEIC, TypeHEIF, TypeMP4, TypeMOV, TypeM4A, TypeAMR, TypeAMRW, TypeOgg, TypePDF}
 
 // headSize is how many leading bytes verification keeps: enough to sniff the
 // type and, in the usual layout, to read the EXIF block and the dimensions.
 const headSize = 256 << 10
 
 // Sniff returns the content type the bytes really are (from their leading
-// bytes), or "" when they are none of the accepted image types. HEIF files
-// whose brand is HEVC-coded are reported as image/heic, others as image/heif.
+// bytes), or "" when they are none of the accepted types. HEIF files
+// whose brand is HEVC-coded are reported as image/heic, others as image/heif;
+// ISO-BMFF files by their major brand (qt → MOV, M4A → audio/mp4, the
+// generic MP4 brands → video/mp4).
 func Sniff(head []byte) string {
 	switch {
 	case len(head) >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF:
@@ -49,14 +51,9 @@ func Sniff(head []byte) string {
 	case len(head) >= 12 && string(head[0:4]) == "RIFF" && string(head[8:12]) == "WEBP":
 		return TypeWebP
 	case len(head) >= 12 && string(head[4:8]) == "ftyp":
-		switch string(head[8:12]) {
-		case "heic", "heix", "hevc", "hevx", "heim", "heis":
-			return TypeHEIC
-		case "mif1", "msf1":
-			return TypeHEIF
-		}
+		return sniffISOBMFF(string(head[8:12]))
 	}
-	return ""
+	return sniffOther(head)
 }
 
 // sameType reports whether the sniffed type satisfies the declared one. HEIC
@@ -66,7 +63,7 @@ func sameType(declared, sniffed string) bool {
 		return true
 	}
 	heif := func(t string) bool { return t == TypeHEIC || t == TypeHEIF }
-	return heif(declared) && heif(sniffed)
+	return heif(declared) && heif(sniffed) || sameFamily(declared, sniffed)
 }
 
 // observer hashes and counts what passes through it and keeps the first headSize bytes.
@@ -75,11 +72,12 @@ type observer struct {
 	h    hash.Hash
 	n    int64
 	head []byte
-	eof  bool // the underlying reader ended
+	eof  bool  // the underlying reader ended
+	err  error // the underlying reader failed (the object store)
 }
 
 func newObserver(r io.Reader) *observer {
-	return &observer{r: r, h: sha256.New(), head: make([]byte, 0, 64<<10)}
+	return &observer{r: r, h: sha256.New(), head: make([]byte, 0, headSize)}
 }
 
 func (o *observer) Read(p []byte) (int, error) {
@@ -93,6 +91,8 @@ func (o *observer) Read(p []byte) (int, error) {
 	}
 	if err == io.EOF {
 		o.eof = true
+	} else if err != nil && o.err == nil {
+		o.err = err
 	}
 	return n, err
 }
@@ -102,6 +102,40 @@ type observed struct {
 	size   int64
 	sha256 string
 	head   []byte
+	// structureRead: the file's structure was checked in the same read
+	// (kinds that are not decoded), with structureErr its outcome.
+	structureRead bool
+	structureErr  error
+}
+
+// read streams the object at key once: size, SHA-256 and leading bytes, and
+// for the kinds that are not decoded (HEIC, video, audio, PDF) the structure
+// check on the same bytes, so a 50 MiB video is read once, not twice.
+// Errors are the object store's.
+func (s *Service) read(ctx context.Context, m *fieldsync.Media, key string) (observed, error) {
+	obj, err := s.objects.Client.GetObject(ctx, s.objects.Bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return observed{}, err
+	}
+	defer obj.Close()
+	obs := newObserver(io.LimitReader(obj, m.Size+1))
+	var structureErr error
+	check := !isImage(m.ContentType)
+	if check {
+		br := bufio.NewReaderSize(obs, 64<<10)
+		structureErr = checkStructure(br, m.ContentType, m.Size)
+		if _, err := io.Copy(io.Discard, br); err != nil {
+			return observed{}, err
+		}
+	} else if _, err := io.Copy(io.Discard, obs); err != nil {
+		return observed{}, err
+	}
+	if obs.err != nil {
+		return observed{}, obs.err
+	}
+	got := obs.result()
+	got.structureRead, got.structureErr = check, structureErr
+	return got, nil
 }
 
 func (o *observer) result() observed {
@@ -114,7 +148,8 @@ func unprocessable(field, format string, args ...any) error {
 	return e
 }
 
-// verify checks the bytes seen against what the uploader declared.
+// verify checks the bytes seen against what the uploader declared; maxBytes
+// is the limit of the media's kind.
 func verify(m *fieldsync.Media, got observed, maxBytes int64) error {
 	switch {
 	case got.size > maxBytes:
@@ -126,7 +161,7 @@ func verify(m *fieldsync.Media, got observed, maxBytes int64) error {
 	}
 	sniffed := Sniff(got.head)
 	if sniffed == "" {
-		return unprocessable("content_type", "object is not a JPEG, PNG, WebP or HEIC image")
+		return unprocessable("content_type", "object is none of the accepted types (JPEG, PNG, WebP, HEIC, MP4, MOV, M4A, AMR, Opus, PDF)")
 	}
 	if !sameType(m.ContentType, sniffed) {
 		return unprocessable("content_type", "object is %s, declared %s", sniffed, m.ContentType)
@@ -147,7 +182,9 @@ func describe(m *fieldsync.Media, head []byte) {
 // within the pixel cap is decoded whole (under the decode slots) and use is
 // handed its pixels; one over the cap has its header read (DecodeConfig) and
 // its structure walked without decoding; HEIC/HEIF, which Go cannot decode,
-// must be a well-formed ISO-BMFF box sequence. Refused → unprocessable.
+// must be a well-formed ISO-BMFF box sequence, and so must MP4, MOV and
+// M4A; AMR frames, Ogg pages and a PDF's ends are walked (checkStructure).
+// Refused → unprocessable.
 func (s *Service) inspect(ctx context.Context, m *fieldsync.Media, key string, use func(image.Image) error) (decoded, error) {
 	obj, err := s.objects.Client.GetObject(ctx, s.objects.Bucket, key, minio.GetObjectOptions{})
 	if err != nil {
@@ -155,7 +192,7 @@ func (s *Service) inspect(ctx context.Context, m *fieldsync.Media, key string, u
 	}
 	defer obj.Close()
 	var d decoded
-	if m.ContentType != TypeHEIC && m.ContentType != TypeHEIF {
+	if isImage(m.ContentType) {
 		d, err = s.decode(ctx, obj, use)
 		if !errors.Is(err, errTooManyPixels) {
 			return d, s.refusal(m, err)
@@ -183,7 +220,7 @@ func (s *Service) refusal(m *fieldsync.Media, err error) error {
 		return MapError(err)
 	}
 	s.log.Info("media: refused", "media_id", m.ID, "content_type", m.ContentType, "err", err)
-	return unprocessable("content_type", "object is not a valid %s image", m.ContentType)
+	return unprocessable("content_type", "object is not a valid %s file", m.ContentType)
 }
 
 // checkBoxes walks the top-level boxes of an ISO-BMFF (HEIF) file of size

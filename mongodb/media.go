@@ -203,3 +203,33 @@ func (s *MediaStore) ClaimLease(ctx context.Context, name, owner string, now tim
 	}
 	return false, mapError(err)
 }
+
+// SetMultipart records mp as the resumable upload of pending media whose
+// upload under way is prev ("" for none), in one conditional update, and
+// answers the media as it is afterwards: a concurrent start or complete that
+// won shows as another upload or as stored. not_found if the media is gone.
+func (s *MediaStore) SetMultipart(ctx context.Context, tenant, id string, mp *fieldsync.Multipart, prev string) (*fieldsync.Media, error) {
+	filter := bson.M{"_id": mediaKey(tenant, id), "status": fieldsync.MediaPending}
+	if prev == "" {
+		filter["multipart.upload_id"] = bson.M{"$exists": false}
+	} else {
+		filter["multipart.upload_id"] = prev
+	}
+	var d mediaDoc
+	err := s.coll.FindOneAndUpdate(ctx, filter, bson.M{"$set": bson.M{"multipart": mp}},
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return s.GetMedia(ctx, tenant, id)
+	}
+	if err != nil {
+		return nil, mapError(err)
+	}
+	return &d.Media, nil
+}
+
+// ClearMultipart forgets media's resumable upload uploadID if it is still the recorded one.
+func (s *MediaStore) ClearMultipart(ctx context.Context, tenant, id, uploadID string) error {
+	_, err := s.coll.UpdateOne(ctx, bson.M{"_id": mediaKey(tenant, id), "multipart.upload_id": uploadID},
+		bson.M{"$unset": bson.M{"multipart": ""}})
+	return mapError(err)
+}

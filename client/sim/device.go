@@ -11,7 +11,6 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -280,12 +279,16 @@ func (d *device) newInspection(ctx context.Context) client.Mutation {
 	if d.w.opts.PhotoRate > 0 && d.rng.Float64() < d.w.opts.PhotoRate && !time.Now().Before(d.offline) {
 		if mid, err := d.photo(ctx, id); err == nil {
 			f["photo_ids"] = []string{mid}
+			d.w.cnt.photos.Add(1)
+		} else if ctx.Err() == nil {
+			d.w.cnt.photoErrors.Add(1)
 		}
 	}
 	return client.Mutation{MutationID: uuid.NewString(), Collection: collInspections, Op: client.OpCreate, ID: id, Fields: f}
 }
 
-// photo makes a small JPEG and uploads it through the API.
+// photo makes a small JPEG and uploads it through the resumable path (the
+// parts go straight to the object store; the API assembles and verifies).
 func (d *device) photo(ctx context.Context, recordID string) (string, error) {
 	img := image.NewRGBA(image.Rect(0, 0, 32, 24))
 	c := color.RGBA{uint8(d.rng.IntN(256)), uint8(d.rng.IntN(256)), uint8(d.rng.IntN(256)), 255}
@@ -305,7 +308,7 @@ func (d *device) photo(ctx context.Context, recordID string) (string, error) {
 	}
 	if m.Status != "stored" {
 		b := buf.Bytes()
-		if _, err := d.c.UploadMedia(ctx, id, "image/jpeg", int64(len(b)), func() (io.Reader, error) { return bytes.NewReader(b), nil }); err != nil {
+		if _, err := d.c.UploadResumable(ctx, id, bytes.NewReader(b), int64(len(b))); err != nil {
 			return "", err
 		}
 	}

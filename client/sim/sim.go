@@ -48,7 +48,8 @@ type Options struct {
 	// LostRate is the chance the answer to a push is lost on the way back (the
 	// client retries; the server must answer duplicate).
 	LostRate float64
-	// PhotoRate is the chance a new inspection carries a photo uploaded through the API.
+	// PhotoRate is the chance a new inspection carries a photo, uploaded
+	// through the resumable path (parts to the object store, then complete).
 	PhotoRate float64
 	// BatchSize bounds the mutations of one push [50].
 	BatchSize int
@@ -77,7 +78,10 @@ type Report struct {
 	Pulled   int64 // changes received by pulls
 	// LostAnswers is how many push answers the simulator threw away.
 	LostAnswers int64
-	Latency     map[string]Percentiles
+	// Photos are the photos stored through the resumable upload; PhotoErrors
+	// those that failed (the inspection went without).
+	Photos, PhotoErrors int64
+	Latency             map[string]Percentiles
 	// Errors counts failed HTTP exchanges by code (each retried attempt counts; "transport" when no answer came).
 	Errors map[string]int64
 	// Collections are the collections the run wrote to.
@@ -242,6 +246,7 @@ func (w *world) fill(rep *Report) {
 	rep.Pushes, rep.Pushed, rep.Applied = c.pushes.Load(), c.pushed.Load(), c.applied.Load()
 	rep.Duplicates, rep.Conflicts = c.duplicates.Load(), c.conflicts.Load()
 	rep.Pulls, rep.Pulled, rep.LostAnswers = c.pulls.Load(), c.pulled.Load(), c.lost.Load()
+	rep.Photos, rep.PhotoErrors = c.photos.Load(), c.photoErrors.Load()
 	rep.Latency, rep.Errors = w.rec.percentiles(), w.rec.errorCounts()
 	w.mu.Lock()
 	rep.Rejected = w.rejected

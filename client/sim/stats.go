@@ -14,6 +14,7 @@ const maxSamples = 200_000
 type counters struct {
 	pushed, applied, duplicates, conflicts, rejected atomic.Int64
 	pulled, pushes, pulls, lost, offline             atomic.Int64
+	photos, photoErrors                              atomic.Int64
 }
 
 // Snapshot is the state of a running simulation, for a progress display.

@@ -134,9 +134,35 @@ func (a *App) openMedia() {
 	m := a.cfg.Media
 	a.mediaStore = mongodb.NewMediaStore(a.store)
 	a.media = media.NewService(a.mediaStore, a.objects, a.engine, media.Options{
-		MaxBytes: m.MaxBytes, UploadExpiry: m.UploadExpiry, DownloadExpiry: m.DownloadExpiry,
+		MaxBytes: m.MaxBytes, MaxBytesByKind: m.MaxBytesByKind, UploadExpiry: m.UploadExpiry, DownloadExpiry: m.DownloadExpiry,
 		CleanupAge: m.CleanupAge, CleanupInterval: m.CleanupInterval, Logger: a.log,
+		Labels: stampLabels{a.engine}, StampFont: m.StampFont,
 	})
+}
+
+// stampLabels names sites on stamped images from the synced sites records.
+type stampLabels struct{ engine *fsync.Engine }
+
+// errFound stops a walk of records once the one sought is found.
+var errFound = errors.New("found")
+
+// StampLabels implements media.Labeler: the site's name (one walk of the
+// tenant's sites, reference data of a few records). The citing record's
+// place is not looked up yet: the engine offers no read of one record by id,
+// and walking a collection of thousands per image is too dear.
+func (l stampLabels) StampLabels(ctx context.Context, tenant, site string, _ *fieldsync.RecordRef) (string, string, error) {
+	var name string
+	err := l.engine.Records(ctx, tenant, fieldsync.CollSites, func(r *fsync.Record) error {
+		if r.ID == site || r.SiteID == site {
+			name = r.GetString("name")
+			return errFound
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errFound) {
+		return "", "", err
+	}
+	return name, "", nil
 }
 
 // openAuth loads the token keys (configured files, or the key directory,

@@ -4,14 +4,19 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 
+	"fieldsync"
 	"fieldsync/api"
 	"fieldsync/auth"
+	"fieldsync/media"
+
+	"golang.org/x/image/font/opentype"
 )
 
 // Config is everything fieldsync reads from its environment. Every variable is
@@ -50,7 +55,13 @@ type Config struct {
 
 // MediaConfig are the photo-evidence settings.
 type MediaConfig struct {
-	MaxBytes        int64
+	MaxBytes int64
+	// MaxBytesByKind are the limits of the kinds other than photos
+	// (FIELDSYNC_MEDIA_MAX_BYTES_SIGNATURE, _VIDEO, _AUDIO, _DOCUMENT).
+	MaxBytesByKind map[string]int64
+	// StampFont is FIELDSYNC_MEDIA_STAMP_FONT parsed: a font with the glyphs
+	// the bundled one lacks (CJK) for stamped images; nil when unset.
+	StampFont       *opentype.Font
 	UploadExpiry    time.Duration
 	DownloadExpiry  time.Duration
 	CleanupAge      time.Duration
@@ -65,6 +76,31 @@ func loadMediaConfig(env func(string, string) string) (MediaConfig, error) {
 		return m, &configError{"FIELDSYNC_MEDIA_MAX_BYTES", v, "want a whole number of bytes between 1024 and 5368709120"}
 	}
 	m.MaxBytes = n
+	m.MaxBytesByKind = map[string]int64{}
+	for _, k := range []struct {
+		kind, name, def string
+	}{
+		{fieldsync.KindSignature, "FIELDSYNC_MEDIA_MAX_BYTES_SIGNATURE", "2097152"},
+		{fieldsync.KindVideo, "FIELDSYNC_MEDIA_MAX_BYTES_VIDEO", "209715200"},
+		{fieldsync.KindAudio, "FIELDSYNC_MEDIA_MAX_BYTES_AUDIO", "20971520"},
+		{fieldsync.KindDocument, "FIELDSYNC_MEDIA_MAX_BYTES_DOCUMENT", "20971520"},
+	} {
+		v := env(k.name, k.def)
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1024 || n > 5<<30 {
+			return m, &configError{k.name, v, "want a whole number of bytes between 1024 and 5368709120"}
+		}
+		m.MaxBytesByKind[k.kind] = n
+	}
+	if path := env("FIELDSYNC_MEDIA_STAMP_FONT", ""); path != "" {
+		b, err := os.ReadFile(path)
+		if err == nil {
+			m.StampFont, err = media.ParseFont(b)
+		}
+		if err != nil {
+			return m, &configError{"FIELDSYNC_MEDIA_STAMP_FONT", path, "want a readable TrueType/OpenType font file or collection: " + err.Error()}
+		}
+	}
 	for _, d := range []struct {
 		dst       *time.Duration
 		name, def string

@@ -35,6 +35,12 @@ func TestLoadConfigNamesTheBadVariable(t *testing.T) {
 		{"FIELDSYNC_RATE_PER_ADDRESS", "10"},
 		{"FIELDSYNC_MEDIA_MAX_BYTES", "20MiB"},
 		{"FIELDSYNC_MEDIA_MAX_BYTES", "0"},
+		{"FIELDSYNC_MEDIA_MAX_BYTES_VIDEO", "200MiB"},
+		{"FIELDSYNC_MEDIA_MAX_BYTES_SIGNATURE", "10"},
+		{"FIELDSYNC_MEDIA_MAX_BYTES_AUDIO", "-1"},
+		{"FIELDSYNC_MEDIA_MAX_BYTES_DOCUMENT", "9999999999999"},
+		{"FIELDSYNC_MEDIA_STAMP_FONT", "/no/such/font.ttf"},
+		{"FIELDSYNC_MEDIA_STAMP_FONT", "main_test.go"},
 		{"FIELDSYNC_MEDIA_UPLOAD_EXPIRY", "200h"},
 		{"FIELDSYNC_MEDIA_DOWNLOAD_EXPIRY", "-1m"},
 		{"FIELDSYNC_MEDIA_CLEANUP_AGE", "week"},
@@ -54,7 +60,8 @@ func TestLoadConfigNamesTheBadVariable(t *testing.T) {
 		t.Fatalf("got defaults %+v", c)
 	}
 	if m := c.Media; m.MaxBytes != 20<<20 || m.UploadExpiry != 15*time.Minute || m.DownloadExpiry != 5*time.Minute ||
-		m.CleanupAge != 168*time.Hour || m.CleanupInterval != 10*time.Minute {
+		m.CleanupAge != 168*time.Hour || m.CleanupInterval != 10*time.Minute || m.MaxBytesByKind["video"] != 200<<20 ||
+		m.MaxBytesByKind["signature"] != 2<<20 || m.MaxBytesByKind["audio"] != 20<<20 || m.MaxBytesByKind["document"] != 20<<20 {
 		t.Fatalf("got media defaults %+v", m)
 	}
 }

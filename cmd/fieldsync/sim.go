@@ -240,6 +240,7 @@ func printSimReport(w io.Writer, r *sim.Report) {
 	fmt.Fprintf(tw, "mutations pushed\t%d\n", r.Pushed)
 	fmt.Fprintf(tw, "  applied\t%d\n", r.Applied)
 	fmt.Fprintf(tw, "  duplicates suppressed\t%d\t(%d push answers dropped on purpose)\n", r.Duplicates, r.LostAnswers)
+	fmt.Fprintf(tw, "  photos stored\t%d\t(resumable upload; %d failed)\n", r.Photos, r.PhotoErrors)
 	fmt.Fprintf(tw, "  conflicts\t%d\n", r.Conflicts)
 	fmt.Fprintf(tw, "  rejected\t%d\t%s\n", sum(r.Rejected), byCode(r.Rejected))
 	fmt.Fprintf(tw, "pull pages\t%d\n", r.Pulls)

@@ -27,7 +27,7 @@ func TestSimAgainstTheServer(t *testing.T) {
 			t.Fatal(err)
 		}
 		rep, err := sim.Run(ctx, sim.Options{BaseURL: base, Tenant: "demo", Accounts: accounts, Duration: 6 * time.Second,
-			Think: 50 * time.Millisecond, OfflineRate: 0.1, OfflineFor: time.Second, LostRate: 0.05, Seed: 7})
+			Think: 50 * time.Millisecond, OfflineRate: 0.1, OfflineFor: time.Second, LostRate: 0.05, PhotoRate: 0.3, Seed: 7})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -41,6 +41,9 @@ func TestSimAgainstTheServer(t *testing.T) {
 		}
 		if n := rep.Rejected["invalid_input"]; n > 0 {
 			t.Errorf("%d mutations the simulator made were invalid_input: %v", n, rep.Rejected)
+		}
+		if rep.Photos == 0 || rep.PhotoErrors > 0 {
+			t.Errorf("photos through the resumable upload: %d stored, %d failed", rep.Photos, rep.PhotoErrors)
 		}
 		if rep.Applied == 0 || rep.Pulled == 0 {
 			t.Fatalf("nothing happened: %+v", rep)
