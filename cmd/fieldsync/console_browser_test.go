@@ -328,6 +328,8 @@ func TestConsoleWalkThroughInChromium(t *testing.T) {
 		action(page, "create_work_order", "title", "3号楼2单元电梯检修", "department", "engineering", "priority", "urgent"),
 		visible(page+`[data-stage=resolving]`),
 		visible(`[data-testid=linked-orders] li[data-status=open]`),
+		// The server's own timeline note, shown in the reader's language.
+		until(`(document.querySelector("[data-testid=timeline] li[data-action=create_work_order] .note")?.innerText ?? "").startsWith("工单 ")`),
 	)
 	order, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("[data-testid=linked-orders] li").dataset.id`))
 	if err != nil {

@@ -1,6 +1,6 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { fmtDuration, fmtTime, label, t } from "./i18n";
+import { fmtDuration, fmtTime, label, lang, t } from "./i18n";
 import { getJSON } from "./state";
 
 /** Countdown shows the time left to a deadline, or how far past it is. */
@@ -104,9 +104,35 @@ export function Timeline({ entries, prefix }: { entries: any[]; prefix: string }
               ({label(prefix, e.from)} → {label(prefix, e.to)})
             </span>
           )}
-          {e.note && <div class="note">{e.note}</div>}
+          {e.note && <div class="note">{noteText(e)}</div>}
         </li>
       ))}
     </ol>
   );
+}
+
+// The server writes a few timeline notes of its own, in fixed English words
+// (the staff's own notes are kept as typed); the console shows those in the
+// reader's language. The rest of an entry (who, what, from which stage to
+// which) is rendered from its fields, so a timeline reads wholly in Chinese or
+// in English whatever language its writers used.
+const serverNotes: [RegExp, (m: RegExpMatchArray) => string][] = [
+  [/^work order ([0-9a-f-]{36})$/, (m) => "工单 " + m[1].slice(0, 8)],
+  [/^(inspections|complaints) ([0-9a-f-]{36})$/, (m) => (m[1] === "inspections" ? "来自巡查 " : "来自投诉 ") + m[2].slice(0, 8)],
+  [/^satisfaction (\d)$/, (m) => "满意度 " + m[1]],
+  [/^reply deadline (\S+) passed$/, (m) => "回复期限 " + fmtTime(m[1]) + " 已过"],
+  [/^urgent order not accepted by its respond-by deadline(?:; escalated to (.+))?$/, (m) => "紧急工单未在响应期限内接单" + (m[1] ? "；已升级至 " + m[1] : "")],
+  [/^to (.+?)(?:, reassigned from (.+?))?(?:\. ([\s\S]*))?$/, (m) => "派给 " + m[1] + (m[2] ? "，原处理人 " + m[2] : "") + (m[3] ? "。" + m[3] : "")],
+];
+
+/** noteText is an entry's note, the server's own words in the reader's language. */
+export function noteText(e: { action?: string; note?: string }): string {
+  const note = e.note ?? "";
+  if (lang() !== "zh-CN") return note;
+  for (const [re, f] of serverNotes) {
+    if (re.source.startsWith("^to ") && e.action !== "assign") continue;
+    const m = note.match(re);
+    if (m) return f(m);
+  }
+  return note;
 }

@@ -120,6 +120,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/console": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The customer-service desk console (a web app embedded in the binary, no external assets).
+         * @description For cs_agent, supervisor, manager and admin: the complaints queue and each complaint's
+         *     process, the dispatch board, the field feed and the reports, live over the event stream,
+         *     working offline on the TypeScript client's IndexedDB store; zh-CN by default, English on
+         *     request. Built from `console/src` on `@fieldsync/client` (README, "The console").
+         */
+        get: operations["console"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/assets/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A script or style sheet of the /console app. */
+        get: operations["consoleAsset"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/.well-known/jwks.json": {
         parameters: {
             query?: never;
@@ -221,6 +261,32 @@ export interface paths {
          * @description The access token and the refresh token of this session stop working at once.
          */
         post: operations["logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/setup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * First-run setup — create the first tenant and its admin (loopback only, one-time token).
+         * @description A server whose data has no user logs, once at start, one line with a setup URL
+         *     (`http://127.0.0.1:PORT/console#/setup?token=…`, valid for an hour, a restart logs a new one);
+         *     the console's setup page posts here. Answered only to callers on the server's own machine
+         *     (loopback; others 403). The token is spent by the admin it creates; a wrong, spent or
+         *     expired token is 403, a server that already has a user 409 (and 404 once the setup is
+         *     closed). The tenant becomes the default of logins that name none, unless
+         *     `FIELDSYNC_DEFAULT_TENANT` is set. `fieldsync user add` does the same from the command line.
+         */
+        post: operations["setup"];
         delete?: never;
         options?: never;
         head?: never;
@@ -591,6 +657,285 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/audit/{collection}/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The audit trail of one record (supervisors, managers and admins of its site)
+         * @description Every accepted change of the record, newest first: who (user id and name), which device,
+         *     when (`at`: server time; `client_time`: the device's time the mutation carried), the
+         *     mutation id, the operation (`create`, `update`, `delete`, `action` with its name; a server
+         *     job's change is by user and device `server`) and each changed field's `old` → `new` value
+         *     (JSON; `null`: absent). Entries form a hash chain per record: `hash` is the SHA-256 of the
+         *     entry with `prev_hash`, the hash of the entry of the previous version; the record keeps the
+         *     hash of its latest entry, and `fieldsync audit verify` walks the chains. Only entries linked
+         *     from the record are served, so an entry written for a version that never committed (its
+         *     writer died or lost a race) never appears. Nothing in the API writes the trail (other
+         *     methods: 405). Entries are kept for `FIELDSYNC_AUDIT_RETENTION` (default 17520h, two years).
+         *     Customer service, field staff, other sites and other tenants get 404.
+         */
+        get: operations["recordAudit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/settings/deadlines": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The deadlines the company sets (the desk of the site, admins)
+         * @description The settings made at one level — the tenant (no `site_id`) or one site — and the effective
+         *     deadlines there: the defaults, overridden by the tenant's, overridden by the site's. Field
+         *     staff get 403; a desk member of another site 403.
+         */
+        get: operations["getDeadlineSettings"];
+        /**
+         * Replace the deadlines of the tenant or of one site (admins)
+         * @description Replaces the settings of that level (a value left out or 0 is "not set here": the tenant's,
+         *     else the default, applies). A change applies to records **created** after it — within 10 s
+         *     on every instance (the engine caches each site's effective settings that long); every work
+         *     order and complaint keeps the deadlines of its creation in `deadline_policy`, so a later
+         *     change never moves its deadlines, even when its priority changes. Minutes in
+         *     [0, 525600]; a priority's resolve time not shorter than its respond time; unknown
+         *     priorities or stages → 400 naming the field (e.g. `work_orders.urgent.respond_minutes`).
+         */
+        put: operations["putDeadlineSettings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/units/{id}/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A unit's history (the desk of its site)
+         * @description The unit (`units` record), its households (phones whole: the desk sees them) and the
+         *     complaints, work orders and inspections whose `unit_id` is this unit, newest first (by
+         *     `created_at`), each as the caller may see it. Customer service, supervisors, managers of
+         *     the unit's site and admins; anyone else, and an unknown unit, 404.
+         */
+        get: operations["unitHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/import/units": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import units and households from CSV (admins)
+         * @description `text/csv` (UTF-8, an Excel BOM is fine), a header row naming the columns in any order:
+         *     `site_id`, `building`, `unit_number` (required), `floor`, `area_m2`, `status`
+         *     (`vacant`, `occupied`, `renovating`), `notes`; and for the unit's household `owner_name`,
+         *     `owner_phone`, `resident_name`, `resident_phone`, `move_in_date` (YYYY-MM-DD),
+         *     `household_notes` (a row with any of them writes the household). **All or nothing**: every
+         *     row is validated first — as a push of the same fields would be, plus the date and the same
+         *     unit twice in the file — and any bad line makes the answer 400 `invalid_input` with
+         *     `errors` naming each bad line and column (`line 3.floor`, up to 100), nothing written.
+         *     Then every unit and household is written through the sync engine as the admin's change
+         *     (versioned, audited, pulled like any change). Ids derive from (site, building, unit number),
+         *     so importing the same file again updates the records, never duplicates them (and completes
+         *     an import a crash cut short). At most 20,000 rows and 4 MiB. Other roles 403. Also from the
+         *     command line: `fieldsync import units --tenant T --file F`.
+         */
+        post: operations["importUnits"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/complaints/periods": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * complaints per day, week or month, with the change against the period before (the desk of the site)
+         * @description Counts the complaints of `site` created in [`from`, `to`) per `period` (`day`, `week` from Monday,
+         *     `month`; at most 400) in the time zone `tz` (IANA, default UTC; e.g. `Asia/Shanghai`):
+         *     total, by category, overdue, resolved, on time (work orders completed by their resolve-by;
+         *     0 for complaints), rated and mean satisfaction; each period's `previous_total` is the
+         *     whole period before it and `change_percent` (total − previous) / previous × 100 (null
+         *     when the previous had none). `total` is the whole span, `previous` the span of the same
+         *     length before `from`. `format=csv`: one row per period (UTF-8 with BOM, a column per
+         *     category).
+         */
+        get: operations["ComplaintPeriodReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/complaints/sites": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * complaints of each of the caller's sites side by side (the desk; admins every site)
+         * @description The figures of each site of the caller (an admin: every site with records) over
+         *     [`from`, `to`). `format=csv`: a row per site.
+         */
+        get: operations["ComplaintSitesReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/complaints/records": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The complaints records behind a report (the desk of the site)
+         * @description The complaints of `site` created in [`from`, `to`), oldest first, flattened for a spreadsheet;
+         *     `format=csv`: UTF-8 with BOM (Excel opens the Chinese text), a cell starting with `=`,
+         *     `+`, `-` or `@` that is not a number quoted with `'` so no spreadsheet runs it.
+         */
+        get: operations["ComplaintReportRecords"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/work-orders/periods": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * work_orders per day, week or month, with the change against the period before (the desk of the site)
+         * @description Counts the work_orders of `site` created in [`from`, `to`) per `period` (`day`, `week` from Monday,
+         *     `month`; at most 400) in the time zone `tz` (IANA, default UTC; e.g. `Asia/Shanghai`):
+         *     total, by category, overdue, resolved, on time (work orders completed by their resolve-by;
+         *     0 for complaints), rated and mean satisfaction; each period's `previous_total` is the
+         *     whole period before it and `change_percent` (total − previous) / previous × 100 (null
+         *     when the previous had none). `total` is the whole span, `previous` the span of the same
+         *     length before `from`. `format=csv`: one row per period (UTF-8 with BOM, a column per
+         *     category).
+         */
+        get: operations["WorkOrderPeriodReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/work-orders/sites": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * work_orders of each of the caller's sites side by side (the desk; admins every site)
+         * @description The figures of each site of the caller (an admin: every site with records) over
+         *     [`from`, `to`). `format=csv`: a row per site.
+         */
+        get: operations["WorkOrderSitesReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/work-orders/records": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The work_orders records behind a report (the desk of the site)
+         * @description The work_orders of `site` created in [`from`, `to`), oldest first, flattened for a spreadsheet;
+         *     `format=csv`: UTF-8 with BOM (Excel opens the Chinese text), a cell starting with `=`,
+         *     `+`, `-` or `@` that is not a number quoted with `'` so no spreadsheet runs it.
+         */
+        get: operations["WorkOrderReportRecords"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/work-orders/staff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Each technician's work orders (the desk of the site)
+         * @description Per technician, the work orders of `site` created in [`from`, `to`) now assigned to them:
+         *     assigned, completed, completed on time (by their resolve-by), rated and mean satisfaction;
+         *     most completed first. `format=csv`: a row per technician.
+         */
+        get: operations["staffReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/media": {
         parameters: {
             query?: never;
@@ -608,7 +953,7 @@ export interface paths {
         get: operations["mediaListMissing"];
         put?: never;
         /**
-         * Announce a photo and get a presigned upload.
+         * Announce evidence (photo, signature, video, voice note, PDF) and get a presigned upload.
          * @description Idempotent by `id` (a UUID chosen by the phone): the same id with the same declaration
          *     answers the same media (pending: a fresh presigned URL; stored: `status:"stored"` and no
          *     `upload`). The same id with another declaration, or by another user, is 409 `conflict`.
@@ -618,8 +963,17 @@ export interface paths {
          *     `complete`. The URL works for 15 minutes by default (`FIELDSYNC_MEDIA_UPLOAD_EXPIRY`). It
          *     is signed for an upload key of its own: what `complete` verifies is copied to a key no
          *     client can write, so a PUT to the URL after verification changes nothing that is served.
-         *     Accepted types: image/jpeg, image/png, image/webp, image/heic, image/heif; `size` at most
-         *     the media max size (20 MiB by default, `FIELDSYNC_MEDIA_MAX_BYTES`).
+         *     Kinds and their types (`kind` may be left out: it follows from `content_type`, a PNG is a
+         *     photo unless declared `signature`), each with its own size limit:
+         *     `photo` image/jpeg, image/png, image/webp, image/heic, image/heif (20 MiB,
+         *     `FIELDSYNC_MEDIA_MAX_BYTES`); `signature` image/png (2 MiB, `FIELDSYNC_MEDIA_MAX_BYTES_SIGNATURE`);
+         *     `video` video/mp4, video/quicktime (200 MiB, `FIELDSYNC_MEDIA_MAX_BYTES_VIDEO`); `audio`
+         *     audio/mp4 (M4A/AAC; audio/x-m4a and audio/aac are read as audio/mp4), audio/amr,
+         *     audio/amr-wb, audio/ogg (Opus; audio/opus is read as audio/ogg) (20 MiB,
+         *     `FIELDSYNC_MEDIA_MAX_BYTES_AUDIO`); `document` application/pdf (20 MiB,
+         *     `FIELDSYNC_MEDIA_MAX_BYTES_DOCUMENT`). Over the limit of its kind → 413 naming `size`.
+         *     For large files and weak networks use the resumable upload instead of `upload`
+         *     (`POST /v1/media/{id}/multipart`).
          */
         post: operations["mediaCreate"];
         delete?: never;
@@ -651,6 +1005,35 @@ export interface paths {
          *     Every `/v1/media` answer carries `X-Content-Type-Options: nosniff`.
          */
         get: operations["mediaGet"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/media/{id}/stamped": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The photo with a visible stamp of where and when, for reports and the desk.
+         * @description Same read rights as `GET /v1/media/{id}` (others 404). A JPEG of at most 1600 px on its
+         *     longest side, upright, with a band at its foot: capture time (EXIF `DateTimeOriginal`, in
+         *     UTC; else "Received" and the time the server stored it), the site's name and the citing
+         *     record's place (its location or checkpoint, when known), the citing record
+         *     (`collection id`) the caller reads it through, the GPS position from EXIF (or "none"), the
+         *     media id and the start of its SHA-256. Re-encoded without any metadata; the original is
+         *     untouched. Rendered with the Go Bold font (Latin, Greek, Cyrillic) and, for other
+         *     characters, the font the operator sets in `FIELDSYNC_MEDIA_STAMP_FONT` (without one, Chinese
+         *     characters show as boxes). Only JPEG, PNG and WebP photos within the decode cap (40 megapixels);
+         *     HEIC, video, audio and PDF → 404. Not stored yet → 409 `not_uploaded`.
+         */
+        get: operations["mediaStamped"];
         put?: never;
         post?: never;
         delete?: never;
@@ -694,16 +1077,84 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Verify a presigned upload.
-         * @description Checks the stored object's size, SHA-256 and real content type (from its bytes), and that
-         *     the bytes really are such an image: JPEG, PNG and WebP are decoded (over 40 megapixels their
-         *     structure is checked instead), HEIC/HEIF must be a well-formed box sequence — a valid header
-         *     followed by anything else is 422. No body. Only the uploader may complete; already stored →
+         * Verify a presigned upload (single PUT or resumable).
+         * @description With a resumable upload under way, first assembles its parts: parts missing are 409
+         *     `not_uploaded` with `field: parts` and the missing numbers in `detail` (send them, then
+         *     complete again). Checks the stored object's size, SHA-256 and real content type (from its
+         *     bytes), and that the bytes really are such a file: JPEG, PNG and WebP are decoded (over 40
+         *     megapixels their structure is checked instead), HEIC/HEIF must be a well-formed box
+         *     sequence; MP4/MOV/M4A a box sequence with `moov` and `mdat` whose tracks suit the type (a
+         *     video track for video, sound only for M4A); AMR frames and Ogg pages (checksums) are walked
+         *     to the end; a PDF needs its header and `startxref`/`%%EOF` at the end — a valid header
+         *     followed by anything else, or a file renamed to another type, is 422. Videos, voice notes
+         *     and PDFs get no thumbnail (`thumbnail` absent). No body. Only the uploader may complete; already stored →
          *     200 (idempotent). On success the photo's width, height, capture time and GPS position (from
          *     EXIF, when present) are recorded and a thumbnail is made; the original is kept untouched as
          *     evidence, at a key no client can write.
          */
         post: operations["mediaComplete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/media/{id}/multipart": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The resumable upload under way and the parts stored so far.
+         * @description Like POST, but never starts one; none under way → 404.
+         */
+        get: operations["mediaMultipartState"];
+        put?: never;
+        /**
+         * Start or resume a resumable (multipart) upload.
+         * @description For any kind of evidence, after `POST /v1/media`. Starts an S3 multipart upload for the
+         *     media, or — when one is under way — answers it with the parts the object store already
+         *     holds, so a phone resuming after a dropped connection, an app restart or a new login sends
+         *     only the others (keep the media id; `upload_id` is for logs). Parts are `part_size` bytes
+         *     (5 MiB, the object store's minimum; more for files over 48 GiB), the last one the rest.
+         *     Then: `POST …/multipart/parts` for the URLs of the parts still needed, `PUT` each part,
+         *     `POST /v1/media/{id}/complete`. `assembled: true` means an earlier complete assembled the
+         *     parts and was interrupted: only call `complete`. Stored media → 200 with `status:"stored"`
+         *     and no upload. Only the uploader; everyone else 404. An upload left unfinished is aborted
+         *     with its media by the cleanup sweep (`FIELDSYNC_MEDIA_CLEANUP_AGE`, 7 days).
+         */
+        post: operations["mediaMultipartStart"];
+        /**
+         * Give up the resumable upload.
+         * @description The parts are removed; the media stays pending for a new upload. None under way → 204 too.
+         */
+        delete: operations["mediaMultipartAbort"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/media/{id}/multipart/parts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Presigned URLs for parts of the resumable upload.
+         * @description Ask for the parts still needed (1 to 100 per request), each with the base64 MD5 of its
+         *     bytes (`Content-MD5`, RFC 1864). Each URL is a `PUT` to the object store signed for that
+         *     part's exact `Content-Length` and `Content-MD5`: send exactly the `headers` given. A part
+         *     whose bytes changed on the way is refused by the store (400 `BadDigest`); send it again
+         *     (the same URL works until `expires_at`, 15 minutes by default). Parts may be sent in any
+         *     order and in parallel; each is retried on its own. A part sent twice keeps the last copy.
+         */
+        post: operations["mediaMultipartParts"];
         delete?: never;
         options?: never;
         head?: never;
@@ -717,9 +1168,14 @@ export interface components {
         MediaCreate: {
             /** Format: uuid */
             id: string;
+            /**
+             * @description Default from content_type (a PNG is a photo unless declared signature).
+             * @enum {string}
+             */
+            kind?: "photo" | "signature" | "video" | "audio" | "document";
             /** @enum {string} */
-            content_type: "image/jpeg" | "image/png" | "image/webp" | "image/heic" | "image/heif";
-            /** @description Bytes; at most the media max size (20 MiB by default). */
+            content_type: "image/jpeg" | "image/png" | "image/webp" | "image/heic" | "image/heif" | "video/mp4" | "video/quicktime" | "audio/mp4" | "audio/x-m4a" | "audio/aac" | "audio/amr" | "audio/amr-wb" | "audio/ogg" | "audio/opus" | "application/pdf";
+            /** @description Bytes; at most the limit of the kind (see POST /v1/media). */
             size: number;
             /** @description Lower-case hex SHA-256 of the bytes. */
             sha256: string;
@@ -736,6 +1192,8 @@ export interface components {
             id: string;
             /** @enum {string} */
             status: "pending" | "stored";
+            /** @enum {string} */
+            kind?: "photo" | "signature" | "video" | "audio" | "document";
             content_type?: string;
             size?: number;
             sha256?: string;
@@ -769,6 +1227,25 @@ export interface components {
                 /** Format: date-time */
                 expires_at?: string;
             };
+        };
+        MultipartUpload: {
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            status: "pending" | "stored";
+            /** @description Absent once stored. */
+            upload_id?: string;
+            /** @description Bytes of every part but the last. */
+            part_size?: number;
+            part_count?: number;
+            /** @description The parts the object store holds, by number. */
+            parts: {
+                number: number;
+                size: number;
+                etag?: string;
+            }[];
+            /** @description The parts were assembled by an interrupted complete; call complete. */
+            assembled?: boolean;
         };
         MissingMedia: {
             id: string;
@@ -976,6 +1453,12 @@ export interface components {
             /** @description the user the record is assigned to (scope) */
             readonly assignee_ids?: string[];
             building?: string;
+            readonly callback_basis?: number;
+            /** Format: date-time */
+            readonly callback_by?: string;
+            callback_minutes?: number;
+            /** @default false */
+            readonly callback_overdue: boolean;
             /**
              * @default other
              * @enum {string}
@@ -991,6 +1474,10 @@ export interface components {
             readonly created_by?: string;
             /** @description display name of created_by */
             readonly created_by_name?: string;
+            readonly deadline_policy?: {
+                minutes: number;
+                name: string;
+            }[];
             readonly deadline_stage?: string;
             readonly escalated_to?: string;
             /** Format: uuid */
@@ -1033,6 +1520,8 @@ export interface components {
             /** @description media ids (POST /v1/media); append-only: updates add elements (set union), never conflict */
             photo_ids?: string[];
             /** Format: date-time */
+            readonly recorded_at?: string;
+            /** Format: date-time */
             readonly reply_by?: string;
             /** Format: date-time */
             readonly resolved_at?: string;
@@ -1059,6 +1548,8 @@ export interface components {
                 to?: string;
             }[];
             unit?: string;
+            /** Format: uuid */
+            unit_id?: string;
             /** Format: date-time */
             readonly updated_at?: string;
             readonly updated_by?: string;
@@ -1078,6 +1569,38 @@ export interface components {
                 status?: string;
                 title?: string;
             }[];
+        };
+        /** @description A households record as pull, bootstrap and push results carry it. readOnly fields are set by the server only (actions, jobs, computed). owner_phone reaches guards and technicians masked (all but the last four digits). Who may create, update and delete what (anything else is rejected forbidden naming the field) is listed in x-write-rules. */
+        "record.households": {
+            /** Format: date-time */
+            readonly created_at?: string;
+            readonly created_by?: string;
+            /** @description display name of created_by */
+            readonly created_by_name?: string;
+            /**
+             * Format: uuid
+             * @description client-generated, never changes
+             */
+            id: string;
+            move_in_date?: string;
+            notes?: string;
+            owner_name?: string;
+            owner_phone?: string;
+            resident_name?: string;
+            resident_phone?: string;
+            /** @description set on create only */
+            site_id: string;
+            /**
+             * Format: uuid
+             * @description set on create only
+             */
+            unit_id: string;
+            /** Format: date-time */
+            readonly updated_at?: string;
+            readonly updated_by?: string;
+            /** @description display name of updated_by */
+            readonly updated_by_name?: string;
+            readonly version: number;
         };
         /** @description A inspections record as pull, bootstrap and push results carry it. readOnly fields are set by the server only (actions, jobs, computed). Who may create, update and delete what (anything else is rejected forbidden naming the field) is listed in x-write-rules. */
         "record.inspections": {
@@ -1112,6 +1635,8 @@ export interface components {
             /** @description set on create only */
             site_id: string;
             unit?: string;
+            /** Format: uuid */
+            unit_id?: string;
             /** Format: date-time */
             readonly updated_at?: string;
             readonly updated_by?: string;
@@ -1247,6 +1772,37 @@ export interface components {
             readonly updated_by_name?: string;
             readonly version: number;
         };
+        /** @description A units record as pull, bootstrap and push results carry it. readOnly fields are set by the server only (actions, jobs, computed). Who may create, update and delete what (anything else is rejected forbidden naming the field) is listed in x-write-rules. */
+        "record.units": {
+            area_m2?: number;
+            building: string;
+            /** Format: date-time */
+            readonly created_at?: string;
+            readonly created_by?: string;
+            /** @description display name of created_by */
+            readonly created_by_name?: string;
+            floor?: number;
+            /**
+             * Format: uuid
+             * @description client-generated, never changes
+             */
+            id: string;
+            notes?: string;
+            /** @description set on create only */
+            site_id: string;
+            /**
+             * @default vacant
+             * @enum {string}
+             */
+            status: "vacant" | "occupied" | "renovating";
+            unit_number: string;
+            /** Format: date-time */
+            readonly updated_at?: string;
+            readonly updated_by?: string;
+            /** @description display name of updated_by */
+            readonly updated_by_name?: string;
+            readonly version: number;
+        };
         /** @description A work_orders record as pull, bootstrap and push results carry it. readOnly fields are set by the server only (actions, jobs, computed). owner_phone reaches guards and technicians masked (all but the last four digits). Who may create, update and delete what (anything else is rejected forbidden naming the field) is listed in x-write-rules. */
         "record.work_orders": {
             /** Format: date-time */
@@ -1281,6 +1837,10 @@ export interface components {
             readonly created_by?: string;
             /** @description display name of created_by */
             readonly created_by_name?: string;
+            readonly deadline_policy?: {
+                minutes: number;
+                name: string;
+            }[];
             /**
              * @default engineering
              * @enum {string}
@@ -1315,6 +1875,8 @@ export interface components {
              * @enum {string}
              */
             priority: "urgent" | "normal" | "low";
+            /** Format: date-time */
+            readonly recorded_at?: string;
             readonly reopen_reason?: string;
             /** Format: uuid */
             readonly repeat_of?: string;
@@ -1361,6 +1923,8 @@ export interface components {
             }[];
             title: string;
             unit?: string;
+            /** Format: uuid */
+            unit_id?: string;
             /** Format: date-time */
             readonly updated_at?: string;
             readonly updated_by?: string;
@@ -1452,6 +2016,138 @@ export interface components {
                 /** @constant */
                 use: "sig";
             }[];
+        };
+        /** @description Deadlines in minutes; 0 or absent = not set at this level. */
+        DeadlineSettings: {
+            /** @description By priority (`urgent`, `normal`, `low`); defaults 5/120, 15/1440, 30/4320. */
+            work_orders?: {
+                [key: string]: {
+                    /** @description Until the order must be accepted. */
+                    respond_minutes?: number;
+                    /** @description Until it must be completed. */
+                    resolve_minutes?: number;
+                };
+            };
+            /** @description Each complaint stage's reply deadline from entering it: `received` (default 120), `clarifying` (1440), `resolving` (4320), `follow_up` (4320). */
+            complaint_stages_minutes?: {
+                [key: string]: number;
+            };
+            /** @description The reply deadline each escalation sets (default 1440). */
+            escalation_minutes?: number;
+            /** @description When the desk calls an owner back after registering a complaint (default 1440), unless it agrees another time (the complaint's `callback_minutes`). */
+            callback_minutes?: number;
+        };
+        DeadlineSettingsView: {
+            /** @description Absent for the tenant's level. */
+            site_id?: string;
+            settings: components["schemas"]["DeadlineSettings"];
+            effective: components["schemas"]["DeadlineSettings"];
+            /** Format: date-time */
+            updated_at?: string;
+            updated_by?: string;
+        };
+        AuditEntry: {
+            collection: string;
+            record_id: string;
+            site_id: string;
+            /**
+             * Format: int64
+             * @description The version this change made.
+             */
+            version: number;
+            /** @enum {string} */
+            op: "create" | "update" | "delete" | "action";
+            /** @description The action's name (op `action`). */
+            action?: string;
+            /** @description The mutation that made the change (for an action's write to another record */
+            mutation_id?: string;
+            /** @description The user, or `server`. */
+            user_id: string;
+            user_name?: string;
+            /** @description The device, or `server`. */
+            device_id: string;
+            /**
+             * Format: date-time
+             * @description Server time (millisecond precision).
+             */
+            at: string;
+            /** @description The mutation's `client_time` as the device sent it. */
+            client_time?: string;
+            changes: {
+                field: string;
+                /** @description The value before (JSON; null = absent). */
+                old: unknown;
+                /** @description The value after (JSON; null = absent). */
+                new: unknown;
+                /** @description An append-only list (timeline, photos, scans): `new` holds only the elements this version added, `old` is null. */
+                appended?: boolean;
+            }[];
+            /** @description `hash` of the entry of the previous version; empty for the first. */
+            prev_hash: string;
+            /** @description SHA-256 (hex) of the entry including prev_hash. */
+            hash: string;
+        };
+        Figures: {
+            total: number;
+            by_category: {
+                [key: string]: number;
+            };
+            overdue: number;
+            resolved: number;
+            /** @description Work orders completed by their resolve-by (0 for complaints). */
+            on_time: number;
+            rated: number;
+            avg_satisfaction: number | null;
+        };
+        PeriodReport: {
+            /** @enum {string} */
+            kind: "complaints" | "work_orders";
+            site_id: string;
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
+            /** @enum {string} */
+            period: "day" | "week" | "month";
+            tz: string;
+            periods: (components["schemas"]["Figures"] & {
+                /** Format: date-time */
+                start: string;
+                /** Format: date-time */
+                end: string;
+                previous_total: number;
+                change_percent: number | null;
+            })[];
+            total: components["schemas"]["Figures"];
+            previous: components["schemas"]["Figures"];
+            change_percent: number | null;
+        };
+        SitesReport: {
+            kind: string;
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
+            sites: (components["schemas"]["Figures"] & {
+                site_id: string;
+            })[];
+        };
+        ReportRecord: {
+            id: string;
+            /** Format: date-time */
+            created_at: string;
+            title?: string;
+            category: string;
+            /** @description Stage (complaints) or status (work orders). */
+            state: string;
+            priority?: string;
+            assignee_name?: string;
+            overdue: boolean;
+            escalated: boolean;
+            escalation_level?: number;
+            resolved_at?: string;
+            resolve_by?: string;
+            satisfaction?: number;
         };
         Report: {
             site_id: string;
@@ -1709,6 +2405,8 @@ export interface components {
     };
     parameters: {
         MediaID: string;
+        /** @description `json` (default) or `csv`: UTF-8 with a byte-order mark (Excel opens Chinese text), `Content-Disposition: attachment`. */
+        ReportFormat: "json" | "csv";
         ReportSite: string;
         /**
          * @description RFC 3339 start of the period (default 30 days before `to`, not before 1970-01-01T00:00:00Z).
@@ -1902,6 +2600,53 @@ export interface operations {
                     "text/javascript": string;
                     "text/css": string;
                     "text/plain": string;
+                };
+            };
+            404: components["responses"]["NotFound"];
+        };
+    };
+    console: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description HTML. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example <!doctype html><html lang="zh-CN">…</html> */
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    consoleAsset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example app.js */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The asset. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example (()=>{…})(); */
+                    "text/javascript": string;
+                    "text/css": string;
                 };
             };
             404: components["responses"]["NotFound"];
@@ -2111,6 +2856,70 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
+        };
+    };
+    setup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "token": "5f0c…",
+                 *       "tenant": "acme",
+                 *       "username": "admin",
+                 *       "password": "a-long-passphrase",
+                 *       "name": "物业管理员"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description The one-time token of the logged setup URL. */
+                    token: string;
+                    tenant: string;
+                    username: string;
+                    password: string;
+                    name: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The admin, created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0056b45f-4055-4898-9a95-04200dae9ad6",
+                     *       "tenant": "acme",
+                     *       "username": "admin",
+                     *       "name": "物业管理员",
+                     *       "role": "admin",
+                     *       "site_ids": [],
+                     *       "active": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description The server has a user already (code `conflict`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
         };
     };
     me: {
@@ -2949,6 +3758,8 @@ export interface operations {
                  *     9999-12-31T23:59:59Z (else 400 `invalid_input` naming `to`); it must be after `from`.
                  */
                 to?: components["parameters"]["ReportTo"];
+                /** @description `json` (default) or `csv`: UTF-8 with a byte-order mark (Excel opens Chinese text), `Content-Disposition: attachment`. */
+                format?: components["parameters"]["ReportFormat"];
             };
             header?: never;
             path?: never;
@@ -2990,6 +3801,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Report"];
+                    "text/csv": string;
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -3013,6 +3825,8 @@ export interface operations {
                  *     9999-12-31T23:59:59Z (else 400 `invalid_input` naming `to`); it must be after `from`.
                  */
                 to?: components["parameters"]["ReportTo"];
+                /** @description `json` (default) or `csv`: UTF-8 with a byte-order mark (Excel opens Chinese text), `Content-Disposition: attachment`. */
+                format?: components["parameters"]["ReportFormat"];
             };
             header?: never;
             path?: never;
@@ -3052,6 +3866,474 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Report"];
+                    "text/csv": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    recordAudit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A synced collection (`work_orders`, `complaints`, …). */
+                collection: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The trail. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        collection: string;
+                        id: string;
+                        entries: components["schemas"]["AuditEntry"][];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getDeadlineSettings: {
+        parameters: {
+            query?: {
+                /** @description The site whose settings to read or set; absent = the tenant's (every site's default). */
+                site_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The settings. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadlineSettingsView"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    putDeadlineSettings: {
+        parameters: {
+            query?: {
+                /** @description The site whose settings to read or set; absent = the tenant's (every site's default). */
+                site_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeadlineSettings"];
+            };
+        };
+        responses: {
+            /** @description The settings as stored, and the effective ones. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadlineSettingsView"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    unitHistory: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The history. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        unit: components["schemas"]["record.units"];
+                        households: components["schemas"]["record.households"][];
+                        items: {
+                            /** @enum {string} */
+                            collection: "complaints" | "work_orders" | "inspections";
+                            /** Format: uuid */
+                            id: string;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** @description The record as the caller may see it. */
+                            doc: Record<string, never>;
+                        }[];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    importUnits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "text/csv": string;
+            };
+        };
+        responses: {
+            /** @description What was written. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        rows: number;
+                        units_created: number;
+                        units_updated: number;
+                        households_created: number;
+                        households_updated: number;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["TooLarge"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    ComplaintPeriodReport: {
+        parameters: {
+            query: {
+                site: components["parameters"]["ReportSite"];
+                /**
+                 * @description RFC 3339 start of the period (default 30 days before `to`, not before 1970-01-01T00:00:00Z).
+                 *     Accepted from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z; an earlier time (such as
+                 *     0001-01-01) is 400 `invalid_input` naming `from`, never replaced by the default.
+                 */
+                from?: components["parameters"]["ReportFrom"];
+                /**
+                 * @description RFC 3339 end of the period, exclusive (default now). Accepted from 1970-01-01T00:00:00Z to
+                 *     9999-12-31T23:59:59Z (else 400 `invalid_input` naming `to`); it must be after `from`.
+                 */
+                to?: components["parameters"]["ReportTo"];
+                period?: "day" | "week" | "month";
+                /** @description An IANA time zone. */
+                tz?: string;
+                /** @description `json` (default) or `csv`: UTF-8 with a byte-order mark (Excel opens Chinese text), `Content-Disposition: attachment`. */
+                format?: components["parameters"]["ReportFormat"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PeriodReport"];
+                    "text/csv": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    ComplaintSitesReport: {
+        parameters: {
+            query?: {
+                /**
+                 * @description RFC 3339 start of the period (default 30 days before `to`, not before 1970-01-01T00:00:00Z).
+                 *     Accepted from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z; an earlier time (such as
+                 *     0001-01-01) is 400 `invalid_input` naming `from`, never replaced by the default.
+                 */
+                from?: components["parameters"]["ReportFrom"];
+                /**
+                 * @description RFC 3339 end of the period, exclusive (default now). Accepted from 1970-01-01T00:00:00Z to
+                 *     9999-12-31T23:59:59Z (else 400 `invalid_input` naming `to`); it must be after `from`.
+                 */
+                to?: components["parameters"]["ReportTo"];
+                /** @description `json` (default) or `csv`: UTF-8 with a byte-order mark (Excel opens Chinese text), `Content-Disposition: attachment`. */
+                format?: components["parameters"]["ReportFormat"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SitesReport"];
+                    "text/csv": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    ComplaintReportRecords: {
+        parameters: {
+            query: {
+                site: components["parameters"]["ReportSite"];
+                /**
+                 * @description RFC 3339 start of the period (default 30 days before `to`, not before 1970-01-01T00:00:00Z).
+                 *     Accepted from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z; an earlier time (such as
+                 *     0001-01-01) is 400 `invalid_input` naming `from`, never replaced by the default.
+                 */
+                from?: components["parameters"]["ReportFrom"];
+                /**
+                 * @description RFC 3339 end of the period, exclusive (default now). Accepted from 1970-01-01T00:00:00Z to
+                 *     9999-12-31T23:59:59Z (else 400 `invalid_input` naming `to`); it must be after `from`.
+                 */
+                to?: components["parameters"]["ReportTo"];
+                /** @description `json` (default) or `csv`: UTF-8 with a byte-order mark (Excel opens Chinese text), `Content-Disposition: attachment`. */
+                format?: components["parameters"]["ReportFormat"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The records. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        records: components["schemas"]["ReportRecord"][];
+                    };
+                    "text/csv": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    WorkOrderPeriodReport: {
+        parameters: {
+            query: {
+                site: components["parameters"]["ReportSite"];
+                /**
+                 * @description RFC 3339 start of the period (default 30 days before `to`, not before 1970-01-01T00:00:00Z).
+                 *     Accepted from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z; an earlier time (such as
+                 *     0001-01-01) is 400 `invalid_input` naming `from`, never replaced by the default.
+                 */
+                from?: components["parameters"]["ReportFrom"];
+                /**
+                 * @description RFC 3339 end of the period, exclusive (default now). Accepted from 1970-01-01T00:00:00Z to
+                 *     9999-12-31T23:59:59Z (else 400 `invalid_input` naming `to`); it must be after `from`.
+                 */
+                to?: components["parameters"]["ReportTo"];
+                period?: "day" | "week" | "month";
+                /** @description An IANA time zone. */
+                tz?: string;
+                /** @description `json` (default) or `csv`: UTF-8 with a byte-order mark (Excel opens Chinese text), `Content-Disposition: attachment`. */
+                format?: components["parameters"]["ReportFormat"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PeriodReport"];
+                    "text/csv": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    WorkOrderSitesReport: {
+        parameters: {
+            query?: {
+                /**
+                 * @description RFC 3339 start of the period (default 30 days before `to`, not before 1970-01-01T00:00:00Z).
+                 *     Accepted from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z; an earlier time (such as
+                 *     0001-01-01) is 400 `invalid_input` naming `from`, never replaced by the default.
+                 */
+                from?: components["parameters"]["ReportFrom"];
+                /**
+                 * @description RFC 3339 end of the period, exclusive (default now). Accepted from 1970-01-01T00:00:00Z to
+                 *     9999-12-31T23:59:59Z (else 400 `invalid_input` naming `to`); it must be after `from`.
+                 */
+                to?: components["parameters"]["ReportTo"];
+                /** @description `json` (default) or `csv`: UTF-8 with a byte-order mark (Excel opens Chinese text), `Content-Disposition: attachment`. */
+                format?: components["parameters"]["ReportFormat"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SitesReport"];
+                    "text/csv": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    WorkOrderReportRecords: {
+        parameters: {
+            query: {
+                site: components["parameters"]["ReportSite"];
+                /**
+                 * @description RFC 3339 start of the period (default 30 days before `to`, not before 1970-01-01T00:00:00Z).
+                 *     Accepted from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z; an earlier time (such as
+                 *     0001-01-01) is 400 `invalid_input` naming `from`, never replaced by the default.
+                 */
+                from?: components["parameters"]["ReportFrom"];
+                /**
+                 * @description RFC 3339 end of the period, exclusive (default now). Accepted from 1970-01-01T00:00:00Z to
+                 *     9999-12-31T23:59:59Z (else 400 `invalid_input` naming `to`); it must be after `from`.
+                 */
+                to?: components["parameters"]["ReportTo"];
+                /** @description `json` (default) or `csv`: UTF-8 with a byte-order mark (Excel opens Chinese text), `Content-Disposition: attachment`. */
+                format?: components["parameters"]["ReportFormat"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The records. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        records: components["schemas"]["ReportRecord"][];
+                    };
+                    "text/csv": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    staffReport: {
+        parameters: {
+            query: {
+                site: components["parameters"]["ReportSite"];
+                /**
+                 * @description RFC 3339 start of the period (default 30 days before `to`, not before 1970-01-01T00:00:00Z).
+                 *     Accepted from 1970-01-01T00:00:00Z to 9999-12-31T23:59:59Z; an earlier time (such as
+                 *     0001-01-01) is 400 `invalid_input` naming `from`, never replaced by the default.
+                 */
+                from?: components["parameters"]["ReportFrom"];
+                /**
+                 * @description RFC 3339 end of the period, exclusive (default now). Accepted from 1970-01-01T00:00:00Z to
+                 *     9999-12-31T23:59:59Z (else 400 `invalid_input` naming `to`); it must be after `from`.
+                 */
+                to?: components["parameters"]["ReportTo"];
+                /** @description `json` (default) or `csv`: UTF-8 with a byte-order mark (Excel opens Chinese text), `Content-Disposition: attachment`. */
+                format?: components["parameters"]["ReportFormat"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        site_id: string;
+                        /** Format: date-time */
+                        from: string;
+                        /** Format: date-time */
+                        to: string;
+                        staff: {
+                            user_id: string;
+                            name: string;
+                            assigned: number;
+                            completed: number;
+                            on_time: number;
+                            rated: number;
+                            avg_satisfaction: number | null;
+                        }[];
+                    };
+                    "text/csv": string;
                 };
             };
             400: components["responses"]["BadRequest"];
@@ -3217,6 +4499,41 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    mediaStamped: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["MediaID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stamped image (`Content-Disposition: inline; filename="<id>.stamped.jpg"`). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/jpeg": string;
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            /** @description `not_uploaded`: not stored yet. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     mediaUpload: {
         parameters: {
             query?: never;
@@ -3307,6 +4624,144 @@ export interface operations {
                 };
             };
             422: components["responses"]["MediaRefused"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    mediaMultipartState: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["MediaID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The upload and the parts stored so far. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MultipartUpload"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    mediaMultipartStart: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["MediaID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The upload and the parts stored so far. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MultipartUpload"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    mediaMultipartAbort: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["MediaID"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Aborted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    mediaMultipartParts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["MediaID"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    parts: {
+                        /** @description 1 to `part_count`. */
+                        number: number;
+                        /** @description Base64 MD5 of the part's bytes (24 characters). */
+                        md5: string;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description One URL per part asked for. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        parts: {
+                            number: number;
+                            /** @description The part's exact length in bytes. */
+                            size: number;
+                            /** @constant */
+                            method: "PUT";
+                            url: string;
+                            /** @description `Content-Length` and `Content-MD5`, to send as they are. */
+                            headers: {
+                                [key: string]: string;
+                            };
+                        }[];
+                        /** Format: date-time */
+                        expires_at: string;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            /** @description `conflict`: no resumable upload under way (start one), or the media is stored. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
         };
