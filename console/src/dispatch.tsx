@@ -81,7 +81,7 @@ function OrderCard({ o }: { o: Rec }) {
           {t("dispatch.resolve_by")} <Countdown at={o.resolve_by} />
         </div>
       )}
-      {o.overdue && <Badge kind="red">{t("flag.overdue")}</Badge>}
+      {o.overdue && active && <Badge kind="red">{t("flag.overdue")}</Badge>}
       {o.escalated && <Badge kind="orange">{t("flag.escalated", { n: 1 })}</Badge>}
       <OrderActions o={o} />
     </div>
