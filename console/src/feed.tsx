@@ -2,6 +2,11 @@ import { fmtTime, label, t } from "./i18n";
 import { siteName, useStore, type Rec } from "./state";
 import { Badge, Photo } from "./ui";
 
+/** parts joins the non-empty values with a middle dot. */
+function parts(...v: unknown[]): string {
+  return v.filter((x) => typeof x === "string" && x !== "").join(" · ");
+}
+
 /** FieldFeed lists inspections and patrol rounds as they arrive, newest first, with their photos. */
 export function FieldFeed() {
   const s = useStore();
@@ -18,8 +23,8 @@ export function FieldFeed() {
           kind === "inspection" ? (
             <li class="inspection" data-id={r.id}>
               <div>
-                <Badge kind={r.severity === "critical" || r.severity === "high" ? "red" : "grey"}>{label("severity", r.severity)}</Badge> <b>{t("feed.inspection")}</b> · {label("cat", r.category)} · {siteName(r.site_id)} · {r.location ?? ""}
-                <span class="muted"> · {r.created_by_name} · {fmtTime(r.created_at)}</span>
+                <Badge kind={r.severity === "critical" || r.severity === "high" ? "red" : "grey"}>{label("severity", r.severity)}</Badge> <b>{t("feed.inspection")}</b> · {parts(label("cat", r.category), siteName(r.site_id), r.location)}
+                <span class="muted"> · {parts(r.created_by_name, fmtTime(r.created_at))}</span>
               </div>
               <div>{r.description}</div>
               <div class="photos">
@@ -30,7 +35,7 @@ export function FieldFeed() {
             </li>
           ) : (
             <li class="round" data-id={r.id}>
-              <b>{t("feed.round")}</b> · {siteName(r.site_id)} · {r.created_by_name} · {r.ended_at ? t("feed.round_done") : t("feed.round_running")} · {t("feed.scans", { n: ((r.scans as unknown[]) ?? []).length })}
+              <b>{t("feed.round")}</b> · {parts(siteName(r.site_id), r.created_by_name, r.ended_at ? t("feed.round_done") : t("feed.round_running"), t("feed.scans", { n: ((r.scans as unknown[]) ?? []).length }))}{" "}
               {((r.missed as unknown[]) ?? []).length > 0 && <Badge kind="red">{t("feed.missed", { n: (r.missed as unknown[]).length })}</Badge>}
               <span class="muted"> · {fmtTime(r.started_at)}</span>
             </li>
