@@ -120,3 +120,48 @@ func TestDocsRenderEveryOperationInChromium(t *testing.T) {
 		}
 	}
 }
+
+// TestDocsTryItLogsIn logs in through the /docs page's try-it (the example
+// body is a demo login) and checks the returned token then authorizes the
+// try-it of GET /v1/me.
+func TestDocsTryItLogsIn(t *testing.T) {
+	ctx := mustChromium(t)
+	srv := newFullServer(t)
+	mustSeedUsers(t, srv)
+	base := "http://" + serveOnLoopback(t, srv)
+	login := `#operations-auth-login`
+	me := `#operations-auth-me`
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/docs"),
+		chromedp.WaitVisible(chromedp.CSS(login+` .opblock-summary-control`)),
+		chromedp.Click(chromedp.CSS(login+` .opblock-summary-control`)),
+		chromedp.WaitVisible(chromedp.CSS(login+` .try-out__btn`)),
+		chromedp.Click(chromedp.CSS(login+` .try-out__btn`)),
+		chromedp.WaitVisible(chromedp.CSS(login+` .execute`)),
+		chromedp.Click(chromedp.CSS(login+` .execute`)),
+		chromedp.WaitVisible(chromedp.CSS(login+` .live-responses-table tr.response .response-col_status`)),
+		chromedp.Click(chromedp.CSS(me+` .opblock-summary-control`)),
+		chromedp.WaitVisible(chromedp.CSS(me+` .try-out__btn`)),
+		chromedp.Click(chromedp.CSS(me+` .try-out__btn`)),
+		chromedp.WaitVisible(chromedp.CSS(me+` .execute`)),
+		chromedp.Click(chromedp.CSS(me+` .execute`)),
+		chromedp.WaitVisible(chromedp.CSS(me+` .live-responses-table tr.response .response-col_status`)),
+	)
+	if err != nil {
+		t.Fatalf("driving the try-it of /docs: %v", err)
+	}
+	loginStatus, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(login+` .live-responses-table tr.response .response-col_status`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	meAnswer, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(me+` .live-responses-table`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(loginStatus, "200") {
+		t.Fatalf("the try-it login answered %q, want 200", loginStatus)
+	}
+	if !strings.Contains(meAnswer, "200") || !strings.Contains(meAnswer, "cs.a1") {
+		t.Fatalf("GET /v1/me after the try-it login answered %.1000s, want 200 with cs.a1", meAnswer)
+	}
+}
