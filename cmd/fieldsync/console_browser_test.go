@@ -391,6 +391,11 @@ func TestConsoleWalkThroughInChromium(t *testing.T) {
 		action(page, "close", "result_summary", "电梯异响已修复，业主满意"),
 		until(`document.querySelector("[data-testid=pending]").dataset.pending === "1"`),
 		visible(page+`[data-stage=follow_up]`),
+		// Still reading while offline: the board from the browser's own copy.
+		click(`a[data-nav=dispatch]`),
+		visible(`.column[data-column=verified] `+card),
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`location.hash = "#/complaints/%s"`, complaint)),
+		visible(page+`[data-stage=follow_up]`),
 	)
 	b.do("online-close-applied",
 		offline(false),
