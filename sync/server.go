@@ -2,11 +2,13 @@ package sync
 
 import (
 	"context"
+	"errors"
 	"slices"
 
 	"fieldsync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
 // Apply runs server-side writes (jobs such as overdue marking) through the
@@ -47,6 +49,29 @@ func (e *Engine) Records(ctx context.Context, tenant, collection string, fn func
 		}
 	}
 	return storeError(cur.Err())
+}
+
+// Record returns the live record id of tenant's collection (one look-up by
+// key), or not_found.
+func (e *Engine) Record(ctx context.Context, tenant, collection, id string) (*Record, error) {
+	if e.colls[collection] == nil {
+		return nil, fieldsync.Errorf(fieldsync.ENotFound, "no such collection")
+	}
+	var r Record
+	err := e.recsFor(collection).FindOne(ctx, bson.M{"_id": recordKey(tenant, collection, id)}).Decode(&r)
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return nil, fieldsync.Errorf(fieldsync.ENotFound, "no such record")
+	case err != nil:
+		return nil, storeError(err)
+	}
+	if err := normalizeRecord(&r); err != nil {
+		return nil, err
+	}
+	if r.Deleted {
+		return nil, fieldsync.Errorf(fieldsync.ENotFound, "no such record")
+	}
+	return &r, nil
 }
 
 // Citing implements fieldsync.CitationFinder: the live records of tenant that

@@ -147,10 +147,10 @@ type stampLabels struct{ engine *fsync.Engine }
 var errFound = errors.New("found")
 
 // StampLabels implements media.Labeler: the site's name (one walk of the
-// tenant's sites, reference data of a few records). The citing record's
-// place is not looked up yet: the engine offers no read of one record by id,
-// and walking a collection of thousands per image is too dear.
-func (l stampLabels) StampLabels(ctx context.Context, tenant, site string, _ *fieldsync.RecordRef) (string, string, error) {
+// tenant's sites, reference data of a few records) and the citing record's
+// place — its location, else building and unit, and its checkpoint's name —
+// read by key.
+func (l stampLabels) StampLabels(ctx context.Context, tenant, site string, ref *fieldsync.RecordRef) (string, string, error) {
 	var name string
 	err := l.engine.Records(ctx, tenant, fieldsync.CollSites, func(r *fsync.Record) error {
 		if r.ID == site || r.SiteID == site {
@@ -162,7 +162,32 @@ func (l stampLabels) StampLabels(ctx context.Context, tenant, site string, _ *fi
 	if err != nil && !errors.Is(err, errFound) {
 		return "", "", err
 	}
-	return name, "", nil
+	if ref == nil {
+		return name, "", nil
+	}
+	rec, err := l.engine.Record(ctx, tenant, ref.Collection, ref.ID)
+	if fieldsync.ErrorCode(err) == fieldsync.ENotFound {
+		return name, "", nil
+	} else if err != nil {
+		return "", "", err
+	}
+	return name, recordPlace(ctx, l.engine, tenant, rec), nil
+}
+
+// recordPlace says where a record is: its location, else its building and
+// unit; and the name of its checkpoint when it names one.
+func recordPlace(ctx context.Context, e *fsync.Engine, tenant string, r *fsync.Record) string {
+	place := r.GetString("location")
+	if place == "" {
+		place = strings.TrimSpace(r.GetString("building") + " " + r.GetString("unit"))
+	}
+	if id := r.GetString("checkpoint_id"); id != "" {
+		if cp, err := e.Record(ctx, tenant, fieldsync.CollCheckpoints, id); err == nil && cp.SiteID == r.SiteID {
+			place = strings.TrimSpace(place + " · " + cp.GetString("name"))
+			place = strings.TrimPrefix(place, "· ")
+		}
+	}
+	return place
 }
 
 // openAuth loads the token keys (configured files, or the key directory,

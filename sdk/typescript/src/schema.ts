@@ -1264,19 +1264,19 @@ export interface components {
          */
         ActionName: "accept" | "assign" | "cancel" | "clarify" | "close" | "complete" | "create_work_order" | "end" | "escalate" | "hold" | "invalidate" | "raise_work_order" | "record_follow_up" | "reopen" | "resolve" | "resume" | "scan" | "start" | "start_resolving" | "verify";
         /** @description Per collection, the schema of an upsert's doc (record.<collection>). */
-        ChangeDocs: unknown & unknown & unknown & unknown & unknown & unknown & unknown;
+        ChangeDocs: unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown;
         /**
          * @description The synced collections.
          * @enum {string}
          */
-        Collection: "sites" | "checkpoints" | "patrol_routes" | "patrol_rounds" | "inspections" | "work_orders" | "complaints";
+        Collection: "sites" | "checkpoints" | "patrol_routes" | "patrol_rounds" | "inspections" | "work_orders" | "complaints" | "units" | "households";
         GPS: {
             accuracy?: number;
             lat: number;
             lng: number;
         };
         /** @description Per collection, the action names it accepts (actions.<collection>) and, per action, the schema of args (action.<collection>.<action>). Collections without actions accept no op: action. */
-        MutationActions: unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown;
+        MutationActions: unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown & unknown;
         /** @description Arguments of action clarify on complaints. Allowed when stage is one of received (else invalid_transition); moves it to clarifying; roles cs_agent, supervisor, manager, admin (else forbidden). */
         "action.complaints.clarify": {
             /** @enum {string} */
@@ -2059,7 +2059,7 @@ export interface components {
             op: "create" | "update" | "delete" | "action";
             /** @description The action's name (op `action`). */
             action?: string;
-            /** @description The mutation that made the change (for an action's write to another record */
+            /** @description The mutation that made the change (for an action's write to another record, that action's mutation); absent for server jobs. */
             mutation_id?: string;
             /** @description The user, or `server`. */
             user_id: string;
@@ -3894,6 +3894,239 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "collection": "work_orders",
+                     *       "id": "a537df21-f5e4-58a4-9f1f-4e3c46d43d42",
+                     *       "entries": [
+                     *         {
+                     *           "collection": "work_orders",
+                     *           "record_id": "a537df21-f5e4-58a4-9f1f-4e3c46d43d42",
+                     *           "site_id": "00000000-0000-7000-8000-00000000000a",
+                     *           "version": 2,
+                     *           "op": "update",
+                     *           "user_id": "server",
+                     *           "device_id": "server",
+                     *           "at": "2026-12-06T04:00:23.218Z",
+                     *           "changes": [
+                     *             {
+                     *               "field": "escalated",
+                     *               "old": false,
+                     *               "new": true
+                     *             },
+                     *             {
+                     *               "field": "escalated_at",
+                     *               "old": null,
+                     *               "new": "2026-12-06T04:00:23.191876292Z"
+                     *             },
+                     *             {
+                     *               "field": "escalated_to",
+                     *               "old": null,
+                     *               "new": "supervisor"
+                     *             },
+                     *             {
+                     *               "field": "escalated_to_id",
+                     *               "old": null,
+                     *               "new": "db073584-31c9-42e3-b766-114991a8c28c"
+                     *             },
+                     *             {
+                     *               "field": "escalated_to_name",
+                     *               "old": null,
+                     *               "new": "Supervisor A1"
+                     *             },
+                     *             {
+                     *               "field": "overdue",
+                     *               "old": false,
+                     *               "new": true
+                     *             },
+                     *             {
+                     *               "field": "resolve_breached",
+                     *               "old": false,
+                     *               "new": true
+                     *             },
+                     *             {
+                     *               "field": "respond_breached",
+                     *               "old": false,
+                     *               "new": true
+                     *             },
+                     *             {
+                     *               "field": "timeline",
+                     *               "old": null,
+                     *               "new": [
+                     *                 {
+                     *                   "action": "escalate",
+                     *                   "at": "2026-12-06T04:00:23.191876292Z",
+                     *                   "by": "server",
+                     *                   "note": "urgent order not accepted by its respond-by deadline; escalated to Supervisor A1",
+                     *                   "to": "open"
+                     *                 }
+                     *               ],
+                     *               "appended": true
+                     *             }
+                     *           ],
+                     *           "prev_hash": "fd480ece95e1d2d2aa997b5905811a8733c85e10e0efb81da426ec947603b434",
+                     *           "hash": "2fca1488bcb607ff685447fab0b141bc0650141c40b01fb7f1a929ff1fc6534c"
+                     *         },
+                     *         {
+                     *           "collection": "work_orders",
+                     *           "record_id": "a537df21-f5e4-58a4-9f1f-4e3c46d43d42",
+                     *           "site_id": "00000000-0000-7000-8000-00000000000a",
+                     *           "version": 1,
+                     *           "op": "create",
+                     *           "user_id": "server",
+                     *           "device_id": "server",
+                     *           "at": "2026-11-29T13:00:00Z",
+                     *           "changes": [
+                     *             {
+                     *               "field": "building",
+                     *               "old": null,
+                     *               "new": "2"
+                     *             },
+                     *             {
+                     *               "field": "category",
+                     *               "old": null,
+                     *               "new": "fire_safety"
+                     *             },
+                     *             {
+                     *               "field": "deadline_policy",
+                     *               "old": null,
+                     *               "new": [
+                     *                 {
+                     *                   "minutes": 4320,
+                     *                   "name": "work_order.low.resolve"
+                     *                 },
+                     *                 {
+                     *                   "minutes": 30,
+                     *                   "name": "work_order.low.respond"
+                     *                 },
+                     *                 {
+                     *                   "minutes": 1440,
+                     *                   "name": "work_order.normal.resolve"
+                     *                 },
+                     *                 {
+                     *                   "minutes": 15,
+                     *                   "name": "work_order.normal.respond"
+                     *                 },
+                     *                 {
+                     *                   "minutes": 120,
+                     *                   "name": "work_order.urgent.resolve"
+                     *                 },
+                     *                 {
+                     *                   "minutes": 5,
+                     *                   "name": "work_order.urgent.respond"
+                     *                 }
+                     *               ]
+                     *             },
+                     *             {
+                     *               "field": "department",
+                     *               "old": null,
+                     *               "new": "security"
+                     *             },
+                     *             {
+                     *               "field": "escalated",
+                     *               "old": null,
+                     *               "new": false
+                     *             },
+                     *             {
+                     *               "field": "inspection_id",
+                     *               "old": null,
+                     *               "new": "d2ee6258-d200-582c-a865-33a9bd340d29"
+                     *             },
+                     *             {
+                     *               "field": "overdue",
+                     *               "old": null,
+                     *               "new": false
+                     *             },
+                     *             {
+                     *               "field": "owner_name",
+                     *               "old": null,
+                     *               "new": "Owner 2-stair"
+                     *             },
+                     *             {
+                     *               "field": "owner_phone",
+                     *               "old": null,
+                     *               "new": "13900000000"
+                     *             },
+                     *             {
+                     *               "field": "priority",
+                     *               "old": null,
+                     *               "new": "urgent"
+                     *             },
+                     *             {
+                     *               "field": "recorded_at",
+                     *               "old": null,
+                     *               "new": "2026-11-29T13:00:00Z"
+                     *             },
+                     *             {
+                     *               "field": "resolve_breached",
+                     *               "old": null,
+                     *               "new": false
+                     *             },
+                     *             {
+                     *               "field": "resolve_by",
+                     *               "old": null,
+                     *               "new": "2026-11-29T15:00:00Z"
+                     *             },
+                     *             {
+                     *               "field": "respond_breached",
+                     *               "old": null,
+                     *               "new": false
+                     *             },
+                     *             {
+                     *               "field": "respond_by",
+                     *               "old": null,
+                     *               "new": "2026-11-29T13:05:00Z"
+                     *             },
+                     *             {
+                     *               "field": "site_id",
+                     *               "old": null,
+                     *               "new": "00000000-0000-7000-8000-00000000000a"
+                     *             },
+                     *             {
+                     *               "field": "sla_priority",
+                     *               "old": null,
+                     *               "new": "urgent"
+                     *             },
+                     *             {
+                     *               "field": "source",
+                     *               "old": null,
+                     *               "new": "inspection"
+                     *             },
+                     *             {
+                     *               "field": "status",
+                     *               "old": null,
+                     *               "new": "open"
+                     *             },
+                     *             {
+                     *               "field": "timeline",
+                     *               "old": null,
+                     *               "new": [
+                     *                 {
+                     *                   "action": "create",
+                     *                   "at": "2026-11-29T13:00:00Z",
+                     *                   "by": "99749d70-a70f-4faf-822d-28a13b617505",
+                     *                   "to": "open"
+                     *                 }
+                     *               ],
+                     *               "appended": true
+                     *             },
+                     *             {
+                     *               "field": "title",
+                     *               "old": null,
+                     *               "new": "Close and check fire door"
+                     *             },
+                     *             {
+                     *               "field": "unit",
+                     *               "old": null,
+                     *               "new": "2-stair"
+                     *             }
+                     *           ],
+                     *           "prev_hash": "",
+                     *           "hash": "fd480ece95e1d2d2aa997b5905811a8733c85e10e0efb81da426ec947603b434"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         collection: string;
                         id: string;
@@ -3925,6 +4158,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "site_id": "00000000-0000-7000-8000-00000000000a",
+                     *       "settings": {},
+                     *       "effective": {
+                     *         "work_orders": {
+                     *           "low": {
+                     *             "respond_minutes": 30,
+                     *             "resolve_minutes": 4320
+                     *           },
+                     *           "normal": {
+                     *             "respond_minutes": 15,
+                     *             "resolve_minutes": 1440
+                     *           },
+                     *           "urgent": {
+                     *             "respond_minutes": 5,
+                     *             "resolve_minutes": 120
+                     *           }
+                     *         },
+                     *         "complaint_stages_minutes": {
+                     *           "clarifying": 1440,
+                     *           "follow_up": 4320,
+                     *           "received": 120,
+                     *           "resolving": 4320
+                     *         },
+                     *         "escalation_minutes": 1440,
+                     *         "callback_minutes": 1440
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["DeadlineSettingsView"];
                 };
             };
@@ -3946,6 +4209,19 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "work_orders": {
+                 *         "urgent": {
+                 *           "respond_minutes": 10,
+                 *           "resolve_minutes": 180
+                 *         }
+                 *       },
+                 *       "complaint_stages_minutes": {
+                 *         "received": 60
+                 *       }
+                 *     }
+                 */
                 "application/json": components["schemas"]["DeadlineSettings"];
             };
         };
@@ -3956,6 +4232,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "site_id": "00000000-0000-7000-8000-00000000000a",
+                     *       "settings": {},
+                     *       "effective": {
+                     *         "work_orders": {
+                     *           "low": {
+                     *             "respond_minutes": 30,
+                     *             "resolve_minutes": 4320
+                     *           },
+                     *           "normal": {
+                     *             "respond_minutes": 15,
+                     *             "resolve_minutes": 1440
+                     *           },
+                     *           "urgent": {
+                     *             "respond_minutes": 5,
+                     *             "resolve_minutes": 120
+                     *           }
+                     *         },
+                     *         "complaint_stages_minutes": {
+                     *           "clarifying": 1440,
+                     *           "follow_up": 4320,
+                     *           "received": 120,
+                     *           "resolving": 4320
+                     *         },
+                     *         "escalation_minutes": 1440,
+                     *         "callback_minutes": 1440
+                     *       }
+                     *     }
+                     */
                     "application/json": components["schemas"]["DeadlineSettingsView"];
                 };
             };
@@ -3982,6 +4288,55 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "unit": {
+                     *         "id": "3f9a1c2e-0000-5000-8000-000000000001",
+                     *         "version": 2,
+                     *         "site_id": "00000000-0000-7000-8000-00000000000a",
+                     *         "building": "3",
+                     *         "unit_number": "1202",
+                     *         "floor": 12,
+                     *         "area_m2": 89.5,
+                     *         "status": "occupied",
+                     *         "created_at": "2026-12-01T09:30:00Z",
+                     *         "created_by": "admin-id",
+                     *         "updated_at": "2026-12-01T09:30:00Z",
+                     *         "updated_by": "admin-id"
+                     *       },
+                     *       "households": [
+                     *         {
+                     *           "id": "c11f4a94-5f22-55ea-bffc-ce04f7306a74",
+                     *           "version": 1,
+                     *           "site_id": "00000000-0000-7000-8000-00000000000a",
+                     *           "unit_id": "3f9a1c2e-0000-5000-8000-000000000001",
+                     *           "owner_name": "王芳",
+                     *           "owner_phone": "13800001111",
+                     *           "resident_name": "李强",
+                     *           "move_in_date": "2021-05-01",
+                     *           "created_at": "2026-12-01T09:30:00Z",
+                     *           "created_by": "admin-id",
+                     *           "updated_at": "2026-12-01T09:30:00Z",
+                     *           "updated_by": "admin-id"
+                     *         }
+                     *       ],
+                     *       "items": [
+                     *         {
+                     *           "collection": "complaints",
+                     *           "id": "d048d83c-3700-5ce0-b4cf-ca14bf1222ad",
+                     *           "created_at": "2026-11-29T14:00:00Z",
+                     *           "doc": {
+                     *             "id": "d048d83c-3700-5ce0-b4cf-ca14bf1222ad",
+                     *             "version": 3,
+                     *             "site_id": "00000000-0000-7000-8000-00000000000a",
+                     *             "channel": "phone",
+                     *             "content": "楼上漏水",
+                     *             "stage": "resolving"
+                     *           }
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         unit: components["schemas"]["record.units"];
                         households: components["schemas"]["record.households"][];
@@ -4023,6 +4378,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "rows": 120,
+                     *       "units_created": 100,
+                     *       "units_updated": 20,
+                     *       "households_created": 95,
+                     *       "households_updated": 5
+                     *     }
+                     */
                     "application/json": {
                         rows: number;
                         units_created: number;
@@ -4072,6 +4436,83 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "kind": "complaints",
+                     *       "site_id": "00000000-0000-7000-8000-00000000000a",
+                     *       "from": "2026-11-06T04:00:45.998191178Z",
+                     *       "to": "2026-12-06T04:00:45.998191178Z",
+                     *       "period": "day",
+                     *       "tz": "UTC",
+                     *       "periods": [
+                     *         {
+                     *           "start": "2026-11-06T04:00:45.998191178Z",
+                     *           "end": "2026-11-07T00:00:00Z",
+                     *           "previous_total": 0,
+                     *           "change_percent": null,
+                     *           "total": 0,
+                     *           "by_category": {},
+                     *           "overdue": 0,
+                     *           "resolved": 0,
+                     *           "on_time": 0,
+                     *           "rated": 0,
+                     *           "avg_satisfaction": null
+                     *         },
+                     *         {
+                     *           "start": "2026-11-07T00:00:00Z",
+                     *           "end": "2026-11-08T00:00:00Z",
+                     *           "previous_total": 0,
+                     *           "change_percent": null,
+                     *           "total": 0,
+                     *           "by_category": {},
+                     *           "overdue": 0,
+                     *           "resolved": 0,
+                     *           "on_time": 0,
+                     *           "rated": 0,
+                     *           "avg_satisfaction": null
+                     *         },
+                     *         {
+                     *           "start": "2026-11-08T00:00:00Z",
+                     *           "end": "2026-11-09T00:00:00Z",
+                     *           "previous_total": 0,
+                     *           "change_percent": null,
+                     *           "total": 0,
+                     *           "by_category": {},
+                     *           "overdue": 0,
+                     *           "resolved": 0,
+                     *           "on_time": 0,
+                     *           "rated": 0,
+                     *           "avg_satisfaction": null
+                     *         }
+                     *       ],
+                     *       "total": {
+                     *         "total": 6,
+                     *         "by_category": {
+                     *           "facilities": 1,
+                     *           "fees": 1,
+                     *           "noise": 1,
+                     *           "parking": 1,
+                     *           "sanitation": 1,
+                     *           "service": 1
+                     *         },
+                     *         "overdue": 0,
+                     *         "resolved": 2,
+                     *         "on_time": 0,
+                     *         "rated": 1,
+                     *         "avg_satisfaction": 4
+                     *       },
+                     *       "previous": {
+                     *         "total": 0,
+                     *         "by_category": {},
+                     *         "overdue": 0,
+                     *         "resolved": 0,
+                     *         "on_time": 0,
+                     *         "rated": 0,
+                     *         "avg_satisfaction": null
+                     *       },
+                     *       "change_percent": null
+                     *     }
+                     */
                     "application/json": components["schemas"]["PeriodReport"];
                     "text/csv": string;
                 };
@@ -4111,6 +4552,42 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "kind": "complaints",
+                     *       "from": "2026-11-06T04:00:46.000608808Z",
+                     *       "to": "2026-12-06T04:00:46.000608808Z",
+                     *       "sites": [
+                     *         {
+                     *           "site_id": "00000000-0000-7000-8000-00000000000a",
+                     *           "total": 6,
+                     *           "by_category": {
+                     *             "facilities": 1,
+                     *             "fees": 1,
+                     *             "noise": 1,
+                     *             "parking": 1,
+                     *             "sanitation": 1,
+                     *             "service": 1
+                     *           },
+                     *           "overdue": 0,
+                     *           "resolved": 2,
+                     *           "on_time": 0,
+                     *           "rated": 1,
+                     *           "avg_satisfaction": 4
+                     *         },
+                     *         {
+                     *           "site_id": "00000000-0000-7000-8000-00000000000b",
+                     *           "total": 0,
+                     *           "by_category": {},
+                     *           "overdue": 0,
+                     *           "resolved": 0,
+                     *           "on_time": 0,
+                     *           "rated": 0,
+                     *           "avg_satisfaction": null
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["SitesReport"];
                     "text/csv": string;
                 };
@@ -4151,6 +4628,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "records": [
+                     *         {
+                     *           "id": "d048d83c-3700-5ce0-b4cf-ca14bf1222ad",
+                     *           "created_at": "2026-11-29T14:00:00Z",
+                     *           "category": "noise",
+                     *           "state": "received",
+                     *           "overdue": false,
+                     *           "escalated": true,
+                     *           "escalation_level": 1
+                     *         },
+                     *         {
+                     *           "id": "5fe23419-771f-583c-8303-a08da981c8ab",
+                     *           "created_at": "2026-11-30T16:00:00Z",
+                     *           "category": "parking",
+                     *           "state": "clarifying",
+                     *           "overdue": false,
+                     *           "escalated": true,
+                     *           "escalation_level": 1
+                     *         },
+                     *         {
+                     *           "id": "12ed8e13-f188-5e94-a7ac-8448ccc65cf9",
+                     *           "created_at": "2026-12-01T18:00:00Z",
+                     *           "category": "facilities",
+                     *           "state": "resolving",
+                     *           "overdue": false,
+                     *           "escalated": true,
+                     *           "escalation_level": 2
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         records: components["schemas"]["ReportRecord"][];
                     };
@@ -4196,6 +4706,81 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "kind": "work_orders",
+                     *       "site_id": "00000000-0000-7000-8000-00000000000a",
+                     *       "from": "2026-11-06T04:00:46.00433996Z",
+                     *       "to": "2026-12-06T04:00:46.00433996Z",
+                     *       "period": "day",
+                     *       "tz": "UTC",
+                     *       "periods": [
+                     *         {
+                     *           "start": "2026-11-06T04:00:46.00433996Z",
+                     *           "end": "2026-11-07T00:00:00Z",
+                     *           "previous_total": 0,
+                     *           "change_percent": null,
+                     *           "total": 0,
+                     *           "by_category": {},
+                     *           "overdue": 0,
+                     *           "resolved": 0,
+                     *           "on_time": 0,
+                     *           "rated": 0,
+                     *           "avg_satisfaction": null
+                     *         },
+                     *         {
+                     *           "start": "2026-11-07T00:00:00Z",
+                     *           "end": "2026-11-08T00:00:00Z",
+                     *           "previous_total": 0,
+                     *           "change_percent": null,
+                     *           "total": 0,
+                     *           "by_category": {},
+                     *           "overdue": 0,
+                     *           "resolved": 0,
+                     *           "on_time": 0,
+                     *           "rated": 0,
+                     *           "avg_satisfaction": null
+                     *         },
+                     *         {
+                     *           "start": "2026-11-08T00:00:00Z",
+                     *           "end": "2026-11-09T00:00:00Z",
+                     *           "previous_total": 0,
+                     *           "change_percent": null,
+                     *           "total": 0,
+                     *           "by_category": {},
+                     *           "overdue": 0,
+                     *           "resolved": 0,
+                     *           "on_time": 0,
+                     *           "rated": 0,
+                     *           "avg_satisfaction": null
+                     *         }
+                     *       ],
+                     *       "total": {
+                     *         "total": 8,
+                     *         "by_category": {
+                     *           "facilities": 5,
+                     *           "fire_safety": 1,
+                     *           "greening": 1,
+                     *           "sanitation": 1
+                     *         },
+                     *         "overdue": 7,
+                     *         "resolved": 2,
+                     *         "on_time": 1,
+                     *         "rated": 1,
+                     *         "avg_satisfaction": 5
+                     *       },
+                     *       "previous": {
+                     *         "total": 0,
+                     *         "by_category": {},
+                     *         "overdue": 0,
+                     *         "resolved": 0,
+                     *         "on_time": 0,
+                     *         "rated": 0,
+                     *         "avg_satisfaction": null
+                     *       },
+                     *       "change_percent": null
+                     *     }
+                     */
                     "application/json": components["schemas"]["PeriodReport"];
                     "text/csv": string;
                 };
@@ -4235,6 +4820,40 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "kind": "work_orders",
+                     *       "from": "2026-11-06T04:00:46.006610693Z",
+                     *       "to": "2026-12-06T04:00:46.006610693Z",
+                     *       "sites": [
+                     *         {
+                     *           "site_id": "00000000-0000-7000-8000-00000000000a",
+                     *           "total": 8,
+                     *           "by_category": {
+                     *             "facilities": 5,
+                     *             "fire_safety": 1,
+                     *             "greening": 1,
+                     *             "sanitation": 1
+                     *           },
+                     *           "overdue": 7,
+                     *           "resolved": 2,
+                     *           "on_time": 1,
+                     *           "rated": 1,
+                     *           "avg_satisfaction": 5
+                     *         },
+                     *         {
+                     *           "site_id": "00000000-0000-7000-8000-00000000000b",
+                     *           "total": 0,
+                     *           "by_category": {},
+                     *           "overdue": 0,
+                     *           "resolved": 0,
+                     *           "on_time": 0,
+                     *           "rated": 0,
+                     *           "avg_satisfaction": null
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["SitesReport"];
                     "text/csv": string;
                 };
@@ -4275,6 +4894,45 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "records": [
+                     *         {
+                     *           "id": "a537df21-f5e4-58a4-9f1f-4e3c46d43d42",
+                     *           "created_at": "2026-11-29T13:00:00Z",
+                     *           "title": "Close and check fire door",
+                     *           "category": "fire_safety",
+                     *           "state": "open",
+                     *           "priority": "urgent",
+                     *           "overdue": true,
+                     *           "escalated": true,
+                     *           "resolve_by": "2026-11-29T15:00:00Z"
+                     *         },
+                     *         {
+                     *           "id": "b3600153-2b3d-5cc1-b6b4-64741fed798d",
+                     *           "created_at": "2026-11-30T09:00:00Z",
+                     *           "title": "Repair lobby door closer",
+                     *           "category": "facilities",
+                     *           "state": "assigned",
+                     *           "priority": "normal",
+                     *           "overdue": true,
+                     *           "escalated": false,
+                     *           "resolve_by": "2026-12-01T09:00:00Z"
+                     *         },
+                     *         {
+                     *           "id": "8da22613-cf4c-562e-878b-dcf4bd2f7ca9",
+                     *           "created_at": "2026-12-01T05:00:00Z",
+                     *           "title": "Replace dead shrubs",
+                     *           "category": "greening",
+                     *           "state": "accepted",
+                     *           "priority": "low",
+                     *           "overdue": true,
+                     *           "escalated": false,
+                     *           "resolve_by": "2026-12-04T05:00:00Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         records: components["schemas"]["ReportRecord"][];
                     };
@@ -4317,6 +4975,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "site_id": "00000000-0000-7000-8000-00000000000a",
+                     *       "from": "2026-11-06T04:00:46.011335831Z",
+                     *       "to": "2026-12-06T04:00:46.011335831Z",
+                     *       "staff": [
+                     *         {
+                     *           "user_id": "860cebef-fa52-48cf-b2a5-9279e944da6a",
+                     *           "name": "",
+                     *           "assigned": 5,
+                     *           "completed": 1,
+                     *           "on_time": 0,
+                     *           "rated": 0,
+                     *           "avg_satisfaction": null
+                     *         },
+                     *         {
+                     *           "user_id": "efd66e6a-8fd6-406e-9528-0c99216aef0d",
+                     *           "name": "",
+                     *           "assigned": 2,
+                     *           "completed": 1,
+                     *           "on_time": 1,
+                     *           "rated": 1,
+                     *           "avg_satisfaction": 5
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         site_id: string;
                         /** Format: date-time */
@@ -4645,6 +5330,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a5b0-0000-7000-8000-0000000000cc",
+                     *       "status": "pending",
+                     *       "upload_id": "5b6f7287-b248-40b5-895e-6c2b79061aa1",
+                     *       "part_size": 5242880,
+                     *       "part_count": 3,
+                     *       "parts": []
+                     *     }
+                     */
                     "application/json": components["schemas"]["MultipartUpload"];
                 };
             };
@@ -4671,6 +5366,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "0193a5b0-0000-7000-8000-0000000000cc",
+                     *       "status": "pending",
+                     *       "upload_id": "5b6f7287-b248-40b5-895e-6c2b79061aa1",
+                     *       "part_size": 5242880,
+                     *       "part_count": 3,
+                     *       "parts": []
+                     *     }
+                     */
                     "application/json": components["schemas"]["MultipartUpload"];
                 };
             };
@@ -4715,6 +5420,16 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "parts": [
+                 *         {
+                 *           "number": 1,
+                 *           "md5": "1B2M2Y8AsgTpgAmY7PhCfg=="
+                 *         }
+                 *       ]
+                 *     }
+                 */
                 "application/json": {
                     parts: {
                         /** @description 1 to `part_count`. */
@@ -4732,6 +5447,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "parts": [
+                     *         {
+                     *           "number": 1,
+                     *           "size": 5242880,
+                     *           "method": "PUT",
+                     *           "url": "http://127.0.0.1:38547/fieldsync/incoming/demo/00000000-0000-7000-8000-00000000000a/2026/12/0193a5b0-0000-7000-8000-0000000000cc.mp-2500554b63bcacb1?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=fs98f8bf1097a80f8cea%2F20261206%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261206T040046Z&X-Amz-Expires=900&X-Amz-SignedHeaders=content-length%3Bcontent-md5%3Bhost&partNumber=1&uploadId=5b6f7287-b248-40b5-895e-6c2b79061aa1&X-Amz-Signature=c473afd2d84cccc9e48314f1739b1a72328b7f2c0eaafaa76fd5a3f193d3d6e3",
+                     *           "headers": {
+                     *             "Content-Length": "5242880",
+                     *             "Content-MD5": "1B2M2Y8AsgTpgAmY7PhCfg=="
+                     *           }
+                     *         }
+                     *       ],
+                     *       "expires_at": "2026-12-06T04:15:46.040245561Z"
+                     *     }
+                     */
                     "application/json": {
                         parts: {
                             number: number;
