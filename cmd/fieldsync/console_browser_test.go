@@ -115,6 +115,9 @@ func serveIn(t *testing.T, env func(string) string) (string, *syncBuffer) {
 		case <-time.After(30 * time.Second):
 			t.Error("serve did not stop after cancel")
 		}
+		// The embedded S3 gateway moved the process into the data dir, which
+		// is removed next: later tests (devtest's stores) need a working directory.
+		chdirPkg(t)
 	})
 	deadline := time.Now().Add(60 * time.Second)
 	for {

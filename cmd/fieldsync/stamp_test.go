@@ -15,6 +15,9 @@ import (
 // where the citing record is — its location, else building and unit, and
 // its checkpoint.
 func TestStampLabelsNameTheSiteAndThePlace(t *testing.T) {
+	// The in-process servers of earlier tests left the binary in a removed
+	// directory (the embedded S3 gateway chdirs); devtest needs a real one.
+	chdirPkg(t)
 	t.Parallel()
 	ctx := context.Background()
 	store := devtest.MustOpenStore(t)
