@@ -330,7 +330,11 @@ func (l *lockedBuffer) String() string {
 // read in flight cannot re-cache the revoked session.
 func TestConcurrentRequestsDuringRevoke(t *testing.T) {
 	t.Parallel()
-	srv := newFullServerWith(t, func(c *fullConfig) { c.API.DeviceLimit = api.RateLimit{Rate: -1} })
+	// Four tight loops from one address: neither limit may answer 429 for the 401s checked.
+	srv := newFullServerWith(t, func(c *fullConfig) {
+		c.API.DeviceLimit = api.RateLimit{Rate: -1}
+		c.API.AddressLimit = api.RateLimit{Rate: -1}
+	})
 	g := mustLoginSession(t, srv, "guard.a1", "")
 	admin, _ := mustLogin(t, srv, "admin")
 	stop := make(chan struct{})
