@@ -15,10 +15,10 @@ import (
 // where the citing record is — its location, else building and unit, and
 // its checkpoint.
 func TestStampLabelsNameTheSiteAndThePlace(t *testing.T) {
-	// The in-process servers of earlier tests left the binary in a removed
-	// directory (the embedded S3 gateway chdirs); devtest needs a real one.
+	// Not parallel: it may be the first to start the embedded stores, which
+	// needs a working directory that still exists (an earlier test's
+	// in-process gateway leaves this binary in a removed one).
 	chdirPkg(t)
-	t.Parallel()
 	ctx := context.Background()
 	store := devtest.MustOpenStore(t)
 	e, err := fsync.Open(ctx, store.DB, fsync.Options{Collections: fsync.FieldCollections(fsync.FieldOptions{})})
