@@ -197,7 +197,7 @@ function App() {
       </header>
       {s.notice && (
         <div class={"notice " + s.notice.kind} data-testid="notice">
-          {s.notice.text}
+          {t(s.notice.key, s.notice.args)}
         </div>
       )}
       <main>{page}</main>

@@ -18,7 +18,9 @@ export interface StaffMember {
 
 export interface Notice {
   kind: "info" | "error";
-  text: string;
+  /** key and args are translated when shown, so a language switch applies to it too. */
+  key: string;
+  args?: Record<string, string | number>;
 }
 
 interface State {
@@ -67,9 +69,9 @@ export function useStore(): State {
   return state;
 }
 
-/** notify shows a short message in the status bar. */
-export function notify(kind: Notice["kind"], text: string): void {
-  state.notice = { kind, text };
+/** notify shows a short message (an i18n key and its arguments) in the status bar. */
+export function notify(kind: Notice["kind"], key: string, args?: Record<string, string | number>): void {
+  state.notice = { kind, key, args };
   changed();
   const n = state.notice;
   setTimeout(() => {
@@ -109,8 +111,8 @@ export async function start(): Promise<void> {
     retry: { attempts: 3, baseDelayMs: 300, maxDelayMs: 3000 },
   });
   client.on("change", () => void reload());
-  client.on("rejected", (r) => notify("error", t("rejected", { detail: r.detail || r.code })));
-  client.on("conflict", () => notify("error", t("conflict")));
+  client.on("rejected", (r) => notify("error", "rejected", { detail: r.detail || r.code }));
+  client.on("conflict", () => notify("error", "conflict"));
   client.on("loggedOut", () => {
     stopLive?.();
     stopLive = undefined;
@@ -228,7 +230,7 @@ export async function reload(): Promise<void> {
 export async function act(collection: "complaints" | "work_orders", id: string, action: string, args: Record<string, unknown> = {}): Promise<void> {
   await client.action(collection, id, action as never, args as never);
   await reload();
-  notify("info", t("queued"));
+  notify("info", "queued");
   void syncNow();
 }
 
@@ -236,7 +238,7 @@ export async function act(collection: "complaints" | "work_orders", id: string, 
 export async function update(collection: "complaints" | "work_orders", id: string, fields: Record<string, unknown>): Promise<void> {
   await client.update(collection, id, fields as never);
   await reload();
-  notify("info", t("queued"));
+  notify("info", "queued");
   void syncNow();
 }
 
