@@ -394,6 +394,8 @@ func TestConsoleWalkThroughInChromium(t *testing.T) {
 		action(page, "close", "result_summary", "电梯异响已修复，业主满意"),
 		until(`document.querySelector("[data-testid=pending]").dataset.pending === "1"`),
 		visible(page+`[data-stage=follow_up]`),
+		// No second close can be queued while the first waits.
+		visible(page+` [data-testid=awaiting-sync]`),
 		// Still reading while offline: the board from the browser's own copy.
 		click(`a[data-nav=dispatch]`),
 		visible(`.column[data-column=verified] `+card),

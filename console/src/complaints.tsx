@@ -191,6 +191,7 @@ function localInput(d: Date): string {
 /** ComplaintActions offers the actions of the complaint process its stage and the user's role allow. */
 function ComplaintActions({ c }: { c: Rec }) {
   const s = state;
+  if (s.pendingIds.has(c.id)) return <p class="muted" data-testid="awaiting-sync">{t("awaiting_sync")}</p>;
   const id = c.id;
   const a = (action: string) => (v: Record<string, unknown>) => act("complaints", id, action, v);
   const techs = s.staff.filter((m) => m.role === "technician" && m.site_ids.includes(c.site_id));

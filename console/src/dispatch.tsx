@@ -21,6 +21,7 @@ export function assigneeName(o: Rec): string {
 function OrderActions({ o }: { o: Rec }) {
   const a = (action: string) => (v: Record<string, unknown>) => act("work_orders", o.id, action, v);
   const st = o.status as string;
+  if (state.pendingIds.has(o.id)) return <p class="muted">{t("awaiting_sync")}</p>;
   const out = [];
   if (ACTIVE.includes(st)) {
     const techs = technicians(o);

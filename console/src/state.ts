@@ -29,6 +29,8 @@ interface State {
   online: boolean;
   syncing: boolean;
   pending: number;
+  /** pendingIds are the records with a queued change: their actions wait for its outcome. */
+  pendingIds: Set<string>;
   complaints: Rec[];
   orders: Rec[];
   inspections: Rec[];
@@ -43,6 +45,7 @@ export const state: State = {
   online: navigator.onLine,
   syncing: false,
   pending: 0,
+  pendingIds: new Set(),
   complaints: [],
   orders: [],
   inspections: [],
@@ -218,6 +221,7 @@ export async function reload(): Promise<void> {
       state.rounds = rounds as Rec[];
       state.sites = sites as Rec[];
       state.pending = pending.length;
+      state.pendingIds = new Set(pending.map((m) => m.id));
       changed();
     } while (reloadAgain);
   })().finally(() => {
