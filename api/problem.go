@@ -136,6 +136,9 @@ func titleOf(status int) string {
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	rid := requestID(c)
 	p, fe := newProblem(err, rid)
+	if prefersChinese(c.Get(fiber.HeaderAcceptLanguage)) {
+		p.localize()
+	}
 	if p.Status >= 500 {
 		s.log.ErrorContext(c.UserContext(), "request failed", "request_id", rid, "code", fe.Code, "err", fe)
 	} else {

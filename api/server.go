@@ -86,6 +86,9 @@ type Options struct {
 	Settings fieldsync.SettingsService
 	// Units serves /v1/units (a unit's history) and the units import.
 	Units fieldsync.UnitService
+	// FirstRun, when set, serves POST /v1/setup: the first admin of a server
+	// with no user yet (404 otherwise).
+	FirstRun FirstRun
 	// Now is the clock (tests inject one); nil means time.Now.
 	Now func() time.Time
 	// EventHeartbeat is how often an idle event stream gets a heartbeat, and
@@ -132,9 +135,11 @@ func New(opts Options) *Server {
 	s.app.Use(s.recoverMiddleware, s.requestIDMiddleware, s.accessLogMiddleware)
 	s.registerHealthRoutes(s.app)
 	s.registerDocsRoutes(s.app)
+	s.registerConsoleRoutes(s.app)
 	s.registerMetricsRoutes(s.app)
 	v1 := s.app.Group("/v1", s.addressLimit)
 	s.registerAuthRoutes(v1)
+	s.registerSetupRoutes(v1)
 	authed := v1.Group("", s.authenticate, s.deviceLimit)
 	s.registerAdminRoutes(authed)
 	s.registerSyncRoutes(authed)

@@ -52,6 +52,9 @@ func (s *Server) handleSyncPush(c *fiber.Ctx) error {
 		return err
 	}
 	results := mergeResults(early, res.Results, n)
+	if prefersChinese(c.Get(fiber.HeaderAcceptLanguage)) {
+		localizeResults(results)
+	}
 	statuses := make([]string, len(results))
 	for i, r := range results {
 		statuses[i] = r.Status

@@ -64,3 +64,13 @@ func (s *Store) ReplaceUser(ctx context.Context, u *fieldsync.User) error {
 	}
 	return nil
 }
+
+// HasUsers reports whether any tenant has a user (a server with none offers
+// the first-run setup).
+func (s *Store) HasUsers(ctx context.Context) (bool, error) {
+	err := s.DB.Collection(collUsers).FindOne(ctx, bson.M{}, options.FindOne().SetProjection(bson.M{"_id": 1})).Err()
+	if err = mapError(err); fieldsync.ErrorCode(err) == fieldsync.ENotFound {
+		return false, nil
+	}
+	return err == nil, err
+}

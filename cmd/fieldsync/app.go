@@ -37,6 +37,8 @@ type App struct {
 	media      *media.Service
 	// stopKeys ends the key-directory reload loop.
 	stopKeys context.CancelFunc
+	// firstRun is the one-time setup of a data dir with no user (nil once there is one).
+	firstRun api.FirstRun
 }
 
 // OpenApp starts the embedded stores where nothing external is configured,
@@ -265,6 +267,7 @@ func (a *App) Server() *api.Server {
 		Settings:     &mongodb.Settings{Store: a.store},
 		PendingMedia: a.mediaStore.CountPending,
 		Media:        a.media,
+		FirstRun:     a.firstRun,
 		AddressLimit: a.cfg.RateAddress,
 		DeviceLimit:  a.cfg.RateDevice,
 	})
@@ -316,6 +319,14 @@ func runServe(ctx context.Context, cfg Config, stderr io.Writer) error {
 	}
 	if err := app.startJobs(ctx); err != nil {
 		return err
+	}
+	setup, token, err := openFirstRun(ctx, app)
+	if err != nil {
+		return err
+	}
+	if setup != nil {
+		app.firstRun = setup
+		log.Warn("first-run setup: no user yet; open this URL on this machine within an hour to create the first admin", "url", setupURL(ln.Addr(), token), "expires_at", setup.expires.UTC().Format(time.RFC3339))
 	}
 	srv := app.Server()
 	log.Info("fieldsync serving", "addr", ln.Addr().String(), "version", version, "pid", os.Getpid(), "instance", cfg.instance)

@@ -323,6 +323,15 @@ export class FieldsyncClient {
     return (await (await this.send("GET", path)).json()) as T;
   }
 
+  /**
+   * request sends an authenticated request to an endpoint outside sync (the
+   * staff directory, reports, media), with the same token refresh and
+   * retries as sync; a non-2xx answer rejects with a FieldsyncError.
+   */
+  async request(method: string, path: string, body?: unknown): Promise<Response> {
+    return this.send(method, path, { body, retryOn429: method === "GET" });
+  }
+
   /** syncConfig returns the server's limits (cached after the first call). */
   async syncConfig(): Promise<SyncConfig> {
     this.config ??= await this.getJSON<SyncConfig>("/v1/sync/config");

@@ -120,6 +120,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/console": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The customer-service desk console (a web app embedded in the binary, no external assets).
+         * @description For cs_agent, supervisor, manager and admin: the complaints queue and each complaint's
+         *     process, the dispatch board, the field feed and the reports, live over the event stream,
+         *     working offline on the TypeScript client's IndexedDB store; zh-CN by default, English on
+         *     request. Built from `console/src` on `@fieldsync/client` (README, "The console").
+         */
+        get: operations["console"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/console/assets/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A script or style sheet of the /console app. */
+        get: operations["consoleAsset"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/.well-known/jwks.json": {
         parameters: {
             query?: never;
@@ -221,6 +261,32 @@ export interface paths {
          * @description The access token and the refresh token of this session stop working at once.
          */
         post: operations["logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/setup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * First-run setup — create the first tenant and its admin (loopback only, one-time token).
+         * @description A server whose data has no user logs, once at start, one line with a setup URL
+         *     (`http://127.0.0.1:PORT/console#/setup?token=…`, valid for an hour, a restart logs a new one);
+         *     the console's setup page posts here. Answered only to callers on the server's own machine
+         *     (loopback; others 403). The token is spent by the admin it creates; a wrong, spent or
+         *     expired token is 403, a server that already has a user 409 (and 404 once the setup is
+         *     closed). The tenant becomes the default of logins that name none, unless
+         *     `FIELDSYNC_DEFAULT_TENANT` is set. `fieldsync user add` does the same from the command line.
+         */
+        post: operations["setup"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2539,6 +2605,53 @@ export interface operations {
             404: components["responses"]["NotFound"];
         };
     };
+    console: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description HTML. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example <!doctype html><html lang="zh-CN">…</html> */
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    consoleAsset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @example app.js */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The asset. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /** @example (()=>{…})(); */
+                    "text/javascript": string;
+                    "text/css": string;
+                };
+            };
+            404: components["responses"]["NotFound"];
+        };
+    };
     jwks: {
         parameters: {
             query?: never;
@@ -2743,6 +2856,70 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
+        };
+    };
+    setup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "token": "5f0c…",
+                 *       "tenant": "acme",
+                 *       "username": "admin",
+                 *       "password": "a-long-passphrase",
+                 *       "name": "物业管理员"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description The one-time token of the logged setup URL. */
+                    token: string;
+                    tenant: string;
+                    username: string;
+                    password: string;
+                    name: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The admin, created. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "0056b45f-4055-4898-9a95-04200dae9ad6",
+                     *       "tenant": "acme",
+                     *       "username": "admin",
+                     *       "name": "物业管理员",
+                     *       "role": "admin",
+                     *       "site_ids": [],
+                     *       "active": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description The server has a user already (code `conflict`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["RateLimited"];
         };
     };
     me: {
