@@ -1,4 +1,5 @@
-import { backoffDelay, errorFrom, FieldsyncError, networkError, sleep, type RetryOptions } from "./http.js";
+import { backoffDelay, errorFrom, FieldsyncError, networkError, parseRetryAfter, sleep, type RetryOptions } from "./http.js";
+import { md5Base64 } from "./md5.js";
 import type { Storage } from "./storage.js";
 import type {
   ActionArgs,
@@ -6,6 +7,9 @@ import type {
   Change,
   Collection,
   Media,
+  MediaCreate,
+  MediaKind,
+  MultipartUpload,
   Mutation,
   MutationResult,
   PullPage,
@@ -38,6 +42,15 @@ export interface ClientOptions {
   pullLimit?: number;
   /** random defaults to Math.random (the jitter of backoff). */
   random?: () => number;
+  /**
+   * resumableAboveBytes: media larger than this go through the resumable
+   * (multipart) upload, which survives dropped connections and app restarts
+   * sending only the parts the object store lacks (default 5 MiB, one part;
+   * 0 sends everything that way, Infinity nothing).
+   */
+  resumableAboveBytes?: number;
+  /** partConcurrency is how many parts of a resumable upload are sent at once (default 3). */
+  partConcurrency?: number;
 }
 
 /** ConflictEvent: an update was merged, but fields someone else changed since base_version kept the server's value. */
@@ -103,6 +116,20 @@ export interface UploadPhotoOptions {
   record?: { collection: Collection; id: string };
 }
 
+/** UploadMediaOptions describe any evidence to upload (photo, signature, video, voice note, PDF). */
+export interface UploadMediaOptions {
+  /** bytes of the file. */
+  bytes: Uint8Array;
+  /** contentType is one the server accepts for the kind (see POST /v1/media). */
+  contentType: MediaCreate["content_type"];
+  /** kind defaults to what the server reads from contentType (a PNG is a photo unless declared signature). */
+  kind?: MediaKind;
+  /** id defaults to a new UUIDv7. */
+  id?: string;
+  /** record the media is evidence of. */
+  record?: { collection: Collection; id: string };
+}
+
 interface Session {
   access: string;
   accessExpiresAt: number;
@@ -119,9 +146,28 @@ interface UploadJob {
   id: string;
   bytes: Uint8Array;
   contentType: string;
+  kind?: MediaKind;
   sha256: string;
   record?: { collection: Collection; id: string };
+  /**
+   * resumable: the upload goes (went) through the multipart path. Its
+   * progress is not kept here: after a restart the server's part list says
+   * which parts the object store holds.
+   */
+  resumable?: boolean;
 }
+
+/** PartURL is where to PUT one part of a resumable upload. */
+interface PartURL {
+  number: number;
+  size: number;
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+}
+
+/** maxPartURLs is the most part URLs one request asks for. */
+const maxPartURLs = 100;
 
 const K = {
   device: "meta/device",
@@ -663,9 +709,24 @@ export class FieldsyncClient {
    * reached — and completes it. A lost signal leaves it queued.
    */
   async uploadPhoto(o: UploadPhotoOptions): Promise<string> {
+    return this.uploadMedia(o);
+  }
+
+  /**
+   * uploadMedia queues any evidence (photo, signature, video, voice note,
+   * PDF) like uploadPhoto and returns its id at once. Media over
+   * `resumableAboveBytes` (5 MiB) go through the resumable upload: parts
+   * with their MD5 to presigned URLs, each retried on its own (and sent
+   * again when the store refuses a corrupted copy); after a dropped
+   * connection or an app restart the next sync() sends only the parts the
+   * object store does not hold yet.
+   */
+  async uploadMedia(o: UploadMediaOptions): Promise<string> {
     const id = o.id ?? uuidv7();
     const digest = new Uint8Array(await globalThis.crypto.subtle.digest("SHA-256", o.bytes as Uint8Array<ArrayBuffer>));
     const job: UploadJob = { id, bytes: o.bytes, contentType: o.contentType, sha256: hex(digest), record: o.record };
+    if (o.kind) job.kind = o.kind;
+    if (o.bytes.length > (this.opts.resumableAboveBytes ?? 5 << 20)) job.resumable = true;
     await this.storage.set(K.upload + id, job);
     try {
       await this.runUpload(job);
@@ -673,6 +734,23 @@ export class FieldsyncClient {
       if (!(e instanceof FieldsyncError) || !e.retryable) throw e;
     }
     return id;
+  }
+
+  /**
+   * cancelUpload gives a queued upload up: it leaves the queue and its
+   * resumable upload, if one is under way, is aborted on the server
+   * (DELETE /v1/media/{id}/multipart; the media stays pending).
+   */
+  async cancelUpload(id: string): Promise<void> {
+    const job = await this.storage.get<UploadJob>(K.upload + id);
+    await this.storage.delete(K.upload + id);
+    if (job?.resumable) {
+      try {
+        await this.send("DELETE", `/v1/media/${encodeURIComponent(id)}/multipart`);
+      } catch (e) {
+        if (!(e instanceof FieldsyncError) || e.status !== 404) throw e;
+      }
+    }
   }
 
   /** pendingUploads lists the ids of photos not yet stored on the server. */
@@ -694,10 +772,11 @@ export class FieldsyncClient {
 
   private async runUpload(job: UploadJob): Promise<Media> {
     const announce: Record<string, unknown> = { id: job.id, content_type: job.contentType, size: job.bytes.length, sha256: job.sha256 };
+    if (job.kind) announce.kind = job.kind;
     if (job.record) announce.record = job.record;
     let media = (await (await this.send("POST", "/v1/media", { body: announce })).json()) as Media;
     if (media.status !== "stored") {
-      media = await this.putBytes(job, media);
+      media = job.resumable ? await this.uploadResumable(job) : await this.putBytes(job, media);
     }
     await this.storage.delete(K.upload + job.id);
     return media;
@@ -722,6 +801,75 @@ export class FieldsyncClient {
     }
     const res = await this.send("PUT", `/v1/media/${job.id}/content`, { raw: body, headers: { "Content-Type": job.contentType } });
     return (await res.json()) as Media;
+  }
+
+  /**
+   * uploadResumable sends an announced media's bytes through the resumable
+   * path: it asks the server which parts the object store holds (after a
+   * dropped connection or an app restart only the others are sent), sends
+   * each missing part to its presigned URL and completes. A complete that
+   * finds parts missing (409 naming `parts`) lists them again.
+   */
+  private async uploadResumable(job: UploadJob): Promise<Media> {
+    const path = `/v1/media/${encodeURIComponent(job.id)}`;
+    for (let round = 0; ; round++) {
+      const r = (await (await this.send("POST", path + "/multipart")).json()) as MultipartUpload;
+      if (r.status === "stored") return this.getJSON<Media>(path);
+      if (!r.assembled) await this.sendMissingParts(job, r);
+      try {
+        return (await (await this.send("POST", path + "/complete")).json()) as Media;
+      } catch (e) {
+        if (e instanceof FieldsyncError && e.status === 409 && e.field === "parts" && round < 2) continue;
+        throw e;
+      }
+    }
+  }
+
+  private async sendMissingParts(job: UploadJob, r: MultipartUpload): Promise<void> {
+    const partSize = r.part_size ?? 0;
+    const count = r.part_count ?? 0;
+    const have = new Set(r.parts.map((p) => p.number));
+    const part = (n: number) => job.bytes.subarray((n - 1) * partSize, Math.min(n * partSize, job.bytes.length));
+    const need: { number: number; md5: string }[] = [];
+    for (let n = 1; n <= count; n++) {
+      if (!have.has(n)) need.push({ number: n, md5: md5Base64(part(n)) });
+    }
+    for (let i = 0; i < need.length; i += maxPartURLs) {
+      const batch = need.slice(i, i + maxPartURLs);
+      const res = await this.send("POST", `/v1/media/${encodeURIComponent(job.id)}/multipart/parts`, { body: { parts: batch } });
+      const queue = [...((await res.json()) as { parts: PartURL[] }).parts];
+      const worker = async () => {
+        for (let u = queue.shift(); u; u = queue.shift()) await this.putPart(u, part(u.number));
+      };
+      const workers = Array.from({ length: Math.max(1, Math.min(this.opts.partConcurrency ?? 3, queue.length)) }, worker);
+      const settled = await Promise.allSettled(workers);
+      const failed = settled.find((s) => s.status === "rejected");
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+    }
+  }
+
+  /**
+   * putPart sends one part with exactly the headers given, retrying on its
+   * own (backoff with jitter) when no answer came, on 429 and 5xx, and when
+   * the store refused the part as corrupted on the way (400 BadDigest: its
+   * bytes did not match the Content-MD5).
+   */
+  private async putPart(u: PartURL, bytes: Uint8Array): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      let err: FieldsyncError;
+      try {
+        const res = await this.fetchFn(u.url, { method: u.method, headers: u.headers, body: bytes.slice() as Uint8Array<ArrayBuffer> });
+        const text = await res.text();
+        if (res.ok) return;
+        const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? `http_${res.status}`;
+        err = new FieldsyncError(res.status, code, `fieldsync: part ${u.number}: ${res.status} ${code}`, undefined, parseRetryAfter(res.headers.get("Retry-After")));
+      } catch (e) {
+        err = networkError(e);
+      }
+      const again = err.retryable || (err.status === 400 && err.code === "BadDigest");
+      if (!again || attempt + 1 >= this.retry.attempts) throw err;
+      await sleep(backoffDelay(attempt, this.retry, this.random, err.retryAfterMs));
+    }
   }
 }
 

@@ -1,8 +1,9 @@
 /**
  * Storage is where the client keeps what must survive a restart: the session,
  * the device id, the outbox, the pull cursor, the replica and queued photo
- * uploads. Values are structured-clonable (plain objects, strings, numbers,
- * Uint8Array). Implement it over any durable key-value store — for React
+ * and evidence uploads (a resumable upload's progress is the server's part
+ * list, not stored). Values are structured-clonable (plain objects, strings,
+ * numbers, Uint8Array). Implement it over any durable key-value store — for React
  * Native, a SQLite table `kv(key TEXT PRIMARY KEY, value TEXT)` with JSON
  * values (photo bytes base64-encoded) is enough; see the README.
  */

@@ -35,6 +35,12 @@ export type Tokens = Schemas["Tokens"];
 export type User = Schemas["User"];
 /** Media is a photo's metadata (POST/GET /v1/media). */
 export type Media = Schemas["Media"];
+/** MediaCreate is the announcement of a media (POST /v1/media). */
+export type MediaCreate = Schemas["MediaCreate"];
+/** MediaKind is the kind of evidence: photo, signature, video, audio, document. */
+export type MediaKind = NonNullable<MediaCreate["kind"]>;
+/** MultipartUpload is the state of a resumable upload (POST /v1/media/{id}/multipart). */
+export type MultipartUpload = Schemas["MultipartUpload"];
 /** Problem is an RFC 9457 problem document. */
 export type Problem = Schemas["Problem"];
 

@@ -56,7 +56,7 @@ test("the README example type-checks and runs as written", async () => {
       env: { ...process.env, FIELDSYNC_URL: srv.url },
       timeout: 60_000,
     });
-    assert.match(stdout, /pushed 1, applied 1; photos waiting: 0/);
+    assert.match(stdout, /pushed 1, applied 1; uploads waiting: 0 \(signature [0-9a-f-]{36}\)/);
     assert.match(stdout, /inspection [0-9a-f-]{36} is at version 1, 5 checkpoints on the phone/);
     assert.doesNotMatch(stdout, /rejected|conflict|session ended/);
   } finally {

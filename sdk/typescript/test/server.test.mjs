@@ -2,6 +2,7 @@
 // demo tenant seeded, embedded stores, a free 127.0.0.1 port).
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { deflateSync } from "node:zlib";
 
@@ -134,6 +135,27 @@ function png(w = 2, h = 2) {
   for (let y = 0; y < h; y++) rows[y * (1 + 3 * w)] = 0;
   return new Uint8Array(Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", ihdr), chunk("IDAT", deflateSync(rows)), chunk("IEND", Buffer.alloc(0))]));
 }
+
+/** movie returns an MP4 of about n bytes (ftyp, a video track's handler, random mdat): evidence of kind video. */
+function movie(n) {
+  const box = (type, body) => {
+    const b = Buffer.alloc(8);
+    b.writeUInt32BE(8 + body.length, 0);
+    b.write(type, 4, "ascii");
+    return Buffer.concat([b, body]);
+  };
+  const hdlr = box("hdlr", Buffer.concat([Buffer.alloc(8), Buffer.from("vide"), Buffer.alloc(13)]));
+  const ftyp = box("ftyp", Buffer.from("isom\x00\x00\x02\x00isomiso2avc1mp41", "latin1"));
+  return new Uint8Array(Buffer.concat([ftyp, box("moov", box("trak", box("mdia", hdlr))), box("mdat", randomBytes(n))]));
+}
+
+/** partOf returns the part number of a presigned part URL, or undefined for any other request. */
+function partOf(url) {
+  const p = new URL(String(url)).searchParams.get("partNumber");
+  return p === null ? undefined : Number(p);
+}
+
+const sha256hex = (b) => createHash("sha256").update(b).digest("hex");
 
 describe("auth", () => {
   test("login, refresh, and a refresh whose answer was lost is retried within the grace window", async () => {
@@ -367,6 +389,124 @@ describe("photos", () => {
     assert.deepEqual(await c.pendingUploads(), []);
     const token = (await loginRaw("guard.a1")).access_token;
     assert.equal((await raw("GET", "/v1/media/" + photo, token)).body.status, "stored");
+  });
+});
+
+describe("resumable uploads", () => {
+  test("an upload cut off after its first part is finished after a restart by a new client, sending only the missing parts", async () => {
+    const storage = new MemoryStorage();
+    const body = movie(12 << 20); // 3 parts: 5 MiB, 5 MiB, the rest
+    // The first client: one part reaches the store, then the signal is gone for good.
+    let through; // the part that got through
+    let offline = false;
+    const f1 = async (url, init) => {
+      const n = partOf(url);
+      if (offline || (n !== undefined && through !== undefined)) throw new TypeError("fetch failed: no signal");
+      if (n === undefined) return fetch(url, init);
+      through = n;
+      const res = await fetch(url, init);
+      offline = true;
+      return res;
+    };
+    let first = await client("guard.a1", { storage, fetch: f1 });
+    const id = await first.uploadMedia({ bytes: body, contentType: "video/mp4", kind: "video" });
+    assert.ok(through !== undefined, "no part was sent");
+    assert.deepEqual(await first.pendingUploads(), [id]);
+    first = undefined; // the app is killed
+
+    const token = (await loginRaw("guard.a1")).access_token;
+    const state = await raw("GET", `/v1/media/${id}/multipart`, token);
+    assert.equal(state.status, 200, JSON.stringify(state.body));
+    assert.equal(state.body.part_count, 3);
+    assert.deepEqual(state.body.parts.map((p) => p.number), [through]);
+
+    // The app restarts: a new client on the same storage, still logged in.
+    const sent = [];
+    const f2 = async (url, init) => {
+      const n = partOf(url);
+      if (n !== undefined) sent.push(n);
+      return fetch(url, init);
+    };
+    const second = await FieldsyncClient.open({ baseUrl: srv.url, storage, retry: fastRetry, fetch: f2 });
+    assert.ok(second.user, "the session survived the restart");
+    const r = await second.sync();
+    assert.equal(r.uploads, 1);
+    assert.deepEqual(await second.pendingUploads(), []);
+    assert.deepEqual(sent.sort(), [1, 2, 3].filter((n) => n !== through));
+    const m = await raw("GET", "/v1/media/" + id, token);
+    assert.equal(m.body.status, "stored");
+    assert.equal(m.body.kind, "video");
+    assert.equal(m.body.size, body.length);
+    assert.equal(m.body.sha256, sha256hex(body));
+  });
+
+  test("a part corrupted on the way is refused by the store (BadDigest) and sent again", async () => {
+    const body = movie(11 << 20);
+    const answers = []; // [part, status] of every part PUT
+    let corrupted = false;
+    const f = async (url, init) => {
+      const n = partOf(url);
+      if (n === undefined) return fetch(url, init);
+      let data = init.body;
+      if (n === 2 && !corrupted) {
+        corrupted = true;
+        data = new Uint8Array(init.body);
+        data[1000] ^= 0xff; // a bad radio link flips a byte; the Content-MD5 is the true one's
+      }
+      const res = await fetch(url, { ...init, body: data });
+      answers.push([n, res.status]);
+      if (res.status === 400) assert.match(await res.clone().text(), /BadDigest/);
+      return res;
+    };
+    const c = await client("guard.a1", { fetch: f, partConcurrency: 1 });
+    const id = await c.uploadMedia({ bytes: body, contentType: "video/mp4" });
+    assert.deepEqual(await c.pendingUploads(), []);
+    assert.deepEqual(answers, [
+      [1, 200],
+      [2, 400],
+      [2, 200],
+      [3, 200],
+    ]);
+    const token = (await loginRaw("guard.a1")).access_token;
+    const m = await raw("GET", "/v1/media/" + id, token);
+    assert.equal(m.body.status, "stored");
+    assert.equal(m.body.sha256, sha256hex(body));
+  });
+
+  test("with resumableAboveBytes 0 a photo of one part goes the resumable way too", async () => {
+    const parts = [];
+    const f = async (url, init) => {
+      const n = partOf(url);
+      if (n !== undefined) parts.push(n);
+      return fetch(url, init);
+    };
+    const c = await client("guard.a1", { fetch: f, resumableAboveBytes: 0 });
+    const bytes = png(40, 30);
+    const id = await c.uploadPhoto({ bytes, contentType: "image/png" });
+    assert.deepEqual(parts, [1]);
+    const token = (await loginRaw("guard.a1")).access_token;
+    const m = await raw("GET", "/v1/media/" + id, token);
+    assert.equal(m.body.status, "stored");
+    assert.equal(m.body.kind, "photo");
+    assert.equal(m.body.width, 40);
+    assert.equal(m.body.sha256, sha256hex(bytes));
+  });
+
+  test("cancelUpload gives a resumable upload up on the server and leaves the queue", async () => {
+    const body = movie(6 << 20);
+    const f = async (url, init) => {
+      if (partOf(url) !== undefined) throw new TypeError("fetch failed: object store unreachable");
+      return fetch(url, init);
+    };
+    const c = await client("guard.a1", { fetch: f });
+    const id = await c.uploadMedia({ bytes: body, contentType: "video/mp4" });
+    assert.deepEqual(await c.pendingUploads(), [id]);
+    const token = (await loginRaw("guard.a1")).access_token;
+    assert.equal((await raw("GET", `/v1/media/${id}/multipart`, token)).status, 200);
+    await c.cancelUpload(id);
+    assert.deepEqual(await c.pendingUploads(), []);
+    assert.equal((await raw("GET", `/v1/media/${id}/multipart`, token)).status, 404);
+    assert.equal((await raw("GET", "/v1/media/" + id, token)).body.status, "pending");
   });
 });
 

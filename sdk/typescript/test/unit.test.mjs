@@ -1,6 +1,7 @@
 // The offline core without a server: storage adapters, ids, backoff.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,7 +10,7 @@ import { fileURLToPath } from "node:url";
 
 import { IDBFactory, IDBKeyRange } from "fake-indexeddb";
 
-import { backoffDelay, IndexedDBStorage, MemoryStorage, parseRetryAfter, uuidv7 } from "../dist/index.js";
+import { backoffDelay, IndexedDBStorage, md5, md5Base64, MemoryStorage, parseRetryAfter, uuidv7 } from "../dist/index.js";
 
 const pkg = fileURLToPath(new URL("..", import.meta.url));
 
@@ -108,4 +109,31 @@ test("live() syncs on ready and changed events and reconnects after the stream e
   stop();
   assert.ok(calls.events >= 3, `reconnected ${calls.events - 1} times`);
   assert.ok(calls.pulls >= 2, `pulled ${calls.pulls} times`);
+});
+
+test("md5 matches the RFC 1321 test suite", () => {
+  const suite = {
+    "": "d41d8cd98f00b204e9800998ecf8427e",
+    a: "0cc175b9c0f1b6a831c399e269772661",
+    abc: "900150983cd24fb0d6963f7d28e17f72",
+    "message digest": "f96b697d7cb7938d525a2f31aaf161d0",
+    abcdefghijklmnopqrstuvwxyz: "c3fcd3d76192e4007dfb496cca67e13b",
+    ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789: "d174ab98d277d9f5a5611c2c9f419d9f",
+    "12345678901234567890123456789012345678901234567890123456789012345678901234567890": "57edf4a22be3c955ac49da2e2107b67a",
+  };
+  for (const [input, want] of Object.entries(suite)) {
+    assert.equal(Buffer.from(md5(new TextEncoder().encode(input))).toString("hex"), want, JSON.stringify(input));
+  }
+});
+
+test("md5Base64 equals node's crypto MD5 on random buffers (every padding case, and a 5 MiB part)", () => {
+  const lengths = [...Array.from({ length: 200 }, (_, i) => i), 511, 512, 513, 1000, 4095, 4096, 65537, 5 << 20];
+  for (const n of lengths) {
+    const b = randomBytes(n);
+    assert.equal(md5Base64(b), createHash("md5").update(b).digest("base64"), `length ${n}`);
+    // a view into a larger buffer hashes only its own bytes
+    const big = randomBytes(n + 7);
+    const view = new Uint8Array(big.buffer, big.byteOffset + 3, n);
+    assert.equal(md5Base64(view), createHash("md5").update(view).digest("base64"), `view of length ${n}`);
+  }
 });
