@@ -228,45 +228,20 @@ func (s *Service) refusal(m *fieldsync.Media, err error) error {
 // exactly, the first is ftyp and a meta box declares a picture handler (hdlr
 // "pict") — a HEIC header followed by HTML is none of that.
 func checkBoxes(r *bufio.Reader, size int64) error {
-	var off int64
 	var metaPict bool
-	for i := 0; off < size; i++ {
-		var h [16]byte
-		if _, err := io.ReadFull(r, h[:8]); err != nil {
-			return fmt.Errorf("media: box header at %d: %w", off, err)
+	err := walkBoxes(r, size, func(typ string, body int64, r *bufio.Reader) (bool, error) {
+		if typ != "meta" || body > 64<<10 {
+			return false, nil
 		}
-		n, typ, hdr := int64(binary.BigEndian.Uint32(h[:4])), string(h[4:8]), int64(8)
-		switch n {
-		case 0: // to the end of the file
-			n = size - off
-		case 1:
-			if _, err := io.ReadFull(r, h[8:16]); err != nil {
-				return fmt.Errorf("media: box size at %d: %w", off, err)
-			}
-			n, hdr = int64(binary.BigEndian.Uint64(h[8:16])), 16
+		b := make([]byte, body)
+		if _, err := io.ReadFull(r, b); err != nil {
+			return true, fmt.Errorf("media: meta box: %w", err)
 		}
-		for _, c := range []byte(typ) {
-			if c < 0x20 || c > 0x7e {
-				return fmt.Errorf("media: box at %d has no type", off)
-			}
-		}
-		if n < hdr || n > size-off {
-			return fmt.Errorf("media: box %q at %d has size %d of %d left", typ, off, n, size-off)
-		}
-		if i == 0 && (typ != "ftyp" || n < 16 || (n-hdr-8)%4 != 0) {
-			return fmt.Errorf("media: file does not start with a file type box")
-		}
-		body := n - hdr
-		if typ == "meta" && body <= 64<<10 {
-			b := make([]byte, body)
-			if _, err := io.ReadFull(r, b); err != nil {
-				return fmt.Errorf("media: meta box: %w", err)
-			}
-			metaPict = metaPict || pictHandler(b)
-		} else if _, err := r.Discard(int(min(body, 1<<40))); err != nil {
-			return fmt.Errorf("media: box %q at %d: %w", typ, off, err)
-		}
-		off += n
+		metaPict = metaPict || pictHandler(b)
+		return true, nil
+	})
+	if err != nil {
+		return err
 	}
 	if !metaPict {
 		return fmt.Errorf("media: no meta box with a picture handler")
