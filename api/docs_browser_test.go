@@ -3,50 +3,23 @@ package api_test
 import (
 	"context"
 	"errors"
-	"os"
-	"os/exec"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"fieldsync/api"
+	"fieldsync/devstack/devtest/browser"
 	"fieldsync/openapi"
 
 	"github.com/chromedp/chromedp"
 )
 
-// chromiumPath is Debian's Chromium, which scripts/test installs.
-const chromiumPath = "/usr/bin/chromium"
-
 // mustChromium returns a headless Chromium context, failing (never skipping)
 // when the browser is not installed.
 func mustChromium(tb testing.TB) context.Context {
 	tb.Helper()
-	path := os.Getenv("FIELDSYNC_TEST_CHROMIUM")
-	if path == "" {
-		path = chromiumPath
-	}
-	if _, err := exec.LookPath(path); err != nil {
-		tb.Fatalf("the /docs browser test needs Chromium at %s (%v): run `apt-get install -y chromium` (./scripts/test does), or set FIELDSYNC_TEST_CHROMIUM", path, err)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(tb.TempDir()),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	tb.Cleanup(func() { cancelTimeout(); cancel(); cancelAlloc() })
-	return ctx
+	return browser.MustChromium(tb, 90*time.Second)
 }
 
 // TestDocsRenderEveryOperationInChromium loads /docs in headless Chromium

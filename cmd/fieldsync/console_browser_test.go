@@ -13,7 +13,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,50 +21,18 @@ import (
 	"fieldsync"
 	"fieldsync/auth"
 	"fieldsync/client"
+	chromium "fieldsync/devstack/devtest/browser"
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 )
 
-// chromiumPath is Debian's Chromium, which scripts/test installs.
-const chromiumPath = "/usr/bin/chromium"
-
-// mustChromium returns a headless Chromium context (1400×900), failing
-// (never skipping) when the browser is not installed.
+// mustChromium returns a headless Chromium context (1400×900, zh-CN),
+// failing (never skipping) when the browser is not installed.
 func mustChromium(tb testing.TB, timeout time.Duration) context.Context {
 	tb.Helper()
-	path := os.Getenv("FIELDSYNC_TEST_CHROMIUM")
-	if path == "" {
-		path = chromiumPath
-	}
-	if _, err := exec.LookPath(path); err != nil {
-		tb.Fatalf("the console browser tests need Chromium at %s (%v): run `apt-get install -y chromium` (./scripts/test does), or set FIELDSYNC_TEST_CHROMIUM", path, err)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("lang", "zh-CN"),
-		chromedp.WindowSize(1400, 900),
-		chromedp.UserDataDir(tb.TempDir()),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	if err := chromedp.Do(ctx); err != nil { // start the browser without a deadline
-		cancel()
-		cancelAlloc()
-		tb.Fatalf("starting Chromium: %v", err)
-	}
-	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
-	tb.Cleanup(func() { cancelTimeout(); cancel(); cancelAlloc() })
-	return ctx
+	return chromium.MustChromium(tb, timeout, chromedp.Flag("lang", "zh-CN"), chromedp.WindowSize(1400, 900))
 }
 
 // screenshotDir is $FIELDSYNC_SCREENSHOTS, else a new temporary directory

@@ -96,16 +96,11 @@ func servingInstance(tb testing.TB, p *proc) string {
 	return ""
 }
 
-// TestKilledWriterHeldBackThenHealedAtRestart: two API processes on one
-// database. The first is killed (SIGKILL) while it holds a change-log
-// reservation — frozen with SIGSTOP until one is seen live in the database,
-// so the crash lands between reserving and releasing. The second
-// acknowledges a push; a pull on it stops below the dead reservation and
-// says so (has_more and held_back) instead of has_more false with the
-// acknowledged change missing. The first restarts on its address, releases
-// its dead reservation before it serves, and the pull completes at once.
-func TestKilledWriterHeldBackThenHealedAtRestart(t *testing.T) {
-	dir := t.TempDir()
+// seededStores starts a devstack process for dir, seeds the demo tenant
+// into it with the built binary, and returns the stores' environment and a
+// driver client on its database.
+func seededStores(t *testing.T, dir string) ([]string, *mongo.Client) {
+	t.Helper()
 	stores := startStores(t, dir)
 	seed := exec.Command(fieldsyncBinary(t), "seed", "demo")
 	seed.Env = append(append(os.Environ(), "FIELDSYNC_DATA_DIR="+dir), stores...)
@@ -123,6 +118,20 @@ func TestKilledWriterHeldBackThenHealedAtRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = mc.Disconnect(context.Background()) })
+	return stores, mc
+}
+
+// TestKilledWriterHeldBackThenHealedAtRestart: two API processes on one
+// database. The first is killed (SIGKILL) while it holds a change-log
+// reservation — frozen with SIGSTOP until one is seen live in the database,
+// so the crash lands between reserving and releasing. The second
+// acknowledges a push; a pull on it stops below the dead reservation and
+// says so (has_more and held_back) instead of has_more false with the
+// acknowledged change missing. The first restarts on its address, releases
+// its dead reservation before it serves, and the pull completes at once.
+func TestKilledWriterHeldBackThenHealedAtRestart(t *testing.T) {
+	dir := t.TempDir()
+	stores, mc := seededStores(t, dir)
 	db := mc.Database("fieldsync")
 
 	addr1, addr2 := freePort(t), freePort(t)

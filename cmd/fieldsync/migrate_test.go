@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
@@ -32,23 +30,7 @@ import (
 // by the desk with the fields it had. A third start has nothing to do.
 func TestMigrationKilledHalfWayLosesNothing(t *testing.T) {
 	dir := t.TempDir()
-	stores := startStores(t, dir)
-	seed := exec.Command(fieldsyncBinary(t), "seed", "demo")
-	seed.Env = append(append(os.Environ(), "FIELDSYNC_DATA_DIR="+dir), stores...)
-	if out, err := seed.CombinedOutput(); err != nil {
-		t.Fatalf("seed demo: %v\n%s", err, out)
-	}
-	var uri string
-	for _, kv := range stores {
-		if v, ok := strings.CutPrefix(kv, "FIELDSYNC_MONGO_URI="); ok {
-			uri = v
-		}
-	}
-	mc, err := mongo.Connect(options.Client().ApplyURI(uri))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = mc.Disconnect(context.Background()) })
+	stores, mc := seededStores(t, dir)
 	ctx := context.Background()
 	db := mc.Database("fieldsync")
 	inspections := db.Collection(fieldsync.CollInspections)
