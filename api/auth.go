@@ -114,7 +114,7 @@ func (s *Server) handleLogin(c *fiber.Ctx) error {
 		return err
 	}
 	t, err := s.opts.Auth.Login(c.UserContext(), auth.LoginInput{
-		Tenant: req.Tenant, Username: req.Username, Password: req.Password, DeviceID: req.DeviceID, Addr: c.IP(),
+		Tenant: req.Tenant, Username: req.Username, Password: req.Password, DeviceID: req.DeviceID, Addr: s.clientAddress(c),
 	})
 	if err != nil {
 		return err

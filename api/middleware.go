@@ -73,7 +73,7 @@ func (s *Server) accessLogMiddleware(c *fiber.Ctx) error {
 		"duration_ms", float64(took.Microseconds()) / 1000,
 		// The header, not Body(): Body() would read a streamed upload's unread rest into memory.
 		"bytes_in", max(c.Request().Header.ContentLength(), 0),
-		"remote", c.IP(),
+		"remote", s.clientAddress(c),
 	}
 	if caller := fieldsync.CallerFromContext(c.UserContext()); caller != nil {
 		attrs = append(attrs, "user_id", caller.UserID, "tenant", caller.TenantID, "device_id", caller.DeviceID)

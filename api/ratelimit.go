@@ -71,7 +71,7 @@ func (l *limiter) allow(key string) (ok bool, retryAfter int) {
 	b := l.buckets[key]
 	if b == nil {
 		b = &bucket{l: rate.NewLimiter(rate.Limit(l.limit.Rate), l.limit.Burst)}
-		l.buckets[strings.Clone(key)] = b // the key may be a view of a request buffer (c.IP() behind a proxy header)
+		l.buckets[strings.Clone(key)] = b // the key may be a view of a request buffer (a forwarded address)
 	}
 	b.seen = now
 	r := b.l.ReserveN(now, 1)
@@ -91,7 +91,7 @@ func rateLimited(retryAfter int) error {
 
 // addressLimit limits every /v1 request per client address.
 func (s *Server) addressLimit(c *fiber.Ctx) error {
-	if ok, wait := s.byAddress.allow(c.IP()); !ok {
+	if ok, wait := s.byAddress.allow(s.clientAddress(c)); !ok {
 		return rateLimited(wait)
 	}
 	return c.Next()

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"fieldsync"
@@ -91,6 +92,10 @@ type Options struct {
 	FirstRun FirstRun
 	// Now is the clock (tests inject one); nil means time.Now.
 	Now func() time.Time
+	// TrustedProxies are the load balancers and reverse proxies whose
+	// X-Forwarded-For is believed (clientaddr.go); empty: none, every request
+	// counts as coming from its socket's peer.
+	TrustedProxies []netip.Prefix
 	// EventHeartbeat is how often an idle event stream gets a heartbeat, and
 	// looks at its session again (default DefaultEventHeartbeat, 15s).
 	EventHeartbeat time.Duration

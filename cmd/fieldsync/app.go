@@ -256,20 +256,21 @@ func reloadKeys(ctx context.Context, ac AuthConfig, keys *auth.KeySet, log *slog
 // Server builds the HTTP API on the app's services.
 func (a *App) Server() *api.Server {
 	return api.New(api.Options{
-		Logger:       a.log,
-		Version:      version,
-		Ready:        map[string]api.Pinger{"database": a.store, "object_store": a.objects},
-		Auth:         a.auth,
-		Reports:      &mongodb.Reports{Store: a.store},
-		Sync:         a.engine,
-		Audit:        a.engine,
-		Units:        a.engine,
-		Settings:     &mongodb.Settings{Store: a.store},
-		PendingMedia: a.mediaStore.CountPending,
-		Media:        a.media,
-		FirstRun:     a.firstRun,
-		AddressLimit: a.cfg.RateAddress,
-		DeviceLimit:  a.cfg.RateDevice,
+		Logger:         a.log,
+		Version:        version,
+		Ready:          map[string]api.Pinger{"database": a.store, "object_store": a.objects},
+		Auth:           a.auth,
+		Reports:        &mongodb.Reports{Store: a.store},
+		Sync:           a.engine,
+		Audit:          a.engine,
+		Units:          a.engine,
+		Settings:       &mongodb.Settings{Store: a.store},
+		PendingMedia:   a.mediaStore.CountPending,
+		Media:          a.media,
+		FirstRun:       a.firstRun,
+		AddressLimit:   a.cfg.RateAddress,
+		DeviceLimit:    a.cfg.RateDevice,
+		TrustedProxies: a.cfg.TrustedProxies,
 	})
 }
 

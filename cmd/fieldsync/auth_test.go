@@ -27,6 +27,7 @@ func TestAuthConfig(t *testing.T) {
 		{"FIELDSYNC_LOGIN_MAX_FAILURES_USER", "0"},
 		{"FIELDSYNC_LOGIN_MAX_FAILURES_ADDR", "many"},
 		{"FIELDSYNC_JWT_PREVIOUS_KEY_FILES", "/old.pem"},
+		{"FIELDSYNC_TRUSTED_PROXIES", "10.0.0.0/8, lb.internal"},
 	} {
 		_, err := LoadConfig(envOf(map[string]string{tc.name: tc.value}))
 		if err == nil || !strings.Contains(err.Error(), tc.name) {

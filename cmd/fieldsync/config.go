@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -43,6 +44,9 @@ type Config struct {
 	Media       MediaConfig
 	RateAddress api.RateLimit
 	RateDevice  api.RateLimit
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed
+	// (FIELDSYNC_TRUSTED_PROXIES).
+	TrustedProxies []netip.Prefix
 	// DebugAddr, when set, serves pprof and expvar (db_commands) on a loopback address.
 	DebugAddr string
 	// InstanceID names this server across restarts (FIELDSYNC_INSTANCE_ID;
@@ -224,6 +228,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	if c.RateDevice, err = rateLimit(env, "FIELDSYNC_RATE_PER_DEVICE", api.DefaultDeviceLimit); err != nil {
 		return c, err
+	}
+	if v := env("FIELDSYNC_TRUSTED_PROXIES", ""); v != "" {
+		if c.TrustedProxies, err = api.ParseTrustedProxies(v); err != nil {
+			return c, &configError{"FIELDSYNC_TRUSTED_PROXIES", v, "want comma-separated IP addresses or CIDR prefixes"}
+		}
 	}
 	return c, nil
 }
