@@ -42,7 +42,7 @@ func TestEveryQueryHasAnIndex(t *testing.T) {
 	for name, u := range users {
 		ids[name] = u.ID
 	}
-	if _, err := fsync.SeedDemo(ctx, d.Store.DB, fsync.DemoSeed{Users: ids, Now: clock.Now()}); err != nil {
+	if _, err := fsync.SeedDemo(ctx, d.Store.Sync(), fsync.DemoSeed{Users: ids, Now: clock.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	guard := mustLoginSession(t, srv, "guard.a1", "")
