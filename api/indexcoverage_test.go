@@ -110,7 +110,7 @@ func TestEveryQueryHasAnIndex(t *testing.T) {
 		ix := q.Index()
 		why, ok := unindexed[q.String()]
 		if strings.HasPrefix(q.Collection, "sync_records") && len(q.Fields) == 0 {
-			why, ok = "the start-up migration reads what an earlier version left (sync/engine.go); gone once migrated", true
+			why, ok = "the start-up migration reads what an earlier version left (mongodb/migrate.go); gone once migrated", true
 		}
 		if ok {
 			t.Logf("%-90s scans: %s", q, why)

@@ -72,7 +72,7 @@ func (s *SyncStore) logWrites(ctx context.Context, tenant string, recs []bson.Ra
 		n := min(len(recs), fsync.MaxMutations)
 		d, err := logDocOf(tenant, recs[:n])
 		if err != nil {
-			return err
+			return mapError(err)
 		}
 		docs, recs = append(docs, d), recs[n:]
 	}

@@ -201,7 +201,7 @@ func (e *Engine) auditRetention() time.Duration {
 var auditSwept sync.Map // engine/tenant → time.Time of the last sweep
 
 // sweepAudit removes tenant's entries older than the retention, at most
-// hourly per instance (each sweep scans the entries on the embedded database).
+// hourly per instance (a sweep may cost the store a scan of the entries).
 func (e *Engine) sweepAudit(ctx context.Context, tenant string, now time.Time) error {
 	k := fmt.Sprintf("%p/%s", e, tenant)
 	if last, ok := auditSwept.Load(k); ok && now.Sub(last.(time.Time)) < auditSweepEvery {
