@@ -349,7 +349,7 @@ func TestEventStreamEndsOnRevocationOnAnotherInstance(t *testing.T) {
 	d := depsOf(t, first)
 	store := devtest.MustOpenStoreDB(t, d.Store.DB.Name(), mongodb.Options{})
 	authn := auth.New(auth.Options{Store: store, Keys: d.Auth.Keys(), Now: d.Clock.Now, DefaultTenant: fieldsync.DemoTenant, Password: testPasswordParams})
-	engine, err := fsync.Open(context.Background(), store.DB, fsync.Options{Collections: fsync.FieldCollections(fsync.FieldOptions{Users: authn})})
+	engine, err := fsync.Open(context.Background(), store.Sync(), fsync.Options{Collections: fsync.FieldCollections(fsync.FieldOptions{Users: authn})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"fieldsync"
 	"fieldsync/api"
 	"fieldsync/devstack/devtest"
+	"fieldsync/mongodb"
 	fsync "fieldsync/sync"
 
 	"github.com/google/uuid"
@@ -179,7 +180,7 @@ func TestAuditDetectsTampering(t *testing.T) {
 	if v := verify(); len(v.Problems) != 0 || v.Entries != 3 {
 		t.Fatalf("before tampering: got %+v", v)
 	}
-	audit := d.Store.DB.Collection(fsync.AuditCollection)
+	audit := d.Store.DB.Collection(mongodb.AuditCollection)
 	// Rewrite what version 2 says the old title was.
 	filter := bson.M{"t": fieldsync.DemoTenant, "r": id, "v": 2}
 	var doc bson.M
@@ -243,7 +244,7 @@ func TestAuditSurvivesACrashBetweenEntryAndRecord(t *testing.T) {
 	armed.Store(false)
 	d := depsOf(t, srv)
 	ctx := context.Background()
-	n, err := d.Store.DB.Collection(fsync.AuditCollection).CountDocuments(ctx, bson.M{"r": id})
+	n, err := d.Store.DB.Collection(mongodb.AuditCollection).CountDocuments(ctx, bson.M{"r": id})
 	if err != nil || n != 2 {
 		t.Fatalf("after the crash: %d entries (%v), want 2 (the update's written first)", n, err)
 	}

@@ -95,7 +95,7 @@ func newFullServerOn(tb testing.TB, store *mongodb.Store, configure func(*fullCo
 			return d.Media.CiteRules(ctx, c, ids)
 		})
 	}
-	engine, err := fsync.Open(context.Background(), d.Store.DB, cfg.Sync)
+	engine, err := fsync.Open(context.Background(), d.Store.Sync(), cfg.Sync)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -42,7 +42,7 @@ func TestEveryQueryHasAnIndex(t *testing.T) {
 	for name, u := range users {
 		ids[name] = u.ID
 	}
-	if _, err := fsync.SeedDemo(ctx, d.Store.DB, fsync.DemoSeed{Users: ids, Now: clock.Now()}); err != nil {
+	if _, err := fsync.SeedDemo(ctx, d.Store.Sync(), fsync.DemoSeed{Users: ids, Now: clock.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	guard := mustLoginSession(t, srv, "guard.a1", "")
@@ -110,7 +110,7 @@ func TestEveryQueryHasAnIndex(t *testing.T) {
 		ix := q.Index()
 		why, ok := unindexed[q.String()]
 		if strings.HasPrefix(q.Collection, "sync_records") && len(q.Fields) == 0 {
-			why, ok = "the start-up migration reads what an earlier version left (sync/engine.go); gone once migrated", true
+			why, ok = "the start-up migration reads what an earlier version left (mongodb/migrate.go); gone once migrated", true
 		}
 		if ok {
 			t.Logf("%-90s scans: %s", q, why)

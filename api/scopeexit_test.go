@@ -65,7 +65,7 @@ func TestSiteRemovalDeletesOnlyWhatTheGuardCouldHold(t *testing.T) {
 	users := mustSeedUsers(t, srv)
 	var clock atomic.Int64
 	clock.Store(time.Now().Add(-10 * 24 * time.Hour).UnixNano())
-	e, err := fsync.Open(context.Background(), depsOf(t, srv).Store.DB, fsync.Options{Now: func() time.Time { return time.Unix(0, clock.Load()) }})
+	e, err := fsync.Open(context.Background(), depsOf(t, srv).Store.Sync(), fsync.Options{Now: func() time.Time { return time.Unix(0, clock.Load()) }})
 	if err != nil {
 		t.Fatal(err)
 	}

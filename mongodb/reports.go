@@ -15,7 +15,7 @@ import (
 )
 
 // The reports read the sync engine's records directly, in their readable
-// layout (sync/layout.go, docs/DATA-MODEL.md): tenant_id, site_id,
+// layout (layout.go, docs/DATA-MODEL.md): tenant_id, site_id,
 // created_at (a date) and every field under its own name; _sync.deleted
 // marks a tombstone.
 // recordsOf names the collection of a synced collection's records (the sync

@@ -83,7 +83,7 @@ func TestReports(t *testing.T) {
 	store := devtest.MustOpenStore(t)
 	t0 := time.Date(2026, 3, 10, 8, 0, 0, 0, time.UTC)
 	w := &world{t: t, now: t0}
-	e, err := fsync.Open(context.Background(), store.DB, fsync.Options{Collections: fsync.FieldCollections(fsync.FieldOptions{}), Now: func() time.Time { return w.now }})
+	e, err := fsync.Open(context.Background(), store.Sync(), fsync.Options{Collections: fsync.FieldCollections(fsync.FieldOptions{}), Now: func() time.Time { return w.now }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,6 @@ func init() {
 			declareIndex(recordsOf(c.Name), "tenant_site_created", false, recTenant, recSite, recCreated)
 		}
 	}
-	// The recent change log (sync/log.go): a tenant's changes after a position.
+	// The recent change log (synclog.go): a tenant's changes after a position.
 	declareIndex("sync_log", "tenant_pos", false, "t", "p")
 }

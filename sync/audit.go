@@ -14,18 +14,13 @@ import (
 	"time"
 
 	"fieldsync"
-	"fieldsync/mongodb"
-
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-// The audit trail. Every version the engine commits gets an entry in
-// AuditCollection: who, which device, server and device time, the mutation,
+// The audit trail. Every version the engine commits gets an entry (kept by
+// the AuditStore): who, which device, server and device time, the mutation,
 // and each changed field's old and new value. Entries of one record form a
 // hash chain (each carries the hash of the entry of the previous version),
-// and the record itself keeps the hash of its latest entry (Record.AuditHash,
-// stored with its packed fields).
+// and the record itself keeps the hash of its latest entry (Record.AuditHash).
 //
 // Crash safety without transactions: a write round inserts the entries of
 // the versions it makes (idempotently: _id = record key, version and hash)
@@ -34,9 +29,6 @@ import (
 // leaves one too. Readers and the verifier walk the chain from the record's
 // head hash, so such an entry is "uncommitted" — never shown, never taken for
 // tampering — and every committed version has its entry, written before it.
-
-// AuditCollection holds the audit entries of every tenant.
-const AuditCollection = "sync_audit"
 
 // auditSweepEvery is how often the retention sweep runs per tenant on one instance.
 const auditSweepEvery = time.Hour
@@ -55,34 +47,35 @@ type pendingAudit struct {
 	changes                            []fieldsync.AuditChange
 }
 
-// auditDoc is a stored audit entry. Changes are kept as the JSON text the
-// hash covers, so a stored entry hashes the same whatever the database makes
-// of numbers.
-type auditDoc struct {
-	ID         string    `bson:"_id"`
-	Tenant     string    `bson:"t"`
-	Collection string    `bson:"c"`
-	Record     string    `bson:"r"`
-	Site       string    `bson:"s"`
-	Version    int64     `bson:"v"`
-	Op         string    `bson:"op"`
-	Action     string    `bson:"act,omitempty"`
-	MutationID string    `bson:"mid,omitempty"`
-	User       string    `bson:"u"`
-	UserName   string    `bson:"un,omitempty"`
-	Device     string    `bson:"d"`
-	At         time.Time `bson:"at"`
-	ClientTime string    `bson:"ct,omitempty"`
-	Changes    string    `bson:"ch"`
-	PrevHash   string    `bson:"ph"`
+// AuditLink is a stored audit entry, a link of its record's chain. Changes
+// are kept as the JSON text the hash covers, so a stored entry hashes the
+// same whatever the database makes of numbers.
+type AuditLink struct {
+	// ID is unique per record, version and content.
+	ID         string
+	Tenant     string
+	Collection string
+	Record     string
+	Site       string
+	Version    int64
+	Op         string
+	Action     string
+	MutationID string
+	User       string
+	UserName   string
+	Device     string
+	At         time.Time
+	ClientTime string
+	Changes    string
+	PrevHash   string
 	// PrevAt is the time of the previous entry: a missing predecessor older
 	// than the retention was swept, a younger one was removed.
-	PrevAt time.Time `bson:"pa,omitempty"`
-	Hash   string    `bson:"h"`
+	PrevAt time.Time
+	Hash   string
 }
 
 // hash is the SHA-256 of everything an entry says, its predecessor's hash included.
-func (d *auditDoc) hash() string {
+func (d *AuditLink) hash() string {
 	pa := ""
 	if !d.PrevAt.IsZero() {
 		pa = d.PrevAt.UTC().Format(time.RFC3339Nano)
@@ -93,7 +86,7 @@ func (d *auditDoc) hash() string {
 	return hex.EncodeToString(h[:])
 }
 
-func (d *auditDoc) entry() fieldsync.AuditEntry {
+func (d *AuditLink) entry() fieldsync.AuditEntry {
 	e := fieldsync.AuditEntry{Collection: d.Collection, RecordID: d.Record, SiteID: d.Site, Version: d.Version,
 		Op: d.Op, Action: d.Action, MutationID: d.MutationID, UserID: d.User, UserName: d.UserName, DeviceID: d.Device,
 		At: d.At.UTC(), ClientTime: d.ClientTime, PrevHash: d.PrevHash, Hash: d.Hash, Changes: []fieldsync.AuditChange{}}
@@ -177,15 +170,15 @@ func rawJSON(v any) json.RawMessage {
 }
 
 // sealAudit chains and hashes the record's noted entries, moves its head
-// hash on, and returns the documents to insert before the record.
-func (r *Record) sealAudit() []any {
-	out := make([]any, 0, len(r.audit))
+// hash on, and returns the entries to store before the record.
+func (r *Record) sealAudit() []*AuditLink {
+	out := make([]*AuditLink, 0, len(r.audit))
 	for _, p := range r.audit {
 		ch, _ := json.Marshal(p.changes)
 		if p.changes == nil {
 			ch = []byte("[]")
 		}
-		d := &auditDoc{Tenant: r.Tenant, Collection: r.Collection, Record: r.ID, Site: r.SiteID, Version: p.version,
+		d := &AuditLink{Tenant: r.Tenant, Collection: r.Collection, Record: r.ID, Site: r.SiteID, Version: p.version,
 			Op: p.op, Action: p.action, MutationID: p.mutationID, User: p.user, UserName: p.userName, Device: p.device,
 			At: p.at, ClientTime: p.clientTime, Changes: string(ch), PrevHash: r.AuditHash, PrevAt: r.AuditAt}
 		d.Hash = d.hash()
@@ -195,19 +188,6 @@ func (r *Record) sealAudit() []any {
 	}
 	r.audit = nil
 	return out
-}
-
-// insertAudit stores sealed entries. An entry already there (a retried write
-// of the same version and content) is fine.
-func (e *Engine) insertAudit(ctx context.Context, docs []any) error {
-	if len(docs) == 0 {
-		return nil
-	}
-	_, err := e.db.Collection(AuditCollection).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
-	if _, ok := mongodb.DuplicateKeys(err); !ok {
-		return storeError(err)
-	}
-	return nil
 }
 
 // auditRetention is how long entries are kept.
@@ -221,28 +201,26 @@ func (e *Engine) auditRetention() time.Duration {
 var auditSwept sync.Map // engine/tenant → time.Time of the last sweep
 
 // sweepAudit removes tenant's entries older than the retention, at most
-// hourly per instance (each sweep scans the entries on the embedded database).
+// hourly per instance (a sweep may cost the store a scan of the entries).
 func (e *Engine) sweepAudit(ctx context.Context, tenant string, now time.Time) error {
 	k := fmt.Sprintf("%p/%s", e, tenant)
 	if last, ok := auditSwept.Load(k); ok && now.Sub(last.(time.Time)) < auditSweepEvery {
 		return nil
 	}
-	_, err := e.db.Collection(AuditCollection).DeleteMany(ctx,
-		bson.M{"t": tenant, "at": bson.M{"$lt": now.Add(-e.auditRetention())}})
-	if err != nil {
-		return storeError(err)
+	if err := e.store.SweepAudit(ctx, tenant, now.Add(-e.auditRetention())); err != nil {
+		return err
 	}
 	auditSwept.Store(k, now)
 	return nil
 }
 
-// auditDocs reads the entries of tenant matching filter, by record key.
-func (e *Engine) auditDocs(ctx context.Context, filter bson.M) (map[string][]*auditDoc, error) {
-	docs, err := findAll[*auditDoc](ctx, e.db.Collection(AuditCollection), filter)
+// auditLinks reads tenant's entries of coll (of record id when not ""), by record key.
+func (e *Engine) auditLinks(ctx context.Context, tenant, coll, id string) (map[string][]*AuditLink, error) {
+	docs, err := e.store.AuditOf(ctx, tenant, coll, id)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string][]*auditDoc{}
+	out := map[string][]*AuditLink{}
 	for _, d := range docs {
 		k := recordKey(d.Tenant, d.Collection, d.Record)
 		out[k] = append(out[k], d)
@@ -253,8 +231,8 @@ func (e *Engine) auditDocs(ctx context.Context, filter bson.M) (map[string][]*au
 // chain walks rec's entries from its head hash down: the committed entries,
 // newest first, and what is wrong with them (a missing or altered entry; a
 // predecessor older than the retention is taken as swept).
-func (e *Engine) chain(rec *Record, docs []*auditDoc, now time.Time) (onChain []*auditDoc, problems []fieldsync.AuditProblem) {
-	byHash := make(map[string]*auditDoc, len(docs))
+func (e *Engine) chain(rec *Record, docs []*AuditLink, now time.Time) (onChain []*AuditLink, problems []fieldsync.AuditProblem) {
+	byHash := make(map[string]*AuditLink, len(docs))
 	for _, d := range docs {
 		if d.hash() != d.Hash {
 			problems = append(problems, fieldsync.AuditProblem{Collection: d.Collection, RecordID: d.Record, Version: d.Version,
@@ -296,7 +274,7 @@ func (e *Engine) RecordAudit(ctx context.Context, collection, id string) ([]fiel
 	if e.colls[collection] == nil {
 		return nil, notFound
 	}
-	recs, err := findAll[*Record](ctx, e.recsFor(collection), bson.M{"_id": recordKey(c.TenantID, collection, id)})
+	recs, err := e.store.Load(ctx, collection, []string{recordKey(c.TenantID, collection, id)})
 	if err != nil {
 		return nil, err
 	}
@@ -304,14 +282,11 @@ func (e *Engine) RecordAudit(ctx context.Context, collection, id string) ([]fiel
 		return nil, notFound
 	}
 	rec := recs[0]
-	if err := normalizeRecord(rec); err != nil {
-		return nil, err
-	}
 	now := e.now()
 	if !fieldsync.CanReadAudit(c, rec.SiteID) || !fieldsync.CanRead(c, rec.Ref(), now) {
 		return nil, notFound
 	}
-	docs, err := e.auditDocs(ctx, bson.M{"t": c.TenantID, "c": collection, "r": rec.ID})
+	docs, err := e.auditLinks(ctx, c.TenantID, collection, rec.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -338,23 +313,20 @@ func (e *Engine) VerifyAudit(ctx context.Context, tenant, collection, id string)
 	}
 	now := e.now()
 	for _, name := range names {
-		rf, af := bson.M{keyTenant: tenant}, bson.M{"t": tenant, "c": name}
+		var q Query
 		if id != "" {
-			rf["_id"], af["r"] = recordKey(tenant, name, id), id
+			q.Keys = []string{recordKey(tenant, name, id)}
 		}
-		recs, err := findAll[*Record](ctx, e.recsFor(name), rf)
+		recs, err := e.store.Find(ctx, tenant, name, q)
 		if err != nil {
 			return v, err
 		}
-		docs, err := e.auditDocs(ctx, af)
+		docs, err := e.auditLinks(ctx, tenant, name, id)
 		if err != nil {
 			return v, err
 		}
 		seen := map[string]bool{}
 		for _, rec := range recs {
-			if err := normalizeRecord(rec); err != nil {
-				return v, err
-			}
 			seen[rec.Key] = true
 			v.Records++
 			ds := docs[rec.Key]

@@ -10,6 +10,7 @@ import (
 
 	"fieldsync"
 	"fieldsync/devstack/devtest"
+	"fieldsync/mongodb"
 	fsync "fieldsync/sync"
 )
 
@@ -49,7 +50,7 @@ func BenchmarkPush500Decode(b *testing.B) {
 // BenchmarkPush500Validate decodes and validates a 500-mutation push against
 // the production collections (no database work).
 func BenchmarkPush500Validate(b *testing.B) {
-	e, err := fsync.Open(context.Background(), devtest.MustOpenStore(b).DB, fsync.Options{Collections: fsync.FieldCollections(fsync.FieldOptions{})})
+	e, err := fsync.Open(context.Background(), devtest.MustOpenStore(b).Sync(), fsync.Options{Collections: fsync.FieldCollections(fsync.FieldOptions{})})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -167,11 +168,11 @@ func BenchmarkBootstrapStream(b *testing.B) {
 }
 
 // BenchmarkUpdateAmong5000 pushes one update of an inspection beside 5,000
-// others, its record loaded by an $in query or by _id (Options.PointLoads).
+// others, its record loaded by an $in query or by _id (mongodb.Tuning.PointLoads).
 func BenchmarkUpdateAmong5000(b *testing.B) {
 	for _, point := range []bool{false, true} {
 		b.Run(fmt.Sprintf("PointLoads=%v", point), func(b *testing.B) {
-			h := newHarness(b, fsync.Options{PointLoads: point})
+			h := newTunedHarness(b, mongodb.Tuning{PointLoads: point}, fsync.Options{})
 			for range 10 {
 				h.push(guard1, inspections(500, "s1")...)
 			}

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"fieldsync"
-
-	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 // Conflict policies for an update whose base_version is stale.
@@ -99,7 +97,7 @@ type Write struct {
 }
 
 // Record is a stored record: its declared fields and the server's bookkeeping.
-// Its stored form is the readable layout of layout.go.
+// How it is stored is the Store's business (on MongoDB: docs/DATA-MODEL.md).
 type Record struct {
 	Key        string
 	Tenant     string
@@ -143,104 +141,11 @@ type Record struct {
 	audit []pendingAudit
 }
 
-// UnmarshalBSON reads a stored record: the readable layout (layout.go), or
-// one of the layouts earlier versions wrote (packed, and before it plain
-// with short names), which the migration at start rewrites.
-func (r *Record) UnmarshalBSON(b []byte) error {
-	raw := bson.Raw(b)
-	if _, err := raw.LookupErr(keySync); err == nil {
-		*r = Record{}
-		return decodeStored(raw, r)
-	}
-	var old recordV1
-	if err := bson.Unmarshal(b, &old); err != nil {
-		return err
-	}
-	*r = Record{Key: old.Key, Tenant: old.Tenant, Collection: old.Collection, SiteID: old.SiteID,
-		Version: old.Version, Pos: old.Pos, Deleted: old.Deleted, CreatedAt: old.CreatedAt,
-		UpdatedDevice: old.UpdatedDevice, Assignees: old.Assignees, Former: old.Former, Media: old.Media}
-	if r.Collection == "" {
-		r.Collection = collOfKey(r.Key)
-	}
-	return old.unpack(r)
-}
-
-// recordV1 is a record as versions before the readable layout stored it:
-// short names, and everything no query filtered on packed in one binary value.
-type recordV1 struct {
-	Key           string         `bson:"_id"`
-	Tenant        string         `bson:"t"`
-	Collection    string         `bson:"c"`
-	SiteID        string         `bson:"s"`
-	Version       int64          `bson:"v"`
-	Pos           int64          `bson:"p"`
-	Deleted       bool           `bson:"del"`
-	CreatedAt     time.Time      `bson:"ca"`
-	UpdatedDevice string         `bson:"ud"`
-	Assignees     []string       `bson:"asg,omitempty"`
-	Former        []string       `bson:"ex,omitempty"`
-	Media         []string       `bson:"med,omitempty"`
-	Queried       map[string]any `bson:"f,omitempty"`
-	Packed        []byte         `bson:"b,omitempty"`
-	Legacy        legacyFields   `bson:",inline"`
-}
-
-// legacyFields are the top-level fields of records stored before the packed form.
-type legacyFields struct {
-	ID            string            `bson:"i,omitempty"`
-	CreatedBy     string            `bson:"cb,omitempty"`
-	UpdatedAt     time.Time         `bson:"ua,omitempty"`
-	UpdatedBy     string            `bson:"ub,omitempty"`
-	FieldVersions map[string]int64  `bson:"fv,omitempty"`
-	FieldDevices  map[string]string `bson:"fd,omitempty"`
-	Receipts      []Receipt         `bson:"m,omitempty"`
-}
-
-// packed is what recordV1.Packed holds (BSON).
-type packed struct {
-	ID            string            `bson:"i"`
-	CreatedBy     string            `bson:"cb"`
-	UpdatedAt     time.Time         `bson:"ua"`
-	UpdatedBy     string            `bson:"ub"`
-	Fields        map[string]any    `bson:"f"`
-	FieldVersions map[string]int64  `bson:"fv,omitempty"`
-	FieldDevices  map[string]string `bson:"fd,omitempty"`
-	Receipts      []Receipt         `bson:"m,omitempty"`
-	CreatedByName string            `bson:"cbn,omitempty"`
-	UpdatedByName string            `bson:"ubn,omitempty"`
-	AuditHash     string            `bson:"ah,omitempty"`
-	AuditAt       time.Time         `bson:"aa,omitempty"`
-}
-
-// unpack restores into r the fields of a record of an earlier layout.
-func (o *recordV1) unpack(r *Record) error {
-	var p packed
-	if o.Packed != nil {
-		if err := decodePacked(o.Packed, &p); err != nil {
-			return fmt.Errorf("sync: unpack %s: %w", o.Key, err)
-		}
-	} else {
-		l := o.Legacy
-		p.Fields, p.FieldVersions, p.FieldDevices, p.Receipts = o.Queried, l.FieldVersions, l.FieldDevices, l.Receipts
-		for k, v := range p.Fields {
-			p.Fields[k] = normalize(v)
-		}
-	}
-	if p.ID == "" {
-		p.ID, p.CreatedBy, p.UpdatedAt, p.UpdatedBy = o.Legacy.ID, o.Legacy.CreatedBy, o.Legacy.UpdatedAt, o.Legacy.UpdatedBy
-	}
-	r.ID, r.CreatedBy, r.UpdatedAt, r.UpdatedBy = p.ID, p.CreatedBy, p.UpdatedAt, p.UpdatedBy
-	r.Fields, r.FieldVersions, r.FieldDevices, r.Receipts = p.Fields, p.FieldVersions, p.FieldDevices, p.Receipts
-	r.CreatedByName, r.UpdatedByName = p.CreatedByName, p.UpdatedByName
-	r.AuditHash, r.AuditAt = p.AuditHash, p.AuditAt
-	return nil
-}
-
 // Receipt is the stored outcome of one applied mutation.
 type Receipt struct {
-	MutationID string `bson:"i"`
-	Status     string `bson:"s"`
-	Version    int64  `bson:"v"`
+	MutationID string
+	Status     string
+	Version    int64
 }
 
 // MaxReceipts is how many mutation outcomes a record remembers. A retry of an

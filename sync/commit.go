@@ -8,8 +8,8 @@ import (
 )
 
 // Group commit. Every push round ends in a write of its dirty records, and a
-// write costs the same round trips whether it carries one record or many
-// (reserve, insert, log, release). Writes of one tenant that arrive while
+// write costs the same store calls whether it carries one record or many
+// (reserve, commit, release). Writes of one tenant that arrive while
 // another is being written wait, and the next of them to go writes them all
 // as one group: under load a round trip serves several pushes, and a lone
 // push goes at once as before. Each write still learns which of its own
@@ -187,4 +187,77 @@ func (q *committer) queued(tenant string) int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return len(q.waiting[tenant])
+}
+
+// writeGroup stores the dirty records of every write in group under one
+// reservation: one reserve, one Commit (audit entries, records, their log
+// entries). Each write's failed keys (another writer got there first) are
+// set on it. The returned reservation is still to be released. The reserve
+// also releases the previous group, prev, when there is one (see committer).
+func (e *Engine) writeGroup(ctx context.Context, tenant string, group []*groupWrite, prev *written) (reservation, error) {
+	n := 0
+	for _, w := range group {
+		n += len(w.order)
+	}
+	var ending *reservation
+	if prev != nil {
+		ending = &prev.r
+	}
+	r, err := e.reserve(ctx, tenant, n, ending)
+	if prev != nil {
+		if err != nil {
+			e.releaseGroup(ctx, prev) // on its own, then
+		} else {
+			prev.finish(ctx, e, nil)
+		}
+	}
+	if err != nil {
+		return r, err
+	}
+	for _, w := range group {
+		r.devices = append(r.devices, w.device)
+	}
+	e.fault(FaultReserved)
+	// Writes must land well before the reservation expires and pullers pass it.
+	wctx, cancel := context.WithTimeout(ctx, e.opts.ReservationTTL/2)
+	defer cancel()
+	// Where a record of the commit is: its write and key.
+	type at struct {
+		w *groupWrite
+		k string
+	}
+	c := Commit{Tenant: tenant, Records: make([]Put, 0, n)}
+	where := make([]at, 0, n)
+	pos := r.lo
+	for _, w := range group {
+		w.failed = map[string]bool{}
+		for _, k := range w.order {
+			s := w.work[k]
+			s.rec.Pos = pos
+			pos++
+			c.Audit = append(c.Audit, s.rec.sealAudit()...)
+			p := Put{Record: s.rec}
+			if s.inDB {
+				p.Replaces = s.orig
+			}
+			c.Records, where = append(c.Records, p), append(where, at{w, k})
+		}
+	}
+	lost, err := e.store.Commit(wctx, c)
+	if err != nil {
+		return r, err
+	}
+	for i, l := range lost {
+		if l {
+			where[i].w.failed[where[i].k] = true
+		}
+	}
+	return r, nil
+}
+
+// fault calls Options.Fault at point (tests crash there).
+func (e *Engine) fault(point string) {
+	if e.opts.Fault != nil {
+		e.opts.Fault(point)
+	}
 }

@@ -26,22 +26,22 @@ import (
 // equals a fresh bootstrap of its scope.
 func TestConvergenceTwoInstances(t *testing.T) {
 	t.Parallel()
-	convergeTwoInstances(t, fsync.Options{})
+	convergeTwoInstances(t, mongodb.Tuning{})
 }
 
-// TestConvergenceTwoInstancesEmbeddedOptions is the same with the options
-// the app sets on the embedded database: bootstraps walked in its own order
-// (pages go to either instance, so walks lose their held query) and pushes
-// loading their records by _id.
+// TestConvergenceTwoInstancesEmbeddedOptions is the same with the tuning
+// the mongodb store picks on the embedded database: bootstraps walked in its
+// own order (pages go to either instance, so walks lose their held query)
+// and pushes loading their records by _id.
 func TestConvergenceTwoInstancesEmbeddedOptions(t *testing.T) {
 	t.Parallel()
-	convergeTwoInstances(t, fsync.Options{UnsortedScans: true, PointLoads: true})
+	convergeTwoInstances(t, mongodb.Tuning{UnsortedScans: true, PointLoads: true})
 }
 
-func convergeTwoInstances(t *testing.T, opts fsync.Options) {
-	h1 := newHarness(t, opts)
-	opts.Now = h1.now.Now
-	h2 := openOn(t, devtest.MustOpenStoreDB(t, h1.store.DB.Name(), mongodb.Options{}), opts)
+func convergeTwoInstances(t *testing.T, tuning mongodb.Tuning) {
+	h1 := newTunedHarness(t, tuning, fsync.Options{})
+	opts := fsync.Options{Now: h1.now.Now}
+	h2 := openTunedOn(t, devtest.MustOpenStoreDB(t, h1.store.DB.Name(), mongodb.Options{}), tuning, opts)
 	engines := []*fsync.Engine{h1.e, h2.e}
 
 	var devices []*device

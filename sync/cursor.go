@@ -53,8 +53,8 @@ type Scan struct {
 	Sites []string `json:"s,omitempty"`
 	// Boot scans send upserts only.
 	Boot bool `json:"b,omitempty"`
-	// Held: Coll is being walked in the database's own order, which only the
-	// query held for this cursor can continue (Options.UnsortedScans); Walked
+	// Held: Coll is being walked in the store's own order, which only the
+	// query held for this cursor can continue (ByPositionOrCheaper); Walked
 	// counts the records it went through, so that each page's cursor differs
 	// (a retried page must not find the query its first answer continued).
 	Held   bool  `json:"h,omitempty"`

@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"fieldsync"
-
-	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 // hub tells live subscribers when their scope has new changes. One poller per
@@ -177,10 +175,9 @@ func (h *hub) poll(ctx context.Context, tenant string, ts *tenantSubs) {
 // change log when from is within its window, else from the records.
 func (e *Engine) changedSince(ctx context.Context, tenant string, from, to, logged int64) ([]*Record, error) {
 	if from >= logged {
-		recs, err := e.readLog(ctx, tenant, from, to)
-		if lt, err2 := e.loggedFrom(ctx, tenant); err == nil && err2 == nil && lt <= from {
+		if recs, ok, err := e.store.ReadLog(ctx, tenant, from, to); err == nil && ok {
 			return recs, nil
 		}
 	}
-	return e.findRecords(ctx, bson.M{keyTenant: tenant, keyPos: bson.M{"$gt": from, "$lte": to}})
+	return e.store.Find(ctx, tenant, "", Query{After: from, Upto: to})
 }

@@ -6,16 +6,16 @@ func HeldQueries(e *Engine) int { return e.held.len() }
 // QueuedWrites is how many writes of tenant wait for their group.
 func QueuedWrites(e *Engine, tenant string) int { return e.commits.queued(tenant) }
 
-// HeldCursorIDs are the database cursor ids of the queries e holds, once
-// their prefetches are done (tests).
+// HeldCursorIDs are the database cursor ids of the store cursors e holds
+// (those that have one), once their prefetches are done (tests).
 func HeldCursorIDs(e *Engine) []int64 {
 	e.held.mu.Lock()
 	defer e.held.mu.Unlock()
 	var ids []int64
 	for _, q := range e.held.m {
-		if q.cur != nil {
+		if c, ok := q.cur.(interface{ ID() int64 }); ok {
 			q.settle(false)
-			ids = append(ids, q.cur.ID())
+			ids = append(ids, c.ID())
 		}
 	}
 	return ids

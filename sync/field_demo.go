@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"fieldsync"
-
-	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
 // DemoSeed is what SeedDemo needs: the demo users' ids by username (as the
@@ -29,7 +27,7 @@ var demoUsers = []string{"admin", "guard.a1", "guard.a2", "guard.b1", "tech.a1",
 // Every record has a fixed id and is written through the engine (versioned,
 // logged, pulled like any change); records that exist already are left
 // alone, so seeding again creates nothing. It returns how many records it created.
-func SeedDemo(ctx context.Context, db *mongo.Database, seed DemoSeed) (int, error) {
+func SeedDemo(ctx context.Context, store Store, seed DemoSeed) (int, error) {
 	for _, u := range demoUsers {
 		if seed.Users[u] == "" {
 			return 0, fmt.Errorf("sync: demo seed: user %s missing", u)
@@ -37,7 +35,7 @@ func SeedDemo(ctx context.Context, db *mongo.Database, seed DemoSeed) (int, erro
 	}
 	var mu gosync.Mutex
 	clock := seed.Now
-	e, err := Open(ctx, db, Options{Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }})
+	e, err := Open(ctx, store, Options{Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }})
 	if err != nil {
 		return 0, err
 	}

@@ -21,12 +21,12 @@ func TestSeedDemo(t *testing.T) {
 		users[u] = uuid.NewString()
 	}
 	seed := fsync.DemoSeed{Users: users, Now: time.Now().UTC()}
-	n, err := fsync.SeedDemo(context.Background(), h.store.DB, seed)
+	n, err := fsync.SeedDemo(context.Background(), h.store.Sync(), seed)
 	if err != nil || n < 40 {
 		t.Fatalf("seeded %d records: %v", n, err)
 	}
 	seed.Now = seed.Now.Add(time.Hour)
-	if again, err := fsync.SeedDemo(context.Background(), h.store.DB, seed); err != nil || again != 0 {
+	if again, err := fsync.SeedDemo(context.Background(), h.store.Sync(), seed); err != nil || again != 0 {
 		t.Fatalf("second seed created %d: %v", again, err)
 	}
 	csA := &fieldsync.Caller{UserID: users["cs.a1"], TenantID: fieldsync.DemoTenant, DeviceID: "d-cs", Role: fieldsync.RoleCSAgent, SiteIDs: []string{fieldsync.DemoSiteA}}

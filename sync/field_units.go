@@ -15,8 +15,6 @@ import (
 	"unicode/utf8"
 
 	"fieldsync"
-
-	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 // Units declares the units collection: reference data of a site's units
@@ -92,7 +90,7 @@ func (e *Engine) UnitHistory(ctx context.Context, unitID string) (*fieldsync.Uni
 	if e.colls[fieldsync.CollUnits] == nil {
 		return nil, notFound
 	}
-	units, err := e.findIn(ctx, fieldsync.CollUnits, bson.M{"_id": recordKey(c.TenantID, fieldsync.CollUnits, unitID), keyDeleted: false})
+	units, err := e.Find(ctx, c.TenantID, fieldsync.CollUnits, Query{Keys: []string{recordKey(c.TenantID, fieldsync.CollUnits, unitID)}, Live: true})
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +99,8 @@ func (e *Engine) UnitHistory(ctx context.Context, unitID string) (*fieldsync.Uni
 	}
 	unit := units[0]
 	out := &fieldsync.UnitHistory{Unit: e.render(c, unit), Households: []map[string]any{}, Items: []fieldsync.HistoryItem{}}
-	hs, err := e.findIn(ctx, fieldsync.CollHouseholds, bson.M{keyTenant: c.TenantID, keySite: unit.SiteID, keyDeleted: false, "unit_id": unitID})
+	ofUnit := Query{Sites: []string{unit.SiteID}, Live: true, Equal: map[string]any{"unit_id": unitID}}
+	hs, err := e.Find(ctx, c.TenantID, fieldsync.CollHouseholds, ofUnit)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +113,7 @@ func (e *Engine) UnitHistory(ctx context.Context, unitID string) (*fieldsync.Uni
 		if e.colls[name] == nil {
 			continue
 		}
-		some, err := e.findIn(ctx, name, bson.M{keyTenant: c.TenantID, keySite: unit.SiteID, keyDeleted: false, "unit_id": unitID})
+		some, err := e.Find(ctx, c.TenantID, name, ofUnit)
 		if err != nil {
 			return nil, err
 		}
@@ -135,20 +134,6 @@ func (e *Engine) UnitHistory(ctx context.Context, unitID string) (*fieldsync.Uni
 			CreatedAt: r.CreatedAt.UTC().Format(time.RFC3339Nano), Doc: e.render(c, r)})
 	}
 	return out, nil
-}
-
-// findIn returns the records of one collection matching filter, ready for the engine.
-func (e *Engine) findIn(ctx context.Context, coll string, filter bson.M) ([]*Record, error) {
-	recs, err := findAll[*Record](ctx, e.recsFor(coll), filter)
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range recs {
-		if err := normalizeRecord(r); err != nil {
-			return nil, err
-		}
-	}
-	return recs, nil
 }
 
 // Import limits.

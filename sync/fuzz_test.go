@@ -70,7 +70,7 @@ func FuzzDecodeCursor(f *testing.F) {
 // the production collections: it never panics and never accepts a field or
 // argument name that starts with "$" or contains ".".
 func FuzzValidateMutation(f *testing.F) {
-	e, err := fsync.Open(context.Background(), devtest.MustOpenStore(f).DB, fsync.Options{Collections: fsync.FieldCollections(fsync.FieldOptions{})})
+	e, err := fsync.Open(context.Background(), devtest.MustOpenStore(f).Sync(), fsync.Options{Collections: fsync.FieldCollections(fsync.FieldOptions{})})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -5,17 +5,14 @@ import (
 	"slices"
 	"sync"
 	"time"
-
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-// Held database cursors. A device pulling page after page (a bootstrap, a
-// long catch-up) would otherwise run one query per page, and on the embedded
-// FerretDB every query decodes the whole collection: paging would cost
-// O(pages × records). Instead the query of the first page stays open and the
-// next page continues it, so a whole walk costs one query. The open cursor is
+// Held cursors. A device pulling page after page (a bootstrap, a long
+// catch-up) would otherwise run one query per page, each finding its place
+// again (a store without an index on positions reads everything before it):
+// paging would cost up to O(pages × records). Instead the walk of the first
+// page stays open and the next page continues it, so a whole walk costs one
+// query. The open cursor is
 // kept under the exact signed cursor token the page handed out: only the
 // request that continues from that token continues the query; a retried or
 // older token, another API instance or an expired entry runs a fresh query
@@ -28,10 +25,10 @@ const (
 	maxHeldRecords = 2000
 )
 
-// heldQuery is a database cursor left open between two pages, or the rest
+// heldQuery is a store's cursor left open between two pages, or the rest
 // of a read of the recent change log (cur nil).
 type heldQuery struct {
-	cur  *mongo.Cursor
+	cur  RecordCursor
 	rest []*Record
 	// ahead are records of cur read but not handed out yet; eof: cur has no
 	// more. While the query is held, a goroutine reads the next page into
@@ -155,16 +152,13 @@ func (q *heldQuery) settle(stop bool) {
 // fill reads cur until ahead holds n records or cur ends.
 func (q *heldQuery) fill(ctx context.Context, n int) error {
 	for len(q.ahead) < n && !q.eof {
-		if !q.cur.Next(ctx) {
-			q.eof = true
-			return storeError(q.cur.Err())
-		}
-		r := new(Record)
-		if err := q.cur.Decode(r); err != nil {
-			return storeError(err)
-		}
-		if err := normalizeRecord(r); err != nil {
+		r, err := q.cur.Next(ctx)
+		if err != nil {
 			return err
+		}
+		if r == nil {
+			q.eof = true
+			return nil
 		}
 		q.ahead = append(q.ahead, r)
 	}
@@ -197,44 +191,39 @@ func (q *heldQuery) read(ctx context.Context, limit int) ([]*Record, bool, error
 	return recs, len(q.ahead) > 0, nil
 }
 
-// query runs filter sorted by position and returns its first limit records,
-// or continues held. The returned query, when not nil, has more records and
-// is to be held for the next page.
-func (e *Engine) query(ctx context.Context, held *heldQuery, coll *mongo.Collection, filter bson.M, limit int) ([]*Record, *heldQuery, error) {
-	return e.queryIn(ctx, held, coll, filter, limit, true)
-}
-
-// queryIn is query, sorted by position or (sorted false) in the database's
-// own order.
-func (e *Engine) queryIn(ctx context.Context, held *heldQuery, coll *mongo.Collection, filter bson.M, limit int, sorted bool) ([]*Record, *heldQuery, error) {
+// walk runs q on tenant's records of coll and returns its first limit
+// records, or continues held. The returned query, when not nil, has more
+// records and is to be held for the next page; byPosition reports whether
+// the records come in position order (q.Order ByPositionOrCheaper lets the
+// store choose).
+func (e *Engine) walk(ctx context.Context, held *heldQuery, tenant, coll string, q Query, limit int) (recs []*Record, open *heldQuery, byPosition bool, err error) {
 	if held != nil {
+		byPosition = held.cur.ByPosition()
 		recs, more, err := held.read(ctx, limit)
 		switch {
 		case err != nil:
 			// The cursor died (the database restarted, or it timed out there):
-			// a fresh query — by position it gives the same page; unsorted it
-			// starts the collection over (repeats on later pages, no miss).
+			// a fresh query — by position it gives the same page; in the
+			// store's order it starts the collection over (repeats on later
+			// pages, no miss).
 			held.close()
 		case more:
-			return recs, held, nil
+			return recs, held, byPosition, nil
 		default:
 			held.close()
-			return recs, nil, nil
+			return recs, nil, byPosition, nil
 		}
 	}
-	find := options.Find().SetBatchSize(int32(limit + 1))
-	if sorted {
-		find.SetSort(bson.D{{Key: keyPos, Value: 1}})
-	}
-	cur, err := coll.Find(ctx, filter, find)
+	q.Batch = limit + 1
+	cur, err := e.store.Walk(ctx, tenant, coll, q)
 	if err != nil {
-		return nil, nil, storeError(err)
+		return nil, nil, false, err
 	}
-	q := &heldQuery{cur: cur}
-	recs, more, err := q.read(ctx, limit)
+	h := &heldQuery{cur: cur}
+	recs, more, err := h.read(ctx, limit)
 	if err != nil || !more {
-		q.close()
-		return recs, nil, err
+		h.close()
+		return recs, nil, cur.ByPosition(), err
 	}
-	return recs, q, nil
+	return recs, h, cur.ByPosition(), nil
 }

@@ -186,7 +186,7 @@ func TestRecentLogWindow(t *testing.T) {
 			t.Fatalf("far (behind the window) differs from a bootstrap:\n%s\n%s", got, want)
 		}
 	}
-	cur, err := h.store.DB.Collection(fsync.LogCollection).Find(context.Background(), bson.M{})
+	cur, err := h.store.DB.Collection(mongodb.LogCollection).Find(context.Background(), bson.M{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestRecentLogWindow(t *testing.T) {
 	var counter struct {
 		W map[string]int64 `bson:"w"`
 	}
-	if err := h.store.DB.Collection(fsync.CountersCollection).FindOne(context.Background(), bson.M{"_id": tenant}).Decode(&counter); err != nil {
+	if err := h.store.DB.Collection(mongodb.CountersCollection).FindOne(context.Background(), bson.M{"_id": tenant}).Decode(&counter); err != nil {
 		t.Fatal(err)
 	}
 	if len(counter.W) != 1 {
@@ -248,7 +248,7 @@ func TestBigCatchUpIsNotHeld(t *testing.T) {
 	}
 }
 
-// TestUnsortedBootstrapWalk: with Options.UnsortedScans a bootstrap walks
+// TestUnsortedBootstrapWalk: with mongodb.Tuning.UnsortedScans a bootstrap walks
 // each collection in the database's own order through one query continued
 // page after page, handing out every record once. A page that finds that
 // query gone — served by another instance, or a retried page — walks the
@@ -259,9 +259,9 @@ func TestUnsortedBootstrapWalk(t *testing.T) {
 	t.Parallel()
 	counter := mongodb.NewCommandCounter()
 	store := devtest.MustOpenStore(t)
-	opts := fsync.Options{UnsortedScans: true}
-	h := openOn(t, devtest.MustOpenStoreDB(t, store.DB.Name(), mongodb.Options{Monitor: counter}), opts)
-	h2 := openOn(t, store, opts)
+	unsorted := mongodb.Tuning{UnsortedScans: true}
+	h := openTunedOn(t, devtest.MustOpenStoreDB(t, store.DB.Name(), mongodb.Options{Monitor: counter}), unsorted, fsync.Options{})
+	h2 := openTunedOn(t, store, unsorted, fsync.Options{})
 	h.push(agent1, inspections(500, "s1")...)
 	h.push(agent1, inspections(450, "s1")...)
 	want := bootstrapVersions(t, h.e, guard1)
@@ -337,7 +337,7 @@ func TestHeldQueryKilledByTheDatabase(t *testing.T) {
 	for _, unsorted := range []bool{false, true} {
 		t.Run(fmt.Sprintf("unsorted=%v", unsorted), func(t *testing.T) {
 			t.Parallel()
-			h := newHarness(t, fsync.Options{UnsortedScans: unsorted})
+			h := newTunedHarness(t, mongodb.Tuning{UnsortedScans: unsorted}, fsync.Options{})
 			h.push(agent1, inspections(500, "s1")...)
 			h.push(agent1, inspections(450, "s1")...)
 			r := newReplica(guard1)

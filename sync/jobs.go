@@ -4,20 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"reflect"
 	"time"
 
 	"fieldsync"
-
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
-
-// LeasesCollection holds the job leases: one document per tenant naming the
-// API instance that runs that tenant's jobs until the lease expires.
-const LeasesCollection = "sync_leases"
 
 // Job defaults.
 const (
@@ -80,50 +71,25 @@ func (e *Engine) RunJobs(ctx context.Context, opts JobOptions) {
 // logged and pulled like any change, and idempotent (a second run changes nothing).
 func (e *Engine) RunJobsOnce(ctx context.Context, opts JobOptions) ([]string, error) {
 	opts = opts.withDefaults()
-	cur, err := e.counters.Find(ctx, bson.M{}, options.Find().SetProjection(bson.M{"_id": 1}))
+	tenants, err := e.store.Counters(ctx)
 	if err != nil {
-		return nil, storeError(err)
-	}
-	var tenants []struct {
-		ID string `bson:"_id"`
-	}
-	if err := cur.All(ctx, &tenants); err != nil {
-		return nil, storeError(err)
+		return nil, err
 	}
 	var ran []string
 	for _, t := range tenants {
-		ok, err := e.claim(ctx, "field-jobs/"+t.ID, opts)
+		ok, err := e.store.Claim(ctx, "field-jobs/"+t.Tenant, opts.Holder, e.now(), opts.Lease)
 		if err != nil {
 			return ran, err
 		}
 		if !ok {
 			continue
 		}
-		if err := e.tenantJobs(ctx, t.ID); err != nil {
+		if err := e.tenantJobs(ctx, t.Tenant); err != nil {
 			return ran, err
 		}
-		ran = append(ran, t.ID)
+		ran = append(ran, t.Tenant)
 	}
 	return ran, nil
-}
-
-// claim takes or renews the lease name with one atomic findOneAndUpdate: it
-// matches when the lease is free, expired or already ours; when another
-// instance holds it the upsert hits the unique _id and we back off.
-func (e *Engine) claim(ctx context.Context, name string, opts JobOptions) (bool, error) {
-	now := e.now()
-	leases := e.db.Collection(LeasesCollection)
-	err := leases.FindOneAndUpdate(ctx,
-		bson.M{"_id": name, "$or": bson.A{bson.M{"exp": bson.M{"$lte": now}}, bson.M{"holder": opts.Holder}}},
-		bson.M{"$set": bson.M{"holder": opts.Holder, "exp": now.Add(opts.Lease)}},
-		options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Err()
-	switch {
-	case err == nil:
-		return true, nil
-	case mongo.IsDuplicateKeyError(err), errors.Is(err, mongo.ErrNoDocuments):
-		return false, nil
-	}
-	return false, storeError(err)
 }
 
 // tenantJobs recomputes every time-dependent field of one tenant and writes

@@ -7,8 +7,8 @@ import (
 // Lookup returns the live records of collection with ids in the acting
 // caller's tenant, as this push sees them (including its own earlier
 // changes): actions read reference data (a site's settings, a route's
-// checkpoints) and linked records through it. One $in query for the ids not
-// yet known to the push. It does not check the caller's scope: the action
+// checkpoints) and linked records through it. One store Load for the ids
+// not yet known to the push. It does not check the caller's scope: the action
 // decides what it may use.
 func (a *ActionContext) Lookup(collection string, ids ...string) ([]*Record, error) {
 	if a.lookup == nil || len(ids) == 0 {

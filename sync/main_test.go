@@ -119,13 +119,25 @@ func (c *clock) Add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
+// newHarness opens an engine on a fresh database, its store untuned (as on
+// MongoDB) whatever the server: the tests choose the tuning they exercise.
 func newHarness(tb testing.TB, opts fsync.Options) *harness {
 	tb.Helper()
-	store := devtest.MustOpenStore(tb)
-	return openOn(tb, store, opts)
+	return newTunedHarness(tb, mongodb.Tuning{}, opts)
+}
+
+// newTunedHarness is newHarness with the store's tuning t.
+func newTunedHarness(tb testing.TB, t mongodb.Tuning, opts fsync.Options) *harness {
+	tb.Helper()
+	return openTunedOn(tb, devtest.MustOpenStore(tb), t, opts)
 }
 
 func openOn(tb testing.TB, store *mongodb.Store, opts fsync.Options) *harness {
+	tb.Helper()
+	return openTunedOn(tb, store, mongodb.Tuning{}, opts)
+}
+
+func openTunedOn(tb testing.TB, store *mongodb.Store, t mongodb.Tuning, opts fsync.Options) *harness {
 	tb.Helper()
 	h := &harness{tb: tb, store: store, now: &clock{t: time.Now().UTC().Truncate(time.Millisecond)}} // a server time is kept to the millisecond
 	if opts.Now == nil {
@@ -137,7 +149,7 @@ func openOn(tb testing.TB, store *mongodb.Store, opts fsync.Options) *harness {
 	if opts.PollInterval == 0 {
 		opts.PollInterval = 50 * time.Millisecond
 	}
-	e, err := fsync.Open(context.Background(), store.DB, opts)
+	e, err := fsync.Open(context.Background(), store.SyncTuned(t), opts)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -9,10 +9,6 @@ import (
 	"time"
 
 	"fieldsync"
-
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // Pull returns the next page of changes in the caller's scope. A page reads
@@ -104,14 +100,6 @@ func (e *Engine) Pull(ctx context.Context, req fieldsync.PullRequest) (fieldsync
 	return out, nil
 }
 
-// siteFilter narrows a query to sites (nil: no narrowing).
-func siteFilter(f bson.M, sites []string) bson.M {
-	if sites != nil {
-		f[keySite] = bson.M{"$in": sites}
-	}
-	return f
-}
-
 // scopeSites are the sites a caller's records can be at (nil: every site).
 func scopeSites(c *fieldsync.Caller) []string {
 	if c.Role == fieldsync.RoleAdmin {
@@ -158,9 +146,8 @@ func (e *Engine) logPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor, 
 				open = nil // too much to keep in memory: the next page reads the window again
 			}
 		} else {
-			f := siteFilter(bson.M{keyTenant: c.TenantID, keyPos: bson.M{"$gt": cur.Pos},
-				"$or": bson.A{bson.M{keyPos: bson.M{"$lte": hw}}, bson.M{keyDevice: c.DeviceID, keyPos: bson.M{"$gt": own}}}}, sites)
-			if recs, more, err = e.logFromRecords(ctx, f, limit); err != nil {
+			q := Query{Sites: sites, After: cur.Pos, Upto: hw, Device: c.DeviceID, OwnAbove: own, Order: ByPosition}
+			if recs, more, err = e.logFromRecords(ctx, c.TenantID, q, limit); err != nil {
 				return nil, err
 			}
 		}
@@ -195,12 +182,9 @@ func (e *Engine) logWindow(ctx context.Context, c *fieldsync.Caller, cur *Cursor
 	if cur.Pos < m.logged {
 		return nil, false, nil
 	}
-	all, err := e.readLog(ctx, c.TenantID, cur.Pos, max(m.hw, m.pushedBy(c.DeviceID)))
-	if err != nil {
-		return nil, false, err
-	}
-	if lt, err := e.loggedFrom(ctx, c.TenantID); err != nil || lt > cur.Pos {
-		return nil, false, err // trimmed under us
+	all, ok, err := e.store.ReadLog(ctx, c.TenantID, cur.Pos, max(m.hw, m.pushedBy(c.DeviceID)))
+	if err != nil || !ok {
+		return nil, false, err // !ok: trimmed under us
 	}
 	for _, r := range all {
 		if sites != nil && !slices.Contains(sites, r.SiteID) {
@@ -214,13 +198,13 @@ func (e *Engine) logWindow(ctx context.Context, c *fieldsync.Caller, cur *Cursor
 }
 
 // logFromRecords reads a log page from the records, for a cursor older than
-// the recent change log: the first limit records matching f of every
+// the recent change log: the first limit records q matches in every
 // collection, merged in position order.
-func (e *Engine) logFromRecords(ctx context.Context, f bson.M, limit int) ([]*Record, bool, error) {
+func (e *Engine) logFromRecords(ctx context.Context, tenant string, q Query, limit int) ([]*Record, bool, error) {
 	var all []*Record
 	more := false
 	for _, name := range e.names {
-		recs, open, err := e.query(ctx, nil, e.recsFor(name), f, limit)
+		recs, open, _, err := e.walk(ctx, nil, tenant, name, q, limit)
 		if err != nil {
 			return nil, false, err
 		}
@@ -240,10 +224,10 @@ func (e *Engine) logFromRecords(ctx context.Context, f bson.M, limit int) ([]*Re
 // scanPage walks a bootstrap or scope rescan: the synced collections one
 // after another, each by position without an upper bound, so a record that
 // moves ahead while we walk is still met (and the log part that follows
-// starts from before the walk began). With Options.UnsortedScans a
-// bootstrap walks each collection in the database's own order instead, as
-// long as its held query goes on; a page that finds it gone walks that
-// collection again by position.
+// starts from before the walk began). A bootstrap lets the store walk each
+// collection in its own order instead when that is much cheaper
+// (ByPositionOrCheaper), as long as its held query goes on; a page that
+// finds it gone walks that collection again by position.
 func (e *Engine) scanPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor, held *heldQuery, limit int, now time.Time, out *fieldsync.PullResult) (*heldQuery, error) {
 	sc := cur.Scan
 	sites := sc.Sites
@@ -264,15 +248,15 @@ func (e *Engine) scanPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor,
 		if sc.Held && held == nil {
 			sc.Held, sc.Walked, sc.From, byPosition = false, 0, 0, true
 		}
-		unsorted := sc.Boot && e.opts.UnsortedScans && sc.From == 0 && !byPosition
-		f := siteFilter(bson.M{keyTenant: c.TenantID, keyPos: bson.M{"$gt": sc.From}}, sites)
-		if sc.Boot {
-			f[keyDeleted] = false
+		q := Query{Sites: sites, After: sc.From, Live: sc.Boot, Order: ByPosition}
+		if sc.Boot && sc.From == 0 && !byPosition {
+			q.Order = ByPositionOrCheaper
 		}
-		recs, open, err := e.queryIn(ctx, held, e.recsFor(sc.Coll), f, limit-n, !unsorted)
+		recs, open, sorted, err := e.walk(ctx, held, c.TenantID, sc.Coll, q, limit-n)
 		if err != nil {
 			return nil, err
 		}
+		unsorted := !sorted
 		held = nil
 		n += len(recs)
 		if unsorted {
@@ -368,7 +352,7 @@ func (e *Engine) render(c *fieldsync.Caller, r *Record) map[string]any {
 }
 
 // Bootstrap streams every record of the caller's scope as newline-delimited
-// JSON changes, one database cursor per synced collection, then a final line
+// JSON changes, one store cursor per synced collection, then a final line
 // with the cursor to continue from with Pull.
 func (e *Engine) Bootstrap(ctx context.Context, schemaVersion int, w io.Writer) error {
 	c, err := callerOf(ctx)
@@ -397,12 +381,12 @@ func (e *Engine) Bootstrap(ctx context.Context, schemaVersion int, w io.Writer) 
 }
 
 // streamCollection writes every readable live record of one collection in
-// the caller's scope, through one database cursor, read ahead of the
+// the caller's scope, through one store cursor, read ahead of the
 // writing (see readAhead).
 func (e *Engine) streamCollection(ctx context.Context, c *fieldsync.Caller, name string, now time.Time, enc *json.Encoder) error {
-	dbc, err := e.recsFor(name).Find(ctx, siteFilter(bson.M{keyTenant: c.TenantID, keyDeleted: false}, scopeSites(c)), options.Find().SetBatchSize(streamBatch))
+	dbc, err := e.store.Walk(ctx, c.TenantID, name, Query{Sites: scopeSites(c), Live: true, Batch: streamBatch})
 	if err != nil {
-		return storeError(err)
+		return err
 	}
 	return readAhead(ctx, dbc, func(r *Record) error {
 		if ch, ok := e.changeFor(c, r, now, false); ok && ch.Op == fieldsync.ChangeUpsert {
@@ -412,14 +396,14 @@ func (e *Engine) streamCollection(ctx context.Context, c *fieldsync.Caller, name
 	})
 }
 
-// streamBatch is the database batch of a bootstrap stream.
+// streamBatch is the store's read batch of a bootstrap stream.
 const streamBatch = 1000
 
 // readAhead hands each record of dbc to fn, decoding them in a goroutine of
 // their own up to two batches ahead: the database reads the next batch while
 // fn writes out the last one, instead of each waiting for the other. dbc is
 // closed on return.
-func readAhead(ctx context.Context, dbc *mongo.Cursor, fn func(*Record) error) error {
+func readAhead(ctx context.Context, dbc RecordCursor, fn func(*Record) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	recs := make(chan *Record, 2*streamBatch)
@@ -427,13 +411,9 @@ func readAhead(ctx context.Context, dbc *mongo.Cursor, fn func(*Record) error) e
 	go func() {
 		defer close(recs)
 		defer dbc.Close(context.WithoutCancel(ctx))
-		for dbc.Next(ctx) {
-			r := new(Record)
-			if err := dbc.Decode(r); err != nil {
-				read <- storeError(err)
-				return
-			}
-			if err := normalizeRecord(r); err != nil {
+		for {
+			r, err := dbc.Next(ctx)
+			if err != nil || r == nil {
 				read <- err
 				return
 			}
@@ -444,7 +424,6 @@ func readAhead(ctx context.Context, dbc *mongo.Cursor, fn func(*Record) error) e
 				return
 			}
 		}
-		read <- storeError(dbc.Err())
 	}()
 	for r := range recs {
 		if err := fn(r); err != nil {
@@ -480,13 +459,9 @@ func (e *Engine) ageOut(ctx context.Context, c *fieldsync.Caller, cur *Cursor, n
 	if edge-cur.Aged < agingStep.Milliseconds() || room <= 0 {
 		return nil
 	}
-	from := time.UnixMilli(cur.Aged)
-	f := siteFilter(bson.M{keyTenant: c.TenantID, keyDeleted: false, keyCreated: bson.M{"$gte": from, "$lt": time.UnixMilli(edge)}}, scopeSites(c))
-	if cur.AgedKey != "" {
-		f["$or"] = bson.A{bson.M{keyCreated: bson.M{"$gt": from}}, bson.M{"_id": bson.M{"$gt": cur.AgedKey}}}
-	}
-	recs, err := findAll[*Record](ctx, e.recsFor(fieldsync.CollInspections), f,
-		options.Find().SetSort(bson.D{{Key: keyCreated, Value: 1}, {Key: "_id", Value: 1}}).SetLimit(int64(room+1)))
+	q := Query{Sites: scopeSites(c), Live: true, CreatedFrom: time.UnixMilli(cur.Aged), CreatedBefore: time.UnixMilli(edge),
+		CreatedAfterKey: cur.AgedKey, Order: ByCreation, Limit: room + 1}
+	recs, err := e.store.Find(ctx, c.TenantID, fieldsync.CollInspections, q)
 	if err != nil {
 		return err
 	}
@@ -506,9 +481,6 @@ func (e *Engine) ageOut(ctx context.Context, c *fieldsync.Caller, cur *Cursor, n
 		}
 	}
 	for _, r := range recs {
-		if err := normalizeRecord(r); err != nil {
-			return err
-		}
 		if !inPage[r.ID] && !fieldsync.CanRead(c, r.Ref(), now) {
 			out.Changes = append(out.Changes, fieldsync.Change{Collection: r.Collection, ID: r.ID, Version: r.Version, Op: fieldsync.ChangeDelete})
 		}

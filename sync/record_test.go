@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"fieldsync/mongodb"
 	fsync "fieldsync/sync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -26,11 +27,11 @@ func TestRecordStoredByAnEarlierVersion(t *testing.T) {
 		"f":  bson.M{"site_id": "s1", "category": "sanitation", "severity": "low", "description": "old layout"},
 		"fv": bson.M{"severity": int64(2)}, "fd": bson.M{"severity": agent1.DeviceID},
 		"m": bson.A{bson.M{"i": oldMutation, "s": "applied", "v": int64(2)}}}
-	if _, err := h.store.DB.Collection(fsync.RecordsCollection).InsertOne(ctx, old); err != nil {
+	if _, err := h.store.DB.Collection(mongodb.RecordsCollection).InsertOne(ctx, old); err != nil {
 		t.Fatal(err)
 	}
 	h = openOn(t, h.store, fsync.Options{Now: h.now.Now}) // the next start
-	if n, err := h.store.DB.Collection(fsync.RecordsCollection).CountDocuments(ctx, bson.M{}); err != nil || n != 0 {
+	if n, err := h.store.DB.Collection(mongodb.RecordsCollection).CountDocuments(ctx, bson.M{}); err != nil || n != 0 {
 		t.Fatalf("the old records collection still holds %d records (%v)", n, err)
 	}
 	r := newReplica(agent1)
@@ -48,7 +49,7 @@ func TestRecordStoredByAnEarlierVersion(t *testing.T) {
 	res = h.push(guard1, update("inspections", id, 1, "severity", "high", "description", "new"))
 	wantStatus(t, res, "conflict")
 	var raw bson.M
-	if err := h.store.DB.Collection(fsync.RecordsCollectionFor("inspections")).FindOne(ctx, bson.M{"_id": key}).Decode(&raw); err != nil {
+	if err := h.store.DB.Collection(mongodb.RecordsCollectionFor("inspections")).FindOne(ctx, bson.M{"_id": key}).Decode(&raw); err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range []string{"i", "cb", "ub", "ua", "fv", "fd", "m"} {

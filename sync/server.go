@@ -2,13 +2,9 @@ package sync
 
 import (
 	"context"
-	"errors"
 	"slices"
 
 	"fieldsync"
-
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
 // Apply runs server-side writes (jobs such as overdue marking) through the
@@ -29,26 +25,31 @@ func (e *Engine) Apply(ctx context.Context, tenant string, writes []Write) error
 }
 
 // Records calls fn for every live record of tenant's collection (server jobs
-// use it to find what to change). One database cursor.
+// use it to find what to change). One store cursor.
 func (e *Engine) Records(ctx context.Context, tenant, collection string, fn func(*Record) error) error {
-	cur, err := e.recsFor(collection).Find(ctx, bson.M{keyTenant: tenant, keyDeleted: false})
+	cur, err := e.store.Walk(ctx, tenant, collection, Query{Live: true})
 	if err != nil {
-		return storeError(err)
+		return err
 	}
-	defer cur.Close(ctx)
-	for cur.Next(ctx) {
-		var r Record
-		if err := cur.Decode(&r); err != nil {
-			return storeError(err)
-		}
-		if err := normalizeRecord(&r); err != nil {
+	defer cur.Close(context.WithoutCancel(ctx))
+	for {
+		r, err := cur.Next(ctx)
+		if err != nil || r == nil {
 			return err
 		}
-		if err := fn(&r); err != nil {
+		if err := fn(r); err != nil {
 			return err
 		}
 	}
-	return storeError(cur.Err())
+}
+
+// Find returns tenant's records of collection that q matches (server code
+// that looks records up: a unit's history); none for an undeclared one.
+func (e *Engine) Find(ctx context.Context, tenant, collection string, q Query) ([]*Record, error) {
+	if e.colls[collection] == nil {
+		return nil, nil
+	}
+	return e.store.Find(ctx, tenant, collection, q)
 }
 
 // Record returns the live record id of tenant's collection (one look-up by
@@ -57,36 +58,29 @@ func (e *Engine) Record(ctx context.Context, tenant, collection, id string) (*Re
 	if e.colls[collection] == nil {
 		return nil, fieldsync.Errorf(fieldsync.ENotFound, "no such collection")
 	}
-	var r Record
-	err := e.recsFor(collection).FindOne(ctx, bson.M{"_id": recordKey(tenant, collection, id)}).Decode(&r)
-	switch {
-	case errors.Is(err, mongo.ErrNoDocuments):
-		return nil, fieldsync.Errorf(fieldsync.ENotFound, "no such record")
-	case err != nil:
-		return nil, storeError(err)
-	}
-	if err := normalizeRecord(&r); err != nil {
+	recs, err := e.store.Load(ctx, collection, []string{recordKey(tenant, collection, id)})
+	if err != nil {
 		return nil, err
 	}
-	if r.Deleted {
+	if len(recs) == 0 || recs[0].Deleted {
 		return nil, fieldsync.Errorf(fieldsync.ENotFound, "no such record")
 	}
-	return &r, nil
+	return recs[0], nil
 }
 
 // Citing implements fieldsync.CitationFinder: the live records of tenant that
 // cite any of mediaIDs (from the declared Media and MediaList fields).
 func (e *Engine) Citing(ctx context.Context, tenant string, mediaIDs []string) ([]fieldsync.Citation, error) {
-	return e.citations(ctx, bson.M{keyTenant: tenant, keyDeleted: false, keyMedia: bson.M{"$in": mediaIDs}}, mediaIDs)
+	return e.citations(ctx, tenant, Query{Live: true, CitesAny: mediaIDs}, mediaIDs)
 }
 
 // CitedAtSite implements fieldsync.CitationFinder: every citation by the live records of tenant's site.
 func (e *Engine) CitedAtSite(ctx context.Context, tenant, site string) ([]fieldsync.Citation, error) {
-	return e.citations(ctx, bson.M{keyTenant: tenant, keySite: site, keyDeleted: false, keyMedia + ".0": bson.M{"$exists": true}}, nil)
+	return e.citations(ctx, tenant, Query{Sites: []string{site}, Live: true, CitesMedia: true}, nil)
 }
 
-func (e *Engine) citations(ctx context.Context, filter bson.M, only []string) ([]fieldsync.Citation, error) {
-	recs, err := e.findRecords(ctx, filter)
+func (e *Engine) citations(ctx context.Context, tenant string, q Query, only []string) ([]fieldsync.Citation, error) {
+	recs, err := e.store.Find(ctx, tenant, "", q)
 	if err != nil {
 		return nil, err
 	}

@@ -95,21 +95,14 @@ func (a *App) open(ctx context.Context) error {
 		a.stopKeys = cancel
 		go reloadKeys(kctx, cfg.Auth, a.auth.Keys(), a.log)
 	}
-	// The embedded FerretDB sorts by reading a whole collection first and
-	// evaluates only a lone _id filter without decoding every document: its
-	// bootstraps walk unsorted and pushes load by _id (fsync.Options).
-	ferret, err := a.store.IsFerretDB(ctx)
-	if err != nil {
-		return err
-	}
 	// The engine asks the media service who may cite a photo, and the media
 	// service asks the engine which records cite one: the engine forwards to
 	// the service built after it.
 	cites := fieldsync.CiteCheckerFunc(func(ctx context.Context, c *fieldsync.Caller, ids []string) (map[string]fieldsync.CiteRule, error) {
 		return a.media.CiteRules(ctx, c, ids)
 	})
-	if a.engine, err = fsync.Open(ctx, a.store.DB, fsync.Options{Logger: a.log, Collections: a.fieldCollections(),
-		Retention: cfg.SyncRetention, AuditRetention: cfg.AuditRetention, UnsortedScans: ferret, PointLoads: ferret, Cites: cites,
+	if a.engine, err = fsync.Open(ctx, a.store.Sync(), fsync.Options{Logger: a.log, Collections: a.fieldCollections(),
+		Retention: cfg.SyncRetention, AuditRetention: cfg.AuditRetention, Cites: cites,
 		Instance: cfg.instance}); err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"fieldsync"
+	"fieldsync/mongodb"
 	fsync "fieldsync/sync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -64,7 +65,7 @@ func TestImportUnitsAndVerifyAudit(t *testing.T) {
 		t.Fatal(err)
 	}
 	hid := fsync.HouseholdID(fsync.UnitID("demo", fieldsync.DemoSiteA, "1号楼", "101"))
-	audit := app.store.DB.Collection(fsync.AuditCollection)
+	audit := app.store.DB.Collection(mongodb.AuditCollection)
 	var doc struct {
 		Changes string `bson:"ch"`
 	}

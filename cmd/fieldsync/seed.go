@@ -32,7 +32,7 @@ func seedDemo(ctx context.Context, app *App, out io.Writer) error {
 	for _, s := range seeded {
 		ids[s.User.Username] = s.User.ID
 	}
-	n, err := fsync.SeedDemo(ctx, app.store.DB, fsync.DemoSeed{Users: ids, Now: time.Now()})
+	n, err := fsync.SeedDemo(ctx, app.store.Sync(), fsync.DemoSeed{Users: ids, Now: time.Now()})
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,7 @@ func TestStampLabelsNameTheSiteAndThePlace(t *testing.T) {
 	chdirPkg(t)
 	ctx := context.Background()
 	store := devtest.MustOpenStore(t)
-	e, err := fsync.Open(ctx, store.DB, fsync.Options{Collections: fsync.FieldCollections(fsync.FieldOptions{})})
+	e, err := fsync.Open(ctx, store.Sync(), fsync.Options{Collections: fsync.FieldCollections(fsync.FieldOptions{})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package sync
+package mongodb
 
 import (
 	"fmt"
@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	fsync "fieldsync/sync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
@@ -32,7 +34,7 @@ import (
 const (
 	keyID      = "id"
 	keyTenant  = "tenant_id"
-	keySite    = SiteField
+	keySite    = fsync.SiteField
 	keyCreated = "created_at"
 	keySync    = "_sync"
 	keyVersion = keySync + ".version"
@@ -42,6 +44,16 @@ const (
 	keyMedia   = keySync + ".media"
 )
 
+// fieldNamed returns the field of fs named name, or nil.
+func fieldNamed(fs []fsync.Field, name string) *fsync.Field {
+	for i := range fs {
+		if fs[i].Name == name {
+			return &fs[i]
+		}
+	}
+	return nil
+}
+
 // clientTimeFields are the undeclared fields holding a phone's times.
 var clientTimeFields = []string{"client_created_at", "client_updated_at"}
 
@@ -49,14 +61,14 @@ var clientTimeFields = []string{"client_created_at", "client_updated_at"}
 var topLevel = []string{"_id", keyID, keyTenant, keySite, keyCreated, "created_by", "created_by_name",
 	"updated_at", "updated_by", "updated_by_name", keySync}
 
-// encode returns r's stored document (readable layout). coll types the
-// fields (times, GPS); nil stores them as they are.
-func (r *Record) encode(coll *Collection) (bson.Raw, error) {
+// encodeRecord returns r's stored document (readable layout). coll types
+// the fields (times, GPS); nil stores them as they are.
+func encodeRecord(r *fsync.Record, coll *fsync.Collection) (bson.Raw, error) {
 	times := map[string]string{}
 	d := make(bson.D, 0, len(r.Fields)+12)
 	d = append(d, bson.E{Key: "_id", Value: r.Key}, bson.E{Key: keyID, Value: r.ID},
 		bson.E{Key: keyTenant, Value: r.Tenant}, bson.E{Key: keySite, Value: r.SiteID})
-	done := map[string]bool{SiteField: true}
+	done := map[string]bool{fsync.SiteField: true}
 	if coll != nil {
 		for i := range coll.Fields {
 			f := &coll.Fields[i]
@@ -79,9 +91,9 @@ func (r *Record) encode(coll *Collection) (bson.Raw, error) {
 		if slices.Contains(topLevel, k) {
 			continue
 		}
-		kind := Kind(-1)
+		kind := fsync.Kind(-1)
 		if slices.Contains(clientTimeFields, k) {
-			kind = Time
+			kind = fsync.Time
 		}
 		d = append(d, bson.E{Key: k, Value: storeValue(kind, nil, k, r.Fields[k], times)})
 	}
@@ -139,7 +151,7 @@ func (r *Record) encode(coll *Collection) (bson.Raw, error) {
 	d = append(d, bson.E{Key: keySync, Value: s})
 	b, err := bson.Marshal(d)
 	if err != nil {
-		return nil, fmt.Errorf("sync: encode %s: %w", r.Key, err)
+		return nil, fmt.Errorf("mongodb: encode %s: %w", r.Key, err)
 	}
 	return b, nil
 }
@@ -147,9 +159,9 @@ func (r *Record) encode(coll *Collection) (bson.Raw, error) {
 // storeValue is a field's value as stored: a Time as a date (its text in
 // times when the date does not render it), a GPS as a GeoJSON point, the
 // elements of an object list field by field; anything else as it is.
-func storeValue(kind Kind, item []Field, path string, v any, times map[string]string) any {
+func storeValue(kind fsync.Kind, item []fsync.Field, path string, v any, times map[string]string) any {
 	switch kind {
-	case Time:
+	case fsync.Time:
 		s, ok := v.(string)
 		if !ok {
 			return v
@@ -163,7 +175,7 @@ func storeValue(kind Kind, item []Field, path string, v any, times map[string]st
 			times[path] = s
 		}
 		return dt
-	case GPS:
+	case fsync.GPS:
 		m, ok := v.(map[string]any)
 		if !ok {
 			return v
@@ -180,7 +192,7 @@ func storeValue(kind Kind, item []Field, path string, v any, times map[string]st
 			return v
 		}
 		return p
-	case ObjectList:
+	case fsync.ObjectList:
 		list, ok := v.([]any)
 		if !ok {
 			return v
@@ -199,9 +211,9 @@ func storeValue(kind Kind, item []Field, path string, v any, times map[string]st
 			slices.Sort(keys)
 			o := make(bson.D, 0, len(m))
 			for _, k := range keys {
-				ik := Kind(-1)
-				var sub []Field
-				if f := findField(item, k); f != nil {
+				ik := fsync.Kind(-1)
+				var sub []fsync.Field
+				if f := fieldNamed(item, k); f != nil {
 					ik, sub = f.Kind, f.Item
 				}
 				o = append(o, bson.E{Key: k, Value: storeValue(ik, sub, path+"/"+strconv.Itoa(i)+"/"+k, m[k], times)})
@@ -219,7 +231,7 @@ func dateText(dt bson.DateTime) string {
 }
 
 // decodeStored reads a record document of the readable layout into r.
-func decodeStored(b bson.Raw, r *Record) error {
+func decodeStored(b bson.Raw, r *fsync.Record) error {
 	elems, err := b.Elements()
 	if err != nil {
 		return err
@@ -237,7 +249,7 @@ func decodeStored(b bson.Raw, r *Record) error {
 			r.Tenant, _ = v.StringValueOK()
 		case keySite:
 			r.SiteID, _ = v.StringValueOK()
-			r.Fields[SiteField] = r.SiteID
+			r.Fields[fsync.SiteField] = r.SiteID
 		case keyCreated:
 			r.CreatedAt = dateOf(v)
 		case "created_by":
@@ -280,7 +292,7 @@ func decodeStored(b bson.Raw, r *Record) error {
 	return nil
 }
 
-func decodeSync(doc bson.Raw, r *Record) (times bson.Raw, err error) {
+func decodeSync(doc bson.Raw, r *fsync.Record) (times bson.Raw, err error) {
 	elems, err := doc.Elements()
 	if err != nil {
 		return nil, err
@@ -308,14 +320,12 @@ func decodeSync(doc bson.Raw, r *Record) (times bson.Raw, err error) {
 			r.FieldDevices, err = mapOf(v, stringOf)
 		case "receipts":
 			rs, _ := receiptLines(v)
-			{
-				r.Receipts = make([]Receipt, 0, len(rs))
-				for _, s := range rs {
-					rest, ver, _ := cutLast(s)
-					mid, st, _ := cutLast(rest)
-					n, _ := strconv.ParseInt(ver, 10, 64)
-					r.Receipts = append(r.Receipts, Receipt{MutationID: mid, Status: st, Version: n})
-				}
+			r.Receipts = make([]fsync.Receipt, 0, len(rs))
+			for _, s := range rs {
+				rest, ver, _ := cutLast(s)
+				mid, st, _ := cutLast(rest)
+				n, _ := strconv.ParseInt(ver, 10, 64)
+				r.Receipts = append(r.Receipts, fsync.Receipt{MutationID: mid, Status: st, Version: n})
 			}
 		case "audit_hash":
 			r.AuditHash, _ = v.StringValueOK()

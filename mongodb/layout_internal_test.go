@@ -1,11 +1,11 @@
-package sync
+package mongodb
 
 import (
 	"reflect"
 	"testing"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
+	fsync "fieldsync/sync"
 )
 
 // TestLayoutGivesBackWhatWasStored: a record's fields come back from its
@@ -14,25 +14,25 @@ import (
 // the document holds dates and GeoJSON; a time the date renders by itself
 // (server-set, UTC milliseconds) keeps no text.
 func TestLayoutGivesBackWhatWasStored(t *testing.T) {
-	coll := &Collection{Name: "things", Fields: []Field{
-		{Name: SiteField, Kind: String},
-		{Name: "at", Kind: Time}, {Name: "z", Kind: Time}, {Name: "ms", Kind: Time}, {Name: "server", Kind: Time},
-		{Name: "gps", Kind: GPS}, {Name: "n", Kind: Int}, {Name: "x", Kind: Number},
-		{Name: "scans", Kind: ObjectList, Item: []Field{{Name: "scanned_at", Kind: Time}, {Name: "gps", Kind: GPS}, {Name: "code", Kind: String}}},
+	coll := &fsync.Collection{Name: "things", Fields: []fsync.Field{
+		{Name: fsync.SiteField, Kind: fsync.String},
+		{Name: "at", Kind: fsync.Time}, {Name: "z", Kind: fsync.Time}, {Name: "ms", Kind: fsync.Time}, {Name: "server", Kind: fsync.Time},
+		{Name: "gps", Kind: fsync.GPS}, {Name: "n", Kind: fsync.Int}, {Name: "x", Kind: fsync.Number},
+		{Name: "scans", Kind: fsync.ObjectList, Item: []fsync.Field{{Name: "scanned_at", Kind: fsync.Time}, {Name: "gps", Kind: fsync.GPS}, {Name: "code", Kind: fsync.String}}},
 	}}
 	now := time.Date(2026, 12, 6, 4, 0, 0, 123_000_000, time.UTC)
-	r := &Record{Key: "t1/things/a", Tenant: "t1", Collection: "things", ID: "a", SiteID: "s1", Version: 3, Pos: 42,
+	r := &fsync.Record{Key: "t1/things/a", Tenant: "t1", Collection: "things", ID: "a", SiteID: "s1", Version: 3, Pos: 42,
 		CreatedAt: now, UpdatedAt: now, CreatedBy: "u1", UpdatedBy: "u2", UpdatedDevice: "d1",
-		Fields: map[string]any{SiteField: "s1", "at": "2026-12-06T12:00:00.000+08:00", "z": "2026-12-06T04:00:00+00:00",
+		Fields: map[string]any{fsync.SiteField: "s1", "at": "2026-12-06T12:00:00.000+08:00", "z": "2026-12-06T04:00:00+00:00",
 			"ms": "2026-12-06T04:00:00.123456789Z", "server": "2026-12-06T04:00:00.123Z",
 			"gps": map[string]any{"lat": 31.2, "lng": 121.4, "accuracy": 5.0}, "n": int64(7), "x": 2.5,
 			"scans": []any{map[string]any{"scanned_at": "2026-12-06T11:59:00+08:00", "code": "CP-1",
 				"gps": map[string]any{"lat": 31.0, "lng": 121.0}}},
 			"client_created_at": "2026-12-06T11:58:00+08:00"},
 		FieldVersions: map[string]int64{"n": 3}, FieldDevices: map[string]string{"n": "d1"},
-		Receipts:  []Receipt{{"m1", "applied", 1}, {"m2", "conflict", 3}},
+		Receipts:  []fsync.Receipt{{MutationID: "m1", Status: "applied", Version: 1}, {MutationID: "m2", Status: "conflict", Version: 3}},
 		AuditHash: "h", AuditAt: now}
-	doc, err := r.encode(coll)
+	doc, err := encodeRecord(r, coll)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,8 +52,8 @@ func TestLayoutGivesBackWhatWasStored(t *testing.T) {
 	if _, err := doc.LookupErr("_sync", "audit_at"); err == nil {
 		t.Errorf("audit_at stored though it is updated_at")
 	}
-	var got Record
-	if err := bson.Unmarshal(doc, &got); err != nil {
+	got, err := decodeRecord(doc)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(got.Fields, r.Fields) {

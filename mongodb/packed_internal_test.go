@@ -1,4 +1,4 @@
-package sync
+package mongodb
 
 import (
 	"fmt"
@@ -42,13 +42,13 @@ func randomValue(r *rand.Rand, depth int) any {
 }
 
 // The direct decoding of a packed record gives what the driver's generic
-// decoding followed by normalize gave.
+// decoding followed by fromBSON gave.
 func TestDecodePackedMatchesGenericDecoding(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range 500 {
 		p := packed{ID: fmt.Sprint("id", i), CreatedBy: "u1", UpdatedBy: "u2", UpdatedAt: time.UnixMilli(r.Int64N(1 << 41)).UTC(),
 			Fields: map[string]any{}, FieldVersions: map[string]int64{"a": r.Int64N(9)}, FieldDevices: map[string]string{"a": "d"},
-			Receipts: []Receipt{{MutationID: "m", Status: "applied", Version: r.Int64N(9)}}}
+			Receipts: []legacyReceipt{{MutationID: "m", Status: "applied", Version: r.Int64N(9)}}}
 		for j := range r.IntN(8) {
 			p.Fields[fmt.Sprint("f", j)] = randomValue(r, 0)
 		}
@@ -61,7 +61,7 @@ func TestDecodePackedMatchesGenericDecoding(t *testing.T) {
 			t.Fatal(err)
 		}
 		for k, v := range want.Fields {
-			want.Fields[k] = normalize(v)
+			want.Fields[k] = fromBSON(v)
 		}
 		want.UpdatedAt = want.UpdatedAt.UTC()
 		var got packed

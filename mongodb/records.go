@@ -1,0 +1,320 @@
+package mongodb
+
+import (
+	"context"
+	"errors"
+	"slices"
+	gosync "sync"
+
+	fsync "fieldsync/sync"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// maxPointLoads is the most keys of one collection Load looks up one by one
+// with Tuning.PointLoads (beyond, one $in scan costs less).
+const maxPointLoads = 4
+
+// Load implements fsync.RecordStore: one $in query, or with
+// Tuning.PointLoads, for a few keys, one look-up by _id each.
+func (s *SyncStore) Load(ctx context.Context, coll string, keys []string) ([]*fsync.Record, error) {
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	if s.tuning.PointLoads && len(keys) <= maxPointLoads {
+		return s.loadEach(ctx, coll, keys)
+	}
+	cur, err := s.records(coll).Find(ctx, bson.M{"_id": bson.M{"$in": keys}})
+	if err != nil {
+		return nil, mapError(err)
+	}
+	return decodeAll(ctx, cur)
+}
+
+// loadEach reads the records of keys of one collection by _id, in parallel
+// (those that do not exist are left out).
+func (s *SyncStore) loadEach(ctx context.Context, coll string, keys []string) ([]*fsync.Record, error) {
+	recs := make([]*fsync.Record, len(keys))
+	errs := make([]error, len(keys))
+	var wg gosync.WaitGroup
+	for i, k := range keys {
+		wg.Go(func() {
+			raw, err := s.records(coll).FindOne(ctx, bson.M{"_id": k}).Raw()
+			switch {
+			case err == nil:
+				recs[i], errs[i] = decodeRecord(raw)
+			case !errors.Is(err, mongo.ErrNoDocuments):
+				errs[i] = mapError(err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, mapError(err)
+	}
+	return slices.DeleteFunc(recs, func(r *fsync.Record) bool { return r == nil }), nil
+}
+
+// decodeAll decodes every record of cur and closes it.
+func decodeAll(ctx context.Context, cur *mongo.Cursor) ([]*fsync.Record, error) {
+	defer cur.Close(context.WithoutCancel(ctx))
+	var out []*fsync.Record
+	for cur.Next(ctx) {
+		r, err := decodeRecord(cur.Current)
+		if err != nil {
+			return nil, mapError(err)
+		}
+		out = append(out, r)
+	}
+	return out, mapError(cur.Err())
+}
+
+// Find implements fsync.RecordStore.
+func (s *SyncStore) Find(ctx context.Context, tenant, coll string, q fsync.Query) ([]*fsync.Record, error) {
+	names := []string{coll}
+	if coll == "" {
+		names = s.names
+	}
+	var out []*fsync.Record
+	for _, name := range names {
+		cur, err := s.records(name).Find(ctx, recordFilter(tenant, q), s.findOptions(q))
+		if err != nil {
+			return nil, mapError(err)
+		}
+		some, err := decodeAll(ctx, cur)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, some...)
+	}
+	return out, nil
+}
+
+// Walk implements fsync.RecordStore.
+func (s *SyncStore) Walk(ctx context.Context, tenant, coll string, q fsync.Query) (fsync.RecordCursor, error) {
+	cur, err := s.records(coll).Find(ctx, recordFilter(tenant, q), s.findOptions(q))
+	if err != nil {
+		return nil, mapError(err)
+	}
+	return &recordCursor{cur: cur, byPosition: s.sortsBy(q.Order) == keyPos}, nil
+}
+
+// sortsBy is the first sort key of o on this store ("" none).
+func (s *SyncStore) sortsBy(o fsync.Order) string {
+	switch o {
+	case fsync.ByPosition:
+		return keyPos
+	case fsync.ByPositionOrCheaper:
+		if !s.tuning.UnsortedScans {
+			return keyPos
+		}
+	case fsync.ByCreation:
+		return keyCreated
+	}
+	return ""
+}
+
+func (s *SyncStore) findOptions(q fsync.Query) *options.FindOptionsBuilder {
+	o := options.Find()
+	switch s.sortsBy(q.Order) {
+	case keyPos:
+		o.SetSort(bson.D{{Key: keyPos, Value: 1}})
+	case keyCreated:
+		o.SetSort(bson.D{{Key: keyCreated, Value: 1}, {Key: "_id", Value: 1}})
+	}
+	if q.Limit > 0 {
+		o.SetLimit(int64(q.Limit))
+	}
+	if q.Batch > 0 {
+		o.SetBatchSize(int32(q.Batch))
+	}
+	return o
+}
+
+// recordFilter is the filter of q on tenant's records. Keys name their
+// tenant: a filter by key is the key alone, which the embedded FerretDB
+// evaluates inside SQLite without decoding the collection.
+func recordFilter(tenant string, q fsync.Query) bson.M {
+	f := bson.M{}
+	switch {
+	case len(q.Keys) == 1:
+		f["_id"] = q.Keys[0]
+	case q.Keys != nil:
+		f["_id"] = bson.M{"$in": q.Keys}
+	default:
+		f[keyTenant] = tenant
+	}
+	if q.Sites != nil {
+		f[keySite] = bson.M{"$in": q.Sites}
+	}
+	for k, v := range q.Equal {
+		f[k] = v
+	}
+	if q.Live {
+		f[keyDeleted] = false
+	}
+	var ors []bson.A
+	pos := bson.M{}
+	if q.After > 0 {
+		pos["$gt"] = q.After
+	}
+	switch {
+	case q.Upto > 0 && q.Device != "":
+		ors = append(ors, bson.A{bson.M{keyPos: bson.M{"$lte": q.Upto}}, bson.M{keyDevice: q.Device, keyPos: bson.M{"$gt": q.OwnAbove}}})
+	case q.Upto > 0:
+		pos["$lte"] = q.Upto
+	}
+	if len(pos) > 0 {
+		f[keyPos] = pos
+	}
+	switch {
+	case q.CitesAny != nil:
+		f[keyMedia] = bson.M{"$in": q.CitesAny}
+	case q.CitesMedia:
+		f[keyMedia+".0"] = bson.M{"$exists": true}
+	}
+	created := bson.M{}
+	if !q.CreatedFrom.IsZero() {
+		created["$gte"] = q.CreatedFrom
+		if q.CreatedAfterKey != "" {
+			ors = append(ors, bson.A{bson.M{keyCreated: bson.M{"$gt": q.CreatedFrom}}, bson.M{"_id": bson.M{"$gt": q.CreatedAfterKey}}})
+		}
+	}
+	if !q.CreatedBefore.IsZero() {
+		created["$lt"] = q.CreatedBefore
+	}
+	if len(created) > 0 {
+		f[keyCreated] = created
+	}
+	switch len(ors) {
+	case 0:
+	case 1:
+		f["$or"] = ors[0]
+	default:
+		and := bson.A{}
+		for _, o := range ors {
+			and = append(and, bson.M{"$or": o})
+		}
+		f["$and"] = and
+	}
+	return f
+}
+
+// recordCursor is a Walk's database cursor.
+type recordCursor struct {
+	cur        *mongo.Cursor
+	byPosition bool
+}
+
+func (c *recordCursor) Next(ctx context.Context) (*fsync.Record, error) {
+	if !c.cur.Next(ctx) {
+		return nil, mapError(c.cur.Err())
+	}
+	r, err := decodeRecord(c.cur.Current)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	return r, nil
+}
+
+func (c *recordCursor) ByPosition() bool { return c.byPosition }
+
+func (c *recordCursor) Close(ctx context.Context) error { return mapError(c.cur.Close(ctx)) }
+
+// ID is the database's id of the cursor (tests end it there).
+func (c *recordCursor) ID() int64 { return c.cur.ID() }
+
+// Commit implements fsync.RecordStore: one insert of the audit entries, one
+// insertMany and one bulk of version-checked replaces per collection, and
+// one insert into the recent change log. Each record is encoded once, for
+// its collection and for the log.
+func (s *SyncStore) Commit(ctx context.Context, c fsync.Commit) ([]bool, error) {
+	lost := make([]bool, len(c.Records))
+	inserts, insertAt := map[string][]any{}, map[string][]int{}
+	replaces, replaceAt := map[string][]mongo.WriteModel{}, map[string][]int{}
+	stored := make([]bson.Raw, len(c.Records))
+	for i, p := range c.Records {
+		r := p.Record
+		doc, err := encodeRecord(r, s.colls[r.Collection])
+		if err != nil {
+			return nil, mapError(err)
+		}
+		stored[i] = doc
+		if p.Replaces > 0 {
+			replaces[r.Collection] = append(replaces[r.Collection], mongo.NewReplaceOneModel().
+				SetFilter(bson.M{"_id": r.Key, keyVersion: p.Replaces}).SetReplacement(doc))
+			replaceAt[r.Collection] = append(replaceAt[r.Collection], i)
+		} else {
+			inserts[r.Collection] = append(inserts[r.Collection], doc)
+			insertAt[r.Collection] = append(insertAt[r.Collection], i)
+		}
+	}
+	if err := s.insertAudit(ctx, c.Audit); err != nil {
+		return nil, err
+	}
+	for coll, docs := range inserts {
+		_, err := s.records(coll).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+		dups, ok := DuplicateKeys(err)
+		if !ok {
+			return nil, mapError(err)
+		}
+		for _, j := range dups {
+			lost[insertAt[coll][j]] = true
+		}
+	}
+	s.faultAt(fsync.FaultInserted)
+	for coll, models := range replaces {
+		br, err := s.records(coll).BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+		if err != nil {
+			return nil, mapError(err)
+		}
+		if br.MatchedCount < int64(len(models)) {
+			// Someone changed some of them since they were read (perhaps
+			// another write of this group): find which of ours landed.
+			if err := s.findLost(ctx, coll, c.Records, replaceAt[coll], lost); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var landed []bson.Raw
+	for i, doc := range stored {
+		if !lost[i] {
+			landed = append(landed, doc)
+		}
+	}
+	if err := s.logWrites(ctx, c.Tenant, landed); err != nil {
+		return nil, err
+	}
+	s.faultAt(fsync.FaultWritten)
+	return lost, nil
+}
+
+// findLost marks lost the records of at (indexes into puts, all of coll)
+// whose stored position is not the one just written.
+func (s *SyncStore) findLost(ctx context.Context, coll string, puts []fsync.Put, at []int, lost []bool) error {
+	keys := make([]string, 0, len(at))
+	for _, i := range at {
+		keys = append(keys, puts[i].Record.Key)
+	}
+	got, err := findAll[struct {
+		Key  string `bson:"_id"`
+		Sync struct {
+			Pos int64 `bson:"position"`
+		} `bson:"_sync"`
+	}](ctx, s.records(coll), bson.M{"_id": bson.M{"$in": keys}}, options.Find().SetProjection(bson.M{keyPos: 1}))
+	if err != nil {
+		return err
+	}
+	now := make(map[string]int64, len(got))
+	for _, g := range got {
+		now[g.Key] = g.Sync.Pos
+	}
+	for _, i := range at {
+		if r := puts[i].Record; now[r.Key] != r.Pos {
+			lost[i] = true
+		}
+	}
+	return nil
+}
