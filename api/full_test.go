@@ -9,6 +9,7 @@ import (
 	"fieldsync/api"
 	"fieldsync/auth"
 	"fieldsync/devstack/devtest"
+	"fieldsync/field"
 	"fieldsync/media"
 	"fieldsync/mongodb"
 	fsync "fieldsync/sync"
@@ -88,7 +89,7 @@ func newFullServerOn(tb testing.TB, store *mongodb.Store, configure func(*fullCo
 	}
 	if cfg.Sync.Collections == nil {
 		// Settings apply at once (not cached) so a test sees its change.
-		cfg.Sync.Collections = fsync.FieldCollections(fsync.FieldOptions{Users: d.Auth, Deadlines: settings, DeadlineTTL: -1})
+		cfg.Sync.Collections = field.Collections(field.Options{Users: d.Auth, Deadlines: settings, DeadlineTTL: -1})
 	}
 	if cfg.Sync.Cites == nil { // the engine asks the media service, built after it
 		cfg.Sync.Cites = fieldsync.CiteCheckerFunc(func(ctx context.Context, c *fieldsync.Caller, ids []string) (map[string]fieldsync.CiteRule, error) {
@@ -102,7 +103,7 @@ func newFullServerOn(tb testing.TB, store *mongodb.Store, configure func(*fullCo
 	d.Engine = engine
 	cfg.API.Sync = engine
 	cfg.API.Audit = engine
-	cfg.API.Units = engine
+	cfg.API.Units = &field.UnitService{Engine: engine}
 	cfg.Media.Now = d.Clock.Now
 	d.Media = media.NewService(mongodb.NewMediaStore(d.Store), d.Objects, d.Engine, cfg.Media)
 	tb.Cleanup(d.Media.Wait)

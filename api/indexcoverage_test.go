@@ -9,6 +9,7 @@ import (
 
 	"fieldsync"
 	"fieldsync/devstack/devtest"
+	"fieldsync/field"
 	"fieldsync/mongodb"
 	fsync "fieldsync/sync"
 
@@ -42,7 +43,9 @@ func TestEveryQueryHasAnIndex(t *testing.T) {
 	for name, u := range users {
 		ids[name] = u.ID
 	}
-	if _, err := fsync.SeedDemo(ctx, d.Store.DB, fsync.DemoSeed{Users: ids, Now: clock.Now()}); err != nil {
+	if _, err := field.SeedDemo(ctx, func(ctx context.Context, o fsync.Options) (*fsync.Engine, error) {
+		return fsync.Open(ctx, d.Store.DB, o)
+	}, field.DemoSeed{Users: ids, Now: clock.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	guard := mustLoginSession(t, srv, "guard.a1", "")
@@ -98,7 +101,7 @@ func TestEveryQueryHasAnIndex(t *testing.T) {
 	for _, u := range units[:min(1, len(units))] {
 		mustDo(t, srv, "GET", "/v1/units/"+u+"/history", "", cs.Headers(), 200, nil)
 	}
-	if _, err := d.Engine.RunJobsOnce(ctx, fsync.JobOptions{Holder: "t"}); err != nil {
+	if _, err := d.Engine.RunJobsOnce(ctx, fsync.JobOptions{Holder: "t", Jobs: field.Jobs}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -11,6 +11,7 @@ import (
 
 	"fieldsync"
 	"fieldsync/devstack/devtest"
+	"fieldsync/field"
 	"fieldsync/mongodb"
 	fsync "fieldsync/sync"
 
@@ -132,7 +133,7 @@ func openOn(tb testing.TB, store *mongodb.Store, opts fsync.Options) *harness {
 		opts.Now = h.now.Now
 	}
 	if opts.Collections == nil {
-		opts.Collections = []*fsync.Collection{fsync.Inspections(), testWorkOrders()}
+		opts.Collections = []*fsync.Collection{field.Inspections(field.Options{}), testWorkOrders()}
 	}
 	if opts.PollInterval == 0 {
 		opts.PollInterval = 50 * time.Millisecond

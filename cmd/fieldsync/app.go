@@ -17,6 +17,7 @@ import (
 	"fieldsync/api"
 	"fieldsync/auth"
 	"fieldsync/devstack"
+	"fieldsync/field"
 	"fieldsync/media"
 	"fieldsync/mongodb"
 	fsync "fieldsync/sync"
@@ -263,7 +264,7 @@ func (a *App) Server() *api.Server {
 		Reports:      &mongodb.Reports{Store: a.store},
 		Sync:         a.engine,
 		Audit:        a.engine,
-		Units:        a.engine,
+		Units:        &field.UnitService{Engine: a.engine},
 		Settings:     &mongodb.Settings{Store: a.store},
 		PendingMedia: a.mediaStore.CountPending,
 		Media:        a.media,

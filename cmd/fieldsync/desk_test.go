@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"fieldsync"
+	"fieldsync/field"
 	fsync "fieldsync/sync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -63,7 +64,7 @@ func TestImportUnitsAndVerifyAudit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hid := fsync.HouseholdID(fsync.UnitID("demo", fieldsync.DemoSiteA, "1号楼", "101"))
+	hid := field.HouseholdID(field.UnitID("demo", fieldsync.DemoSiteA, "1号楼", "101"))
 	audit := app.store.DB.Collection(fsync.AuditCollection)
 	var doc struct {
 		Changes string `bson:"ch"`
