@@ -61,7 +61,7 @@ type fullConfig struct {
 // newFullServerWith is newFullServer with the options adjusted by configure (when not nil).
 func newFullServerWith(tb testing.TB, configure func(*fullConfig)) *api.Server {
 	tb.Helper()
-	return newFullServerOn(tb, devtest.MustOpenStore(tb), configure)
+	return newFullServerOn(tb, devtest.MustOpenStoreDB(tb, devtest.DBName(tb), mongodb.Options{Collections: field.Registry()}), configure)
 }
 
 // newFullServerOn is newFullServerWith over store (one opened with a monitor).
@@ -105,6 +105,7 @@ func newFullServerOn(tb testing.TB, store *mongodb.Store, configure func(*fullCo
 	cfg.API.Audit = engine
 	cfg.API.Units = &field.UnitService{Engine: engine}
 	cfg.Media.Now = d.Clock.Now
+	cfg.Media.Collections = field.Registry()
 	d.Media = media.NewService(mongodb.NewMediaStore(d.Store), d.Objects, d.Engine, cfg.Media)
 	tb.Cleanup(d.Media.Wait)
 	cfg.API.Media = d.Media

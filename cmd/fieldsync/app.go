@@ -76,7 +76,7 @@ func (a *App) open(ctx context.Context) error {
 		}
 	}
 	var err error
-	var mopts mongodb.Options
+	mopts := mongodb.Options{Collections: field.Registry()}
 	if cfg.DebugAddr != "" {
 		dbCommands = mongodb.NewCommandCounter()
 		mopts.Monitor = dbCommands
@@ -137,7 +137,7 @@ func (a *App) openMedia() {
 	a.media = media.NewService(a.mediaStore, a.objects, a.engine, media.Options{
 		MaxBytes: m.MaxBytes, MaxBytesByKind: m.MaxBytesByKind, UploadExpiry: m.UploadExpiry, DownloadExpiry: m.DownloadExpiry,
 		CleanupAge: m.CleanupAge, CleanupInterval: m.CleanupInterval, Logger: a.log,
-		Labels: stampLabels{a.engine}, StampFont: m.StampFont,
+		Labels: stampLabels{a.engine}, StampFont: m.StampFont, Collections: field.Registry(),
 	})
 }
 
