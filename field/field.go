@@ -1,3 +1,10 @@
+// Package field is the property-management domain served by the sync
+// engine: the synced collections (sites, patrol, inspections, work orders,
+// complaints, units and households), who may change what, their actions,
+// computed fields and redaction, the server jobs, the units import and the
+// demo. registry.go is the one list of the collections, from which the
+// engine's declarations and the stores' registry derive. It imports sync;
+// sync knows nothing of it.
 package field
 
 import (
