@@ -1,10 +1,11 @@
 package fieldsync
 
-// SyncedCollection is one entry of the registry of synced collections, the
-// one list everything outside the engine derives from: the database
-// collections and their indexes (mongodb/), the records an upload may name
-// (media/), and the docs (docs/DATA-MODEL.md). The engine's declarations of
-// their fields must cover exactly these names (a test checks).
+// SyncedCollection is one entry of the registry of synced collections
+// (field.Registry, derived from the field package's declarations), the one
+// list everything outside the engine derives from: cmd/ passes it to the
+// database (mongodb.Options: the collections and their indexes) and to the
+// evidence service (media.Options: the records an upload may name); tests
+// check the OpenAPI record schemas and docs/DATA-MODEL.md against it.
 type SyncedCollection struct {
 	Name string
 	// Evidence: its records cite photo evidence, and an upload may name one
@@ -16,29 +17,4 @@ type SyncedCollection struct {
 	// Dated: its records are read by creation time (the reports, a guard's
 	// 7-day window of inspections).
 	Dated bool
-}
-
-// SyncedCollections is the registry of synced collections.
-var SyncedCollections = []SyncedCollection{
-	{Name: CollSites, Evidence: true},
-	{Name: CollCheckpoints, Evidence: true},
-	{Name: CollPatrolRoutes, Evidence: true},
-	{Name: CollPatrolRounds, Evidence: true},
-	{Name: CollInspections, Evidence: true, Units: true, Dated: true},
-	{Name: CollWorkOrders, Evidence: true, Units: true, Dated: true},
-	{Name: CollComplaints, Evidence: true, Units: true, Dated: true},
-	{Name: CollUnits},
-	{Name: CollHouseholds, Units: true},
-}
-
-// SyncedCollectionNames returns the names of the registered collections for
-// which keep is true (nil: all), in registry order.
-func SyncedCollectionNames(keep func(SyncedCollection) bool) []string {
-	var out []string
-	for _, c := range SyncedCollections {
-		if keep == nil || keep(c) {
-			out = append(out, c.Name)
-		}
-	}
-	return out
 }

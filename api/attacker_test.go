@@ -16,6 +16,7 @@ import (
 	"fieldsync/api"
 	"fieldsync/auth"
 	"fieldsync/devstack/devtest"
+	"fieldsync/field"
 	"fieldsync/mongodb"
 	fsync "fieldsync/sync"
 )
@@ -349,7 +350,7 @@ func TestEventStreamEndsOnRevocationOnAnotherInstance(t *testing.T) {
 	d := depsOf(t, first)
 	store := devtest.MustOpenStoreDB(t, d.Store.DB.Name(), mongodb.Options{})
 	authn := auth.New(auth.Options{Store: store, Keys: d.Auth.Keys(), Now: d.Clock.Now, DefaultTenant: fieldsync.DemoTenant, Password: testPasswordParams})
-	engine, err := fsync.Open(context.Background(), store.Sync(), fsync.Options{Collections: fsync.FieldCollections(fsync.FieldOptions{Users: authn})})
+	engine, err := fsync.Open(context.Background(), store.Sync(), fsync.Options{Collections: field.Collections(field.Options{Users: authn})})
 	if err != nil {
 		t.Fatal(err)
 	}

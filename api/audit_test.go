@@ -11,6 +11,7 @@ import (
 	"fieldsync"
 	"fieldsync/api"
 	"fieldsync/devstack/devtest"
+	"fieldsync/field"
 	"fieldsync/mongodb"
 	fsync "fieldsync/sync"
 
@@ -91,7 +92,7 @@ func TestAuditTrailOfEveryKindOfChange(t *testing.T) {
 	// a server job: an order nobody accepted past its respond-by
 	late, _ := wfOrder(t, srv, cs, nil)
 	clock.Advance(10 * time.Minute)
-	if _, err := depsOf(t, srv).Engine.RunJobsOnce(ctx, fsync.JobOptions{Holder: "t"}); err != nil {
+	if _, err := depsOf(t, srv).Engine.RunJobsOnce(ctx, fsync.JobOptions{Holder: "t", Jobs: field.Jobs}); err != nil {
 		t.Fatal(err)
 	}
 	// delete: an inspection by its reporter

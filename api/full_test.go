@@ -9,6 +9,7 @@ import (
 	"fieldsync/api"
 	"fieldsync/auth"
 	"fieldsync/devstack/devtest"
+	"fieldsync/field"
 	"fieldsync/media"
 	"fieldsync/mongodb"
 	fsync "fieldsync/sync"
@@ -60,7 +61,7 @@ type fullConfig struct {
 // newFullServerWith is newFullServer with the options adjusted by configure (when not nil).
 func newFullServerWith(tb testing.TB, configure func(*fullConfig)) *api.Server {
 	tb.Helper()
-	return newFullServerOn(tb, devtest.MustOpenStore(tb), configure)
+	return newFullServerOn(tb, devtest.MustOpenStoreDB(tb, devtest.DBName(tb), mongodb.Options{Collections: field.Registry()}), configure)
 }
 
 // newFullServerOn is newFullServerWith over store (one opened with a monitor).
@@ -88,7 +89,7 @@ func newFullServerOn(tb testing.TB, store *mongodb.Store, configure func(*fullCo
 	}
 	if cfg.Sync.Collections == nil {
 		// Settings apply at once (not cached) so a test sees its change.
-		cfg.Sync.Collections = fsync.FieldCollections(fsync.FieldOptions{Users: d.Auth, Deadlines: settings, DeadlineTTL: -1})
+		cfg.Sync.Collections = field.Collections(field.Options{Users: d.Auth, Deadlines: settings, DeadlineTTL: -1})
 	}
 	if cfg.Sync.Cites == nil { // the engine asks the media service, built after it
 		cfg.Sync.Cites = fieldsync.CiteCheckerFunc(func(ctx context.Context, c *fieldsync.Caller, ids []string) (map[string]fieldsync.CiteRule, error) {
@@ -102,8 +103,9 @@ func newFullServerOn(tb testing.TB, store *mongodb.Store, configure func(*fullCo
 	d.Engine = engine
 	cfg.API.Sync = engine
 	cfg.API.Audit = engine
-	cfg.API.Units = engine
+	cfg.API.Units = &field.UnitService{Engine: engine}
 	cfg.Media.Now = d.Clock.Now
+	cfg.Media.Collections = field.Registry()
 	d.Media = media.NewService(mongodb.NewMediaStore(d.Store), d.Objects, d.Engine, cfg.Media)
 	tb.Cleanup(d.Media.Wait)
 	cfg.API.Media = d.Media

@@ -9,6 +9,7 @@ import (
 
 	"fieldsync"
 	"fieldsync/devstack/devtest"
+	"fieldsync/field"
 	"fieldsync/mongodb"
 	fsync "fieldsync/sync"
 
@@ -31,7 +32,7 @@ var unindexed = map[string]string{
 // (they are never used there), but the shapes are the same.
 func TestEveryQueryHasAnIndex(t *testing.T) {
 	mon := mongodb.NewCommandCounter()
-	store := devtest.MustOpenStoreDB(t, devtest.DBName(t), mongodb.Options{Monitor: mon})
+	store := devtest.MustOpenStoreDB(t, devtest.DBName(t), mongodb.Options{Monitor: mon, Collections: field.Registry()})
 	clock := devtest.NewClock()
 	srv := newFullServerOn(t, store, func(c *fullConfig) { c.Sync.Now = clock.Now })
 	mon.RecordShapes()
@@ -42,7 +43,9 @@ func TestEveryQueryHasAnIndex(t *testing.T) {
 	for name, u := range users {
 		ids[name] = u.ID
 	}
-	if _, err := fsync.SeedDemo(ctx, d.Store.Sync(), fsync.DemoSeed{Users: ids, Now: clock.Now()}); err != nil {
+	if _, err := field.SeedDemo(ctx, func(ctx context.Context, o fsync.Options) (*fsync.Engine, error) {
+		return fsync.Open(ctx, d.Store.Sync(), o)
+	}, field.DemoSeed{Users: ids, Now: clock.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	guard := mustLoginSession(t, srv, "guard.a1", "")
@@ -98,7 +101,7 @@ func TestEveryQueryHasAnIndex(t *testing.T) {
 	for _, u := range units[:min(1, len(units))] {
 		mustDo(t, srv, "GET", "/v1/units/"+u+"/history", "", cs.Headers(), 200, nil)
 	}
-	if _, err := d.Engine.RunJobsOnce(ctx, fsync.JobOptions{Holder: "t"}); err != nil {
+	if _, err := d.Engine.RunJobsOnce(ctx, fsync.JobOptions{Holder: "t", Jobs: field.Jobs}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -107,7 +110,7 @@ func TestEveryQueryHasAnIndex(t *testing.T) {
 		t.Fatalf("only %d query shapes recorded: %v", len(shapes), shapes)
 	}
 	for _, q := range shapes {
-		ix := q.Index()
+		ix := store.Index(q)
 		why, ok := unindexed[q.String()]
 		if strings.HasPrefix(q.Collection, "sync_records") && len(q.Fields) == 0 {
 			why, ok = "the start-up migration reads what an earlier version left (mongodb/migrate.go); gone once migrated", true

@@ -9,6 +9,7 @@ import (
 
 	"fieldsync"
 	"fieldsync/api"
+	"fieldsync/field"
 	fsync "fieldsync/sync"
 
 	"github.com/google/uuid"
@@ -221,7 +222,7 @@ func TestEveryCitingFieldChecksTheRightToCite(t *testing.T) {
 	for _, c := range cases {
 		covered[strings.TrimSuffix(c.covers, " (update)")] = true
 	}
-	for _, coll := range fsync.FieldCollections(fsync.FieldOptions{}) {
+	for _, coll := range field.Collections(field.Options{}) {
 		for _, f := range coll.Fields {
 			if f.Kind == fsync.Media || f.Kind == fsync.MediaList {
 				if name := coll.Name + "." + f.Name; !covered[name] {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"fieldsync"
+	"fieldsync/field"
 	fsync "fieldsync/sync"
 
 	"github.com/google/uuid"
@@ -20,7 +21,7 @@ func TestReportRoutes(t *testing.T) {
 	srv := newFullServer(t)
 	users := mustSeedUsers(t, srv)
 	// Two complaints and one order at site A, one complaint at B, through the engine.
-	e, err := fsync.Open(context.Background(), depsOf(t, srv).Store.Sync(), fsync.Options{})
+	e, err := fsync.Open(context.Background(), depsOf(t, srv).Store.Sync(), fsync.Options{Collections: field.Collections(field.Options{})})
 	if err != nil {
 		t.Fatal(err)
 	}

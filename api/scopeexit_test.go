@@ -11,6 +11,7 @@ import (
 
 	"fieldsync"
 	"fieldsync/api"
+	"fieldsync/field"
 	fsync "fieldsync/sync"
 
 	"github.com/google/uuid"
@@ -65,7 +66,7 @@ func TestSiteRemovalDeletesOnlyWhatTheGuardCouldHold(t *testing.T) {
 	users := mustSeedUsers(t, srv)
 	var clock atomic.Int64
 	clock.Store(time.Now().Add(-10 * 24 * time.Hour).UnixNano())
-	e, err := fsync.Open(context.Background(), depsOf(t, srv).Store.Sync(), fsync.Options{Now: func() time.Time { return time.Unix(0, clock.Load()) }})
+	e, err := fsync.Open(context.Background(), depsOf(t, srv).Store.Sync(), fsync.Options{Collections: field.Collections(field.Options{}), Now: func() time.Time { return time.Unix(0, clock.Load()) }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"fieldsync"
 	"fieldsync/api"
+	"fieldsync/field"
 	fsync "fieldsync/sync"
 
 	"github.com/google/uuid"
@@ -115,8 +116,8 @@ func TestUnitsAndHouseholds(t *testing.T) {
 	admin := mustLoginSession(t, srv, "admin", "")
 	var res fieldsync.ImportResult
 	importCSV(t, srv, admin, unitsCSV, 200, &res)
-	unit := fsync.UnitID(fieldsync.DemoTenant, fieldsync.DemoSiteA, "3号楼", "1201")
-	hh := fsync.HouseholdID(unit)
+	unit := field.UnitID(fieldsync.DemoTenant, fieldsync.DemoSiteA, "3号楼", "1201")
+	hh := field.HouseholdID(unit)
 
 	for who, want := range map[string]string{"cs.a1": "13800001111", "super.a1": "13800001111",
 		"guard.a1": fieldsync.MaskPhone("13800001111"), "tech.a1": fieldsync.MaskPhone("13800001111")} {
@@ -150,7 +151,7 @@ func TestUnitsAndHouseholds(t *testing.T) {
 	guard := mustLoginSession(t, srv, "guard.a1", "")
 	i := wfOne(t, srv, guard, fieldsync.StatusApplied, create(in, uuid.NewString(), map[string]any{"site_id": fieldsync.DemoSiteA,
 		"category": "facilities", "description": "门口灯坏", "unit_id": unit}))
-	wfOrder(t, srv, cs, map[string]any{"unit_id": fsync.UnitID(fieldsync.DemoTenant, fieldsync.DemoSiteA, "3号楼", "1202")})
+	wfOrder(t, srv, cs, map[string]any{"unit_id": field.UnitID(fieldsync.DemoTenant, fieldsync.DemoSiteA, "3号楼", "1202")})
 	var h fieldsync.UnitHistory
 	mustDo(t, srv, "GET", "/v1/units/"+unit+"/history", "", cs.Headers(), 200, &h)
 	var got []string

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"fieldsync"
+	"fieldsync/field"
 	"fieldsync/media"
 	fsync "fieldsync/sync"
 
@@ -20,7 +21,7 @@ func TestWithSyncEngine(t *testing.T) {
 	t.Parallel()
 	clk := &clock{t: time.Now()}
 	e := newEnv(t, media.Options{CleanupAge: time.Hour, CleanupInterval: time.Minute, Now: clk.Now})
-	eng, err := fsync.Open(context.Background(), e.db.Sync(), fsync.Options{Collections: fsync.FieldCollections(fsync.FieldOptions{})})
+	eng, err := fsync.Open(context.Background(), e.db.Sync(), fsync.Options{Collections: field.Collections(field.Options{})})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -103,6 +103,10 @@ type Options struct {
 	// StampFont is a font used on stamped images for what the bundled Go font
 	// has no glyph for (a CJK font for Chinese site names; ParseFont).
 	StampFont *opentype.Font
+	// Collections are the synced collections (the field package's registry,
+	// passed by cmd/): an upload may name a record of one marked Evidence as
+	// the record it belongs to; none: no upload names a record.
+	Collections []fieldsync.SyncedCollection
 	// Instance names this process in leases (random when empty).
 	Instance string
 	Logger   *slog.Logger
@@ -237,7 +241,7 @@ var (
 func ValidID(id string) bool { return uuidRE.MatchString(id) }
 
 // validate checks the request and returns its kind.
-func (r *CreateRequest) validate(limits map[string]int64) (string, error) {
+func (r *CreateRequest) validate(limits map[string]int64, colls []fieldsync.SyncedCollection) (string, error) {
 	r.ContentType = canonicalType(r.ContentType)
 	if r.Kind != "" && !slices.Contains(Kinds, r.Kind) {
 		return "", fieldsync.FieldErrorf("kind", "must be one of photo, signature, video, audio, document")
@@ -261,7 +265,7 @@ func (r *CreateRequest) validate(limits map[string]int64) (string, error) {
 		return "", fieldsync.FieldErrorf("sha256", "must be 64 lower-case hex digits")
 	}
 	if r.Record != nil {
-		if !slices.Contains(recordCollections, r.Record.Collection) {
+		if !slices.ContainsFunc(colls, func(c fieldsync.SyncedCollection) bool { return c.Evidence && c.Name == r.Record.Collection }) {
 			return "", fieldsync.FieldErrorf("record.collection", "unknown collection")
 		}
 		if !ValidID(r.Record.ID) {
@@ -270,9 +274,6 @@ func (r *CreateRequest) validate(limits map[string]int64) (string, error) {
 	}
 	return kind, nil
 }
-
-// recordCollections are the synced collections whose records cite evidence (the registry).
-var recordCollections = fieldsync.SyncedCollectionNames(func(c fieldsync.SyncedCollection) bool { return c.Evidence })
 
 func callerOf(ctx context.Context) (*fieldsync.Caller, error) {
 	c := fieldsync.CallerFromContext(ctx)
@@ -290,7 +291,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*fieldsync.Med
 	if err != nil {
 		return nil, nil, err
 	}
-	kind, err := req.validate(s.opts.MaxBytesByKind)
+	kind, err := req.validate(s.opts.MaxBytesByKind, s.opts.Collections)
 	if err != nil {
 		return nil, nil, err
 	}

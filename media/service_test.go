@@ -127,7 +127,9 @@ func TestCreateIsIdempotent(t *testing.T) {
 
 func TestCreateValidates(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, media.Options{MaxBytes: 1000})
+	// The registry (field.Registry in cmd/): uploads may name inspections, not units.
+	e := newEnv(t, media.Options{MaxBytes: 1000, Collections: []fieldsync.SyncedCollection{
+		{Name: fieldsync.CollInspections, Evidence: true}, {Name: fieldsync.CollUnits}}})
 	good := media.CreateRequest{ID: uuid.NewString(), ContentType: media.TypeJPEG, Size: 10, SHA256: strings.Repeat("a", 64)}
 	for _, tc := range []struct {
 		name, field, code string
@@ -141,6 +143,9 @@ func TestCreateValidates(t *testing.T) {
 		{"record collection", "record.collection", fieldsync.EInvalid, func(r *media.CreateRequest) {
 			r.Record = &fieldsync.RecordID{Collection: "users", ID: uuid.NewString()}
 		}},
+		{"record holds no evidence", "record.collection", fieldsync.EInvalid, func(r *media.CreateRequest) {
+			r.Record = &fieldsync.RecordID{Collection: fieldsync.CollUnits, ID: uuid.NewString()}
+		}},
 	} {
 		r := good
 		tc.mut(&r)
@@ -151,6 +156,10 @@ func TestCreateValidates(t *testing.T) {
 	}
 	_, _, err := e.svc.Create(context.Background(), good)
 	wantCode(t, err, fieldsync.EUnauthorized)
+	good.Record = &fieldsync.RecordID{Collection: fieldsync.CollInspections, ID: uuid.NewString()}
+	if _, _, err := e.svc.Create(as(guardA), good); err != nil {
+		t.Fatalf("an upload naming an inspection: %v", err)
+	}
 }
 
 func TestCompleteBeforeUploadIsNotUploaded(t *testing.T) {

@@ -10,7 +10,8 @@ import (
 )
 
 // index declares one index. Every collection's indexes are declared in
-// Indexes and created idempotently at start-up by EnsureIndexes.
+// indexes, and the synced collections' in recordIndexes; EnsureIndexes
+// creates them idempotently at start-up.
 type index struct {
 	Collection string
 	Keys       bson.D
@@ -23,6 +24,11 @@ type index struct {
 var indexes []index
 
 func declareIndex(coll, name string, unique bool, keys ...string) {
+	indexes = append(indexes, newIndex(coll, name, unique, keys...))
+}
+
+// newIndex is the index name of coll on keys (a leading '-': descending).
+func newIndex(coll, name string, unique bool, keys ...string) index {
 	d := bson.D{}
 	for _, k := range keys {
 		dir := 1
@@ -31,10 +37,11 @@ func declareIndex(coll, name string, unique bool, keys ...string) {
 		}
 		d = append(d, bson.E{Key: k, Value: dir})
 	}
-	indexes = append(indexes, index{Collection: coll, Keys: d, Unique: unique, Name: name})
+	return index{Collection: coll, Keys: d, Unique: unique, Name: name}
 }
 
-// EnsureIndexes creates every declared index that does not exist yet and
+// EnsureIndexes creates every declared index (those of the store's synced
+// collections too, Options.Collections) that does not exist yet and
 // records the schema version it applied in the fieldsync_meta collection.
 //
 // On FerretDB only the unique indexes are created, and non-unique ones left by
@@ -49,7 +56,7 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		return err
 	}
 	created := 0
-	for _, ix := range indexes {
+	for _, ix := range s.indexes {
 		if ferret && !ix.Unique {
 			if err := s.dropIndex(ctx, ix); err != nil {
 				return err
@@ -66,7 +73,7 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 		created++
 	}
 	_, err = s.DB.Collection("fieldsync_meta").UpdateOne(ctx, bson.M{"_id": "indexes"},
-		bson.M{"$set": bson.M{"count": len(indexes), "created": created}}, options.UpdateOne().SetUpsert(true))
+		bson.M{"$set": bson.M{"count": len(s.indexes), "created": created}}, options.UpdateOne().SetUpsert(true))
 	return mapError(err)
 }
 

@@ -6,7 +6,9 @@ import (
 	"slices"
 	"testing"
 
+	"fieldsync"
 	"fieldsync/devstack/devtest"
+	"fieldsync/mongodb"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -31,7 +33,7 @@ func indexNames(t *testing.T, c *mongo.Collection) []string {
 // from an earlier start are dropped. Real MongoDB gets every declared index.
 func TestEnsureIndexesPerBackend(t *testing.T) {
 	ctx := context.Background()
-	s := devtest.MustOpenStore(t)
+	s := devtest.MustOpenStoreDB(t, devtest.DBName(t), mongodb.Options{Collections: []fieldsync.SyncedCollection{{Name: "inspections"}}})
 	ferret, err := s.IsFerretDB(ctx)
 	if err != nil {
 		t.Fatal(err)

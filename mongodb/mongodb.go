@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"time"
 
 	"fieldsync"
@@ -25,12 +26,19 @@ type Options struct {
 	Monitor *CommandCounter
 	// ServerSelectionTimeout bounds how long an operation waits for a reachable server (default 5s).
 	ServerSelectionTimeout time.Duration
+	// Collections are the synced collections (the field package's
+	// registry, passed by cmd/): each one's records are a collection of that
+	// name, indexed for the engine's and the reports' queries.
+	Collections []fieldsync.SyncedCollection
 }
 
 // Store is a connection to one MongoDB database.
 type Store struct {
 	Client *mongo.Client
 	DB     *mongo.Database
+	// indexes are every index of the store: the declared ones and those of
+	// its synced collections.
+	indexes []index
 }
 
 // Open connects to uri and selects database name. It does not wait for the server.
@@ -51,7 +59,7 @@ func Open(ctx context.Context, uri, name string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mongodb: connect: %w", err)
 	}
-	return &Store{Client: c, DB: c.Database(name)}, nil
+	return &Store{Client: c, DB: c.Database(name), indexes: append(slices.Clone(indexes), recordIndexes(opts.Collections)...)}, nil
 }
 
 // Close disconnects.

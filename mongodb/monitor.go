@@ -58,7 +58,7 @@ func (m *eventMonitor) commandMonitor() *event.CommandMonitor {
 // QueryShape is one kind of query the store sends: the collection, the
 // fields its filter names (each branch of an $or its own shape) and its
 // sort. The index-coverage test collects them (RecordShapes) and checks each
-// against the declared indexes (Index).
+// against the store's indexes (Store.Index).
 type QueryShape struct {
 	Collection string
 	Command    string
@@ -70,16 +70,16 @@ func (q QueryShape) String() string {
 	return fmt.Sprintf("%s %s %v sort %v", q.Collection, q.Command, q.Fields, q.Sort)
 }
 
-// Index names the declared index of q's collection that serves q by the
+// Index names the index of the store on q's collection that serves q by the
 // prefix rule — its first key is a field q filters on, or, for a query
 // without a filter, its sort key — or "_id" for a query by _id; "" when none.
 // Of several, the one whose longest prefix q constrains.
-func (q QueryShape) Index() string {
+func (s *Store) Index(q QueryShape) string {
 	if slices.Contains(q.Fields, "_id") {
 		return "_id"
 	}
 	best, bestN := "", 0
-	for _, ix := range indexes {
+	for _, ix := range s.indexes {
 		if ix.Collection != q.Collection {
 			continue
 		}

@@ -9,6 +9,7 @@ import (
 
 	"fieldsync"
 	"fieldsync/devstack/devtest"
+	"fieldsync/field"
 	"fieldsync/mongodb"
 	fsync "fieldsync/sync"
 
@@ -83,7 +84,7 @@ func TestReports(t *testing.T) {
 	store := devtest.MustOpenStore(t)
 	t0 := time.Date(2026, 3, 10, 8, 0, 0, 0, time.UTC)
 	w := &world{t: t, now: t0}
-	e, err := fsync.Open(context.Background(), store.Sync(), fsync.Options{Collections: fsync.FieldCollections(fsync.FieldOptions{}), Now: func() time.Time { return w.now }})
+	e, err := fsync.Open(context.Background(), store.Sync(), fsync.Options{Collections: field.Collections(field.Options{}), Now: func() time.Time { return w.now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +142,7 @@ func TestReports(t *testing.T) {
 		w.act(csA, fieldsync.CollWorkOrders, s.id, "verify", "satisfaction", s.score)
 	}
 	w.now = t0.Add(10 * time.Hour)
-	if _, err := e.RunJobsOnce(context.Background(), fsync.JobOptions{}); err != nil {
+	if _, err := e.RunJobsOnce(context.Background(), fsync.JobOptions{Jobs: field.Jobs}); err != nil {
 		t.Fatal(err)
 	}
 

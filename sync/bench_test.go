@@ -10,6 +10,7 @@ import (
 
 	"fieldsync"
 	"fieldsync/devstack/devtest"
+	"fieldsync/field"
 	"fieldsync/mongodb"
 	fsync "fieldsync/sync"
 )
@@ -50,7 +51,7 @@ func BenchmarkPush500Decode(b *testing.B) {
 // BenchmarkPush500Validate decodes and validates a 500-mutation push against
 // the production collections (no database work).
 func BenchmarkPush500Validate(b *testing.B) {
-	e, err := fsync.Open(context.Background(), devtest.MustOpenStore(b).Sync(), fsync.Options{Collections: fsync.FieldCollections(fsync.FieldOptions{})})
+	e, err := fsync.Open(context.Background(), devtest.MustOpenStore(b).Sync(), fsync.Options{Collections: field.Collections(field.Options{})})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -44,6 +44,23 @@ type Collection struct {
 	// Redact, when set, masks fields of doc for caller on the way out (pull,
 	// bootstrap, push results).
 	Redact func(c *fieldsync.Caller, doc map[string]any)
+	// CheckTimes, when set, relates the times a mutation brings to each other
+	// and to the stored record (a round's scans fall within the round), once
+	// each was bounded against the server's clock (times.go). Its error
+	// names the offending field; it rejects the mutation.
+	CheckTimes func(t TimeCheck) error
+}
+
+// TimeCheck is what Collection.CheckTimes sees of a mutation.
+type TimeCheck struct {
+	Op string
+	// Action is the action's name (Op action only).
+	Action string
+	// Fields (create, update) or Args (action) are the decoded values.
+	Fields map[string]any
+	Args   map[string]any
+	// Record is the stored record: nil on create.
+	Record *Record
 }
 
 // Action declares an action a phone may push on a record of the collection.
@@ -307,6 +324,15 @@ func (c *Collection) decodeFields(raw map[string]json.RawMessage, create bool) (
 	}
 	return out, nil
 }
+
+// DecodeFields validates fields as a push of them would be validated (an
+// import checks every row before it writes any through Engine.ApplyAs).
+func (c *Collection) DecodeFields(raw map[string]json.RawMessage, create bool) (map[string]any, error) {
+	return c.decodeFields(raw, create)
+}
+
+// Field returns the declaration of the field name, or nil.
+func (c *Collection) Field(name string) *Field { return findField(c.Fields, name) }
 
 // decodeArgs validates an action's arguments.
 func (a *Action) decodeArgs(raw map[string]json.RawMessage) (map[string]any, error) {

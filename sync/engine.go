@@ -40,7 +40,8 @@ const (
 
 // Options configure an Engine. Zero values mean defaults.
 type Options struct {
-	// Collections are the declared collections (default: DefaultCollections()).
+	// Collections are the declared collections (the field package declares
+	// the property-management ones); none: the engine serves nothing.
 	Collections []*Collection
 	// Retention keeps tombstones and honours cursors this long (default 720h).
 	Retention time.Duration
@@ -104,9 +105,6 @@ var _ fieldsync.CitationFinder = (*Engine)(nil)
 // Open builds an engine on store, validating every collection declaration;
 // the store moves what an earlier version left in another layout first.
 func Open(ctx context.Context, store Store, opts Options) (*Engine, error) {
-	if opts.Collections == nil {
-		opts.Collections = DefaultCollections()
-	}
 	if opts.Retention <= 0 {
 		opts.Retention = DefaultRetain
 	}

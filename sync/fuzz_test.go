@@ -10,6 +10,7 @@ import (
 
 	"fieldsync"
 	"fieldsync/devstack/devtest"
+	"fieldsync/field"
 	fsync "fieldsync/sync"
 
 	"github.com/google/uuid"
@@ -70,7 +71,7 @@ func FuzzDecodeCursor(f *testing.F) {
 // the production collections: it never panics and never accepts a field or
 // argument name that starts with "$" or contains ".".
 func FuzzValidateMutation(f *testing.F) {
-	e, err := fsync.Open(context.Background(), devtest.MustOpenStore(f).Sync(), fsync.Options{Collections: fsync.FieldCollections(fsync.FieldOptions{})})
+	e, err := fsync.Open(context.Background(), devtest.MustOpenStore(f).Sync(), fsync.Options{Collections: field.Collections(field.Options{})})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -6,19 +6,15 @@ import (
 	"encoding/hex"
 	"reflect"
 	"time"
-
-	"fieldsync"
 )
 
 // Job defaults.
 const (
 	DefaultJobInterval = 30 * time.Second
 	DefaultJobLease    = 2 * time.Minute
-	// roundWatch is how long after its start a round is still summarized by the job.
-	roundWatch = 48 * time.Hour
 )
 
-// JobOptions configure the field-domain server jobs. Zero values mean defaults.
+// JobOptions configure the server jobs. Zero values mean defaults.
 type JobOptions struct {
 	// Interval between runs (default 30s).
 	Interval time.Duration
@@ -27,6 +23,11 @@ type JobOptions struct {
 	Lease time.Duration
 	// Holder names this instance (default: random).
 	Holder string
+	// Jobs, when set, is the domain's work for one tenant at now (the
+	// field package's field.Jobs): the writes it returns are applied
+	// through Apply. The engine's own upkeep (the audit trail's retention)
+	// runs with or without it.
+	Jobs func(ctx context.Context, e *Engine, tenant string, now time.Time) ([]Write, error)
 }
 
 func (o JobOptions) withDefaults() JobOptions {
@@ -44,7 +45,7 @@ func (o JobOptions) withDefaults() JobOptions {
 	return o
 }
 
-// RunJobs runs the field jobs every opts.Interval until ctx ends. Any number
+// RunJobs runs the server jobs every opts.Interval until ctx ends. Any number
 // of API instances may run it: each tenant's jobs run on the one instance
 // holding its lease.
 func (e *Engine) RunJobs(ctx context.Context, opts JobOptions) {
@@ -53,7 +54,7 @@ func (e *Engine) RunJobs(ctx context.Context, opts JobOptions) {
 	defer t.Stop()
 	for {
 		if _, err := e.RunJobsOnce(ctx, opts); err != nil && ctx.Err() == nil {
-			e.log.Error("sync: field jobs", "err", err)
+			e.log.Error("sync: jobs", "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -63,12 +64,11 @@ func (e *Engine) RunJobs(ctx context.Context, opts JobOptions) {
 	}
 }
 
-// RunJobsOnce runs the field jobs of every tenant whose lease this instance
-// holds or can claim, and returns the tenants it ran. The jobs mark what time
-// alone changes — overdue and breached work orders and complaints (with the
-// automatic escalation of late urgent orders), missed patrol checkpoints —
-// and link repeat repairs. Every mark is a write through Apply: versioned,
-// logged and pulled like any change, and idempotent (a second run changes nothing).
+// RunJobsOnce runs the jobs of every tenant whose lease this instance holds
+// or can claim, and returns the tenants it ran. The jobs mark what time
+// alone changes (opts.Jobs). Every mark is a write through Apply:
+// versioned, logged and pulled like any change, and idempotent (a second run
+// changes nothing).
 func (e *Engine) RunJobsOnce(ctx context.Context, opts JobOptions) ([]string, error) {
 	opts = opts.withDefaults()
 	tenants, err := e.store.Counters(ctx)
@@ -84,7 +84,7 @@ func (e *Engine) RunJobsOnce(ctx context.Context, opts JobOptions) ([]string, er
 		if !ok {
 			continue
 		}
-		if err := e.tenantJobs(ctx, t.Tenant); err != nil {
+		if err := e.tenantJobs(ctx, t.Tenant, opts); err != nil {
 			return ran, err
 		}
 		ran = append(ran, t.Tenant)
@@ -92,52 +92,30 @@ func (e *Engine) RunJobsOnce(ctx context.Context, opts JobOptions) ([]string, er
 	return ran, nil
 }
 
-// tenantJobs recomputes every time-dependent field of one tenant and writes
-// the differences.
-func (e *Engine) tenantJobs(ctx context.Context, tenant string) error {
+// tenantJobs runs the engine's upkeep and opts.Jobs for one tenant and
+// applies the writes the jobs return.
+func (e *Engine) tenantJobs(ctx context.Context, tenant string, opts JobOptions) error {
 	now := e.now()
 	if err := e.sweepAudit(ctx, tenant, now); err != nil {
 		return err
 	}
-	var writes []Write
-	var orders []*Record
-	for _, name := range []string{fieldsync.CollWorkOrders, fieldsync.CollComplaints} {
-		coll := e.colls[name]
-		if coll == nil || coll.Compute == nil {
-			continue
-		}
-		err := e.Records(ctx, tenant, name, func(r *Record) error {
-			if name == fieldsync.CollWorkOrders {
-				orders = append(orders, r)
-			}
-			if w, ok := recompute(ctx, coll, r, now); ok {
-				writes = append(writes, w)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-	}
-	writes = append(writes, repeatLinks(orders)...)
-	rw, err := e.roundWrites(ctx, tenant, now)
-	if err != nil {
-		return err
-	}
-	writes = append(writes, rw...)
-	if len(writes) == 0 {
+	if opts.Jobs == nil {
 		return nil
+	}
+	writes, err := opts.Jobs(ctx, e, tenant, now)
+	if err != nil || len(writes) == 0 {
+		return err
 	}
 	return e.Apply(ctx, tenant, writes)
 }
 
-// recompute runs coll.Compute on a copy of r at now and returns the write
+// Recompute runs coll.Compute on a copy of r at now and returns the write
 // that brings r there: plain fields set, append-only lists appended (so a
-// concurrent append is never overwritten).
-func recompute(ctx context.Context, coll *Collection, r *Record, now time.Time) (Write, bool) {
+// concurrent append is never overwritten). ok is false when nothing changes.
+func Recompute(ctx context.Context, coll *Collection, r *Record, now time.Time) (w Write, ok bool) {
 	c := r.clone()
 	coll.Compute(ctx, c, now)
-	w := Write{Collection: r.Collection, ID: r.ID, Set: map[string]any{}, Append: map[string][]any{}}
+	w = Write{Collection: r.Collection, ID: r.ID, Set: map[string]any{}, Append: map[string][]any{}}
 	for _, f := range coll.Fields {
 		old, nu := r.Fields[f.Name], c.Fields[f.Name]
 		if reflect.DeepEqual(old, nu) {
@@ -154,73 +132,4 @@ func recompute(ctx context.Context, coll *Collection, r *Record, now time.Time) 
 		w.Set[f.Name] = nu
 	}
 	return w, len(w.Set)+len(w.Append) > 0
-}
-
-// repeatLinks links each work order to the latest order completed at the
-// same site, unit and category within RepeatWindow before it was created.
-func repeatLinks(orders []*Record) []Write {
-	var out []Write
-	for _, o := range orders {
-		unit := o.GetString("unit")
-		if unit == "" || o.GetString("repeat_of") != "" {
-			continue
-		}
-		var best *Record
-		for _, p := range orders {
-			done := timeOf(p, "completed_at")
-			if p.ID == o.ID || done.IsZero() || p.SiteID != o.SiteID || p.GetString("unit") != unit ||
-				p.GetString("building") != o.GetString("building") || p.GetString("category") != o.GetString("category") ||
-				!p.CreatedAt.Before(o.CreatedAt) || done.After(o.CreatedAt) || o.CreatedAt.Sub(done) > RepeatWindow {
-				continue
-			}
-			if best == nil || done.After(timeOf(best, "completed_at")) {
-				best = p
-			}
-		}
-		if best != nil {
-			out = append(out, Write{Collection: fieldsync.CollWorkOrders, ID: o.ID, Set: map[string]any{"repeat_of": best.ID}})
-		}
-	}
-	return out
-}
-
-// roundWrites summarizes the recent rounds of tenant against their routes.
-func (e *Engine) roundWrites(ctx context.Context, tenant string, now time.Time) ([]Write, error) {
-	refs := map[string]map[string]*Record{}
-	for _, name := range []string{fieldsync.CollSites, fieldsync.CollPatrolRoutes, fieldsync.CollCheckpoints} {
-		m := map[string]*Record{}
-		if err := e.Records(ctx, tenant, name, func(r *Record) error { m[r.ID] = r; return nil }); err != nil {
-			return nil, err
-		}
-		refs[name] = m
-	}
-	lookup := func(coll string, ids ...string) ([]*Record, error) {
-		var out []*Record
-		for _, id := range ids {
-			if r := refs[coll][id]; r != nil {
-				out = append(out, r)
-			}
-		}
-		return out, nil
-	}
-	var writes []Write
-	err := e.Records(ctx, tenant, fieldsync.CollPatrolRounds, func(r *Record) error {
-		if r.GetString("status") == RoundEnded && now.Sub(timeOf(r, "started_at")) > roundWatch {
-			return nil
-		}
-		set, err := RoundSummary(r, lookup, now)
-		if err != nil {
-			return err
-		}
-		for k, v := range set {
-			if reflect.DeepEqual(r.Get(k), normalize(v)) {
-				delete(set, k)
-			}
-		}
-		if len(set) > 0 {
-			writes = append(writes, Write{Collection: fieldsync.CollPatrolRounds, ID: r.ID, Set: set})
-		}
-		return nil
-	})
-	return writes, err
 }

@@ -11,26 +11,22 @@ import (
 
 	"fieldsync"
 	"fieldsync/devstack/devtest"
+	"fieldsync/field"
 	"fieldsync/mongodb"
 	fsync "fieldsync/sync"
+	"fieldsync/sync/synctest"
 
 	"github.com/google/uuid"
 )
 
 func TestMain(m *testing.M) { devtest.Main(m) }
 
-const tenant = "acme"
+const tenant = synctest.Tenant
 
-// Users of the tests: one per role, sites s1 and s2.
+// Staff of the tests (sync/synctest).
 var (
-	guard1 = &fieldsync.Caller{UserID: "u-guard1", TenantID: tenant, DeviceID: "d-guard1", Role: fieldsync.RoleGuard, SiteIDs: []string{"s1"}}
-	guard2 = &fieldsync.Caller{UserID: "u-guard2", TenantID: tenant, DeviceID: "d-guard2", Role: fieldsync.RoleGuard, SiteIDs: []string{"s1"}}
-	tech1  = &fieldsync.Caller{UserID: "00000000-0000-4000-8000-000000000001", TenantID: tenant, DeviceID: "d-tech1", Role: fieldsync.RoleTechnician, SiteIDs: []string{"s1"}}
-	tech2  = &fieldsync.Caller{UserID: "00000000-0000-4000-8000-000000000002", TenantID: tenant, DeviceID: "d-tech2", Role: fieldsync.RoleTechnician, SiteIDs: []string{"s1"}}
-	agent1 = &fieldsync.Caller{UserID: "u-agent1", TenantID: tenant, DeviceID: "d-agent1", Role: fieldsync.RoleCSAgent, SiteIDs: []string{"s1"}}
-	super2 = &fieldsync.Caller{UserID: "u-super2", TenantID: tenant, DeviceID: "d-super2", Role: fieldsync.RoleSupervisor, SiteIDs: []string{"s2"}}
-	admin  = &fieldsync.Caller{UserID: "u-admin", TenantID: tenant, DeviceID: "d-admin", Role: fieldsync.RoleAdmin}
-	other  = &fieldsync.Caller{UserID: "u-other", TenantID: "globex", DeviceID: "d-other", Role: fieldsync.RoleAdmin}
+	guard1, guard2, tech1, tech2 = synctest.Guard1, synctest.Guard2, synctest.Tech1, synctest.Tech2
+	agent1, super2, admin, other = synctest.Agent1, synctest.Super2, synctest.Admin, synctest.Other
 )
 
 // testWorkOrders is a test-only collection using every field kind, the work
@@ -144,7 +140,7 @@ func openTunedOn(tb testing.TB, store *mongodb.Store, t mongodb.Tuning, opts fsy
 		opts.Now = h.now.Now
 	}
 	if opts.Collections == nil {
-		opts.Collections = []*fsync.Collection{fsync.Inspections(), testWorkOrders()}
+		opts.Collections = []*fsync.Collection{field.Inspections(field.Options{}), testWorkOrders()}
 	}
 	if opts.PollInterval == 0 {
 		opts.PollInterval = 50 * time.Millisecond
@@ -169,13 +165,15 @@ func raw(v any) json.RawMessage {
 	return b
 }
 
-func fields(kv ...any) map[string]json.RawMessage {
-	m := map[string]json.RawMessage{}
-	for i := 0; i < len(kv); i += 2 {
-		m[kv[i].(string)] = raw(kv[i+1])
-	}
-	return m
-}
+// Mutations, and pushing them (sync/synctest).
+var (
+	fields     = synctest.Fields
+	update     = synctest.Update
+	action     = synctest.Action
+	del        = synctest.Delete
+	pushTo     = synctest.Push
+	wantStatus = synctest.WantStatus
+)
 
 func newID() string { return uuid.NewString() }
 
@@ -189,43 +187,10 @@ func createOrder(id, site string, kv ...any) fieldsync.Mutation {
 	return fieldsync.Mutation{MutationID: newID(), Collection: fieldsync.CollWorkOrders, Op: fieldsync.OpCreate, ID: id, Fields: f}
 }
 
-func update(coll, id string, base int64, kv ...any) fieldsync.Mutation {
-	return fieldsync.Mutation{MutationID: newID(), Collection: coll, Op: fieldsync.OpUpdate, ID: id, BaseVersion: base, Fields: fields(kv...)}
-}
-
-func action(coll, id string, base int64, name string, kv ...any) fieldsync.Mutation {
-	return fieldsync.Mutation{MutationID: newID(), Collection: coll, Op: fieldsync.OpAction, ID: id, BaseVersion: base, Action: name, Args: fields(kv...)}
-}
-
-func del(coll, id string, base int64) fieldsync.Mutation {
-	return fieldsync.Mutation{MutationID: newID(), Collection: coll, Op: fieldsync.OpDelete, ID: id, BaseVersion: base}
-}
-
 // push pushes ms as c and fails the test on an envelope error.
 func (h *harness) push(c *fieldsync.Caller, ms ...fieldsync.Mutation) []fieldsync.MutationResult {
 	h.tb.Helper()
 	return pushTo(h.tb, h.e, c, ms...)
-}
-
-func pushTo(tb testing.TB, e *fsync.Engine, c *fieldsync.Caller, ms ...fieldsync.Mutation) []fieldsync.MutationResult {
-	tb.Helper()
-	res, err := e.Push(as(c), fieldsync.PushRequest{DeviceID: c.DeviceID, Mutations: ms})
-	if err != nil {
-		tb.Fatalf("push as %s: %v", c.UserID, err)
-	}
-	return res.Results
-}
-
-func wantStatus(tb testing.TB, got []fieldsync.MutationResult, want ...string) {
-	tb.Helper()
-	if len(got) != len(want) {
-		tb.Fatalf("got %d results, want %d: %+v", len(got), len(want), got)
-	}
-	for i := range want {
-		if got[i].Status != want[i] {
-			tb.Fatalf("result %d: got status %s (error %+v), want %s", i, got[i].Status, got[i].Error, want[i])
-		}
-	}
 }
 
 // replica is a device's local copy, kept by pulling.

@@ -40,7 +40,7 @@ func (e *Engine) apply(ctx context.Context, c *fieldsync.Caller, now time.Time, 
 	}
 	r := &res[o.idx]
 	*r = fieldsync.MutationResult{MutationID: o.m.MutationID, ID: o.m.ID}
-	ctx = withClientTime(ctx, o.m.ClientTime) // deadlines count from the device's time (field_deadlines.go)
+	ctx = withClientTime(ctx, o.m.ClientTime) // deadlines count from the device's time (DeviceTime)
 	s := work[o.key]
 	if s == nil {
 		s = &slot{}

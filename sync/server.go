@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"slices"
+	"time"
 
 	"fieldsync"
 )
@@ -12,12 +13,20 @@ import (
 // logged and delivered like any change. Writes that change nothing make no
 // new version.
 func (e *Engine) Apply(ctx context.Context, tenant string, writes []Write) error {
+	return e.ApplyAs(ctx, nil, tenant, writes)
+}
+
+// ApplyAs is Apply on behalf of c (nil: the server): the changes are c's,
+// in the audit trail and in created_by/updated_by (an admin's import).
+// Writes of one call must land within a reservation's lifetime: callers
+// with many split them (a few hundred a call).
+func (e *Engine) ApplyAs(ctx context.Context, c *fieldsync.Caller, tenant string, writes []Write) error {
 	ops := make([]*op, 0, len(writes))
 	for i := range writes {
 		w := &writes[i]
 		ops = append(ops, &op{idx: -1, write: w, coll: e.colls[w.Collection], key: recordKey(tenant, w.Collection, w.ID)})
 	}
-	if err := e.run(ctx, nil, tenant, ops, nil); err != nil {
+	if err := e.run(ctx, c, tenant, ops, nil); err != nil {
 		return err
 	}
 	e.hub.nudge(tenant)
@@ -67,6 +76,13 @@ func (e *Engine) Record(ctx context.Context, tenant, collection, id string) (*Re
 	}
 	return recs[0], nil
 }
+
+// Render is the record's doc as caller c may see it (the collection's
+// Redact applied), as pull and push results render it.
+func (e *Engine) Render(c *fieldsync.Caller, r *Record) map[string]any { return e.render(c, r) }
+
+// Now is the engine's clock (Options.Now).
+func (e *Engine) Now() time.Time { return e.now() }
 
 // Citing implements fieldsync.CitationFinder: the live records of tenant that
 // cite any of mediaIDs (from the declared Media and MediaList fields).

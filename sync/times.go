@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -27,8 +28,8 @@ const (
 
 // checkClientTimes bounds the times op o brings from the phone against now
 // (see MaxClientSkew, MaxClientAge), then against each other and the record
-// rec (nil for a new one) where the collection relates them (a round's
-// scans, its end). Record times are compared only when the caller may read
+// rec (nil for a new one) where the collection relates them
+// (Collection.CheckTimes). Record times are compared only when the caller may read
 // the record, so a refusal tells nobody what they may not see; a caller who
 // may not is refused by the authorization that follows.
 func checkClientTimes(c *fieldsync.Caller, o *op, rec *Record, now time.Time) error {
@@ -50,10 +51,17 @@ func checkClientTimes(c *fieldsync.Caller, o *op, rec *Record, now time.Time) er
 	if o.m.Op != fieldsync.OpCreate && (rec == nil || !fieldsync.CanRead(c, rec.Ref(), now)) {
 		return nil
 	}
-	if o.coll.Name == fieldsync.CollPatrolRounds {
-		return checkRoundTimes(o, rec)
+	if o.coll.CheckTimes == nil {
+		return nil
 	}
-	return nil
+	t := TimeCheck{Op: o.m.Op, Fields: o.fields, Args: o.args, Record: rec}
+	if o.act != nil {
+		t.Action = o.act.Name
+	}
+	if o.m.Op == fieldsync.OpCreate {
+		t.Record = nil
+	}
+	return o.coll.CheckTimes(t)
 }
 
 // checkTimeValues bounds the Time values of decoded fields or arguments vs,
@@ -109,76 +117,31 @@ func span(d time.Duration) string {
 	return d.String()
 }
 
-// stamp is a time a mutation brings and the name of where it came from.
-type stamp struct {
-	name string
-	at   time.Time
-}
+type clientTimeKey struct{}
 
-// scanStamps are the scanned_at times of the scans in list (a decoded
-// ObjectList) named name.
-func scanStamps(name string, list any) []stamp {
-	items, _ := list.([]any)
-	out := make([]stamp, 0, len(items))
-	for i, it := range items {
-		m, _ := it.(map[string]any)
-		out = append(out, stamp{fmt.Sprintf("%s[%d].scanned_at", name, i), parsedTime(m["scanned_at"])})
+// withClientTime carries a mutation's client_time to the Compute and the
+// actions it causes (DeviceTime).
+func withClientTime(ctx context.Context, ct string) context.Context {
+	if ct == "" {
+		return ctx
 	}
-	return out
+	return context.WithValue(ctx, clientTimeKey{}, ct)
 }
 
-// parsedTime reads a decoded time value (zero when absent).
-func parsedTime(v any) time.Time {
-	s, _ := v.(string)
-	t, _ := time.Parse(time.RFC3339Nano, s)
+// DeviceTime is, for the Compute and the actions of a mutation, when the
+// staff member recorded the change on the device: the mutation's
+// client_time (bounded by checkClientTimes to [now − MaxClientAge, now +
+// MaxClientSkew]) when earlier than now, else now. A clock set back only
+// makes the sender's own deadlines earlier; one set ahead cannot put them
+// off, as the server's time caps it.
+func DeviceTime(ctx context.Context, now time.Time) time.Time {
+	s, _ := ctx.Value(clientTimeKey{}).(string)
+	if s == "" {
+		return now
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil || !t.Before(now) {
+		return now
+	}
 	return t
-}
-
-// checkRoundTimes relates a patrol round's times (rec is the stored round,
-// nil on create): scans happen after the round started and, once it ended,
-// before it ended, give or take MaxClientSkew (a round's scans may come from
-// several phones, whose clocks differ); a round ends no earlier than it
-// started, and than its scans (give or take the skew).
-func checkRoundTimes(o *op, rec *Record) error {
-	var started, ended time.Time
-	var scans []stamp
-	switch {
-	case o.m.Op == fieldsync.OpCreate:
-		started = parsedTime(o.fields["started_at"])
-		scans = scanStamps("fields.scans", o.fields["scans"])
-	case o.m.Op == fieldsync.OpUpdate:
-		scans = scanStamps("fields.scans", o.fields["scans"])
-	case o.m.Op == fieldsync.OpAction && o.act.Name == "scan":
-		scans = []stamp{{"args.scanned_at", parsedTime(o.args["scanned_at"])}}
-	case o.m.Op == fieldsync.OpAction && o.act.Name == "end" && o.args["ended_at"] != nil:
-		return checkRoundEnd(parsedTime(o.args["ended_at"]), rec)
-	}
-	if rec != nil && o.m.Op != fieldsync.OpCreate {
-		started = timeOf(rec, "started_at")
-		if rec.GetString("status") == RoundEnded {
-			ended = timeOf(rec, "ended_at")
-		}
-	}
-	for _, s := range scans {
-		if !started.IsZero() && s.at.Before(started.Add(-MaxClientSkew)) {
-			return fieldsync.FieldErrorf(s.name, "more than %s before the round's started_at %s", span(MaxClientSkew), started.UTC().Format(time.RFC3339))
-		}
-		if !ended.IsZero() && s.at.After(ended.Add(MaxClientSkew)) {
-			return fieldsync.FieldErrorf(s.name, "more than %s after the round's ended_at %s", span(MaxClientSkew), ended.UTC().Format(time.RFC3339))
-		}
-	}
-	return nil
-}
-
-// checkRoundEnd relates the ended_at an end action brings to the round rec.
-func checkRoundEnd(at time.Time, rec *Record) error {
-	if started := timeOf(rec, "started_at"); !started.IsZero() && at.Before(started) {
-		return fieldsync.FieldErrorf("args.ended_at", "before the round's started_at %s", started.UTC().Format(time.RFC3339))
-	}
-	for _, s := range scanStamps("scans", rec.Get("scans")) {
-		if at.Before(s.at.Add(-MaxClientSkew)) {
-			return fieldsync.FieldErrorf("args.ended_at", "more than %s before the round's scan at %s", span(MaxClientSkew), s.at.UTC().Format(time.RFC3339))
-		}
-	}
-	return nil
 }

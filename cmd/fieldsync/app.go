@@ -17,6 +17,7 @@ import (
 	"fieldsync/api"
 	"fieldsync/auth"
 	"fieldsync/devstack"
+	"fieldsync/field"
 	"fieldsync/media"
 	"fieldsync/mongodb"
 	fsync "fieldsync/sync"
@@ -75,7 +76,7 @@ func (a *App) open(ctx context.Context) error {
 		}
 	}
 	var err error
-	var mopts mongodb.Options
+	mopts := mongodb.Options{Collections: field.Registry()}
 	if cfg.DebugAddr != "" {
 		dbCommands = mongodb.NewCommandCounter()
 		mopts.Monitor = dbCommands
@@ -129,7 +130,7 @@ func (a *App) openMedia() {
 	a.media = media.NewService(a.mediaStore, a.objects, a.engine, media.Options{
 		MaxBytes: m.MaxBytes, MaxBytesByKind: m.MaxBytesByKind, UploadExpiry: m.UploadExpiry, DownloadExpiry: m.DownloadExpiry,
 		CleanupAge: m.CleanupAge, CleanupInterval: m.CleanupInterval, Logger: a.log,
-		Labels: stampLabels{a.engine}, StampFont: m.StampFont,
+		Labels: stampLabels{a.engine}, StampFont: m.StampFont, Collections: field.Registry(),
 	})
 }
 
@@ -256,7 +257,7 @@ func (a *App) Server() *api.Server {
 		Reports:        &mongodb.Reports{Store: a.store},
 		Sync:           a.engine,
 		Audit:          a.engine,
-		Units:          a.engine,
+		Units:          &field.UnitService{Engine: a.engine},
 		Settings:       &mongodb.Settings{Store: a.store},
 		PendingMedia:   a.mediaStore.CountPending,
 		Media:          a.media,

@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"fieldsync"
+	"fieldsync/field"
 	"fieldsync/mongodb"
-	fsync "fieldsync/sync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
@@ -64,7 +64,7 @@ func TestImportUnitsAndVerifyAudit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hid := fsync.HouseholdID(fsync.UnitID("demo", fieldsync.DemoSiteA, "1号楼", "101"))
+	hid := field.HouseholdID(field.UnitID("demo", fieldsync.DemoSiteA, "1号楼", "101"))
 	audit := app.store.DB.Collection(mongodb.AuditCollection)
 	var doc struct {
 		Changes string `bson:"ch"`

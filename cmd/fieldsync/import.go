@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"fieldsync"
+	"fieldsync/field"
 )
 
 func runImport(ctx context.Context, cfg Config, args []string, stdout, stderr io.Writer) error {
@@ -41,7 +42,7 @@ func importUnits(ctx context.Context, app *App, args []string, out io.Writer) er
 		return fmt.Errorf("import units: %w", err)
 	}
 	defer f.Close()
-	res, err := app.engine.ImportUnits(ctx, *tenant, f)
+	res, err := (&field.UnitService{Engine: app.engine}).ImportUnits(ctx, *tenant, f)
 	if err != nil {
 		var fe *fieldsync.Error
 		if errors.As(err, &fe) && len(fe.Problems) > 0 {

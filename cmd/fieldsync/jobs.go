@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 
+	"fieldsync/field"
 	"fieldsync/mongodb"
 	fsync "fieldsync/sync"
 )
@@ -11,13 +12,13 @@ import (
 // services (assignees are checked against the auth service's users). Every
 // engine the app opens declares these.
 func (a *App) fieldCollections() []*fsync.Collection {
-	return fsync.FieldCollections(fsync.FieldOptions{Users: a.auth, Deadlines: &mongodb.Settings{Store: a.store}})
+	return field.Collections(field.Options{Users: a.auth, Deadlines: &mongodb.Settings{Store: a.store}})
 }
 
 // startJobs runs the field-domain server jobs (overdue and breach marking,
 // escalation, missed checkpoints, repeat repairs) until ctx ends. Every
 // instance runs them; a per-tenant lease in the database lets one at a time work.
 func (a *App) startJobs(ctx context.Context) error {
-	go a.engine.RunJobs(ctx, fsync.JobOptions{})
+	go a.engine.RunJobs(ctx, fsync.JobOptions{Jobs: field.Jobs})
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"fieldsync"
 	"fieldsync/auth"
+	"fieldsync/field"
 	fsync "fieldsync/sync"
 )
 
@@ -32,7 +33,10 @@ func seedDemo(ctx context.Context, app *App, out io.Writer) error {
 	for _, s := range seeded {
 		ids[s.User.Username] = s.User.ID
 	}
-	n, err := fsync.SeedDemo(ctx, app.store.Sync(), fsync.DemoSeed{Users: ids, Now: time.Now()})
+	open := func(ctx context.Context, o fsync.Options) (*fsync.Engine, error) {
+		return fsync.Open(ctx, app.store.Sync(), o)
+	}
+	n, err := field.SeedDemo(ctx, open, field.DemoSeed{Users: ids, Now: time.Now()})
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 
 	"fieldsync"
 	"fieldsync/devstack/devtest"
+	"fieldsync/field"
 	fsync "fieldsync/sync"
 
 	"github.com/google/uuid"
@@ -21,7 +22,7 @@ func TestStampLabelsNameTheSiteAndThePlace(t *testing.T) {
 	chdirPkg(t)
 	ctx := context.Background()
 	store := devtest.MustOpenStore(t)
-	e, err := fsync.Open(ctx, store.Sync(), fsync.Options{Collections: fsync.FieldCollections(fsync.FieldOptions{})})
+	e, err := fsync.Open(ctx, store.Sync(), fsync.Options{Collections: field.Collections(field.Options{})})
 	if err != nil {
 		t.Fatal(err)
 	}

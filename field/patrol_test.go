@@ -1,4 +1,4 @@
-package sync_test
+package field_test
 
 import (
 	"fmt"
@@ -6,12 +6,9 @@ import (
 	"time"
 
 	"fieldsync"
+	"fieldsync/field"
 	fsync "fieldsync/sync"
 )
-
-func create(coll, id string, kv ...any) fieldsync.Mutation {
-	return fieldsync.Mutation{MutationID: newID(), Collection: coll, Op: fieldsync.OpCreate, ID: id, Fields: fields(kv...)}
-}
 
 // siteU is a site whose record id is its site id (UUID), as real sites are.
 const siteU = "00000000-0000-7000-8000-0000000000a1"
@@ -62,7 +59,7 @@ func scan(id, cp, code string, at time.Time, lng float64) map[string]any {
 // a change the customer-service app sees.
 func TestPatrolRound(t *testing.T) {
 	t.Parallel()
-	h := newField(t, fsync.FieldOptions{})
+	h := newField(t, field.Options{})
 	guard1, guard2, agent1 := at(guard1, siteU), at(guard2, siteU), at(agent1, siteU)
 	route, cps := h.patrolSite(false)
 	start := h.now.Now()
@@ -80,8 +77,8 @@ func TestPatrolRound(t *testing.T) {
 	wantApplied(t, h.push(&phoneB, update(fieldsync.CollPatrolRounds, round, 1, "scans", []any{
 		scan(s2, "", "QR-UNKNOWN", start.Add(3*time.Minute), 121.4),
 		scan(s3, "", "QR-1", start.Add(12*time.Minute), 121.41)}))[0]) // ~950 m from CP1
-	h.now.Add(25 * time.Minute)
-	if _, err := h.e.RunJobsOnce(as(admin), fsync.JobOptions{}); err != nil {
+	h.now.Advance(25 * time.Minute)
+	if _, err := h.e.RunJobsOnce(as(admin), fsync.JobOptions{Jobs: field.Jobs}); err != nil {
 		t.Fatal(err)
 	}
 	d := h.docOf(guard1, fieldsync.CollPatrolRounds, round)
@@ -95,8 +92,8 @@ func TestPatrolRound(t *testing.T) {
 	wantField(t, d, "missed_alert", false)
 
 	// The third window closes unscanned: the job marks it and the desk sees it.
-	h.now.Add(10 * time.Minute)
-	if _, err := h.e.RunJobsOnce(as(admin), fsync.JobOptions{}); err != nil {
+	h.now.Advance(10 * time.Minute)
+	if _, err := h.e.RunJobsOnce(as(admin), fsync.JobOptions{Jobs: field.Jobs}); err != nil {
 		t.Fatal(err)
 	}
 	desk.sync(t, h.e, 100)
@@ -114,7 +111,7 @@ func TestPatrolRound(t *testing.T) {
 	wantCode(t, h.act(guard1, fieldsync.CollPatrolRounds, round, "scan", "scan_id", newID(), "scanned_at", h.now.Now().Format(time.RFC3339Nano)), fieldsync.EInvalid)
 	wantCode(t, h.act(guard2, fieldsync.CollPatrolRounds, round, "end"), fieldsync.EForbidden) // not their round
 	wantApplied(t, h.act(guard1, fieldsync.CollPatrolRounds, round, "end"))
-	wantField(t, h.docOf(agent1, fieldsync.CollPatrolRounds, round), "status", fsync.RoundEnded)
+	wantField(t, h.docOf(agent1, fieldsync.CollPatrolRounds, round), "status", field.RoundEnded)
 	wantCode(t, h.act(guard1, fieldsync.CollPatrolRounds, round, "end"), fieldsync.EInvalidTransit)
 }
 
@@ -123,14 +120,14 @@ func TestPatrolRound(t *testing.T) {
 // open — so an ended round shows nothing pending and raises the alert.
 func TestRoundEndMarksUnscannedMissed(t *testing.T) {
 	t.Parallel()
-	h := newField(t, fsync.FieldOptions{})
+	h := newField(t, field.Options{})
 	guard1 := at(guard1, siteU)
 	route, cps := h.patrolSite(false)
 	start := h.now.Now()
 	round := newID()
 	wantApplied(t, h.push(guard1, create(fieldsync.CollPatrolRounds, round, "site_id", siteU, "route_id", route,
 		"started_at", start.Format(time.RFC3339Nano)))[0])
-	h.now.Add(2 * time.Minute)
+	h.now.Advance(2 * time.Minute)
 	wantApplied(t, h.act(guard1, fieldsync.CollPatrolRounds, round, "scan", "scan_id", newID(), "checkpoint_id", cps[0],
 		"scanned_at", h.now.Now().Format(time.RFC3339Nano)))
 	d := h.docOf(guard1, fieldsync.CollPatrolRounds, round)
@@ -138,15 +135,15 @@ func TestRoundEndMarksUnscannedMissed(t *testing.T) {
 	wantField(t, d, "missed_alert", false)
 
 	// Ended after 5 minutes: the windows of CP1 (10-20) and CP2 (20-30) are still open.
-	h.now.Add(3 * time.Minute)
+	h.now.Advance(3 * time.Minute)
 	wantApplied(t, h.act(guard1, fieldsync.CollPatrolRounds, round, "end"))
 	d = h.docOf(guard1, fieldsync.CollPatrolRounds, round)
 	wantList(t, d, "pending")
 	wantList(t, d, "missed", cps[1], cps[2])
 	wantField(t, d, "missed_alert", true)
 	// The job, later, agrees.
-	h.now.Add(10 * time.Minute)
-	if _, err := h.e.RunJobsOnce(as(admin), fsync.JobOptions{}); err != nil {
+	h.now.Advance(10 * time.Minute)
+	if _, err := h.e.RunJobsOnce(as(admin), fsync.JobOptions{Jobs: field.Jobs}); err != nil {
 		t.Fatal(err)
 	}
 	d = h.docOf(guard1, fieldsync.CollPatrolRounds, round)
@@ -170,7 +167,7 @@ func TestInspectionRaiseWorkOrder(t *testing.T) {
 	for _, allowed := range []bool{false, true} {
 		t.Run(fmt.Sprint("guards allowed ", allowed), func(t *testing.T) {
 			t.Parallel()
-			h := newField(t, fsync.FieldOptions{})
+			h := newField(t, field.Options{})
 			guard1, agent1, tech1, tech2 := at(guard1, siteU), at(agent1, siteU), at(tech1, siteU), at(tech2, siteU)
 			h.patrolSite(allowed)
 			ins := newID()

@@ -1,18 +1,11 @@
-package sync_test
+package field_test
 
 import (
 	"testing"
 	"time"
 
 	"fieldsync"
-	fsync "fieldsync/sync"
 )
-
-// newField is a harness serving the field-domain collections.
-func newField(tb testing.TB, opts fsync.FieldOptions) *harness {
-	tb.Helper()
-	return newHarness(tb, fsync.Options{Collections: fsync.FieldCollections(opts)})
-}
 
 // docOf pulls c's whole scope and returns the record (nil when c does not hold it).
 func (h *harness) docOf(c *fieldsync.Caller, coll, id string) map[string]any {
@@ -91,7 +84,7 @@ func (h *harness) walk(coll, id, stateField string, steps []step, after func(ste
 	h.tb.Helper()
 	applied := 0
 	for i, s := range steps {
-		h.now.Add(time.Second) // timeline entries are a set: real ones differ in time
+		h.now.Advance(time.Second) // timeline entries are a set: real ones differ in time
 		r := h.act(s.who, coll, id, s.action, s.args...)
 		if s.code != "" {
 			if r.Status != fieldsync.StatusRejected || r.Error == nil || r.Error.Code != s.code {

@@ -1,10 +1,11 @@
-package sync
+package field
 
 import (
 	"context"
 	"time"
 
 	"fieldsync"
+	fsync "fieldsync/sync"
 )
 
 // Complaint channels, stages and follow-up methods (PRODUCT.md).
@@ -17,62 +18,62 @@ var (
 // Complaints declares the complaints collection: the complaint process of
 // PRODUCT.md with its stage machine, reply deadlines, escalation, linked work
 // orders and follow-up visit. Owners' phone numbers reach field roles masked.
-func Complaints(opts FieldOptions) *Collection {
-	reason := []Field{{Name: "reason", Kind: String, Max: 2000, Required: true}}
-	notes := []Field{{Name: "notes", Kind: String, Max: 2000}}
-	return &Collection{
+func Complaints(opts Options) *fsync.Collection {
+	reason := []fsync.Field{{Name: "reason", Kind: fsync.String, Max: 2000, Required: true}}
+	notes := []fsync.Field{{Name: "notes", Kind: fsync.String, Max: 2000}}
+	return &fsync.Collection{
 		Name: fieldsync.CollComplaints,
-		Fields: []Field{
+		Fields: []fsync.Field{
 			siteField,
-			{Name: "channel", Kind: Enum, Values: ComplaintChannels, Client: true, Required: true},
-			{Name: "owner_name", Kind: String, Max: 100, Client: true},
-			{Name: "owner_phone", Kind: String, Max: 32, Client: true},
-			{Name: "building", Kind: String, Max: 100, Client: true},
-			{Name: "unit", Kind: String, Max: 100, Client: true},
+			{Name: "channel", Kind: fsync.Enum, Values: ComplaintChannels, Client: true, Required: true},
+			{Name: "owner_name", Kind: fsync.String, Max: 100, Client: true},
+			{Name: "owner_phone", Kind: fsync.String, Max: 32, Client: true},
+			{Name: "building", Kind: fsync.String, Max: 100, Client: true},
+			{Name: "unit", Kind: fsync.String, Max: 100, Client: true},
 			unitField,
-			{Name: "category", Kind: Enum, Values: ComplaintCategories, Client: true, Default: "other", Queried: true},
-			{Name: "content", Kind: String, Max: 4000, Client: true, Required: true},
-			{Name: "photo_ids", Kind: MediaList, Client: true, AppendOnly: true, MaxItems: 50},
+			{Name: "category", Kind: fsync.Enum, Values: ComplaintCategories, Client: true, Default: "other", Queried: true},
+			{Name: "content", Kind: fsync.String, Max: 4000, Client: true, Required: true},
+			{Name: "photo_ids", Kind: fsync.MediaList, Client: true, AppendOnly: true, MaxItems: 50},
 			// The callback the desk agrees with the owner: within this many
 			// minutes of recording it (default: the settings' callback_minutes).
-			{Name: "callback_minutes", Kind: Int, Min: 1, Max: 43200, Client: true},
+			{Name: "callback_minutes", Kind: fsync.Int, Min: 1, Max: 43200, Client: true},
 			// Server fields.
 			recordedAtField,
 			deadlinePolicyField,
-			{Name: "callback_by", Kind: Time},
-			{Name: "callback_basis", Kind: Int},
-			{Name: "callback_overdue", Kind: Bool, Default: false},
-			{Name: "stage", Kind: Enum, Values: ComplaintStages, Default: fieldsync.StageReceived, Queried: true},
-			{Name: "valid", Kind: Bool},
-			{Name: "validity_reason", Kind: String},
-			{Name: "stage_entered_at", Kind: Time},
-			{Name: "deadline_stage", Kind: String},
-			{Name: "reply_by", Kind: Time},
-			{Name: "overdue", Kind: Bool, Default: false, Queried: true},
-			{Name: "escalation_level", Kind: Int, Default: int64(0), Queried: true},
-			{Name: "escalated_to", Kind: String},
+			{Name: "callback_by", Kind: fsync.Time},
+			{Name: "callback_basis", Kind: fsync.Int},
+			{Name: "callback_overdue", Kind: fsync.Bool, Default: false},
+			{Name: "stage", Kind: fsync.Enum, Values: ComplaintStages, Default: fieldsync.StageReceived, Queried: true},
+			{Name: "valid", Kind: fsync.Bool},
+			{Name: "validity_reason", Kind: fsync.String},
+			{Name: "stage_entered_at", Kind: fsync.Time},
+			{Name: "deadline_stage", Kind: fsync.String},
+			{Name: "reply_by", Kind: fsync.Time},
+			{Name: "overdue", Kind: fsync.Bool, Default: false, Queried: true},
+			{Name: "escalation_level", Kind: fsync.Int, Default: int64(0), Queried: true},
+			{Name: "escalated_to", Kind: fsync.String},
 			// The person the latest escalation reached.
-			{Name: "escalated_to_id", Kind: UUID},
-			{Name: "escalated_to_name", Kind: String},
-			{Name: "escalations", Kind: ObjectList, AppendOnly: true, MaxItems: 10, Item: []Field{
-				{Name: "level", Kind: Int, Required: true}, {Name: "at", Kind: Time, Required: true},
-				{Name: "by", Kind: String, Required: true}, {Name: "by_name", Kind: String},
-				{Name: "reason", Kind: String, Required: true}, {Name: "reply_by", Kind: Time, Required: true},
-				{Name: "to", Kind: UUID}, {Name: "to_name", Kind: String}}},
+			{Name: "escalated_to_id", Kind: fsync.UUID},
+			{Name: "escalated_to_name", Kind: fsync.String},
+			{Name: "escalations", Kind: fsync.ObjectList, AppendOnly: true, MaxItems: 10, Item: []fsync.Field{
+				{Name: "level", Kind: fsync.Int, Required: true}, {Name: "at", Kind: fsync.Time, Required: true},
+				{Name: "by", Kind: fsync.String, Required: true}, {Name: "by_name", Kind: fsync.String},
+				{Name: "reason", Kind: fsync.String, Required: true}, {Name: "reply_by", Kind: fsync.Time, Required: true},
+				{Name: "to", Kind: fsync.UUID}, {Name: "to_name", Kind: fsync.String}}},
 			// The technicians of the orders raised from the complaint (they read it and its photos).
-			{Name: "assignee_ids", Kind: UUIDList, Assignee: true},
-			{Name: "work_order_ids", Kind: UUIDList, AppendOnly: true},
+			{Name: "assignee_ids", Kind: fsync.UUIDList, Assignee: true},
+			{Name: "work_order_ids", Kind: fsync.UUIDList, AppendOnly: true},
 			workOrdersProgressField,
-			{Name: "resolved_at", Kind: Time, Queried: true},
-			{Name: "follow_up_due", Kind: Time},
-			{Name: "follow_up_method", Kind: Enum, Values: FollowUpMethods},
-			{Name: "satisfaction", Kind: Int, Min: 1, Max: 5, Queried: true},
-			{Name: "follow_up_notes", Kind: String},
-			{Name: "followed_up_at", Kind: Time},
-			{Name: "followed_up_by", Kind: String},
-			{Name: "followed_up_by_name", Kind: String},
-			{Name: "result_summary", Kind: String},
-			{Name: "closed_at", Kind: Time},
+			{Name: "resolved_at", Kind: fsync.Time, Queried: true},
+			{Name: "follow_up_due", Kind: fsync.Time},
+			{Name: "follow_up_method", Kind: fsync.Enum, Values: FollowUpMethods},
+			{Name: "satisfaction", Kind: fsync.Int, Min: 1, Max: 5, Queried: true},
+			{Name: "follow_up_notes", Kind: fsync.String},
+			{Name: "followed_up_at", Kind: fsync.Time},
+			{Name: "followed_up_by", Kind: fsync.String},
+			{Name: "followed_up_by_name", Kind: fsync.String},
+			{Name: "result_summary", Kind: fsync.String},
+			{Name: "closed_at", Kind: fsync.Time},
 			timelineField,
 		},
 		StateField: "stage",
@@ -83,43 +84,43 @@ func Complaints(opts FieldOptions) *Collection {
 		// changed only by the roles that see it whole. Complaints are never
 		// deleted: they are invalidated or closed, and a closed one changes only
 		// through a supervisor's reopen.
-		Rules: []Rule{
-			{Op: fieldsync.OpCreate, Roles: everyone, Fields: []string{SiteField,
+		Rules: []fsync.Rule{
+			{Op: fieldsync.OpCreate, Roles: everyone, Fields: []string{fsync.SiteField,
 				"channel", "owner_name", "owner_phone", "building", "unit", "unit_id", "category", "content", "photo_ids"}},
 			{Op: fieldsync.OpCreate, Roles: desk, Fields: all},
-			{Op: fieldsync.OpUpdate, Roles: desk, When: NotIn("stage", fieldsync.StageClosed), Fields: []string{
+			{Op: fieldsync.OpUpdate, Roles: desk, When: fsync.NotIn("stage", fieldsync.StageClosed), Fields: []string{
 				"channel", "owner_name", "owner_phone", "building", "unit", "unit_id", "category", "content", "photo_ids", "callback_minutes"}},
-			{Op: fieldsync.OpUpdate, Roles: everyone, When: And(Own, In("stage", fieldsync.StageReceived)),
+			{Op: fieldsync.OpUpdate, Roles: everyone, When: fsync.And(fsync.Own, fsync.In("stage", fieldsync.StageReceived)),
 				Fields: []string{"owner_name", "building", "unit", "unit_id", "content", "photo_ids"}},
-			{Op: fieldsync.OpUpdate, Roles: everyone, When: And(Own, NotIn("stage", fieldsync.StageClosed)), Fields: []string{"photo_ids"}},
+			{Op: fieldsync.OpUpdate, Roles: everyone, When: fsync.And(fsync.Own, fsync.NotIn("stage", fieldsync.StageClosed)), Fields: []string{"photo_ids"}},
 		},
-		Actions: []Action{
-			{Name: "clarify", Args: []Field{{Name: "category", Kind: Enum, Values: ComplaintCategories}, notes[0]},
-				Apply: func(a *ActionContext) error {
+		Actions: []fsync.Action{
+			{Name: "clarify", Args: []fsync.Field{{Name: "category", Kind: fsync.Enum, Values: ComplaintCategories}, notes[0]},
+				Apply: func(a *fsync.ActionContext) error {
 					if c, ok := a.Args["category"]; ok {
 						a.Record.Set("category", c)
 					}
 					a.Record.Set("valid", true)
 					return logStage(a, argString(a, "notes"))
 				}},
-			{Name: "invalidate", Args: reason, Apply: func(a *ActionContext) error {
+			{Name: "invalidate", Args: reason, Apply: func(a *fsync.ActionContext) error {
 				a.Record.Set("valid", false)
 				a.Record.Set("validity_reason", a.Args["reason"])
 				a.Record.Set("result_summary", a.Args["reason"])
 				a.Record.Set("closed_at", a.Now)
 				return logStage(a, argString(a, "reason"))
 			}},
-			{Name: "start_resolving", Args: notes, Apply: func(a *ActionContext) error { return logStage(a, argString(a, "notes")) }},
-			{Name: "resolve", Args: notes, Apply: func(a *ActionContext) error {
+			{Name: "start_resolving", Args: notes, Apply: func(a *fsync.ActionContext) error { return logStage(a, argString(a, "notes")) }},
+			{Name: "resolve", Args: notes, Apply: func(a *fsync.ActionContext) error {
 				a.Record.Set("resolved_at", a.Now)
-				a.Record.Set("follow_up_due", deviceTime(a.Context(), a.Now).Add(policyMinutes(policy(a.Context(), opts, a.Record),
+				a.Record.Set("follow_up_due", fsync.DeviceTime(a.Context(), a.Now).Add(policyMinutes(policy(a.Context(), opts, a.Record),
 					"complaint."+fieldsync.StageFollowUp, fieldsync.DefaultStageDeadlines[fieldsync.StageFollowUp])))
 				return logStage(a, argString(a, "notes"))
 			}},
-			{Name: "record_follow_up", Args: []Field{
-				{Name: "method", Kind: Enum, Values: FollowUpMethods, Required: true},
-				{Name: "satisfaction", Kind: Int, Min: 1, Max: 5, Required: true}, notes[0]},
-				Apply: func(a *ActionContext) error {
+			{Name: "record_follow_up", Args: []fsync.Field{
+				{Name: "method", Kind: fsync.Enum, Values: FollowUpMethods, Required: true},
+				{Name: "satisfaction", Kind: fsync.Int, Min: 1, Max: 5, Required: true}, notes[0]},
+				Apply: func(a *fsync.ActionContext) error {
 					r := a.Record
 					r.Set("follow_up_method", a.Args["method"])
 					r.Set("satisfaction", a.Args["satisfaction"])
@@ -129,17 +130,17 @@ func Complaints(opts FieldOptions) *Collection {
 					r.Set("followed_up_by_name", nonEmpty(a.Caller.Name))
 					return logStage(a, argString(a, "notes"))
 				}},
-			{Name: "escalate", Args: []Field{reason[0], {Name: "to_user_id", Kind: UUID}},
-				Apply: func(a *ActionContext) error { return escalateComplaint(a, opts) }},
-			{Name: "reopen", Args: reason, Apply: func(a *ActionContext) error {
+			{Name: "escalate", Args: []fsync.Field{reason[0], {Name: "to_user_id", Kind: fsync.UUID}},
+				Apply: func(a *fsync.ActionContext) error { return escalateComplaint(a, opts) }},
+			{Name: "reopen", Args: reason, Apply: func(a *fsync.ActionContext) error {
 				for _, f := range []string{"closed_at", "result_summary"} {
 					a.Record.Set(f, nil)
 				}
 				voidFollowUp(a.Record)
 				return logStage(a, argString(a, "reason"))
 			}},
-			{Name: "close", Args: []Field{{Name: "result_summary", Kind: String, Max: 4000, Required: true}},
-				Apply: func(a *ActionContext) error {
+			{Name: "close", Args: []fsync.Field{{Name: "result_summary", Kind: fsync.String, Max: 4000, Required: true}},
+				Apply: func(a *fsync.ActionContext) error {
 					if a.Record.Get("followed_up_at") == nil {
 						return fieldsync.Errorf(fieldsync.EInvalidTransit, "record the follow-up visit before closing")
 					}
@@ -147,15 +148,15 @@ func Complaints(opts FieldOptions) *Collection {
 					a.Record.Set("closed_at", a.Now)
 					return logStage(a, "")
 				}},
-			{Name: "create_work_order", Args: []Field{
-				{Name: "work_order_id", Kind: UUID, Required: true},
-				{Name: "title", Kind: String, Max: 200, Required: true},
-				{Name: "department", Kind: Enum, Values: Departments},
-				{Name: "priority", Kind: Enum, Values: Priorities},
-				{Name: "category", Kind: Enum, Values: Categories},
-				{Name: "description", Kind: String, Max: 4000},
-				{Name: "assignee_id", Kind: UUID}},
-				Apply: func(a *ActionContext) error {
+			{Name: "create_work_order", Args: []fsync.Field{
+				{Name: "work_order_id", Kind: fsync.UUID, Required: true},
+				{Name: "title", Kind: fsync.String, Max: 200, Required: true},
+				{Name: "department", Kind: fsync.Enum, Values: Departments},
+				{Name: "priority", Kind: fsync.Enum, Values: Priorities},
+				{Name: "category", Kind: fsync.Enum, Values: Categories},
+				{Name: "description", Kind: fsync.String, Max: 4000},
+				{Name: "assignee_id", Kind: fsync.UUID}},
+				Apply: func(a *fsync.ActionContext) error {
 					r := a.Record
 					set := map[string]any{"source": "complaint", "complaint_ids": []string{r.ID}, "description": r.GetString("content")}
 					for _, f := range []string{"owner_name", "owner_phone", "building", "unit", "unit_id"} {
@@ -176,12 +177,12 @@ func Complaints(opts FieldOptions) *Collection {
 					list, _ := r.Get("work_orders").([]any)
 					r.Set("work_orders", append(list, orderProgress(o)))
 					if asg := o.GetString("assignee_id"); asg != "" {
-						r.Set("assignee_ids", unionStrings(stringsOf(r.Get("assignee_ids")), []string{asg}))
+						r.Append("assignee_ids", asg)
 					}
 					return logStage(a, "work order "+o.ID)
 				}},
 		},
-		Compute: func(ctx context.Context, r *Record, now time.Time) { computeComplaint(ctx, opts, r, now) },
+		Compute: func(ctx context.Context, r *fsync.Record, now time.Time) { computeComplaint(ctx, opts, r, now) },
 		Redact:  maskOwnerPhone,
 	}
 }
@@ -196,14 +197,14 @@ func containsString(list []string, s string) bool {
 }
 
 // prevStage is the stage before the machine moved it.
-func prevStage(r *Record) string {
+func prevStage(r *fsync.Record) string {
 	if s := r.GetString("deadline_stage"); s != "" {
 		return s
 	}
 	return fieldsync.StageReceived
 }
 
-func logStage(a *ActionContext, note string) error {
+func logStage(a *fsync.ActionContext, note string) error {
 	logAction(a, "stage", prevStage(a.Record), note)
 	return nil
 }
@@ -213,7 +214,7 @@ func logStage(a *ActionContext, note string) error {
 // supervisor or above may ask for — with a new reply deadline. The person is
 // args.to_user_id or the first of that role at the site; with a user
 // directory there must be one.
-func escalateComplaint(a *ActionContext, opts FieldOptions) error {
+func escalateComplaint(a *fsync.ActionContext, opts Options) error {
 	r := a.Record
 	level, _ := r.Get("escalation_level").(int64)
 	if level >= fieldsync.MaxEscalation {
@@ -232,7 +233,7 @@ func escalateComplaint(a *ActionContext, opts FieldOptions) error {
 	}
 	from := prevStage(r)
 	d := policyMinutes(policy(a.Context(), opts, r), "escalation", fieldsync.EscalationDeadline)
-	escalate(r, a.Now, deviceTime(a.Context(), a.Now).Add(d), level, a.Caller.UserID, a.Caller.Name, argString(a, "reason"), u)
+	escalate(r, a.Now, fsync.DeviceTime(a.Context(), a.Now).Add(d), level, a.Caller.UserID, a.Caller.Name, argString(a, "reason"), u)
 	r.Set("stage_entered_at", a.Now)
 	logAction(a, "stage", from, argString(a, "reason"))
 	return nil
@@ -241,7 +242,7 @@ func escalateComplaint(a *ActionContext, opts FieldOptions) error {
 // escalate moves r to level with a new reply deadline, naming the person it
 // reaches (u, may be nil), and voids the follow-up call made before: closing
 // then needs a new one.
-func escalate(r *Record, now, replyBy time.Time, level int64, by, byName, reason string, u *fieldsync.User) {
+func escalate(r *fsync.Record, now, replyBy time.Time, level int64, by, byName, reason string, u *fieldsync.User) {
 	r.Set("escalation_level", level)
 	r.Set("escalated_to", fieldsync.ComplaintEscalationTargets[level])
 	r.Set("reply_by", replyBy)
@@ -266,7 +267,7 @@ func escalate(r *Record, now, replyBy time.Time, level int64, by, byName, reason
 }
 
 // voidFollowUp clears the follow-up call: an escalation or a reopen makes it stale.
-func voidFollowUp(r *Record) {
+func voidFollowUp(r *fsync.Record) {
 	for _, f := range []string{"follow_up_method", "satisfaction", "follow_up_notes", "followed_up_at", "followed_up_by", "followed_up_by_name"} {
 		r.Set(f, nil)
 	}
@@ -277,13 +278,13 @@ func voidFollowUp(r *Record) {
 // deadline escalates by itself one level (to a supervisor, then a manager),
 // each with a new deadline. Deadlines come from the settings kept on the
 // complaint at its creation and count from when the staff member recorded
-// the change on the device (deviceTime); so does the agreed callback.
-func computeComplaint(ctx context.Context, opts FieldOptions, r *Record, now time.Time) {
+// the change on the device (sync.DeviceTime); so does the agreed callback.
+func computeComplaint(ctx context.Context, opts Options, r *fsync.Record, now time.Time) {
 	stage := r.GetString("stage")
 	if r.Version == 1 && r.Get("timeline") == nil {
 		r.Append("timeline", timelineEntry(r.CreatedAt, r.CreatedBy, r.CreatedByName, "create", "", stage, ""))
 	}
-	at := deviceTime(ctx, now)
+	at := fsync.DeviceTime(ctx, now)
 	if r.Version == 1 && r.Get("recorded_at") == nil {
 		r.Set("recorded_at", at)
 	}

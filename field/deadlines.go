@@ -1,4 +1,4 @@
-package sync
+package field
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"fieldsync"
+	fsync "fieldsync/sync"
 )
 
 // DefaultDeadlineCacheTTL is how long the engine keeps a site's effective
@@ -52,10 +53,10 @@ func (c *deadlineCache) get(ctx context.Context, tenant, site string) (fieldsync
 }
 
 // policyFor returns the deadlines in effect for a new record of tenant's
-// site: the settings (cached), else FieldOptions.SLAs over the defaults.
+// site: the settings (cached), else Options.SLAs over the defaults.
 // ok is false when they could not be read (the store is down and nothing is
 // cached): the defaults then apply and are not kept on the record.
-func (o FieldOptions) policyFor(ctx context.Context, tenant, site string) (map[string]int64, bool) {
+func (o Options) policyFor(ctx context.Context, tenant, site string) (map[string]int64, bool) {
 	base := fieldsync.DefaultDeadlineSettings()
 	for p, s := range o.SLAs[tenant] {
 		base.WorkOrders[p] = fieldsync.SLAMinutes{RespondMinutes: int64(s.RespondWithin / time.Minute), ResolveMinutes: int64(s.ResolveWithin / time.Minute)}
@@ -73,16 +74,16 @@ func (o FieldOptions) policyFor(ctx context.Context, tenant, site string) (map[s
 // deadlinePolicyField keeps on a record the deadlines in effect when it was
 // created (named minutes, see fieldsync.DeadlineSettings.Flat): a later
 // change of the settings never moves its deadlines.
-var deadlinePolicyField = Field{Name: "deadline_policy", Kind: ObjectList, MaxItems: 50, Item: []Field{
-	{Name: "name", Kind: String, Required: true}, {Name: "minutes", Kind: Int, Required: true}}}
+var deadlinePolicyField = fsync.Field{Name: "deadline_policy", Kind: fsync.ObjectList, MaxItems: 50, Item: []fsync.Field{
+	{Name: "name", Kind: fsync.String, Required: true}, {Name: "minutes", Kind: fsync.Int, Required: true}}}
 
 // recordedAtField is when the staff member recorded the record on the
 // device: the mutation's client_time, when earlier than the server's.
-var recordedAtField = Field{Name: "recorded_at", Kind: Time}
+var recordedAtField = fsync.Field{Name: "recorded_at", Kind: fsync.Time}
 
 // policy returns the record's kept deadlines, keeping the effective ones
 // first if it has none yet (a new record, or one created before settings).
-func policy(ctx context.Context, opts FieldOptions, r *Record) map[string]int64 {
+func policy(ctx context.Context, opts Options, r *fsync.Record) map[string]int64 {
 	if items, ok := r.Get("deadline_policy").([]any); ok && len(items) > 0 {
 		out := make(map[string]int64, len(items))
 		for _, it := range items {
@@ -138,32 +139,4 @@ func policyMinutes(p map[string]int64, name string, def time.Duration) time.Dura
 		return time.Duration(v) * time.Minute
 	}
 	return def
-}
-
-type clientTimeKey struct{}
-
-// withClientTime carries a mutation's client_time to the Compute and the
-// actions it causes.
-func withClientTime(ctx context.Context, ct string) context.Context {
-	if ct == "" {
-		return ctx
-	}
-	return context.WithValue(ctx, clientTimeKey{}, ct)
-}
-
-// deviceTime is when the staff member recorded the change on the device:
-// the mutation's client_time (bounded by checkClientTimes to [now − 60
-// days, now + 1 h]) when earlier than now, else now. A clock set back only
-// makes the sender's own deadlines earlier; one set ahead cannot put them
-// off, as the server's time caps it.
-func deviceTime(ctx context.Context, now time.Time) time.Time {
-	s, _ := ctx.Value(clientTimeKey{}).(string)
-	if s == "" {
-		return now
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil || !t.Before(now) {
-		return now
-	}
-	return t
 }

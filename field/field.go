@@ -1,4 +1,11 @@
-package sync
+// Package field is the property-management domain served by the sync
+// engine: the synced collections (sites, patrol, inspections, work orders,
+// complaints, units and households), who may change what, their actions,
+// computed fields and redaction, the server jobs, the units import and the
+// demo. registry.go is the one list of the collections, from which the
+// engine's declarations and the stores' registry derive. It imports sync;
+// sync knows nothing of it.
+package field
 
 import (
 	"context"
@@ -6,6 +13,7 @@ import (
 	"time"
 
 	"fieldsync"
+	fsync "fieldsync/sync"
 
 	"github.com/google/uuid"
 )
@@ -17,8 +25,8 @@ var Categories = []string{"facilities", "fire_safety", "vehicles", "renovation",
 // only owners raise.
 var ComplaintCategories = append(append([]string{}, Categories...), "security", "noise", "parking", "fees", "service")
 
-// FieldOptions configure the field-domain collections. Zero values mean defaults.
-type FieldOptions struct {
+// Options configure the field collections. Zero values mean defaults.
+type Options struct {
 	// SLAs are per-tenant work-order deadline tables by priority (a tenant
 	// without one, or a priority missing from it, gets fieldsync.DefaultSLAs).
 	SLAs map[string]map[string]fieldsync.SLA
@@ -37,7 +45,7 @@ type FieldOptions struct {
 // checkAssignee validates the user an action assigns an order of department
 // at site to, and returns them: an active technician of the site whose
 // department, when they have one, is the order's.
-func (o FieldOptions) checkAssignee(a *ActionContext, site, department, id string) (*fieldsync.User, error) {
+func (o Options) checkAssignee(a *fsync.ActionContext, site, department, id string) (*fieldsync.User, error) {
 	if o.Users == nil {
 		return &fieldsync.User{ID: id}, nil
 	}
@@ -63,7 +71,7 @@ func (o FieldOptions) checkAssignee(a *ActionContext, site, department, id strin
 // user named by id (who must hold the level's role at the site), else the
 // first active one of the site by name. nil, nil when there is nobody (or no
 // user directory): the escalation keeps its label only.
-func (o FieldOptions) escalationTarget(ctx context.Context, tenant, site string, level int64, id string) (*fieldsync.User, error) {
+func (o Options) escalationTarget(ctx context.Context, tenant, site string, level int64, id string) (*fieldsync.User, error) {
 	if o.Users == nil || level <= 0 || int(level) >= len(fieldsync.EscalationRoles) {
 		return nil, nil
 	}
@@ -83,50 +91,36 @@ func (o FieldOptions) escalationTarget(ctx context.Context, tenant, site string,
 	return nil, nil
 }
 
-// FieldCollections declares every collection of the field domain.
-func FieldCollections(opts FieldOptions) []*Collection {
-	if opts.Deadlines != nil {
-		ttl := opts.DeadlineTTL
-		if ttl == 0 {
-			ttl = DefaultDeadlineCacheTTL
-		}
-		opts.deadlines = &deadlineCache{src: opts.Deadlines, ttl: ttl, at: map[string]cachedDeadlines{}}
-	}
-	ins := Inspections()
-	ins.Actions = []Action{raiseWorkOrder(opts)}
-	return []*Collection{Sites(), Checkpoints(), PatrolRoutes(), PatrolRounds(), ins, WorkOrders(opts), Complaints(opts), Units(), Households()}
-}
-
 // Role groups of the write rules.
 var (
 	everyone   = fieldsync.Roles
 	desk       = fieldsync.DeskRoles
 	adminsOnly = []fieldsync.Role{fieldsync.RoleAdmin}
-	all        = []string{AllFields}
+	all        = []string{fsync.AllFields}
 )
 
 // referenceRules: sites, checkpoints and routes are written by admins only.
-var referenceRules = []Rule{
+var referenceRules = []fsync.Rule{
 	{Op: fieldsync.OpCreate, Roles: adminsOnly, Fields: all},
 	{Op: fieldsync.OpUpdate, Roles: adminsOnly, Fields: all},
 	{Op: fieldsync.OpDelete, Roles: adminsOnly},
 }
 
 // siteField is the required immutable site_id every collection starts with.
-var siteField = Field{Name: SiteField, Kind: String, Max: 64, Client: true, Required: true, Immutable: true}
+var siteField = fsync.Field{Name: fsync.SiteField, Kind: fsync.String, Max: 64, Client: true, Required: true, Immutable: true}
 
 // workOrdersProgressField shows, on a complaint or an inspection, the
 // progress of the work orders raised from it (see orderProgress).
-var workOrdersProgressField = Field{Name: "work_orders", Kind: ObjectList, MaxItems: 100, Item: []Field{
-	{Name: "id", Kind: UUID, Required: true}, {Name: "status", Kind: String}, {Name: "title", Kind: String},
-	{Name: "assignee_id", Kind: UUID}, {Name: "assignee_name", Kind: String}}}
+var workOrdersProgressField = fsync.Field{Name: "work_orders", Kind: fsync.ObjectList, MaxItems: 100, Item: []fsync.Field{
+	{Name: "id", Kind: fsync.UUID, Required: true}, {Name: "status", Kind: fsync.String}, {Name: "title", Kind: fsync.String},
+	{Name: "assignee_id", Kind: fsync.UUID}, {Name: "assignee_name", Kind: fsync.String}}}
 
 // timelineField is an append-only history of who did what and when.
-var timelineField = Field{Name: "timeline", Kind: ObjectList, AppendOnly: true, MaxItems: 1000, Item: []Field{
-	{Name: "at", Kind: Time, Required: true}, {Name: "by", Kind: String, Max: 64, Required: true},
-	{Name: "by_name", Kind: String, Max: 100},
-	{Name: "action", Kind: String, Max: 64, Required: true}, {Name: "from", Kind: String, Max: 64},
-	{Name: "to", Kind: String, Max: 64}, {Name: "note", Kind: String, Max: 4000}}}
+var timelineField = fsync.Field{Name: "timeline", Kind: fsync.ObjectList, AppendOnly: true, MaxItems: 1000, Item: []fsync.Field{
+	{Name: "at", Kind: fsync.Time, Required: true}, {Name: "by", Kind: fsync.String, Max: 64, Required: true},
+	{Name: "by_name", Kind: fsync.String, Max: 100},
+	{Name: "action", Kind: fsync.String, Max: 64, Required: true}, {Name: "from", Kind: fsync.String, Max: 64},
+	{Name: "to", Kind: fsync.String, Max: 64}, {Name: "note", Kind: fsync.String, Max: 4000}}}
 
 // timelineEntry is one timeline element: who (id and name), what, from which
 // state to which, and a note.
@@ -141,18 +135,22 @@ func timelineEntry(at time.Time, by, byName, action, from, to, note string) map[
 }
 
 // logAction appends the action to the record's timeline; from is the state before.
-func logAction(a *ActionContext, stateField, from, note string) {
+func logAction(a *fsync.ActionContext, stateField, from, note string) {
 	a.Record.Append("timeline", timelineEntry(a.Now, a.Caller.UserID, a.Caller.Name, a.Action, from, a.Record.GetString(stateField), note))
 }
 
 // timeOf parses a time field ("" or malformed: zero).
-func timeOf(r *Record, field string) time.Time {
-	t, _ := time.Parse(time.RFC3339Nano, r.GetString(field))
+func timeOf(r *fsync.Record, field string) time.Time { return parsedTime(r.Get(field)) }
+
+// parsedTime reads a decoded time value (zero when absent).
+func parsedTime(v any) time.Time {
+	s, _ := v.(string)
+	t, _ := time.Parse(time.RFC3339Nano, s)
 	return t
 }
 
 // argString returns a string argument, or "".
-func argString(a *ActionContext, name string) string { s, _ := a.Args[name].(string); return s }
+func argString(a *fsync.ActionContext, name string) string { s, _ := a.Args[name].(string); return s }
 
 // derivedID is a stable id for a record the server creates on behalf of
 // another (so a retried action or a re-run seed makes the same record).

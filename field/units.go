@@ -1,4 +1,4 @@
-package sync
+package field
 
 import (
 	"context"
@@ -15,22 +15,23 @@ import (
 	"unicode/utf8"
 
 	"fieldsync"
+	fsync "fieldsync/sync"
 )
 
 // Units declares the units collection: reference data of a site's units
 // (building, unit number, floor, area, status), written by admins, read by
 // everyone at the site.
-func Units() *Collection {
-	return &Collection{
+func Units() *fsync.Collection {
+	return &fsync.Collection{
 		Name: fieldsync.CollUnits,
-		Fields: []Field{
+		Fields: []fsync.Field{
 			siteField,
-			{Name: "building", Kind: String, Max: 100, Client: true, Required: true},
-			{Name: "unit_number", Kind: String, Max: 50, Client: true, Required: true},
-			{Name: "floor", Kind: Int, Min: -20, Max: 300, Client: true},
-			{Name: "area_m2", Kind: Number, Min: 0, Max: 1000000, Client: true},
-			{Name: "status", Kind: Enum, Values: fieldsync.UnitStatuses, Client: true, Default: "vacant"},
-			{Name: "notes", Kind: String, Max: 2000, Client: true},
+			{Name: "building", Kind: fsync.String, Max: 100, Client: true, Required: true},
+			{Name: "unit_number", Kind: fsync.String, Max: 50, Client: true, Required: true},
+			{Name: "floor", Kind: fsync.Int, Min: -20, Max: 300, Client: true},
+			{Name: "area_m2", Kind: fsync.Number, Min: 0, Max: 1000000, Client: true},
+			{Name: "status", Kind: fsync.Enum, Values: fieldsync.UnitStatuses, Client: true, Default: "vacant"},
+			{Name: "notes", Kind: fsync.String, Max: 2000, Client: true},
 		},
 		Rules: referenceRules,
 	}
@@ -40,19 +41,19 @@ func Units() *Collection {
 // unit. Phones are stored whole and reach guards and technicians masked;
 // only admins write households (a role that sees a phone masked never
 // writes it).
-func Households() *Collection {
-	return &Collection{
+func Households() *fsync.Collection {
+	return &fsync.Collection{
 		Name: fieldsync.CollHouseholds,
-		Fields: []Field{
+		Fields: []fsync.Field{
 			siteField,
-			{Name: "unit_id", Kind: UUID, Client: true, Required: true, Immutable: true},
-			{Name: "owner_name", Kind: String, Max: 100, Client: true},
-			{Name: "owner_phone", Kind: String, Max: 32, Client: true},
-			{Name: "resident_name", Kind: String, Max: 100, Client: true},
-			{Name: "resident_phone", Kind: String, Max: 32, Client: true},
+			{Name: "unit_id", Kind: fsync.UUID, Client: true, Required: true, Immutable: true},
+			{Name: "owner_name", Kind: fsync.String, Max: 100, Client: true},
+			{Name: "owner_phone", Kind: fsync.String, Max: 32, Client: true},
+			{Name: "resident_name", Kind: fsync.String, Max: 100, Client: true},
+			{Name: "resident_phone", Kind: fsync.String, Max: 32, Client: true},
 			// move_in_date is a calendar date, YYYY-MM-DD.
-			{Name: "move_in_date", Kind: String, Max: 10, Client: true},
-			{Name: "notes", Kind: String, Max: 2000, Client: true},
+			{Name: "move_in_date", Kind: fsync.String, Max: 10, Client: true},
+			{Name: "notes", Kind: fsync.String, Max: 2000, Client: true},
 		},
 		Rules:  referenceRules,
 		Redact: maskHouseholdPhones,
@@ -73,44 +74,51 @@ func maskHouseholdPhones(c *fieldsync.Caller, doc map[string]any) {
 
 // unitField references the unit a complaint, work order or inspection is
 // about (kept plainly for the unit's history).
-var unitField = Field{Name: "unit_id", Kind: UUID, Client: true, Queried: true}
+var unitField = fsync.Field{Name: "unit_id", Kind: fsync.UUID, Client: true, Queried: true}
 
 // historyCollections are the collections whose records make a unit's history.
 var historyCollections = []string{fieldsync.CollComplaints, fieldsync.CollWorkOrders, fieldsync.CollInspections}
 
+// UnitService implements fieldsync.UnitService over an engine serving the
+// field collections: a unit's history, and the units import.
+type UnitService struct {
+	Engine *fsync.Engine
+}
+
+var _ fieldsync.UnitService = (*UnitService)(nil)
+
 // UnitHistory implements fieldsync.UnitService: the unit, its households and
 // its complaints, work orders and inspections, newest first, for the desk of
 // the unit's site.
-func (e *Engine) UnitHistory(ctx context.Context, unitID string) (*fieldsync.UnitHistory, error) {
-	c, err := callerOf(ctx)
-	if err != nil {
-		return nil, err
+func (s *UnitService) UnitHistory(ctx context.Context, unitID string) (*fieldsync.UnitHistory, error) {
+	e := s.Engine
+	c := fieldsync.CallerFromContext(ctx)
+	if c == nil {
+		return nil, fieldsync.Errorf(fieldsync.EUnauthorized, "no caller")
 	}
 	notFound := fieldsync.Errorf(fieldsync.ENotFound, "no such unit")
-	if e.colls[fieldsync.CollUnits] == nil {
+	unit, err := e.Record(ctx, c.TenantID, fieldsync.CollUnits, unitID)
+	switch {
+	case fieldsync.ErrorCode(err) == fieldsync.ENotFound:
 		return nil, notFound
-	}
-	units, err := e.Find(ctx, c.TenantID, fieldsync.CollUnits, Query{Keys: []string{recordKey(c.TenantID, fieldsync.CollUnits, unitID)}, Live: true})
-	if err != nil {
+	case err != nil:
 		return nil, err
-	}
-	if len(units) == 0 || !fieldsync.CanReport(c, units[0].SiteID) {
+	case !fieldsync.CanReport(c, unit.SiteID):
 		return nil, notFound
 	}
-	unit := units[0]
-	out := &fieldsync.UnitHistory{Unit: e.render(c, unit), Households: []map[string]any{}, Items: []fieldsync.HistoryItem{}}
-	ofUnit := Query{Sites: []string{unit.SiteID}, Live: true, Equal: map[string]any{"unit_id": unitID}}
+	out := &fieldsync.UnitHistory{Unit: e.Render(c, unit), Households: []map[string]any{}, Items: []fieldsync.HistoryItem{}}
+	ofUnit := fsync.Query{Sites: []string{unit.SiteID}, Live: true, Equal: map[string]any{"unit_id": unitID}}
 	hs, err := e.Find(ctx, c.TenantID, fieldsync.CollHouseholds, ofUnit)
 	if err != nil {
 		return nil, err
 	}
 	for _, h := range hs {
-		out.Households = append(out.Households, e.render(c, h))
+		out.Households = append(out.Households, e.Render(c, h))
 	}
-	now := e.now()
-	var recs []*Record
+	now := e.Now()
+	var recs []*fsync.Record
 	for _, name := range historyCollections {
-		if e.colls[name] == nil {
+		if e.Collection(name) == nil {
 			continue
 		}
 		some, err := e.Find(ctx, c.TenantID, name, ofUnit)
@@ -131,7 +139,7 @@ func (e *Engine) UnitHistory(ctx context.Context, unitID string) (*fieldsync.Uni
 	})
 	for _, r := range recs {
 		out.Items = append(out.Items, fieldsync.HistoryItem{Collection: r.Collection, ID: r.ID,
-			CreatedAt: r.CreatedAt.UTC().Format(time.RFC3339Nano), Doc: e.render(c, r)})
+			CreatedAt: r.CreatedAt.UTC().Format(time.RFC3339Nano), Doc: e.Render(c, r)})
 	}
 	return out, nil
 }
@@ -179,7 +187,8 @@ type importRow struct {
 // pulled like any change. Ids derive from (site, building, unit number), so
 // importing the same file again updates, never duplicates — which is also
 // how an import a crash cut short is completed.
-func (e *Engine) ImportUnits(ctx context.Context, tenant string, in io.Reader) (*fieldsync.ImportResult, error) {
+func (s *UnitService) ImportUnits(ctx context.Context, tenant string, in io.Reader) (*fieldsync.ImportResult, error) {
+	e := s.Engine
 	c := fieldsync.CallerFromContext(ctx)
 	if c != nil && (!fieldsync.CanAdminister(c) || c.TenantID != tenant) {
 		return nil, fieldsync.Errorf(fieldsync.EForbidden, "only admins import units")
@@ -187,7 +196,7 @@ func (e *Engine) ImportUnits(ctx context.Context, tenant string, in io.Reader) (
 	if tenant == "" {
 		return nil, fieldsync.FieldErrorf("tenant", "required")
 	}
-	units, households := e.colls[fieldsync.CollUnits], e.colls[fieldsync.CollHouseholds]
+	units, households := e.Collection(fieldsync.CollUnits), e.Collection(fieldsync.CollHouseholds)
 	if units == nil || households == nil {
 		return nil, fieldsync.Errorf(fieldsync.EUnavailable, "units are not declared on this engine")
 	}
@@ -198,15 +207,15 @@ func (e *Engine) ImportUnits(ctx context.Context, tenant string, in io.Reader) (
 	// What exists already: update it, else create it.
 	have := map[string]bool{}
 	for _, name := range []string{fieldsync.CollUnits, fieldsync.CollHouseholds} {
-		if err := e.Records(ctx, tenant, name, func(r *Record) error { have[r.Key] = true; return nil }); err != nil {
+		if err := e.Records(ctx, tenant, name, func(r *fsync.Record) error { have[name+"/"+r.ID] = true; return nil }); err != nil {
 			return nil, err
 		}
 	}
 	res := &fieldsync.ImportResult{Rows: len(rows)}
-	var writes []Write
+	var writes []fsync.Write
 	for _, r := range rows {
-		k := recordKey(tenant, fieldsync.CollUnits, r.unitID)
-		writes = append(writes, Write{Collection: fieldsync.CollUnits, ID: r.unitID, Create: !have[k], SiteID: r.site, Set: r.unit})
+		k := fieldsync.CollUnits + "/" + r.unitID
+		writes = append(writes, fsync.Write{Collection: fieldsync.CollUnits, ID: r.unitID, Create: !have[k], SiteID: r.site, Set: r.unit})
 		if have[k] {
 			res.UnitsUpdated++
 		} else {
@@ -216,8 +225,8 @@ func (e *Engine) ImportUnits(ctx context.Context, tenant string, in io.Reader) (
 			continue
 		}
 		hid := HouseholdID(r.unitID)
-		hk := recordKey(tenant, fieldsync.CollHouseholds, hid)
-		writes = append(writes, Write{Collection: fieldsync.CollHouseholds, ID: hid, Create: !have[hk], SiteID: r.site, Set: r.household})
+		hk := fieldsync.CollHouseholds + "/" + hid
+		writes = append(writes, fsync.Write{Collection: fieldsync.CollHouseholds, ID: hid, Create: !have[hk], SiteID: r.site, Set: r.household})
 		if have[hk] {
 			res.HouseholdsUpdated++
 		} else {
@@ -228,15 +237,9 @@ func (e *Engine) ImportUnits(ctx context.Context, tenant string, in io.Reader) (
 	// its reservation's lifetime however large the file.
 	for len(writes) > 0 {
 		n := min(len(writes), importChunk)
-		ops := make([]*op, 0, n)
-		for i := range writes[:n] {
-			w := &writes[i]
-			ops = append(ops, &op{idx: -1, write: w, coll: e.colls[w.Collection], key: recordKey(tenant, w.Collection, w.ID)})
-		}
-		if err := e.run(ctx, c, tenant, ops, nil); err != nil {
+		if err := e.ApplyAs(ctx, c, tenant, writes[:n]); err != nil {
 			return nil, err
 		}
-		e.hub.nudge(tenant)
 		writes = writes[n:]
 	}
 	return res, nil
@@ -244,7 +247,7 @@ func (e *Engine) ImportUnits(ctx context.Context, tenant string, in io.Reader) (
 
 // parseUnitsCSV reads and validates every row; the error names every bad
 // line (up to maxImportProblems) as "line N.column".
-func parseUnitsCSV(tenant string, units, households *Collection, c *fieldsync.Caller, in io.Reader) ([]importRow, error) {
+func parseUnitsCSV(tenant string, units, households *fsync.Collection, c *fieldsync.Caller, in io.Reader) ([]importRow, error) {
 	cr := csv.NewReader(in)
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = false
@@ -320,7 +323,7 @@ func parseUnitsCSV(tenant string, units, households *Collection, c *fieldsync.Ca
 			bad(line, "csv", "not valid UTF-8")
 			continue
 		}
-		u, err := units.decodeFields(unitRaw, true)
+		u, err := units.DecodeFields(unitRaw, true)
 		if err != nil {
 			bad(line, strings.TrimPrefix(fieldsync.ErrorField(err), "fields."), "%s", fieldsync.ErrorMessage(err))
 			continue
@@ -331,7 +334,7 @@ func parseUnitsCSV(tenant string, units, households *Collection, c *fieldsync.Ca
 			continue
 		}
 		seen[row.unitID] = line
-		delete(u, SiteField)
+		delete(u, fsync.SiteField)
 		row.unit = u
 		hasHousehold := false
 		for _, h := range householdColumns {
@@ -346,9 +349,9 @@ func parseUnitsCSV(tenant string, units, households *Collection, c *fieldsync.Ca
 				bad(line, "csv", "not valid UTF-8")
 				continue
 			}
-			hRaw[SiteField], _ = json.Marshal(row.site)
+			hRaw[fsync.SiteField], _ = json.Marshal(row.site)
 			hRaw["unit_id"], _ = json.Marshal(row.unitID)
-			h, err := households.decodeFields(hRaw, true)
+			h, err := households.DecodeFields(hRaw, true)
 			if err != nil {
 				f := strings.TrimPrefix(fieldsync.ErrorField(err), "fields.")
 				if f == "notes" {
@@ -363,7 +366,7 @@ func parseUnitsCSV(tenant string, units, households *Collection, c *fieldsync.Ca
 					continue
 				}
 			}
-			delete(h, SiteField)
+			delete(h, fsync.SiteField)
 			row.household = h
 		}
 		rows = append(rows, row)
@@ -382,7 +385,7 @@ func parseUnitsCSV(tenant string, units, households *Collection, c *fieldsync.Ca
 // rawOf builds the JSON fields of a row's columns for decodeFields: numbers
 // as numbers, the rest as strings; empty cells are left out. rename maps a
 // column to its field. ok is false for a cell that is not UTF-8.
-func rawOf(coll *Collection, columns []string, cell func(string) string, rename map[string]string) (map[string]json.RawMessage, bool) {
+func rawOf(coll *fsync.Collection, columns []string, cell func(string) string, rename map[string]string) (map[string]json.RawMessage, bool) {
 	raw := map[string]json.RawMessage{}
 	for _, name := range columns {
 		v := cell(name)
@@ -396,8 +399,8 @@ func rawOf(coll *Collection, columns []string, cell func(string) string, rename 
 		if r, ok := rename[name]; ok {
 			field = r
 		}
-		f := findField(coll.Fields, field)
-		if f != nil && (f.Kind == Int || f.Kind == Number) {
+		f := coll.Field(field)
+		if f != nil && (f.Kind == fsync.Int || f.Kind == fsync.Number) {
 			if _, err := strconv.ParseFloat(v, 64); err == nil {
 				raw[field] = json.RawMessage(v)
 				continue

@@ -1,4 +1,4 @@
-package sync
+package field
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"fieldsync"
+	fsync "fieldsync/sync"
 )
 
 // Work order sources and departments (PRODUCT.md).
@@ -27,57 +28,57 @@ const RepeatWindow = 30 * 24 * time.Hour
 
 // workOrderFields are the fields of a work order; inspections and complaints
 // create orders with the client-settable subset.
-var workOrderFields = []Field{
+var workOrderFields = []fsync.Field{
 	siteField,
-	{Name: "source", Kind: Enum, Values: WorkOrderSources, Client: true, Default: "owner_request"},
-	{Name: "department", Kind: Enum, Values: Departments, Client: true, Default: defaultDepartment},
-	{Name: "priority", Kind: Enum, Values: Priorities, Client: true, Default: fieldsync.PriorityNormal, Queried: true},
-	{Name: "category", Kind: Enum, Values: Categories, Client: true, Default: "facilities", Queried: true},
-	{Name: "title", Kind: String, Max: 200, Client: true, Required: true, Queried: true},
-	{Name: "description", Kind: String, Max: 4000, Client: true},
-	{Name: "building", Kind: String, Max: 100, Client: true},
-	{Name: "unit", Kind: String, Max: 100, Client: true},
+	{Name: "source", Kind: fsync.Enum, Values: WorkOrderSources, Client: true, Default: "owner_request"},
+	{Name: "department", Kind: fsync.Enum, Values: Departments, Client: true, Default: defaultDepartment},
+	{Name: "priority", Kind: fsync.Enum, Values: Priorities, Client: true, Default: fieldsync.PriorityNormal, Queried: true},
+	{Name: "category", Kind: fsync.Enum, Values: Categories, Client: true, Default: "facilities", Queried: true},
+	{Name: "title", Kind: fsync.String, Max: 200, Client: true, Required: true, Queried: true},
+	{Name: "description", Kind: fsync.String, Max: 4000, Client: true},
+	{Name: "building", Kind: fsync.String, Max: 100, Client: true},
+	{Name: "unit", Kind: fsync.String, Max: 100, Client: true},
 	unitField,
-	{Name: "location", Kind: String, Max: 200, Client: true},
-	{Name: "owner_name", Kind: String, Max: 100, Client: true},
-	{Name: "owner_phone", Kind: String, Max: 32, Client: true},
-	{Name: "before_photo_ids", Kind: MediaList, Client: true, AppendOnly: true, MaxItems: 50},
-	{Name: "after_photo_ids", Kind: MediaList, Client: true, AppendOnly: true, MaxItems: 50},
-	{Name: "parts", Kind: StringList, Max: 200, MaxItems: 100, Client: true},
-	{Name: "notes", Kind: String, Max: 4000, Client: true},
+	{Name: "location", Kind: fsync.String, Max: 200, Client: true},
+	{Name: "owner_name", Kind: fsync.String, Max: 100, Client: true},
+	{Name: "owner_phone", Kind: fsync.String, Max: 32, Client: true},
+	{Name: "before_photo_ids", Kind: fsync.MediaList, Client: true, AppendOnly: true, MaxItems: 50},
+	{Name: "after_photo_ids", Kind: fsync.MediaList, Client: true, AppendOnly: true, MaxItems: 50},
+	{Name: "parts", Kind: fsync.StringList, Max: 200, MaxItems: 100, Client: true},
+	{Name: "notes", Kind: fsync.String, Max: 4000, Client: true},
 	// Server fields: links, state, the action record, deadlines and flags.
-	{Name: "inspection_id", Kind: UUID},
-	{Name: "complaint_ids", Kind: UUIDList, AppendOnly: true},
-	{Name: "repeat_of", Kind: UUID},
-	{Name: "status", Kind: Enum, Values: WorkOrderStatuses, Default: fieldsync.WOOpen, Queried: true},
-	{Name: "assignee_id", Kind: UUID, Assignee: true, Queried: true},
-	{Name: "assignee_name", Kind: String, Queried: true},
-	{Name: "assigned_at", Kind: Time},
-	{Name: "accepted_at", Kind: Time},
-	{Name: "started_at", Kind: Time},
-	{Name: "completed_at", Kind: Time, Queried: true},
-	{Name: "verified_at", Kind: Time},
-	{Name: "cancelled_at", Kind: Time},
-	{Name: "hold_reason", Kind: String},
-	{Name: "cancel_reason", Kind: String},
-	{Name: "reopen_reason", Kind: String},
-	{Name: "resolution", Kind: String, Max: 4000},
-	{Name: "signature_media_id", Kind: Media},
-	{Name: "satisfaction", Kind: Int, Min: 1, Max: 5, Queried: true},
-	{Name: "verify_notes", Kind: String},
-	{Name: "respond_by", Kind: Time},
-	{Name: "resolve_by", Kind: Time, Queried: true},
-	{Name: "sla_priority", Kind: String},
+	{Name: "inspection_id", Kind: fsync.UUID},
+	{Name: "complaint_ids", Kind: fsync.UUIDList, AppendOnly: true},
+	{Name: "repeat_of", Kind: fsync.UUID},
+	{Name: "status", Kind: fsync.Enum, Values: WorkOrderStatuses, Default: fieldsync.WOOpen, Queried: true},
+	{Name: "assignee_id", Kind: fsync.UUID, Assignee: true, Queried: true},
+	{Name: "assignee_name", Kind: fsync.String, Queried: true},
+	{Name: "assigned_at", Kind: fsync.Time},
+	{Name: "accepted_at", Kind: fsync.Time},
+	{Name: "started_at", Kind: fsync.Time},
+	{Name: "completed_at", Kind: fsync.Time, Queried: true},
+	{Name: "verified_at", Kind: fsync.Time},
+	{Name: "cancelled_at", Kind: fsync.Time},
+	{Name: "hold_reason", Kind: fsync.String},
+	{Name: "cancel_reason", Kind: fsync.String},
+	{Name: "reopen_reason", Kind: fsync.String},
+	{Name: "resolution", Kind: fsync.String, Max: 4000},
+	{Name: "signature_media_id", Kind: fsync.Media},
+	{Name: "satisfaction", Kind: fsync.Int, Min: 1, Max: 5, Queried: true},
+	{Name: "verify_notes", Kind: fsync.String},
+	{Name: "respond_by", Kind: fsync.Time},
+	{Name: "resolve_by", Kind: fsync.Time, Queried: true},
+	{Name: "sla_priority", Kind: fsync.String},
 	recordedAtField,
 	deadlinePolicyField,
-	{Name: "respond_breached", Kind: Bool, Default: false},
-	{Name: "resolve_breached", Kind: Bool, Default: false},
-	{Name: "overdue", Kind: Bool, Default: false, Queried: true},
-	{Name: "escalated", Kind: Bool, Default: false, Queried: true},
-	{Name: "escalated_to", Kind: String},
-	{Name: "escalated_to_id", Kind: UUID},
-	{Name: "escalated_to_name", Kind: String},
-	{Name: "escalated_at", Kind: Time},
+	{Name: "respond_breached", Kind: fsync.Bool, Default: false},
+	{Name: "resolve_breached", Kind: fsync.Bool, Default: false},
+	{Name: "overdue", Kind: fsync.Bool, Default: false, Queried: true},
+	{Name: "escalated", Kind: fsync.Bool, Default: false, Queried: true},
+	{Name: "escalated_to", Kind: fsync.String},
+	{Name: "escalated_to_id", Kind: fsync.UUID},
+	{Name: "escalated_to_name", Kind: fsync.String},
+	{Name: "escalated_at", Kind: fsync.Time},
 	timelineField,
 }
 
@@ -87,50 +88,50 @@ var workOrderFields = []Field{
 // deadlines, status and assignment move only through actions. The assignee
 // adds notes, parts and photos while the order is theirs and not completed.
 // Orders are never deleted: they are cancelled with a reason.
-var workOrderRules = []Rule{
+var workOrderRules = []fsync.Rule{
 	{Op: fieldsync.OpCreate, Roles: desk, Fields: all},
-	{Op: fieldsync.OpUpdate, Roles: desk, When: NotIn("status", fieldsync.WOVerified, fieldsync.WOCancelled), Fields: []string{
+	{Op: fieldsync.OpUpdate, Roles: desk, When: fsync.NotIn("status", fieldsync.WOVerified, fieldsync.WOCancelled), Fields: []string{
 		"source", "department", "priority", "category", "title", "description", "building", "unit", "unit_id", "location",
 		"owner_name", "owner_phone", "before_photo_ids", "notes"}},
 	{Op: fieldsync.OpUpdate, Roles: []fieldsync.Role{fieldsync.RoleTechnician},
-		When:   And(Assigned, In("status", fieldsync.WOAssigned, fieldsync.WOAccepted, fieldsync.WOInProgress, fieldsync.WOOnHold)),
+		When:   fsync.And(fsync.Assigned, fsync.In("status", fieldsync.WOAssigned, fieldsync.WOAccepted, fieldsync.WOInProgress, fieldsync.WOOnHold)),
 		Fields: []string{"notes", "parts", "before_photo_ids", "after_photo_ids"}},
 }
 
 // WorkOrders declares the work_orders collection: the status machine,
 // actions and deadlines of PRODUCT.md.
-func WorkOrders(opts FieldOptions) *Collection {
-	reason := []Field{{Name: "reason", Kind: String, Max: 2000, Required: true}}
-	return &Collection{
+func WorkOrders(opts Options) *fsync.Collection {
+	reason := []fsync.Field{{Name: "reason", Kind: fsync.String, Max: 2000, Required: true}}
+	return &fsync.Collection{
 		Name:       fieldsync.CollWorkOrders,
 		Fields:     workOrderFields,
 		StateField: "status",
 		Machine:    fieldsync.WorkOrderTransitions,
 		Rules:      workOrderRules,
-		Actions: []Action{
-			{Name: "assign", Args: []Field{{Name: "assignee_id", Kind: UUID, Required: true}, {Name: "note", Kind: String, Max: 2000}}, Apply: func(a *ActionContext) error { return assignOrder(a, opts) }},
+		Actions: []fsync.Action{
+			{Name: "assign", Args: []fsync.Field{{Name: "assignee_id", Kind: fsync.UUID, Required: true}, {Name: "note", Kind: fsync.String, Max: 2000}}, Apply: func(a *fsync.ActionContext) error { return assignOrder(a, opts) }},
 			{Name: "accept", Apply: orderStep("accepted_at", "")},
 			{Name: "start", Apply: orderStep("started_at", "")},
 			{Name: "hold", Args: reason, Apply: orderStep("", "hold_reason")},
 			{Name: "resume", Apply: orderStep("", "")},
-			{Name: "complete", Args: []Field{
-				{Name: "resolution", Kind: String, Max: 4000, Required: true},
-				{Name: "parts", Kind: StringList, Max: 200, MaxItems: 100},
-				{Name: "after_photo_ids", Kind: MediaList, MaxItems: 50},
-				{Name: "signature_media_id", Kind: Media}}, Apply: completeOrder},
-			{Name: "verify", Args: []Field{{Name: "satisfaction", Kind: Int, Min: 1, Max: 5, Required: true}, {Name: "notes", Kind: String, Max: 2000}},
+			{Name: "complete", Args: []fsync.Field{
+				{Name: "resolution", Kind: fsync.String, Max: 4000, Required: true},
+				{Name: "parts", Kind: fsync.StringList, Max: 200, MaxItems: 100},
+				{Name: "after_photo_ids", Kind: fsync.MediaList, MaxItems: 50},
+				{Name: "signature_media_id", Kind: fsync.Media}}, Apply: completeOrder},
+			{Name: "verify", Args: []fsync.Field{{Name: "satisfaction", Kind: fsync.Int, Min: 1, Max: 5, Required: true}, {Name: "notes", Kind: fsync.String, Max: 2000}},
 				Apply: verifyOrder},
 			{Name: "reopen", Args: reason, Apply: reopenOrder},
 			{Name: "cancel", Args: reason, Apply: orderStep("cancelled_at", "cancel_reason")},
 		},
-		Compute: func(ctx context.Context, r *Record, now time.Time) { computeOrder(ctx, opts, r, now) },
+		Compute: func(ctx context.Context, r *fsync.Record, now time.Time) { computeOrder(ctx, opts, r, now) },
 		Redact:  maskOwnerPhone,
 	}
 }
 
 // prevState is the state before the machine moved it (the newest timeline
 // entry's "to", or open).
-func prevState(r *Record) string {
+func prevState(r *fsync.Record) string {
 	tl, _ := r.Get("timeline").([]any)
 	for i := len(tl) - 1; i >= 0; i-- {
 		if m, ok := tl[i].(map[string]any); ok {
@@ -143,8 +144,8 @@ func prevState(r *Record) string {
 }
 
 // orderStep records an action: a timestamp field, a reason field, the timeline.
-func orderStep(stamp, reasonField string) func(*ActionContext) error {
-	return func(a *ActionContext) error {
+func orderStep(stamp, reasonField string) func(*fsync.ActionContext) error {
+	return func(a *fsync.ActionContext) error {
 		from := prevState(a.Record)
 		if stamp != "" {
 			a.Record.Set(stamp, a.Now)
@@ -157,7 +158,7 @@ func orderStep(stamp, reasonField string) func(*ActionContext) error {
 	}
 }
 
-func assignOrder(a *ActionContext, opts FieldOptions) error {
+func assignOrder(a *fsync.ActionContext, opts Options) error {
 	r := a.Record
 	// Two agents assigning at once: the one whose phone had not seen the
 	// other's assignment is refused instead of silently overwriting it.
@@ -184,7 +185,7 @@ func assignOrder(a *ActionContext, opts FieldOptions) error {
 	return syncOrderLinks(a)
 }
 
-func completeOrder(a *ActionContext) error {
+func completeOrder(a *fsync.ActionContext) error {
 	r := a.Record
 	from := prevState(r)
 	r.Set("resolution", a.Args["resolution"])
@@ -192,7 +193,8 @@ func completeOrder(a *ActionContext) error {
 		r.Set("parts", p)
 	}
 	if p, ok := a.Args["after_photo_ids"]; ok {
-		r.Fields["after_photo_ids"] = union(r.Get("after_photo_ids"), p)
+		photos, _ := p.([]any)
+		r.Append("after_photo_ids", photos...)
 	}
 	if s, ok := a.Args["signature_media_id"]; ok {
 		r.Set("signature_media_id", s)
@@ -204,7 +206,7 @@ func completeOrder(a *ActionContext) error {
 
 // verifyOrder records the follow-up of a completed order; an unhappy owner
 // (satisfaction ≤ 2) opens a complaint linked to the order.
-func verifyOrder(a *ActionContext) error {
+func verifyOrder(a *fsync.ActionContext) error {
 	r := a.Record
 	from := prevState(r)
 	score, _ := a.Args["satisfaction"].(int64)
@@ -225,13 +227,13 @@ func verifyOrder(a *ActionContext) error {
 				set[f] = v
 			}
 		}
-		a.Write(Write{Collection: fieldsync.CollComplaints, ID: cid, Create: true, SiteID: r.SiteID, Set: set})
+		a.Write(fsync.Write{Collection: fieldsync.CollComplaints, ID: cid, Create: true, SiteID: r.SiteID, Set: set})
 		r.Append("complaint_ids", cid)
 	}
 	return syncOrderLinks(a)
 }
 
-func reopenOrder(a *ActionContext) error {
+func reopenOrder(a *fsync.ActionContext) error {
 	r := a.Record
 	from := prevState(r)
 	r.Set("reopen_reason", a.Args["reason"])
@@ -243,7 +245,7 @@ func reopenOrder(a *ActionContext) error {
 }
 
 // orderProgress is what a complaint or an inspection shows of an order raised from it.
-func orderProgress(r *Record) map[string]any {
+func orderProgress(r *fsync.Record) map[string]any {
 	p := map[string]any{"id": r.ID, "status": r.GetString("status"), "title": r.GetString("title")}
 	if a := r.GetString("assignee_id"); a != "" {
 		p["assignee_id"] = a
@@ -259,9 +261,9 @@ func orderProgress(r *Record) map[string]any {
 // orders read them: a source's assignee_ids are the current assignees of
 // every order raised from it, so a reassigned order's source leaves the old
 // technician's phone too.
-func syncOrderLinks(a *ActionContext) error {
+func syncOrderLinks(a *fsync.ActionContext) error {
 	o := a.Record
-	sources := map[string][]string{fieldsync.CollComplaints: stringsOf(o.Get("complaint_ids"))}
+	sources := map[string][]string{fieldsync.CollComplaints: stringList(o.Get("complaint_ids"))}
 	if id := o.GetString("inspection_id"); id != "" {
 		sources[fieldsync.CollInspections] = []string{id}
 	}
@@ -284,7 +286,7 @@ func syncOrderLinks(a *ActionContext) error {
 					asg = append(asg, id)
 				}
 			}
-			a.Write(Write{Collection: coll, ID: src.ID, Set: map[string]any{"work_orders": progress, "assignee_ids": asg},
+			a.Write(fsync.Write{Collection: coll, ID: src.ID, Set: map[string]any{"work_orders": progress, "assignee_ids": asg},
 				Append: map[string][]any{"work_order_ids": {o.ID}}})
 		}
 	}
@@ -293,7 +295,7 @@ func syncOrderLinks(a *ActionContext) error {
 
 // linkedProgress is src's list of order progress with o's entry brought up
 // to date (orders linked before the list existed are looked up once).
-func linkedProgress(a *ActionContext, src, o *Record) ([]any, error) {
+func linkedProgress(a *fsync.ActionContext, src, o *fsync.Record) ([]any, error) {
 	list, _ := src.Get("work_orders").([]any)
 	next := make([]any, 0, len(list)+1)
 	listed := map[string]bool{o.ID: true}
@@ -304,7 +306,7 @@ func linkedProgress(a *ActionContext, src, o *Record) ([]any, error) {
 		}
 	}
 	var missing []string
-	for _, id := range stringsOf(src.Get("work_order_ids")) {
+	for _, id := range stringList(src.Get("work_order_ids")) {
 		if !listed[id] {
 			missing = append(missing, id)
 		}
@@ -317,6 +319,18 @@ func linkedProgress(a *ActionContext, src, o *Record) ([]any, error) {
 		next = append(next, orderProgress(x))
 	}
 	return append(next, orderProgress(o)), nil
+}
+
+// stringList reads the strings of a list field's value.
+func stringList(v any) []string {
+	l, _ := v.([]any)
+	out := make([]string, 0, len(l))
+	for _, x := range l {
+		if s, ok := x.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // nonEmpty is s, or nil (the field is removed) when s is empty.
@@ -340,12 +354,12 @@ func firstOf(ss ...string) string {
 // computeOrder derives deadlines from the priority and creation time, the
 // breached flags at now, and the automatic escalation of a late urgent order
 // to a supervisor of the site.
-func computeOrder(ctx context.Context, opts FieldOptions, r *Record, now time.Time) {
+func computeOrder(ctx context.Context, opts Options, r *fsync.Record, now time.Time) {
 	if r.Version == 1 && r.Get("timeline") == nil {
 		r.Append("timeline", timelineEntry(r.CreatedAt, r.CreatedBy, r.CreatedByName, "create", "", r.GetString("status"), ""))
 	}
 	if r.Version == 1 && r.Get("recorded_at") == nil {
-		r.Set("recorded_at", deviceTime(ctx, now))
+		r.Set("recorded_at", fsync.DeviceTime(ctx, now))
 	}
 	pol := policy(ctx, opts, r)
 	p := r.GetString("priority")
@@ -391,7 +405,7 @@ func computeOrder(ctx context.Context, opts FieldOptions, r *Record, now time.Ti
 // reaches, or nil (nobody of that role at the site, or the directory failed:
 // the escalation keeps its label, and the error is logged by the caller's
 // request or job through the record's timeline note).
-func autoEscalationTarget(ctx context.Context, opts FieldOptions, r *Record, level int64) *fieldsync.User {
+func autoEscalationTarget(ctx context.Context, opts Options, r *fsync.Record, level int64) *fieldsync.User {
 	u, err := opts.escalationTarget(ctx, r.Tenant, r.SiteID, level, "")
 	if err != nil {
 		return nil

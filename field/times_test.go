@@ -1,4 +1,4 @@
-package sync_test
+package field_test
 
 import (
 	"strings"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"fieldsync"
+	"fieldsync/field"
 	fsync "fieldsync/sync"
 )
 
@@ -26,7 +27,7 @@ func wantInvalid(tb testing.TB, what string, r fieldsync.MutationResult, field s
 // other; out of bounds is rejected naming the field.
 func TestClientTimesAreBounded(t *testing.T) {
 	t.Parallel()
-	h := newField(t, fsync.FieldOptions{})
+	h := newField(t, field.Options{})
 	guard1, guard2 := at(guard1, siteU), at(guard2, siteU)
 	route, cps := h.patrolSite(false)
 	now := h.now.Now()
@@ -106,15 +107,15 @@ func TestClientTimesAreBounded(t *testing.T) {
 // earlier than its started_at.
 func TestRoundWindowsRunFromServerReceipt(t *testing.T) {
 	t.Parallel()
-	h := newField(t, fsync.FieldOptions{})
+	h := newField(t, field.Options{})
 	guard1, agent1 := at(guard1, siteU), at(agent1, siteU)
 	route, cps := h.patrolSite(false)
 	round := newID()
 	wantApplied(t, h.push(guard1, create(fieldsync.CollPatrolRounds, round, "site_id", siteU, "route_id", route,
 		"started_at", rfc(h.now.Now().Add(fsync.MaxClientSkew-time.Minute))))[0])
 	// 15 minutes after the server received it, the first window (0-10) has closed unscanned.
-	h.now.Add(15 * time.Minute)
-	if _, err := h.e.RunJobsOnce(as(admin), fsync.JobOptions{}); err != nil {
+	h.now.Advance(15 * time.Minute)
+	if _, err := h.e.RunJobsOnce(as(admin), fsync.JobOptions{Jobs: field.Jobs}); err != nil {
 		t.Fatal(err)
 	}
 	d := h.docOf(agent1, fieldsync.CollPatrolRounds, round)

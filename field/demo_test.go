@@ -1,4 +1,4 @@
-package sync_test
+package field_test
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"fieldsync"
-	fsync "fieldsync/sync"
+	"fieldsync/field"
 
 	"github.com/google/uuid"
 )
@@ -15,18 +15,18 @@ import (
 // again creates nothing, and the demo users see it by their scope.
 func TestSeedDemo(t *testing.T) {
 	t.Parallel()
-	h := newField(t, fsync.FieldOptions{})
+	h := newField(t, field.Options{})
 	users := map[string]string{}
 	for _, u := range []string{"admin", "guard.a1", "guard.a2", "guard.b1", "tech.a1", "tech.a2", "cs.a1", "super.a1"} {
 		users[u] = uuid.NewString()
 	}
-	seed := fsync.DemoSeed{Users: users, Now: time.Now().UTC()}
-	n, err := fsync.SeedDemo(context.Background(), h.store.Sync(), seed)
+	seed := field.DemoSeed{Users: users, Now: time.Now().UTC()}
+	n, err := field.SeedDemo(context.Background(), h.opener(), seed)
 	if err != nil || n < 40 {
 		t.Fatalf("seeded %d records: %v", n, err)
 	}
 	seed.Now = seed.Now.Add(time.Hour)
-	if again, err := fsync.SeedDemo(context.Background(), h.store.Sync(), seed); err != nil || again != 0 {
+	if again, err := field.SeedDemo(context.Background(), h.opener(), seed); err != nil || again != 0 {
 		t.Fatalf("second seed created %d: %v", again, err)
 	}
 	csA := &fieldsync.Caller{UserID: users["cs.a1"], TenantID: fieldsync.DemoTenant, DeviceID: "d-cs", Role: fieldsync.RoleCSAgent, SiteIDs: []string{fieldsync.DemoSiteA}}

@@ -1,4 +1,4 @@
-package sync_test
+package field_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"fieldsync"
+	"fieldsync/field"
 	fsync "fieldsync/sync"
 )
 
@@ -19,7 +20,7 @@ const wo = fieldsync.CollWorkOrders
 // through the engine: allowed, refused by state and refused by role.
 func TestWorkOrderMachine(t *testing.T) {
 	t.Parallel()
-	h := newField(t, fsync.FieldOptions{})
+	h := newField(t, field.Options{})
 	id := h.newOrder()
 	steps := []step{
 		{tech1, "accept", nil, fieldsync.EForbidden, ""}, // not assigned to anyone
@@ -74,7 +75,7 @@ func TestWorkOrderMachine(t *testing.T) {
 // TestWorkOrderCompleteRecordsEvidence checks what complete stores.
 func TestWorkOrderCompleteRecordsEvidence(t *testing.T) {
 	t.Parallel()
-	h := newField(t, fsync.FieldOptions{})
+	h := newField(t, field.Options{})
 	id := h.newOrder("before_photo_ids", []string{"33333333-3333-4333-8333-333333333333"})
 	h.startOrder(id, tech1)
 	wantApplied(t, h.act(tech1, wo, id, "complete", "resolution", "replaced", "parts", []string{"valve", "tape"},
@@ -99,7 +100,7 @@ func TestWorkOrderOfflineRaces(t *testing.T) {
 	t.Parallel()
 	t.Run("completing a reassigned order is forbidden and the order left the phone", func(t *testing.T) {
 		t.Parallel()
-		h := newField(t, fsync.FieldOptions{})
+		h := newField(t, field.Options{})
 		id := h.newOrder()
 		h.startOrder(id, tech1)
 		phone1 := newReplica(tech1)
@@ -124,7 +125,7 @@ func TestWorkOrderOfflineRaces(t *testing.T) {
 	})
 	t.Run("completing a cancelled order is an invalid transition with the doc", func(t *testing.T) {
 		t.Parallel()
-		h := newField(t, fsync.FieldOptions{})
+		h := newField(t, field.Options{})
 		id := h.newOrder()
 		wantApplied(t, h.act(agent1, wo, id, "assign", "assignee_id", tech1.UserID))
 		wantApplied(t, h.act(tech1, wo, id, "accept"))
@@ -137,7 +138,7 @@ func TestWorkOrderOfflineRaces(t *testing.T) {
 	})
 	t.Run("two agents assign the same order at once: one wins, the other gets a conflict", func(t *testing.T) {
 		t.Parallel()
-		h := newField(t, fsync.FieldOptions{})
+		h := newField(t, field.Options{})
 		agent2 := &fieldsync.Caller{UserID: "u-agent2", TenantID: tenant, DeviceID: "d-agent2", Role: fieldsync.RoleCSAgent, SiteIDs: []string{"s1"}}
 		id := h.newOrder()
 		base := h.version(wo, id)
@@ -172,7 +173,7 @@ func TestWorkOrderOfflineRaces(t *testing.T) {
 // computed by the server, late urgent orders escalated by the job.
 func TestWorkOrderDeadlines(t *testing.T) {
 	t.Parallel()
-	h := newField(t, fsync.FieldOptions{SLAs: map[string]map[string]fieldsync.SLA{
+	h := newField(t, field.Options{SLAs: map[string]map[string]fieldsync.SLA{
 		tenant: {fieldsync.PriorityLow: {RespondWithin: time.Hour, ResolveWithin: 10 * time.Hour}}}})
 	start := h.now.Now()
 	urgent := h.newOrder("priority", "urgent")
@@ -186,8 +187,8 @@ func TestWorkOrderDeadlines(t *testing.T) {
 	wantApplied(t, h.act(agent1, wo, normal, "assign", "assignee_id", tech1.UserID))
 	wantApplied(t, h.act(tech1, wo, normal, "accept"))
 
-	h.now.Add(6 * time.Minute)
-	if _, err := h.e.RunJobsOnce(as(admin), fsync.JobOptions{}); err != nil {
+	h.now.Advance(6 * time.Minute)
+	if _, err := h.e.RunJobsOnce(as(admin), fsync.JobOptions{Jobs: field.Jobs}); err != nil {
 		t.Fatal(err)
 	}
 	d = h.docOf(super2Of("s1"), wo, urgent)
@@ -202,14 +203,14 @@ func TestWorkOrderDeadlines(t *testing.T) {
 
 	// A second run changes nothing.
 	v := h.version(wo, urgent)
-	if _, err := h.e.RunJobsOnce(as(admin), fsync.JobOptions{}); err != nil {
+	if _, err := h.e.RunJobsOnce(as(admin), fsync.JobOptions{Jobs: field.Jobs}); err != nil {
 		t.Fatal(err)
 	}
 	if got := h.version(wo, urgent); got != v {
 		t.Fatalf("a second job run made version %d from %d", got, v)
 	}
-	h.now.Add(25 * time.Hour)
-	if _, err := h.e.RunJobsOnce(as(admin), fsync.JobOptions{}); err != nil {
+	h.now.Advance(25 * time.Hour)
+	if _, err := h.e.RunJobsOnce(as(admin), fsync.JobOptions{Jobs: field.Jobs}); err != nil {
 		t.Fatal(err)
 	}
 	wantField(t, h.docOf(agent1, wo, normal), "resolve_breached", true)
@@ -233,19 +234,19 @@ func super2Of(site string) *fieldsync.Caller {
 // holds the tenant's lease, the marks are written once.
 func TestJobsConcurrentInstances(t *testing.T) {
 	t.Parallel()
-	h := newField(t, fsync.FieldOptions{})
-	h2 := openOn(t, h.store, fsync.Options{Collections: fsync.FieldCollections(fsync.FieldOptions{}), Now: h.now.Now})
+	h := newField(t, field.Options{})
+	e2 := h.open(fsync.Options{Collections: field.Collections(field.Options{})})
 	id := h.newOrder("priority", "urgent")
 	v := h.version(wo, id)
-	h.now.Add(10 * time.Minute)
+	h.now.Advance(10 * time.Minute)
 	var wg gosync.WaitGroup
 	ran := make([][]string, 2)
-	for i, e := range []*fsync.Engine{h.e, h2.e} {
+	for i, e := range []*fsync.Engine{h.e, e2} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var err error
-			ran[i], err = e.RunJobsOnce(as(admin), fsync.JobOptions{Holder: fmt.Sprint("instance-", i), Lease: time.Minute})
+			ran[i], err = e.RunJobsOnce(as(admin), fsync.JobOptions{Holder: fmt.Sprint("instance-", i), Lease: time.Minute, Jobs: field.Jobs})
 			if err != nil {
 				t.Error(err)
 			}
@@ -264,12 +265,12 @@ func TestJobsConcurrentInstances(t *testing.T) {
 	if len(ran[1]) == 1 {
 		holder, other = 1, 0
 	}
-	engines := []*fsync.Engine{h.e, h2.e}
-	if r, _ := engines[other].RunJobsOnce(as(admin), fsync.JobOptions{Holder: fmt.Sprint("instance-", other), Lease: time.Minute}); len(r) != 0 {
+	engines := []*fsync.Engine{h.e, e2}
+	if r, _ := engines[other].RunJobsOnce(as(admin), fsync.JobOptions{Holder: fmt.Sprint("instance-", other), Lease: time.Minute, Jobs: field.Jobs}); len(r) != 0 {
 		t.Fatalf("instance %d ran while %d holds the lease", other, holder)
 	}
-	h.now.Add(2 * time.Minute)
-	if r, _ := engines[other].RunJobsOnce(as(admin), fsync.JobOptions{Holder: fmt.Sprint("instance-", other), Lease: time.Minute}); len(r) != 1 {
+	h.now.Advance(2 * time.Minute)
+	if r, _ := engines[other].RunJobsOnce(as(admin), fsync.JobOptions{Holder: fmt.Sprint("instance-", other), Lease: time.Minute, Jobs: field.Jobs}); len(r) != 1 {
 		t.Fatalf("instance %d did not take over an expired lease", other)
 	}
 }
@@ -278,17 +279,17 @@ func TestJobsConcurrentInstances(t *testing.T) {
 // days of a completed one is linked to it.
 func TestRepeatRepairLinked(t *testing.T) {
 	t.Parallel()
-	h := newField(t, fsync.FieldOptions{})
+	h := newField(t, field.Options{})
 	first := h.newOrder("category", "facilities")
 	h.startOrder(first, tech1)
 	wantApplied(t, h.act(tech1, wo, first, "complete", "resolution", "sealed"))
-	h.now.Add(10 * 24 * time.Hour)
+	h.now.Advance(10 * 24 * time.Hour)
 	again := h.newOrder("category", "facilities")
 	otherCat := h.newOrder("category", "greening")
 	otherUnit := h.newOrder("category", "facilities", "unit", "9-901")
-	h.now.Add(30 * 24 * time.Hour)
+	h.now.Advance(30 * 24 * time.Hour)
 	late := h.newOrder("category", "facilities")
-	if _, err := h.e.RunJobsOnce(as(admin), fsync.JobOptions{}); err != nil {
+	if _, err := h.e.RunJobsOnce(as(admin), fsync.JobOptions{Jobs: field.Jobs}); err != nil {
 		t.Fatal(err)
 	}
 	wantField(t, h.docOf(agent1, wo, again), "repeat_of", first)
@@ -331,7 +332,7 @@ func TestAssigneeChecked(t *testing.T) {
 		gone:         {ID: gone, TenantID: tenant, Role: fieldsync.RoleTechnician, SiteIDs: []string{"s1"}, Active: false},
 		elsewhere:    {ID: elsewhere, TenantID: tenant, Role: fieldsync.RoleTechnician, SiteIDs: []string{"s2"}, Active: true},
 	}
-	h := newField(t, fsync.FieldOptions{Users: users})
+	h := newField(t, field.Options{Users: users})
 	id := h.newOrder()
 	for _, bad := range []string{gone, elsewhere, tech2.UserID} {
 		r := h.act(agent1, wo, id, "assign", "assignee_id", bad)

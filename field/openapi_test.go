@@ -1,4 +1,4 @@
-package sync_test
+package field_test
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"fieldsync/field"
 	fsync "fieldsync/sync"
 
 	"go.yaml.in/yaml/v3"
@@ -19,7 +20,7 @@ import (
 var updateSpec = flag.Bool("update", false, "rewrite the generated collection schemas in openapi/openapi.yaml")
 
 const (
-	beginBlock = "    # BEGIN collections: generated from the declarations by `go test ./sync -run TestOpenAPIDescribesCollections -update`\n"
+	beginBlock = "    # BEGIN collections: generated from the declarations by `go test ./field -run TestOpenAPIDescribesCollections -update`\n"
 	endBlock   = "    # END collections\n"
 )
 
@@ -49,7 +50,7 @@ func TestOpenAPIDescribesCollections(t *testing.T) {
 		return
 	}
 	if i < 0 || j < i || string(spec[i:j+len(endBlock)]) != string(want) {
-		t.Fatal("openapi.yaml does not describe the declared collections; run go test ./sync -run TestOpenAPIDescribesCollections -update")
+		t.Fatal("openapi.yaml does not describe the declared collections; run go test ./field -run TestOpenAPIDescribesCollections -update")
 	}
 }
 
@@ -71,7 +72,7 @@ func collectionSchemas(t *testing.T) []byte {
 	}
 	var allActions, collections []string
 	var dispatch, docs []any
-	for _, c := range fsync.FieldCollections(fsync.FieldOptions{}) {
+	for _, c := range field.Collections(field.Options{}) {
 		collections = append(collections, c.Name)
 		var names []string
 		for _, a := range c.Actions {

@@ -1,10 +1,11 @@
-package sync_test
+package field_test
 
 import (
 	"testing"
 	"time"
 
 	"fieldsync"
+	"fieldsync/field"
 	fsync "fieldsync/sync"
 )
 
@@ -23,7 +24,7 @@ func (h *harness) newComplaint(c *fieldsync.Caller, kv ...any) string {
 // reply deadlines per stage, escalation levels and the follow-up.
 func TestComplaintProcess(t *testing.T) {
 	t.Parallel()
-	h := newField(t, fsync.FieldOptions{})
+	h := newField(t, field.Options{})
 	id := h.newComplaint(guard1)
 	start := h.now.Now()
 	d := h.docOf(agent1, cp, id)
@@ -85,7 +86,7 @@ func TestComplaintProcess(t *testing.T) {
 // itself, one level per missed deadline, and is flagged overdue at the top.
 func TestComplaintInvalidAndOverdue(t *testing.T) {
 	t.Parallel()
-	h := newField(t, fsync.FieldOptions{})
+	h := newField(t, field.Options{})
 	bad := h.newComplaint(agent1)
 	late := h.newComplaint(agent1)
 	wantApplied(t, h.act(agent1, cp, bad, "invalidate", "reason", "not our property"))
@@ -93,8 +94,8 @@ func TestComplaintInvalidAndOverdue(t *testing.T) {
 	wantField(t, d, "stage", fieldsync.StageClosed)
 	wantField(t, d, "valid", false)
 	wantField(t, d, "validity_reason", "not our property")
-	h.now.Add(3 * time.Hour)
-	if _, err := h.e.RunJobsOnce(as(admin), fsync.JobOptions{}); err != nil {
+	h.now.Advance(3 * time.Hour)
+	if _, err := h.e.RunJobsOnce(as(admin), fsync.JobOptions{Jobs: field.Jobs}); err != nil {
 		t.Fatal(err)
 	}
 	d = h.docOf(agent1, cp, late)
@@ -105,8 +106,8 @@ func TestComplaintInvalidAndOverdue(t *testing.T) {
 	wantField(t, h.docOf(agent1, cp, bad), "overdue", false)
 	wantField(t, h.docOf(agent1, cp, bad), "escalation_level", int64(0))
 	for level := int64(2); level <= 3; level++ {
-		h.now.Add(fieldsync.EscalationDeadline + time.Minute)
-		if _, err := h.e.RunJobsOnce(as(admin), fsync.JobOptions{}); err != nil {
+		h.now.Advance(fieldsync.EscalationDeadline + time.Minute)
+		if _, err := h.e.RunJobsOnce(as(admin), fsync.JobOptions{Jobs: field.Jobs}); err != nil {
 			t.Fatal(err)
 		}
 		d = h.docOf(agent1, cp, late)
@@ -122,7 +123,7 @@ func TestComplaintInvalidAndOverdue(t *testing.T) {
 // and the complaint follows its progress; an unhappy verification opens a complaint.
 func TestComplaintWorkOrders(t *testing.T) {
 	t.Parallel()
-	h := newField(t, fsync.FieldOptions{})
+	h := newField(t, field.Options{})
 	cid := h.newComplaint(agent1)
 	oid := newID()
 	r := h.act(agent1, cp, cid, "create_work_order", "work_order_id", oid, "title", "clean bin area")

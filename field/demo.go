@@ -1,4 +1,4 @@
-package sync
+package field
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"fieldsync"
+	fsync "fieldsync/sync"
 )
 
 // DemoSeed is what SeedDemo needs: the demo users' ids by username (as the
@@ -26,22 +27,26 @@ var demoUsers = []string{"admin", "guard.a1", "guard.a2", "guard.b1", "tech.a1",
 // inspections, work orders in every status and complaints in every stage.
 // Every record has a fixed id and is written through the engine (versioned,
 // logged, pulled like any change); records that exist already are left
-// alone, so seeding again creates nothing. It returns how many records it created.
-func SeedDemo(ctx context.Context, store Store, seed DemoSeed) (int, error) {
+// alone, so seeding again creates nothing. It returns how many records it
+// created. open opens an engine on the demo's database with the options
+// given (the seed's own clock and the field collections).
+func SeedDemo(ctx context.Context, open func(context.Context, fsync.Options) (*fsync.Engine, error), seed DemoSeed) (int, error) {
 	for _, u := range demoUsers {
 		if seed.Users[u] == "" {
-			return 0, fmt.Errorf("sync: demo seed: user %s missing", u)
+			return 0, fmt.Errorf("field: demo seed: user %s missing", u)
 		}
 	}
 	var mu gosync.Mutex
 	clock := seed.Now
-	e, err := Open(ctx, store, Options{Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }})
+	colls := Collections(Options{})
+	e, err := open(ctx, fsync.Options{Collections: colls, Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }})
 	if err != nil {
 		return 0, err
 	}
 	existing := map[string]bool{}
-	for _, c := range e.names {
-		if err := e.Records(ctx, fieldsync.DemoTenant, c, func(r *Record) error { existing[c+"/"+r.ID] = true; return nil }); err != nil {
+	for _, coll := range colls {
+		c := coll.Name
+		if err := e.Records(ctx, fieldsync.DemoTenant, c, func(r *fsync.Record) error { existing[c+"/"+r.ID] = true; return nil }); err != nil {
 			return 0, err
 		}
 	}
@@ -51,7 +56,7 @@ func SeedDemo(ctx context.Context, store Store, seed DemoSeed) (int, error) {
 	created := 0
 	for i := 0; i < len(plan); {
 		j := i
-		var batch []Write
+		var batch []fsync.Write
 		for ; j < len(plan) && plan[j].at.Equal(plan[i].at); j++ {
 			if !existing[plan[j].w.Collection+"/"+plan[j].w.ID] {
 				batch = append(batch, plan[j].w)
@@ -73,7 +78,7 @@ func SeedDemo(ctx context.Context, store Store, seed DemoSeed) (int, error) {
 
 type demoRecord struct {
 	at time.Time
-	w  Write
+	w  fsync.Write
 }
 
 func demoID(parts ...string) string { return derivedID(append([]string{"demo"}, parts...)...) }
@@ -84,7 +89,7 @@ func demoPlan(seed DemoSeed) []demoRecord {
 	week := seed.Now.UTC().Truncate(time.Hour).Add(-7 * 24 * time.Hour)
 	var plan []demoRecord
 	add := func(at time.Time, coll, id, site, by string, set map[string]any) {
-		plan = append(plan, demoRecord{at: at, w: Write{Collection: coll, ID: id, Create: true, SiteID: site, CreatedBy: by, Set: set}})
+		plan = append(plan, demoRecord{at: at, w: fsync.Write{Collection: coll, ID: id, Create: true, SiteID: site, CreatedBy: by, Set: set}})
 	}
 	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 	refAt := week.Add(-24 * time.Hour)
@@ -275,16 +280,16 @@ func demoPlan(seed DemoSeed) []demoRecord {
 
 // summarizeDemoRounds gives the demo rounds their summaries as the patrol job would.
 func summarizeDemoRounds(plan []demoRecord, now time.Time) {
-	recs := map[string]*Record{}
+	recs := map[string]*fsync.Record{}
 	for _, p := range plan {
-		r := &Record{ID: p.w.ID, SiteID: p.w.SiteID, Collection: p.w.Collection, Fields: map[string]any{}}
+		r := &fsync.Record{ID: p.w.ID, SiteID: p.w.SiteID, Collection: p.w.Collection, Fields: map[string]any{}}
 		for k, v := range p.w.Set {
 			r.Set(k, v)
 		}
 		recs[p.w.Collection+"/"+p.w.ID] = r
 	}
-	lookup := func(coll string, ids ...string) ([]*Record, error) {
-		var out []*Record
+	lookup := func(coll string, ids ...string) ([]*fsync.Record, error) {
+		var out []*fsync.Record
 		for _, id := range ids {
 			if r := recs[coll+"/"+id]; r != nil {
 				out = append(out, r)

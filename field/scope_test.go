@@ -1,4 +1,4 @@
-package sync_test
+package field_test
 
 import (
 	"bufio"
@@ -10,14 +10,14 @@ import (
 	"time"
 
 	"fieldsync"
-	fsync "fieldsync/sync"
+	"fieldsync/field"
 )
 
 // TestFieldScope: guards, technicians and the desks of sites A and B see
 // exactly what PRODUCT.md says, in pull and in bootstrap.
 func TestFieldScope(t *testing.T) {
 	t.Parallel()
-	h := newField(t, fsync.FieldOptions{})
+	h := newField(t, field.Options{})
 	const A, B = "00000000-0000-7000-8000-0000000000a1", "00000000-0000-7000-8000-0000000000b1"
 	gA1, gA2, gB := at(guard1, A), at(guard2, A), at(guard1, B)
 	gB.UserID, gB.DeviceID = "u-guardB", "d-guardB"
@@ -48,7 +48,7 @@ func TestFieldScope(t *testing.T) {
 	oldIns := newID()
 	wantApplied(t, h.push(gA2, createInspection(oldIns, A))[0])
 	add(fieldsync.CollInspections, oldIns, "gA2", "csA", "tA1")
-	h.now.Add(8 * 24 * time.Hour)
+	h.now.Advance(8 * 24 * time.Hour)
 	o1 := newID()
 	wantApplied(t, h.push(csA, action(fieldsync.CollInspections, oldIns, 1, "raise_work_order", "work_order_id", o1, "title", "fix", "assignee_id", tA1.UserID))[0])
 	add(wo, o1, "tA1", "csA")
