@@ -17,9 +17,23 @@ func init() {
 			// A unit's history (sync/field_units.go).
 			declareIndex(recordsOf(c.Name), "tenant_unit", false, recTenant, "unit_id")
 		}
-		if c.Dated {
-			// The reports (reports.go) and a guard's window (sync/pull.go).
+		var creator, assignee, window bool
+		for _, role := range fieldsync.Roles {
+			s := fieldsync.ReadScopeOf(role, c.Name)
+			creator, assignee, window = creator || s.Creator, assignee || s.Assignee, window || s.Window > 0
+		}
+		if c.Dated || window {
+			// The reports (reports.go), a guard's window (sync/pull.go) and
+			// the part of their bootstrap it bounds.
 			declareIndex(recordsOf(c.Name), "tenant_site_created", false, recTenant, recSite, recCreated)
+		}
+		// A guard's or a technician's bootstrap reads their own records
+		// (fieldsync.ReadScopeOf), each branch of its $or by position.
+		if creator {
+			declareIndex(recordsOf(c.Name), "tenant_site_creator_pos", false, recTenant, recSite, keyCreator, recPos)
+		}
+		if assignee {
+			declareIndex(recordsOf(c.Name), "tenant_site_assignee_pos", false, recTenant, recSite, keyAssigned, recPos)
 		}
 	}
 	// The recent change log (synclog.go): a tenant's changes after a position.
