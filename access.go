@@ -37,6 +37,7 @@ type RecordRef struct {
 
 // CanRead reports whether c may read r at time now. It is the single answer to
 // "who sees what" in PRODUCT.md; handlers and the sync engine all ask it.
+// Within the caller's sites it answers what ReadScopeOf declares.
 func CanRead(c *Caller, r RecordRef, now time.Time) bool {
 	if c == nil || r.TenantID != c.TenantID {
 		return false
@@ -47,33 +48,60 @@ func CanRead(c *Caller, r RecordRef, now time.Time) bool {
 	if !slices.Contains(c.SiteIDs, r.SiteID) {
 		return false
 	}
-	switch r.Collection {
-	case CollSites, CollCheckpoints, CollPatrolRoutes, CollUnits, CollHouseholds:
+	s := ReadScopeOf(c.Role, r.Collection)
+	switch {
+	case s.None:
+		return false
+	case s.All():
 		return true
 	}
-	switch c.Role {
-	case RoleCSAgent, RoleSupervisor, RoleManager:
-		return true
+	return s.Creator && r.CreatedBy == c.UserID ||
+		s.Assignee && slices.Contains(r.AssigneeIDs, c.UserID) ||
+		s.Window > 0 && now.Sub(r.CreatedAt) <= s.Window
+}
+
+// ReadScope is what a role reads of one collection at its sites, in terms a
+// store can query: nothing, everything, or the records the caller created,
+// is assigned to, or that were created within Window of now (any of those
+// set). A scoped bootstrap asks the store for these records only.
+type ReadScope struct {
+	None     bool
+	Creator  bool
+	Assignee bool
+	Window   time.Duration
+}
+
+// All reports whether the scope is every record of the sites.
+func (s ReadScope) All() bool { return !s.None && !s.Creator && !s.Assignee && s.Window == 0 }
+
+// ReadScopeOf is what role reads of collection coll at its own sites (an
+// admin reads every site).
+func ReadScopeOf(role Role, coll string) ReadScope {
+	switch coll {
+	case CollSites, CollCheckpoints, CollPatrolRoutes, CollUnits, CollHouseholds:
+		return ReadScope{}
+	}
+	switch role {
+	case RoleAdmin, RoleCSAgent, RoleSupervisor, RoleManager:
+		return ReadScope{}
 	case RoleGuard:
-		switch r.Collection {
-		case CollPatrolRounds:
-			return r.CreatedBy == c.UserID
+		switch coll {
+		case CollPatrolRounds, CollComplaints:
+			return ReadScope{Creator: true}
 		case CollInspections:
-			return r.CreatedBy == c.UserID || now.Sub(r.CreatedAt) <= GuardInspectionWindow
-		case CollComplaints:
-			return r.CreatedBy == c.UserID
+			return ReadScope{Creator: true, Window: GuardInspectionWindow}
 		}
 	case RoleTechnician:
-		switch r.Collection {
+		switch coll {
 		case CollWorkOrders:
-			return slices.Contains(r.AssigneeIDs, c.UserID)
+			return ReadScope{Assignee: true}
 		case CollInspections, CollComplaints:
 			// Evidence follows the work: the technician of an order raised
 			// from an inspection or a complaint reads that record (and so its photos).
-			return r.CreatedBy == c.UserID || slices.Contains(r.AssigneeIDs, c.UserID)
+			return ReadScope{Creator: true, Assignee: true}
 		}
 	}
-	return false
+	return ReadScope{None: true}
 }
 
 // What a role may create, update or delete is declared per collection and

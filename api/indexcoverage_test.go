@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -124,5 +125,38 @@ func TestEveryQueryHasAnIndex(t *testing.T) {
 			continue
 		}
 		t.Logf("%-90s %s", q, ix)
+	}
+
+	// A guard's and a technician's bootstraps (paged and streamed) read their
+	// own records, not every record of their sites: each query of a
+	// collection they read part of is bounded by an index past tenant and
+	// site to that part, and a collection they read nothing of is not read.
+	scoped := map[string]bool{"created_by": true, "_sync.assignees": true, "created_at": true}
+	var synced []string
+	for _, c := range field.Registry() {
+		synced = append(synced, c.Name)
+	}
+	for role, s := range map[fieldsync.Role]session{fieldsync.RoleGuard: guard, fieldsync.RoleTechnician: tech} {
+		mon.ForgetShapes()
+		pullAll(t, srv, s.Headers(), "")
+		mustDo(t, srv, "GET", "/v1/sync/bootstrap", "", s.Headers(), 200, nil)
+		seen := map[string]bool{}
+		for _, q := range mon.Shapes() {
+			sc := fieldsync.ReadScopeOf(role, q.Collection)
+			if q.Command != "find" || !slices.Contains(synced, q.Collection) || sc.All() {
+				continue
+			}
+			bounds := store.Bounds(q)
+			if sc.None || !slices.ContainsFunc(bounds, func(k string) bool { return scoped[k] }) {
+				t.Errorf("%s bootstrap: %s is bounded to %v only (index %s)", role, q, bounds, store.Index(q))
+			}
+			seen[q.Collection] = true
+			t.Logf("%s bootstrap: %-80s bounded by %v", role, q, bounds)
+		}
+		for _, coll := range synced {
+			if sc := fieldsync.ReadScopeOf(role, coll); !sc.None && !sc.All() && !seen[coll] {
+				t.Errorf("%s bootstrap: no scoped query of %s", role, coll)
+			}
+		}
 	}
 }

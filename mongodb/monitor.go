@@ -75,10 +75,24 @@ func (q QueryShape) String() string {
 // without a filter, its sort key — or "_id" for a query by _id; "" when none.
 // Of several, the one whose longest prefix q constrains.
 func (s *Store) Index(q QueryShape) string {
+	name, _ := s.index(q)
+	return name
+}
+
+// Bounds lists the keys of Index's leading prefix that q constrains: how
+// far the index narrows the query before the rest of its filter is
+// evaluated document by document.
+func (s *Store) Bounds(q QueryShape) []string {
+	_, keys := s.index(q)
+	return keys
+}
+
+func (s *Store) index(q QueryShape) (string, []string) {
 	if slices.Contains(q.Fields, "_id") {
-		return "_id"
+		return "_id", []string{"_id"}
 	}
 	best, bestN := "", 0
+	var bounds []string
 	for _, ix := range s.indexes {
 		if ix.Collection != q.Collection {
 			continue
@@ -91,14 +105,20 @@ func (s *Store) Index(q QueryShape) string {
 			n++
 		}
 		if n > bestN {
-			best, bestN = ix.Name, n
+			best, bestN, bounds = ix.Name, n, nil
+			for _, k := range ix.Keys[:n] {
+				bounds = append(bounds, k.Key)
+			}
 		}
 	}
-	return best
+	return best, bounds
 }
 
 // RecordShapes makes the counter keep the shape of every query it sees from now on.
 func (m *eventMonitor) RecordShapes() { m.recording.Store(true) }
+
+// ForgetShapes drops the shapes seen so far (a test looks at one request's).
+func (m *eventMonitor) ForgetShapes() { m.shapes.Clear() }
 
 // Shapes returns the distinct query shapes seen since RecordShapes.
 func (m *eventMonitor) Shapes() []QueryShape {

@@ -188,6 +188,9 @@ func recordFilter(tenant string, q fsync.Query) bson.M {
 	if len(created) > 0 {
 		f[keyCreated] = created
 	}
+	if m := q.Mine; m != nil {
+		ors = append(ors, mineFilter(m))
+	}
 	switch len(ors) {
 	case 0:
 	case 1:
@@ -200,6 +203,25 @@ func recordFilter(tenant string, q fsync.Query) bson.M {
 		f["$and"] = and
 	}
 	return f
+}
+
+// mineFilter is the $or of m's branches, each served by an index of its
+// own after tenant and site (sync.go); none matches nothing.
+func mineFilter(m *fsync.Mine) bson.A {
+	var or bson.A
+	if m.Creator {
+		or = append(or, bson.M{keyCreator: m.User})
+	}
+	if m.Assignee {
+		or = append(or, bson.M{keyAssigned: m.User})
+	}
+	if !m.Since.IsZero() {
+		or = append(or, bson.M{keyCreated: bson.M{"$gte": m.Since}})
+	}
+	if len(or) == 0 {
+		or = bson.A{bson.M{"_id": bson.M{"$in": bson.A{}}}}
+	}
+	return or
 }
 
 // recordCursor is a Walk's database cursor.

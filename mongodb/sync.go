@@ -19,9 +19,23 @@ func recordIndexes(colls []fieldsync.SyncedCollection) []index {
 			// A unit's history (field/units.go).
 			out = append(out, newIndex(recordsOf(c.Name), "tenant_unit", false, recTenant, "unit_id"))
 		}
-		if c.Dated {
-			// The reports (reports.go) and a guard's window (sync/pull.go).
+		var creator, assignee, window bool
+		for _, role := range fieldsync.Roles {
+			s := fieldsync.ReadScopeOf(role, c.Name)
+			creator, assignee, window = creator || s.Creator, assignee || s.Assignee, window || s.Window > 0
+		}
+		if c.Dated || window {
+			// The reports (reports.go), a guard's window (sync/pull.go) and
+			// the part of their bootstrap it bounds.
 			out = append(out, newIndex(recordsOf(c.Name), "tenant_site_created", false, recTenant, recSite, recCreated))
+		}
+		// A guard's or a technician's bootstrap reads their own records
+		// (fieldsync.ReadScopeOf), each branch of its $or by position.
+		if creator {
+			out = append(out, newIndex(recordsOf(c.Name), "tenant_site_creator_pos", false, recTenant, recSite, keyCreator, recPos))
+		}
+		if assignee {
+			out = append(out, newIndex(recordsOf(c.Name), "tenant_site_assignee_pos", false, recTenant, recSite, keyAssigned, recPos))
 		}
 	}
 	return out

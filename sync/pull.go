@@ -244,11 +244,37 @@ func (e *Engine) scanPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor,
 	}
 	out.HasMore = true  // the log part follows
 	byPosition := false // this collection's unsorted walk was lost: walk it again by position
+	// next moves the walk to the collection after this one, and reports
+	// false after the last.
+	next := func() bool {
+		i := slices.Index(e.names, sc.Coll)
+		if i < 0 || i+1 == len(e.names) {
+			cur.Scan = nil
+			return false
+		}
+		sc.Coll, sc.From, sc.Held, sc.Walked, byPosition = e.names[i+1], 0, false, 0, false
+		return true
+	}
 	for n := 0; n < limit; {
 		if sc.Held && held == nil {
 			sc.Held, sc.Walked, sc.From, byPosition = false, 0, 0, true
 		}
 		q := Query{Sites: sites, After: sc.From, Live: sc.Boot, Order: ByPosition}
+		if sc.Boot {
+			// A bootstrap reads the caller's records only (a rescan also
+			// reads those they may no longer see, to delete them).
+			var none bool
+			if q.Mine, none = mineOf(c, sc.Coll, now); none {
+				if held != nil {
+					held.close()
+					held = nil
+				}
+				if !next() {
+					return nil, nil
+				}
+				continue
+			}
+		}
 		if sc.Boot && sc.From == 0 && !byPosition {
 			q.Order = ByPositionOrCheaper
 		}
@@ -283,14 +309,29 @@ func (e *Engine) scanPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor,
 			sc.Held = unsorted
 			return open, nil // this collection goes on in the next page
 		}
-		i := slices.Index(e.names, sc.Coll)
-		if i < 0 || i+1 == len(e.names) {
-			cur.Scan = nil
+		if !next() {
 			return nil, nil
 		}
-		sc.Coll, sc.From, sc.Held, sc.Walked, byPosition = e.names[i+1], 0, false, 0, false
 	}
 	return nil, nil
+}
+
+// mineOf is the part of collection coll that c's role reads at their sites
+// (fieldsync.ReadScopeOf), as of now: nil for all of it; none when nothing.
+func mineOf(c *fieldsync.Caller, coll string, now time.Time) (mine *Mine, none bool) {
+	s := fieldsync.ReadScopeOf(c.Role, coll)
+	switch {
+	case s.None:
+		return nil, true
+	case s.All():
+		return nil, false
+	}
+	mine = &Mine{User: c.UserID, Creator: s.Creator, Assignee: s.Assignee}
+	if s.Window > 0 {
+		// CanRead's window at now; the database's milliseconds only widen it.
+		mine.Since = now.Add(-s.Window)
+	}
+	return mine, false
 }
 
 // rescanChange is what a scope rescan hands out for r: an upsert when the
@@ -384,7 +425,11 @@ func (e *Engine) Bootstrap(ctx context.Context, schemaVersion int, w io.Writer) 
 // the caller's scope, through one store cursor, read ahead of the
 // writing (see readAhead).
 func (e *Engine) streamCollection(ctx context.Context, c *fieldsync.Caller, name string, now time.Time, enc *json.Encoder) error {
-	dbc, err := e.store.Walk(ctx, c.TenantID, name, Query{Sites: scopeSites(c), Live: true, Batch: streamBatch})
+	mine, none := mineOf(c, name, now)
+	if none {
+		return nil
+	}
+	dbc, err := e.store.Walk(ctx, c.TenantID, name, Query{Sites: scopeSites(c), Live: true, Mine: mine, Batch: streamBatch})
 	if err != nil {
 		return err
 	}

@@ -124,12 +124,25 @@ type Query struct {
 	// created exactly then whose key is not above it (paging ByCreation).
 	CreatedFrom, CreatedBefore time.Time
 	CreatedAfterKey            string
-	Order                      Order
+	// Mine, when not nil, keeps only the records it names: a guard's or a
+	// technician's read scope, so that their bootstrap reads their records,
+	// not every record of their sites.
+	Mine  *Mine
+	Order Order
 	// Limit bounds how many records Find returns (0: all).
 	Limit int
 	// Batch is how many records a Walk reads from the database at a time
 	// (0: the store's default).
 	Batch int
+}
+
+// Mine selects the records of one user's read scope (fieldsync.ReadScope):
+// those User created (Creator), is assigned to (Assignee), or that were
+// created at or after Since (when not zero) — any of these.
+type Mine struct {
+	User              string
+	Creator, Assignee bool
+	Since             time.Time
 }
 
 // Commit is one group commit of a tenant: records under freshly reserved
