@@ -19,14 +19,19 @@ import (
 )
 
 // Resumable uploads: an S3 multipart upload per media object, to a key of
-// its own under incoming/ for which no single-PUT URL is ever signed. The
-// phone asks for presigned URLs of the parts it still needs, each signed for
-// the part's length and the Content-MD5 the phone declares, so the store
-// refuses a part whose bytes changed on the way (BadDigest) and the phone
-// sends that part again. Completion assembles the parts, verifies the
-// assembled object in one streamed read (size, SHA-256, real type, the
-// structure of its kind) and copies it to the media's key. Once assembled the
-// upload id is gone, so nothing can write the assembled key any more.
+// its own under multipart/ that nothing but that one multipart upload can
+// ever write: no single-PUT URL is signed for it, the key is fresh for each
+// upload, and once CompleteMultipartUpload has assembled the parts the upload
+// id is gone, so no part URL writes it any more. The phone asks for presigned
+// URLs of the parts it still needs, each signed for the part's length and the
+// checksum the phone declares (CRC32C, or MD5), so the store refuses a part
+// whose bytes changed on the way and the phone sends that part again.
+// Completion assembles the parts and verifies the assembled object in one
+// streamed read (size, SHA-256, real type, the structure of its kind); the
+// verified object is then served where it was assembled — the media's Key
+// becomes the upload's key when it is marked stored, never before — so the
+// bytes are not copied again. A refused upload is removed, and the next one
+// gets a fresh key.
 
 const (
 	// MinPartSize is the object store's smallest part (every part but the last).
@@ -142,13 +147,9 @@ func (s *Service) resumable(ctx context.Context, id string, start bool) (*Resuma
 // concurrent start recorded another first: then that one is answered and
 // this one aborted.
 func (s *Service) newResumable(ctx context.Context, m *fieldsync.Media, prev string) (*Resumable, error) {
-	base := m.UploadKey
-	if base == "" {
-		base = incomingPrefix + m.Key
-	}
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	mp := &fieldsync.Multipart{Key: base + ".mp-" + hex.EncodeToString(b), PartSize: s.partSize(m.Size),
+	mp := &fieldsync.Multipart{Key: multipartPrefix + m.Key + "." + hex.EncodeToString(b), PartSize: s.partSize(m.Size),
 		StartedAt: s.opts.Now().UTC()}
 	uploadID, err := s.core().NewMultipartUpload(ctx, s.objects.Bucket, mp.Key, putOptions(m.ContentType))
 	if err != nil {
@@ -273,7 +274,8 @@ func (s *Service) completeResumable(ctx context.Context, m *fieldsync.Media) (*f
 	if info.Size != m.Size || info.Size > s.MaxBytesOf(m.Kind) {
 		return s.finish(ctx, m, "", observed{size: info.Size})
 	}
-	// Verified in place: with its upload id gone nothing writes this key.
+	// Verified, and then served, in place: with its upload id gone nothing
+	// writes this key any more.
 	got, err := s.read(ctx, m, mp.Key)
 	if err != nil {
 		return s.notUploaded(ctx, m, err)
@@ -317,15 +319,18 @@ func shorten(s []string, n int) []string {
 	return append(slices.Clip(s[:n]), "…")
 }
 
-// dropMultipart aborts m's multipart upload, removes what it assembled and
-// forgets it; failures are logged (the sweep aborts stale uploads).
+// dropMultipart aborts m's multipart upload, removes what it assembled —
+// unless that is what stored media m serves — and forgets it; failures are
+// logged (the sweep aborts stale uploads).
 func (s *Service) dropMultipart(ctx context.Context, m *fieldsync.Media) {
 	mp := m.Multipart
 	if mp == nil {
 		return
 	}
 	s.abort(ctx, mp)
-	s.removeObject(ctx, mp.Key)
+	if m.Status != fieldsync.MediaStored || m.Key != mp.Key {
+		s.removeObject(ctx, mp.Key)
+	}
 	if err := s.store.ClearMultipart(ctx, m.TenantID, m.ID, mp.UploadID); err != nil {
 		s.log.WarnContext(ctx, "media: forget multipart upload", "media_id", m.ID, "err", err)
 	}
@@ -346,23 +351,26 @@ func (s *Service) abortUpload(ctx context.Context, key, uploadID string) error {
 	return err
 }
 
-// abortStaleUploads aborts multipart uploads under incoming/ started before
-// cutoff, whatever their media: one whose start crashed before it was
-// recorded is known to nobody else.
+// abortStaleUploads aborts multipart uploads under multipart/ (and under
+// incoming/, where uploads started before they had a prefix of their own)
+// started before cutoff, whatever their media: one whose start crashed
+// before it was recorded is known to nobody else.
 func (s *Service) abortStaleUploads(ctx context.Context, cutoff time.Time) (int, error) {
-	res, err := s.core().ListMultipartUploads(ctx, s.objects.Bucket, incomingPrefix, "", "", "", 1000)
-	if err != nil {
-		return 0, MapError(err)
-	}
 	n := 0
-	for _, u := range res.Uploads {
-		if u.Initiated.IsZero() || !u.Initiated.Before(cutoff) {
-			continue
+	for _, prefix := range []string{multipartPrefix, incomingPrefix} {
+		res, err := s.core().ListMultipartUploads(ctx, s.objects.Bucket, prefix, "", "", "", 1000)
+		if err != nil {
+			return n, MapError(err)
 		}
-		if err := s.abortUpload(ctx, u.Key, u.UploadID); err != nil {
-			return n, err
+		for _, u := range res.Uploads {
+			if u.Initiated.IsZero() || !u.Initiated.Before(cutoff) {
+				continue
+			}
+			if err := s.abortUpload(ctx, u.Key, u.UploadID); err != nil {
+				return n, err
+			}
+			n++
 		}
-		n++
 	}
 	return n, nil
 }

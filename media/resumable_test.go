@@ -128,6 +128,10 @@ func TestResumableUploadSurvivesRestartAndCorruptPart(t *testing.T) {
 	if st := putPart(t, mustPartURL(t, svc2, guardA, req.ID, 3, p3), p3); st != http.StatusOK {
 		t.Fatalf("part 3: got %d, want 200", st)
 	}
+	// The uploader keeps a URL signed for other bytes of part 1, to swap
+	// them in once the upload is verified.
+	swap := bytes.Repeat([]byte("<html>"), len(p1)/6+1)[:len(p1)]
+	evil := mustPartURL(t, svc2, guardA, req.ID, 1, swap)
 	m, err := svc2.Complete(as(guardA), req.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -135,8 +139,8 @@ func TestResumableUploadSurvivesRestartAndCorruptPart(t *testing.T) {
 	if m.Status != fieldsync.MediaStored || m.Thumb != fieldsync.ThumbNone || m.Multipart != nil {
 		t.Fatalf("got %+v, want stored, no thumbnail, the upload forgotten", m)
 	}
-	if strings.HasPrefix(m.Key, "incoming/") {
-		t.Fatalf("verified bytes served from the client-writable key %q", m.Key)
+	if strings.HasPrefix(m.Key, "incoming/") || m.Key != r.Media.Multipart.Key {
+		t.Fatalf("verified bytes served from %q, want the key the upload assembled at, %q", m.Key, r.Media.Multipart.Key)
 	}
 	if again, err := e.svc.Complete(as(guardA), req.ID); err != nil || again.Status != fieldsync.MediaStored {
 		t.Fatalf("complete again: got %v, %v; want the stored media", again, err)
@@ -150,12 +154,19 @@ func TestResumableUploadSurvivesRestartAndCorruptPart(t *testing.T) {
 		t.Fatalf("downloaded %d bytes as %q, want the %d uploaded as video/mp4", len(got), resp.Header.Get("Content-Type"), len(body))
 	}
 	// A part URL still valid writes nothing once the upload is assembled
-	// (the store answers NoSuchUpload, or cuts the connection before reading).
+	// (the store answers NoSuchUpload, or cuts the connection before
+	// reading): the served bytes stay the verified ones.
+	if st := tryPutPart(evil, swap); st == http.StatusOK {
+		t.Fatal("a part URL wrote after completion")
+	}
 	if st := tryPutPart(u2, p2); st == http.StatusOK {
 		t.Fatal("a part URL wrote after completion")
 	}
-	if objectExists(t, e, r.Media.Multipart.Key) {
-		t.Fatal("the assembled upload was left in the store")
+	if _, err := svc2.Complete(as(guardA), req.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := download(t, v.Original); !bytes.Equal(got, body) {
+		t.Fatal("the served object changed after completion")
 	}
 }
 
@@ -277,4 +288,68 @@ func uploadsUnderway(tb testing.TB, core minio.Core, bucket string) int {
 		tb.Fatal(err)
 	}
 	return len(res.Uploads)
+}
+
+// TestAssembledBytesServedOnlyOnceVerified: parts assembled by a complete
+// that was cut off right after the assembly are not served (the media stays
+// pending, its key elsewhere, no download URL); the next complete verifies
+// them and serves them where they were assembled; the sweep removes them
+// with the media once no record cites it.
+func TestAssembledBytesServedOnlyOnceVerified(t *testing.T) {
+	t.Parallel()
+	clk := &clock{t: time.Now()}
+	e := newEnv(t, media.Options{CleanupAge: 48 * time.Hour, CleanupInterval: time.Minute, Now: clk.Now})
+	body := movieBytes(6<<20, 6)
+	req := request(media.TypeMP4, body)
+	mustCreate(t, e, guardA, req)
+	r, err := e.svc.StartResumable(as(guardA), req.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []minio.CompletePart
+	for n := 1; n <= r.PartCount; n++ {
+		p := partOf(body, r.PartSize, n)
+		if st := putPart(t, mustPartURL(t, e.svc, guardA, req.ID, n, p), p); st != http.StatusOK {
+			t.Fatalf("part %d: got %d", n, st)
+		}
+	}
+	core := minio.Core{Client: e.objects.Client}
+	ctx := context.Background()
+	listed, err := core.ListObjectParts(ctx, e.objects.Bucket, r.Media.Multipart.Key, r.UploadID, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range listed.ObjectParts {
+		parts = append(parts, minio.CompletePart{PartNumber: p.PartNumber, ETag: p.ETag, ChecksumCRC32C: p.ChecksumCRC32C})
+	}
+	// The complete that assembled them ends here (the process dies).
+	if _, err := core.CompleteMultipartUpload(ctx, e.objects.Bucket, r.Media.Multipart.Key, r.UploadID, parts, minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.svc.StartResumable(as(guardA), req.ID)
+	if err != nil || !st.Assembled {
+		t.Fatalf("got %+v, %v; want the upload reported assembled", st, err)
+	}
+	v, err := e.svc.Get(as(guardA), req.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Media.Status != fieldsync.MediaPending || v.Original != "" || v.Media.Key == r.Media.Multipart.Key {
+		t.Fatalf("assembled, unverified: got status %s, key %q, URL %q; want pending, not served", v.Media.Status, v.Media.Key, v.Original)
+	}
+	m, err := e.svc.Complete(as(guardA), req.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Status != fieldsync.MediaStored || m.Key != r.Media.Multipart.Key {
+		t.Fatalf("got %s at %q, want stored at %q", m.Status, m.Key, r.Media.Multipart.Key)
+	}
+	clk.Add(72 * time.Hour)
+	rep, err := e.svc.Sweep(ctx)
+	if err != nil || rep.UncitedRemoved != 1 {
+		t.Fatalf("got %+v, %v; want the uncited video removed", rep, err)
+	}
+	if objectExists(t, e, m.Key) {
+		t.Fatal("the swept video's bytes are still stored")
+	}
 }
