@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -71,18 +72,24 @@ func b64MD5(b []byte) string {
 	return base64.StdEncoding.EncodeToString(s[:])
 }
 
-// askParts asks the API for the URLs of parts numbers of body.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func b64CRC32C(b []byte) string {
+	return base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint32(nil, crc32.Checksum(b, castagnoli)))
+}
+
+// askParts asks the API for the URLs of parts numbers of body, signed for their CRC32Cs.
 func askParts(tb testing.TB, srv *api.Server, s session, id string, body []byte, partSize int64, numbers ...int) partURLs {
 	tb.Helper()
 	type pr struct {
 		Number int    `json:"number"`
-		MD5    string `json:"md5"`
+		CRC32C string `json:"crc32c"`
 	}
 	var req struct {
 		Parts []pr `json:"parts"`
 	}
 	for _, n := range numbers {
-		req.Parts = append(req.Parts, pr{n, b64MD5(cut(body, partSize, n))})
+		req.Parts = append(req.Parts, pr{n, b64CRC32C(cut(body, partSize, n))})
 	}
 	b, _ := json.Marshal(req)
 	var out partURLs
@@ -95,14 +102,19 @@ func cut(body []byte, size int64, n int) []byte {
 	return body[lo:min(lo+size, int64(len(body)))]
 }
 
-// putPartWith sends a part with client; the error is the connection's.
+// putPartWith sends a part of n bytes with client and the headers given; the
+// error is the connection's.
 func putPartWith(client *http.Client, url string, headers map[string]string, body io.Reader, n int64) (int, error) {
 	req, err := http.NewRequest(http.MethodPut, url, body)
 	if err != nil {
 		return 0, err
 	}
 	req.ContentLength = n
-	req.Header.Set("Content-MD5", headers["Content-MD5"])
+	for k, v := range headers {
+		if k != "Content-Length" {
+			req.Header.Set(k, v)
+		}
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, err
@@ -222,6 +234,10 @@ func TestResumableUploadProblems(t *testing.T) {
 		{name: "another user", method: "POST", url: "/v1/media/" + id + "/multipart", headers: other.Headers(), status: 404},
 		{name: "bad md5", method: "POST", url: "/v1/media/" + id + "/multipart/parts", headers: phone.Headers(),
 			body: `{"parts":[{"number":1,"md5":"nope"}]}`, status: 400, contains: []string{`parts[0].md5`}},
+		{name: "bad crc32c", method: "POST", url: "/v1/media/" + id + "/multipart/parts", headers: phone.Headers(),
+			body: `{"parts":[{"number":1,"crc32c":"` + b64MD5(body) + `"}]}`, status: 400, contains: []string{`parts[0].crc32c`}},
+		{name: "no checksum", method: "POST", url: "/v1/media/" + id + "/multipart/parts", headers: phone.Headers(),
+			body: `{"parts":[{"number":1}]}`, status: 400, contains: []string{`parts[0].md5`}},
 		{name: "number out of range", method: "POST", url: "/v1/media/" + id + "/multipart/parts", headers: phone.Headers(),
 			body: `{"parts":[{"number":2,"md5":"` + b64MD5(body) + `"}]}`, status: 400, contains: []string{`parts[0].number`}},
 		{name: "abort", method: "DELETE", url: "/v1/media/" + id + "/multipart", headers: phone.Headers(), status: 204},
@@ -240,10 +256,10 @@ func TestResumableUploadProblems(t *testing.T) {
 // generated as it is read, from any offset: a benchmark's phone holds none
 // of it, so the process heap shows the server's own use.
 type synthMovie struct {
-	header []byte
-	size   int64
-	sha256 string
-	md5s   []string // of the parts of media.MinPartSize bytes
+	header  []byte
+	size    int64
+	sha256  string
+	crc32cs []string // of the parts of media.MinPartSize bytes
 }
 
 func newSynthMovie(n int64) *synthMovie {
@@ -261,9 +277,9 @@ func newSynthMovie(n int64) *synthMovie {
 	_, _ = io.Copy(sum, m.section(0, m.size))
 	m.sha256 = hex.EncodeToString(sum.Sum(nil))
 	for lo := int64(0); lo < m.size; lo += 5 << 20 {
-		h := md5.New()
+		h := crc32.New(castagnoli)
 		_, _ = io.Copy(h, m.section(lo, min(lo+5<<20, m.size)))
-		m.md5s = append(m.md5s, base64.StdEncoding.EncodeToString(h.Sum(nil)))
+		m.crc32cs = append(m.crc32cs, base64.StdEncoding.EncodeToString(h.Sum(nil)))
 	}
 	return m
 }
@@ -323,7 +339,7 @@ func resumableUpload(tb testing.TB, srv *api.Server, s session, m *synthMovie, p
 	}
 	asked := make([]string, st.PartCount)
 	for i := range asked {
-		asked[i] = fmt.Sprintf(`{"number":%d,"md5":%q}`, i+1, m.md5s[i])
+		asked[i] = fmt.Sprintf(`{"number":%d,"crc32c":%q}`, i+1, m.crc32cs[i])
 	}
 	var urls partURLs
 	mustDo(tb, srv, "POST", "/v1/media/"+id+"/multipart/parts", `{"parts":[`+strings.Join(asked, ",")+`]}`, s.Headers(), 200, &urls)

@@ -6,6 +6,7 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/binary"
+	"hash/crc32"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -41,6 +42,10 @@ func partMD5(b []byte) string {
 	return base64.StdEncoding.EncodeToString(s[:])
 }
 
+func partCRC32C(b []byte) string {
+	return base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint32(nil, crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli))))
+}
+
 // partOf is part n (1-based) of body cut in parts of size.
 func partOf(body []byte, size int64, n int) []byte {
 	lo := int64(n-1) * size
@@ -59,7 +64,9 @@ func tryPutPart(u media.PartUpload, body []byte) int {
 	if err != nil {
 		return 0
 	}
-	req.Header.Set("Content-MD5", u.Headers["Content-MD5"])
+	for k, v := range u.Headers {
+		req.Header.Set(k, v)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0
@@ -68,9 +75,15 @@ func tryPutPart(u media.PartUpload, body []byte) int {
 	return resp.StatusCode
 }
 
+// mustPartURL signs part n with its CRC32C.
 func mustPartURL(tb testing.TB, svc *media.Service, c *fieldsync.Caller, id string, n int, part []byte) media.PartUpload {
 	tb.Helper()
-	ups, _, err := svc.PresignParts(as(c), id, []media.PartRequest{{Number: n, MD5: partMD5(part)}})
+	return mustPartURLFor(tb, svc, c, id, media.PartRequest{Number: n, CRC32C: partCRC32C(part)})
+}
+
+func mustPartURLFor(tb testing.TB, svc *media.Service, c *fieldsync.Caller, id string, r media.PartRequest) media.PartUpload {
+	tb.Helper()
+	ups, _, err := svc.PresignParts(as(c), id, []media.PartRequest{r})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -107,7 +120,14 @@ func TestResumableUploadSurvivesRestartAndCorruptPart(t *testing.T) {
 	bad := bytes.Clone(p2)
 	bad[len(bad)/2] ^= 0xFF
 	if st := putPart(t, u2, bad); st != http.StatusBadRequest {
-		t.Fatalf("corrupted part 2: got %d, want 400 (BadDigest)", st)
+		t.Fatalf("corrupted part 2 (CRC32C): got %d, want 400 (BadDigest)", st)
+	}
+	byMD5 := mustPartURLFor(t, e.svc, guardA, req.ID, media.PartRequest{Number: 2, MD5: partMD5(p2)})
+	if byMD5.Headers["Content-MD5"] == "" || byMD5.Headers["X-Amz-Checksum-Crc32c"] != "" {
+		t.Fatalf("part URL signed for the MD5: headers %v", byMD5.Headers)
+	}
+	if st := putPart(t, byMD5, bad); st != http.StatusBadRequest {
+		t.Fatalf("corrupted part 2 (MD5): got %d, want 400 (BadDigest)", st)
 	}
 	if _, err := e.svc.Complete(as(guardA), req.ID); fieldsync.ErrorCode(err) != fieldsync.ENotUploaded || fieldsync.ErrorField(err) != "parts" {
 		t.Fatalf("complete with parts missing: got %v, want not_uploaded naming parts", err)
@@ -202,8 +222,9 @@ func TestResumableCompleteRefusesWrongBytes(t *testing.T) {
 	}
 }
 
-// TestResumableValidatesPartRequests: numbers out of range and bad MD5s are
-// refused naming the field; no upload under way is a conflict.
+// TestResumableValidatesPartRequests: numbers out of range, bad checksums
+// and none at all are refused naming the field; no upload under way is a
+// conflict.
 func TestResumableValidatesPartRequests(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, media.Options{})
@@ -224,6 +245,9 @@ func TestResumableValidatesPartRequests(t *testing.T) {
 		{[]media.PartRequest{{Number: 2, MD5: md5}}, "parts[0].number"},
 		{[]media.PartRequest{{Number: 1, MD5: md5}, {Number: 0, MD5: md5}}, "parts[1].number"},
 		{[]media.PartRequest{{Number: 1, MD5: "abc"}}, "parts[0].md5"},
+		{[]media.PartRequest{{Number: 1, CRC32C: md5}}, "parts[0].crc32c"},
+		{[]media.PartRequest{{Number: 1, CRC32C: partCRC32C(body), MD5: "abc"}}, "parts[0].md5"},
+		{[]media.PartRequest{{Number: 1}}, "parts[0].md5"},
 		{nil, "parts"},
 	} {
 		_, _, err := e.svc.PresignParts(as(guardA), req.ID, c.parts)
