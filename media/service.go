@@ -476,7 +476,7 @@ func (s *Service) Upload(ctx context.Context, id string, body io.Reader, content
 	// A large read buffer: the HTTP server hands over the body in small
 	// pieces; fewer, larger reads keep the relay near the store's own speed.
 	body = bufio.NewReaderSize(body, uploadBuffer)
-	obs := newObserver(io.LimitReader(body, m.Size))
+	obs := newObserver(io.LimitReader(body, m.Size), headSizeOf(m))
 	_, err = s.objects.Client.PutObject(ctx, s.objects.Bucket, tmp, obs, m.Size, putOptions(m.ContentType))
 	if err != nil {
 		if obs.eof && obs.n < m.Size { // the client's body ended early, the store is fine
