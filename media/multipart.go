@@ -302,20 +302,23 @@ func (s *Service) completeResumable(ctx context.Context, m *fieldsync.Media) (*f
 	case err == nil && len(parts) == 0:
 		return s.completeSingle(ctx, m) // started, then sent with the single PUT after all
 	case err == nil:
+		// Assembled from parts of the right lengths: m.Size bytes.
 		if err := s.assemble(ctx, m, mp, parts); err != nil {
 			return nil, err
 		}
 	case fieldsync.ErrorCode(err) != fieldsync.ENotFound:
 		return nil, err
+	default: // assembled by an earlier complete, or gone
+		info, err := s.objects.Client.StatObject(ctx, s.objects.Bucket, mp.Key, minio.StatObjectOptions{})
+		if err != nil {
+			return s.notUploaded(ctx, m, err)
+		}
+		if info.Size != m.Size || info.Size > s.MaxBytesOf(m.Kind) {
+			separateKeys(m)
+			return s.finish(ctx, m, "", observed{size: info.Size})
+		}
 	}
 	separateKeys(m)
-	info, err := s.objects.Client.StatObject(ctx, s.objects.Bucket, mp.Key, minio.StatObjectOptions{})
-	if err != nil {
-		return s.notUploaded(ctx, m, err)
-	}
-	if info.Size != m.Size || info.Size > s.MaxBytesOf(m.Kind) {
-		return s.finish(ctx, m, "", observed{size: info.Size})
-	}
 	// Verified, and then served, in place: with its upload id gone nothing
 	// writes this key any more.
 	got, err := s.read(ctx, m, mp.Key)
@@ -361,7 +364,7 @@ func shorten(s []string, n int) []string {
 	return append(slices.Clip(s[:n]), "…")
 }
 
-// dropMultipart aborts m's multipart upload, removes what it assembled —
+// dropMultipart aborts m's multipart upload and removes what it assembled —
 // unless that is what stored media m serves — and forgets it; failures are
 // logged (the sweep aborts stale uploads).
 func (s *Service) dropMultipart(ctx context.Context, m *fieldsync.Media) {
@@ -369,10 +372,10 @@ func (s *Service) dropMultipart(ctx context.Context, m *fieldsync.Media) {
 	if mp == nil {
 		return
 	}
-	s.abort(ctx, mp)
 	if m.Status != fieldsync.MediaStored || m.Key != mp.Key {
+		s.abort(ctx, mp)
 		s.removeObject(ctx, mp.Key)
-	}
+	} // else it was assembled: no upload to abort
 	if err := s.store.ClearMultipart(ctx, m.TenantID, m.ID, mp.UploadID); err != nil {
 		s.log.WarnContext(ctx, "media: forget multipart upload", "media_id", m.ID, "err", err)
 	}
