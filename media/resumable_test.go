@@ -75,6 +75,24 @@ func tryPutPart(u media.PartUpload, body []byte) int {
 	return resp.StatusCode
 }
 
+// newSweptEnv is an env on a settable clock whose sweep removes what is 48 hours old.
+func newSweptEnv(tb testing.TB) (*env, *clock) {
+	clk := &clock{t: time.Now()}
+	return newEnv(tb, media.Options{CleanupAge: 48 * time.Hour, CleanupInterval: time.Minute, Now: clk.Now}), clk
+}
+
+// mustStartResumable announces body as guardA's video and starts its resumable upload.
+func mustStartResumable(tb testing.TB, e *env, body []byte) (media.CreateRequest, *media.Resumable) {
+	tb.Helper()
+	req := request(media.TypeMP4, body)
+	mustCreate(tb, e, guardA, req)
+	r, err := e.svc.StartResumable(as(guardA), req.ID)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return req, r
+}
+
 // mustPartURL signs part n with its CRC32C.
 func mustPartURL(tb testing.TB, svc *media.Service, c *fieldsync.Caller, id string, n int, part []byte) media.PartUpload {
 	tb.Helper()
@@ -196,12 +214,7 @@ func TestResumableCompleteRefusesWrongBytes(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, media.Options{})
 	body := movieBytes(6<<20, 2)
-	req := request(media.TypeMP4, body)
-	mustCreate(t, e, guardA, req)
-	r, err := e.svc.StartResumable(as(guardA), req.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	req, r := mustStartResumable(t, e, body)
 	other := movieBytes(6<<20, 3) // same size, other bytes
 	for n := 1; n <= r.PartCount; n++ {
 		p := partOf(other, r.PartSize, n)
@@ -209,7 +222,7 @@ func TestResumableCompleteRefusesWrongBytes(t *testing.T) {
 			t.Fatalf("part %d: got %d", n, st)
 		}
 	}
-	_, err = e.svc.Complete(as(guardA), req.ID)
+	_, err := e.svc.Complete(as(guardA), req.ID)
 	if fieldsync.ErrorCode(err) != fieldsync.EUnprocessable || fieldsync.ErrorField(err) != "sha256" {
 		t.Fatalf("got %v, want unprocessable naming sha256", err)
 	}
@@ -265,15 +278,9 @@ func TestResumableValidatesPartRequests(t *testing.T) {
 // upload no media knows of (a start that crashed before recording it).
 func TestSweepAbortsAbandonedMultipartUploads(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: time.Now()}
-	e := newEnv(t, media.Options{CleanupAge: 48 * time.Hour, CleanupInterval: time.Minute, Now: clk.Now})
+	e, clk := newSweptEnv(t)
 	body := movieBytes(7<<20, 5)
-	req := request(media.TypeMP4, body)
-	mustCreate(t, e, guardA, req)
-	r, err := e.svc.StartResumable(as(guardA), req.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	req, r := mustStartResumable(t, e, body)
 	p1 := partOf(body, r.PartSize, 1)
 	if st := putPart(t, mustPartURL(t, e.svc, guardA, req.ID, 1, p1), p1); st != http.StatusOK {
 		t.Fatalf("part 1: got %d", st)
@@ -321,15 +328,9 @@ func uploadsUnderway(tb testing.TB, core minio.Core, bucket string) int {
 // with the media once no record cites it.
 func TestAssembledBytesServedOnlyOnceVerified(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: time.Now()}
-	e := newEnv(t, media.Options{CleanupAge: 48 * time.Hour, CleanupInterval: time.Minute, Now: clk.Now})
+	e, clk := newSweptEnv(t)
 	body := movieBytes(6<<20, 6)
-	req := request(media.TypeMP4, body)
-	mustCreate(t, e, guardA, req)
-	r, err := e.svc.StartResumable(as(guardA), req.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	req, r := mustStartResumable(t, e, body)
 	var parts []minio.CompletePart
 	for n := 1; n <= r.PartCount; n++ {
 		p := partOf(body, r.PartSize, n)
