@@ -364,14 +364,18 @@ func (p phone) call(tb testing.TB, method, path, body string, want int, out any)
 	}
 }
 
-// uploadTimes are the phases of one resumable upload.
+// uploadTimes are the phases of one resumable upload: wall time, and the
+// process's CPU time (API, gateway, database and phone).
 type uploadTimes struct {
-	calls    time.Duration // announce, start, part URLs
-	parts    time.Duration // the parts, straight to the object store
-	complete time.Duration // assembly and verification
+	calls, callsCPU       time.Duration // announce, start, part URLs
+	parts, partsCPU       time.Duration // the parts, straight to the object store
+	complete, completeCPU time.Duration // assembly and verification
 }
 
-func (u uploadTimes) total() time.Duration { return u.calls + u.parts + u.complete }
+func (u uploadTimes) add(v uploadTimes) uploadTimes {
+	return uploadTimes{u.calls + v.calls, u.callsCPU + v.callsCPU, u.parts + v.parts, u.partsCPU + v.partsCPU,
+		u.complete + v.complete, u.completeCPU + v.completeCPU}
+}
 
 // resumableUpload announces m as a video and sends it through the resumable
 // path of the API: start, part URLs (signed for the parts' CRC32Cs), the
@@ -379,7 +383,7 @@ func (u uploadTimes) total() time.Duration { return u.calls + u.parts + u.comple
 // answers how long each phase took.
 func resumableUpload(tb testing.TB, ph phone, m *synthMovie, parallel int) uploadTimes {
 	tb.Helper()
-	t0 := time.Now()
+	t0, c0 := time.Now(), processCPU()
 	id := uuid.NewString()
 	ph.call(tb, "POST", "/v1/media", fmt.Sprintf(`{"id":%q,"content_type":"video/mp4","size":%d,"sha256":%q}`,
 		id, m.size, m.sha256), 201, nil)
@@ -394,7 +398,7 @@ func resumableUpload(tb testing.TB, ph phone, m *synthMovie, parallel int) uploa
 	}
 	var urls partURLs
 	ph.call(tb, "POST", "/v1/media/"+id+"/multipart/parts", `{"parts":[`+strings.Join(asked, ",")+`]}`, 200, &urls)
-	t1 := time.Now()
+	t1, c1 := time.Now(), processCPU()
 	work := make(chan int, len(urls.Parts))
 	for i := range urls.Parts {
 		work <- i
@@ -423,7 +427,7 @@ func resumableUpload(tb testing.TB, ph phone, m *synthMovie, parallel int) uploa
 			tb.Fatal(err)
 		}
 	}
-	t2 := time.Now()
+	t2, c2 := time.Now(), processCPU()
 	var out struct {
 		Status string `json:"status"`
 	}
@@ -431,7 +435,8 @@ func resumableUpload(tb testing.TB, ph phone, m *synthMovie, parallel int) uploa
 	if out.Status != "stored" {
 		tb.Fatalf("complete: got %+v", out)
 	}
-	return uploadTimes{calls: t1.Sub(t0), parts: t2.Sub(t1), complete: time.Since(t2)}
+	return uploadTimes{calls: t1.Sub(t0), callsCPU: c1 - c0, parts: t2.Sub(t1), partsCPU: c2 - c1,
+		complete: time.Since(t2), completeCPU: processCPU() - c2}
 }
 
 // TestResumableUploadHeap sends 50 MiB through the resumable path and samples
@@ -533,7 +538,7 @@ func benchmarkResumable(b *testing.B, n int64, parallel int) {
 			}
 			u := resumableUpload(b, ph, m, parallel)
 			resumable, resumableCPU = resumable+time.Since(t0), resumableCPU+processCPU()-c0
-			phases = uploadTimes{phases.calls + u.calls, phases.parts + u.parts, phases.complete + u.complete}
+			phases = phases.add(u)
 		}
 	}
 	b.StopTimer()
@@ -547,6 +552,10 @@ func benchmarkResumable(b *testing.B, n int64, parallel int) {
 	b.ReportMetric(ms(phases.calls), "calls-ms")
 	b.ReportMetric(ms(phases.parts), "parts-ms")
 	b.ReportMetric(ms(phases.complete), "complete-ms")
+	b.ReportMetric(ms(directCPU), "cpu-direct-ms")
+	b.ReportMetric(ms(phases.callsCPU), "cpu-calls-ms")
+	b.ReportMetric(ms(phases.partsCPU), "cpu-parts-ms")
+	b.ReportMetric(ms(phases.completeCPU), "cpu-complete-ms")
 }
 
 // processCPU is the CPU time this process has used (user and system).
