@@ -287,12 +287,15 @@ func TestSweepAbortsAbandonedMultipartUploads(t *testing.T) {
 	}
 	core := minio.Core{Client: e.objects.Client}
 	ctx := context.Background()
-	orphan, err := core.NewMultipartUpload(ctx, e.objects.Bucket, "incoming/t1/s1/orphan.mp-1", minio.PutObjectOptions{})
-	if err != nil {
-		t.Fatal(err)
+	// Orphans of starts that crashed: under multipart/, and under incoming/
+	// where uploads were started before.
+	for _, key := range []string{"multipart/t1/s1/orphan.1", "incoming/t1/s1/orphan.mp-1"} {
+		if _, err := core.NewMultipartUpload(ctx, e.objects.Bucket, key, minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if n := uploadsUnderway(t, core, e.objects.Bucket); n != 2 {
-		t.Fatalf("got %d uploads under way, want 2", n)
+	if n := uploadsUnderway(t, core, e.objects.Bucket); n != 3 {
+		t.Fatalf("got %d uploads under way, want 3", n)
 	}
 
 	clk.Add(72 * time.Hour)
@@ -300,8 +303,8 @@ func TestSweepAbortsAbandonedMultipartUploads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.PendingRemoved != 1 || rep.UploadsAborted != 1 {
-		t.Fatalf("got %+v, want the pending media removed and the orphan upload aborted", rep)
+	if rep.PendingRemoved != 1 || rep.UploadsAborted != 2 {
+		t.Fatalf("got %+v, want the pending media removed and both orphan uploads aborted", rep)
 	}
 	if n := uploadsUnderway(t, core, e.objects.Bucket); n != 0 {
 		t.Fatalf("got %d uploads under way after the sweep, want 0", n)
@@ -309,7 +312,6 @@ func TestSweepAbortsAbandonedMultipartUploads(t *testing.T) {
 	if _, err := core.ListObjectParts(ctx, e.objects.Bucket, r.Media.Multipart.Key, r.UploadID, 0, 100); media.MapError(err) == nil {
 		t.Fatal("the abandoned upload still lists its parts")
 	}
-	_ = orphan
 }
 
 func uploadsUnderway(tb testing.TB, core minio.Core, bucket string) int {
