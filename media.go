@@ -31,8 +31,10 @@ const (
 
 // Multipart is a resumable upload of a media object: an S3 multipart upload
 // whose parts the phone sends to presigned URLs, each signed for its length
-// and Content-MD5. Key is the upload's own target, never served: completion
-// verifies what was assembled there and copies it to the media's Key.
+// and checksum. Key is the upload's own target, which only this multipart
+// upload can write, and nothing once it is assembled: completion verifies
+// what was assembled there, and the media's Key becomes this Key when it is
+// marked stored.
 type Multipart struct {
 	UploadID  string    `bson:"upload_id"`
 	Key       string    `bson:"key"`
@@ -45,7 +47,8 @@ type Multipart struct {
 // object store under Key; this is its metadata. The client uploads to
 // UploadKey, and verification copies what it verified to Key, a key no client
 // is ever given to write (UploadKey is empty for media announced before
-// uploads had a key of their own: they were uploaded to Key).
+// uploads had a key of their own: they were uploaded to Key); a resumable
+// upload is served from the key it was assembled at (Multipart).
 type Media struct {
 	ID          string     `bson:"media_id"`
 	TenantID    string     `bson:"tenant"`

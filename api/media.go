@@ -229,6 +229,7 @@ func (s *Server) handleMultipartAbort(c *fiber.Ctx) error {
 type partsRequest struct {
 	Parts []struct {
 		Number int    `json:"number"`
+		CRC32C string `json:"crc32c"`
 		MD5    string `json:"md5"`
 	} `json:"parts"`
 }
@@ -253,7 +254,7 @@ func (s *Server) handleMultipartParts(c *fiber.Ctx) error {
 	}
 	reqs := make([]media.PartRequest, len(req.Parts))
 	for i, p := range req.Parts {
-		reqs[i] = media.PartRequest{Number: p.Number, MD5: p.MD5}
+		reqs[i] = media.PartRequest{Number: p.Number, CRC32C: p.CRC32C, MD5: p.MD5}
 	}
 	ups, exp, err := s.opts.Media.PresignParts(c.UserContext(), utils.CopyString(c.Params("id")), reqs)
 	if err != nil {

@@ -75,7 +75,8 @@ func TestGoClientResumesAnUpload(t *testing.T) {
 		t.Fatal(err)
 	}
 	p1 := body[:r.PartSize]
-	urls, err := before.PartURLs(ctx, id, []client.PartMD5{{Number: 1, MD5: b64MD5(p1)}})
+	// The app before the restart signed part 1 for its MD5; the client now sends CRC32Cs.
+	urls, err := before.PartURLs(ctx, id, []client.PartChecksum{{Number: 1, MD5: b64MD5(p1)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,6 +97,6 @@ func TestGoClientResumesAnUpload(t *testing.T) {
 		t.Fatalf("read %d bytes of part 1 again, want none (the store held it)", f.part1)
 	}
 	if f.starts[r.PartSize] < 3 {
-		t.Fatalf("part 2 was read %d times, want its MD5 pass, the corrupted upload and the one sent again", f.starts[r.PartSize])
+		t.Fatalf("part 2 was read %d times, want its CRC32C pass, the corrupted upload and the one sent again", f.starts[r.PartSize])
 	}
 }

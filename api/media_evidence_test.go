@@ -47,7 +47,9 @@ func mustGetMedia(tb testing.TB, srv *api.Server, s session, id string) mediaBod
 // same-length HTML to the announce-time upload URL (still valid) changes
 // nothing that is served: the verified bytes were copied to a key no client
 // was given, and every download is those bytes, as image/jpeg, an attachment
-// named after the media. The same after an upload through the API.
+// named after the media. The same after an upload through the API, and after
+// a resumable upload, served where it was assembled: a part URL the uploader
+// had signed for the HTML before completing writes nothing after.
 func TestVerifiedEvidenceCannotBeSwapped(t *testing.T) {
 	t.Parallel()
 	srv := newFullServer(t)
@@ -55,17 +57,29 @@ func TestVerifiedEvidenceCannotBeSwapped(t *testing.T) {
 	photo := testJPEG(t, 64, 48)
 	html := htmlOfLen(len(photo))
 
-	for _, via := range []string{"presigned", "api"} {
+	for _, via := range []string{"presigned", "api", "resumable"} {
 		t.Run(via, func(t *testing.T) {
 			id := uuid.NewString()
 			var created mediaBody
 			mustDo(t, srv, "POST", "/v1/media", createJSON(id, "image/jpeg", photo), guard.Headers(), 201, &created)
-			if via == "presigned" {
+			switch via {
+			case "presigned":
 				if resp, b := sendTo(t, "PUT", created.Upload.URL, photo, created.Upload.Headers); resp.StatusCode != 200 {
 					t.Fatalf("presigned PUT: %d %s", resp.StatusCode, b)
 				}
 				mustDo(t, srv, "POST", "/v1/media/"+id+"/complete", "", guard.Headers(), 200, nil)
-			} else {
+			case "resumable":
+				mustDo(t, srv, "POST", "/v1/media/"+id+"/multipart", "", guard.Headers(), 200, nil)
+				good := askParts(t, srv, guard, id, photo, int64(len(photo)), 1).Parts[0]
+				evil := askParts(t, srv, guard, id, html, int64(len(html)), 1).Parts[0]
+				if code, err := putPartWith(http.DefaultClient, good.URL, good.Headers, bytes.NewReader(photo), good.Size); err != nil || code != 200 {
+					t.Fatalf("part: got %d, %v", code, err)
+				}
+				mustDo(t, srv, "POST", "/v1/media/"+id+"/complete", "", guard.Headers(), 200, nil)
+				if code, err := putPartWith(http.DefaultClient, evil.URL, evil.Headers, bytes.NewReader(html), evil.Size); err == nil && code == 200 {
+					t.Fatal("a part URL signed before completion wrote after it")
+				}
+			default:
 				h := guard.Headers()
 				h["Content-Type"] = "image/jpeg"
 				if resp, b := rawRequest(t, srv, "PUT", "/v1/media/"+id+"/content", photo, h); resp.StatusCode != 200 {

@@ -255,11 +255,26 @@ func walkBoxes(r *bufio.Reader, size int64, visit func(typ string, body int64, r
 			return err
 		}
 		if !read {
-			if _, err := io.CopyN(io.Discard, r, body); err != nil {
+			if err := skip(r, body); err != nil {
 				return fmt.Errorf("media: box %q at %d: %w", typ, off, err)
 			}
 		}
 		off += n
+	}
+	return nil
+}
+
+// skip reads past n bytes of r (without io.Discard's copies in 8 KiB steps).
+func skip(r *bufio.Reader, n int64) error {
+	for n > 0 {
+		d, err := r.Discard(int(min(n, 1<<30)))
+		n -= int64(d)
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
 	}
 	return nil
 }
@@ -295,7 +310,7 @@ func checkAMR(r *bufio.Reader, wide bool) error {
 		if b&0x83 != 0 || n == 0 { // padding bits must be zero
 			return fmt.Errorf("media: amr: bad frame header %#x after %d frames", b, frames)
 		}
-		if _, err := io.CopyN(io.Discard, r, int64(n-1)); err != nil {
+		if err := skip(r, int64(n-1)); err != nil {
 			return fmt.Errorf("media: amr: frame %d: %w", frames, err)
 		}
 		frames++

@@ -19,14 +19,19 @@ import (
 )
 
 // Resumable uploads: an S3 multipart upload per media object, to a key of
-// its own under incoming/ for which no single-PUT URL is ever signed. The
-// phone asks for presigned URLs of the parts it still needs, each signed for
-// the part's length and the Content-MD5 the phone declares, so the store
-// refuses a part whose bytes changed on the way (BadDigest) and the phone
-// sends that part again. Completion assembles the parts, verifies the
-// assembled object in one streamed read (size, SHA-256, real type, the
-// structure of its kind) and copies it to the media's key. Once assembled the
-// upload id is gone, so nothing can write the assembled key any more.
+// its own under multipart/ that nothing but that one multipart upload can
+// ever write: no single-PUT URL is signed for it, the key is fresh for each
+// upload, and once CompleteMultipartUpload has assembled the parts the upload
+// id is gone, so no part URL writes it any more. The phone asks for presigned
+// URLs of the parts it still needs, each signed for the part's length and the
+// checksum the phone declares (CRC32C, or MD5), so the store refuses a part
+// whose bytes changed on the way and the phone sends that part again.
+// Completion assembles the parts and verifies the assembled object in one
+// streamed read (size, SHA-256, real type, the structure of its kind); the
+// verified object is then served where it was assembled — the media's Key
+// becomes the upload's key when it is marked stored, never before — so the
+// bytes are not copied again. A refused upload is removed, and the next one
+// gets a fresh key.
 
 const (
 	// MinPartSize is the object store's smallest part (every part but the last).
@@ -42,6 +47,9 @@ type Part struct {
 	Number int
 	Size   int64
 	ETag   string
+	// CRC32C is the part's checksum as the store keeps it (base64), which
+	// completing the upload names.
+	CRC32C string
 }
 
 // Resumable is the state of media's resumable upload: which parts the store
@@ -60,10 +68,14 @@ type Resumable struct {
 	Assembled bool
 }
 
-// PartRequest asks for the URL of one part: its number (1-based) and the
-// base64 MD5 of its bytes (RFC 1864 Content-MD5).
+// PartRequest asks for the URL of one part: its number (1-based) and a
+// checksum of its bytes the store checks them against — the base64 CRC32C
+// (x-amz-checksum-crc32c), the base64 MD5 (RFC 1864 Content-MD5), or both.
+// CRC32C costs the store less: it replaces the CRC the store computes anyway,
+// where an MD5 is hashed beside the MD5 of the part's ETag.
 type PartRequest struct {
 	Number int
+	CRC32C string
 	MD5    string
 }
 
@@ -74,6 +86,38 @@ type PartUpload struct {
 	Size    int64
 	URL     string
 	Headers map[string]string
+}
+
+// crc32cHeader carries a part's CRC32C, checked by the store.
+const crc32cHeader = "X-Amz-Checksum-Crc32c"
+
+// headers are the checksum headers part request i signs; invalid_input
+// naming the field when a checksum is malformed or there is none.
+func (r PartRequest) headers(i int) (map[string]string, error) {
+	h := map[string]string{}
+	if r.CRC32C != "" {
+		if sum, err := base64.StdEncoding.DecodeString(r.CRC32C); err != nil || len(sum) != 4 {
+			return nil, fieldsync.FieldErrorf(fmt.Sprintf("parts[%d].crc32c", i), "must be the base64 CRC32C (Castagnoli) of the part (8 characters)")
+		}
+		h[crc32cHeader] = r.CRC32C
+	}
+	if r.MD5 != "" || r.CRC32C == "" {
+		if sum, err := base64.StdEncoding.DecodeString(r.MD5); err != nil || len(sum) != 16 {
+			return nil, fieldsync.FieldErrorf(fmt.Sprintf("parts[%d].md5", i), "must be the base64 MD5 of the part (24 characters), or give its crc32c")
+		}
+		h["Content-MD5"] = r.MD5
+	}
+	return h, nil
+}
+
+// multipartOptions start a resumable upload whose parts carry CRC32Cs: a
+// store that implements S3's checksums (S3, MinIO, the embedded gateway)
+// then keeps the part's CRC32C instead of computing one of its own, and S3
+// refuses a part's checksum header on an upload started without the algorithm.
+func multipartOptions(contentType string) minio.PutObjectOptions {
+	o := putOptions(contentType)
+	o.UserMetadata = map[string]string{"X-Amz-Checksum-Algorithm": "CRC32C", "X-Amz-Checksum-Type": "FULL_OBJECT"}
+	return o
 }
 
 func (s *Service) core() minio.Core { return minio.Core{Client: s.objects.Client} }
@@ -142,15 +186,11 @@ func (s *Service) resumable(ctx context.Context, id string, start bool) (*Resuma
 // concurrent start recorded another first: then that one is answered and
 // this one aborted.
 func (s *Service) newResumable(ctx context.Context, m *fieldsync.Media, prev string) (*Resumable, error) {
-	base := m.UploadKey
-	if base == "" {
-		base = incomingPrefix + m.Key
-	}
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	mp := &fieldsync.Multipart{Key: base + ".mp-" + hex.EncodeToString(b), PartSize: s.partSize(m.Size),
+	mp := &fieldsync.Multipart{Key: multipartPrefix + m.Key + "." + hex.EncodeToString(b), PartSize: s.partSize(m.Size),
 		StartedAt: s.opts.Now().UTC()}
-	uploadID, err := s.core().NewMultipartUpload(ctx, s.objects.Bucket, mp.Key, putOptions(m.ContentType))
+	uploadID, err := s.core().NewMultipartUpload(ctx, s.objects.Bucket, mp.Key, multipartOptions(m.ContentType))
 	if err != nil {
 		return nil, MapError(err)
 	}
@@ -180,7 +220,7 @@ func (s *Service) listParts(ctx context.Context, mp *fieldsync.Multipart) ([]Par
 			return nil, MapError(err)
 		}
 		for _, p := range res.ObjectParts {
-			parts = append(parts, Part{Number: p.PartNumber, Size: p.Size, ETag: strings.Trim(p.ETag, `"`)})
+			parts = append(parts, Part{Number: p.PartNumber, Size: p.Size, ETag: strings.Trim(p.ETag, `"`), CRC32C: p.ChecksumCRC32C})
 		}
 		if !res.IsTruncated || res.NextPartNumberMarker <= marker {
 			return parts, nil
@@ -190,9 +230,10 @@ func (s *Service) listParts(ctx context.Context, mp *fieldsync.Multipart) ([]Par
 }
 
 // PresignParts answers presigned URLs for parts of media id's resumable
-// upload, each signed for the part's exact length and declared MD5.
-// Errors: invalid_input naming parts[i].number or parts[i].md5, conflict
-// (no upload under way, or the media is stored), not_found.
+// upload, each signed for the part's exact length and declared checksums.
+// Errors: invalid_input naming parts[i].number, parts[i].crc32c or
+// parts[i].md5, conflict (no upload under way, or the media is stored),
+// not_found.
 func (s *Service) PresignParts(ctx context.Context, id string, reqs []PartRequest) ([]PartUpload, time.Time, error) {
 	m, err := s.own(ctx, id)
 	if err != nil {
@@ -214,20 +255,22 @@ func (s *Service) PresignParts(ctx context.Context, id string, reqs []PartReques
 		if r.Number < 1 || r.Number > count {
 			return nil, time.Time{}, fieldsync.FieldErrorf(fmt.Sprintf("parts[%d].number", i), "must be between 1 and %d", count)
 		}
-		if sum, err := base64.StdEncoding.DecodeString(r.MD5); err != nil || len(sum) != 16 {
-			return nil, time.Time{}, fieldsync.FieldErrorf(fmt.Sprintf("parts[%d].md5", i), "must be the base64 MD5 of the part (24 characters)")
+		headers, err := r.headers(i)
+		if err != nil {
+			return nil, time.Time{}, err
 		}
 		size := partLen(m.Size, mp.PartSize, r.Number)
+		headers["Content-Length"] = strconv.FormatInt(size, 10)
 		h := http.Header{}
-		h.Set("Content-Length", strconv.FormatInt(size, 10))
-		h.Set("Content-MD5", r.MD5)
+		for k, v := range headers {
+			h.Set(k, v)
+		}
 		q := url.Values{"partNumber": {strconv.Itoa(r.Number)}, "uploadId": {mp.UploadID}}
 		u, err := s.objects.Public.PresignHeader(ctx, http.MethodPut, s.objects.Bucket, mp.Key, s.opts.UploadExpiry, q, h)
 		if err != nil {
 			return nil, time.Time{}, MapError(err)
 		}
-		out = append(out, PartUpload{Number: r.Number, Size: size, URL: u.String(),
-			Headers: map[string]string{"Content-Length": strconv.FormatInt(size, 10), "Content-MD5": r.MD5}})
+		out = append(out, PartUpload{Number: r.Number, Size: size, URL: u.String(), Headers: headers})
 	}
 	return out, s.opts.Now().Add(s.opts.UploadExpiry).UTC(), nil
 }
@@ -259,21 +302,25 @@ func (s *Service) completeResumable(ctx context.Context, m *fieldsync.Media) (*f
 	case err == nil && len(parts) == 0:
 		return s.completeSingle(ctx, m) // started, then sent with the single PUT after all
 	case err == nil:
+		// Assembled from parts of the right lengths: m.Size bytes.
 		if err := s.assemble(ctx, m, mp, parts); err != nil {
 			return nil, err
 		}
 	case fieldsync.ErrorCode(err) != fieldsync.ENotFound:
 		return nil, err
+	default: // assembled by an earlier complete, or gone
+		info, err := s.objects.Client.StatObject(ctx, s.objects.Bucket, mp.Key, minio.StatObjectOptions{})
+		if err != nil {
+			return s.notUploaded(ctx, m, err)
+		}
+		if info.Size != m.Size || info.Size > s.MaxBytesOf(m.Kind) {
+			separateKeys(m)
+			return s.finish(ctx, m, "", observed{size: info.Size})
+		}
 	}
 	separateKeys(m)
-	info, err := s.objects.Client.StatObject(ctx, s.objects.Bucket, mp.Key, minio.StatObjectOptions{})
-	if err != nil {
-		return s.notUploaded(ctx, m, err)
-	}
-	if info.Size != m.Size || info.Size > s.MaxBytesOf(m.Kind) {
-		return s.finish(ctx, m, "", observed{size: info.Size})
-	}
-	// Verified in place: with its upload id gone nothing writes this key.
+	// Verified, and then served, in place: with its upload id gone nothing
+	// writes this key any more.
 	got, err := s.read(ctx, m, mp.Key)
 	if err != nil {
 		return s.notUploaded(ctx, m, err)
@@ -296,7 +343,7 @@ func (s *Service) assemble(ctx context.Context, m *fieldsync.Media, mp *fieldsyn
 			missing = append(missing, strconv.Itoa(n))
 			continue
 		}
-		complete = append(complete, minio.CompletePart{PartNumber: n, ETag: p.ETag})
+		complete = append(complete, minio.CompletePart{PartNumber: n, ETag: p.ETag, ChecksumCRC32C: p.CRC32C})
 	}
 	if len(missing) > 0 {
 		e := fieldsync.Errorf(fieldsync.ENotUploaded, "parts not uploaded yet: %s", strings.Join(shorten(missing, 20), ", "))
@@ -317,15 +364,18 @@ func shorten(s []string, n int) []string {
 	return append(slices.Clip(s[:n]), "…")
 }
 
-// dropMultipart aborts m's multipart upload, removes what it assembled and
-// forgets it; failures are logged (the sweep aborts stale uploads).
+// dropMultipart aborts m's multipart upload and removes what it assembled —
+// unless that is what stored media m serves — and forgets it; failures are
+// logged (the sweep aborts stale uploads).
 func (s *Service) dropMultipart(ctx context.Context, m *fieldsync.Media) {
 	mp := m.Multipart
 	if mp == nil {
 		return
 	}
-	s.abort(ctx, mp)
-	s.removeObject(ctx, mp.Key)
+	if m.Status != fieldsync.MediaStored || m.Key != mp.Key {
+		s.abort(ctx, mp)
+		s.removeObject(ctx, mp.Key)
+	} // else it was assembled: no upload to abort
 	if err := s.store.ClearMultipart(ctx, m.TenantID, m.ID, mp.UploadID); err != nil {
 		s.log.WarnContext(ctx, "media: forget multipart upload", "media_id", m.ID, "err", err)
 	}
@@ -346,23 +396,26 @@ func (s *Service) abortUpload(ctx context.Context, key, uploadID string) error {
 	return err
 }
 
-// abortStaleUploads aborts multipart uploads under incoming/ started before
-// cutoff, whatever their media: one whose start crashed before it was
-// recorded is known to nobody else.
+// abortStaleUploads aborts multipart uploads under multipart/ (and under
+// incoming/, where uploads started before they had a prefix of their own)
+// started before cutoff, whatever their media: one whose start crashed
+// before it was recorded is known to nobody else.
 func (s *Service) abortStaleUploads(ctx context.Context, cutoff time.Time) (int, error) {
-	res, err := s.core().ListMultipartUploads(ctx, s.objects.Bucket, incomingPrefix, "", "", "", 1000)
-	if err != nil {
-		return 0, MapError(err)
-	}
 	n := 0
-	for _, u := range res.Uploads {
-		if u.Initiated.IsZero() || !u.Initiated.Before(cutoff) {
-			continue
+	for _, prefix := range []string{multipartPrefix, incomingPrefix} {
+		res, err := s.core().ListMultipartUploads(ctx, s.objects.Bucket, prefix, "", "", "", 1000)
+		if err != nil {
+			return n, MapError(err)
 		}
-		if err := s.abortUpload(ctx, u.Key, u.UploadID); err != nil {
-			return n, err
+		for _, u := range res.Uploads {
+			if u.Initiated.IsZero() || !u.Initiated.Before(cutoff) {
+				continue
+			}
+			if err := s.abortUpload(ctx, u.Key, u.UploadID); err != nil {
+				return n, err
+			}
+			n++
 		}
-		n++
 	}
 	return n, nil
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/binary"
+	"hash/crc32"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -41,6 +42,10 @@ func partMD5(b []byte) string {
 	return base64.StdEncoding.EncodeToString(s[:])
 }
 
+func partCRC32C(b []byte) string {
+	return base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint32(nil, crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli))))
+}
+
 // partOf is part n (1-based) of body cut in parts of size.
 func partOf(body []byte, size int64, n int) []byte {
 	lo := int64(n-1) * size
@@ -59,7 +64,9 @@ func tryPutPart(u media.PartUpload, body []byte) int {
 	if err != nil {
 		return 0
 	}
-	req.Header.Set("Content-MD5", u.Headers["Content-MD5"])
+	for k, v := range u.Headers {
+		req.Header.Set(k, v)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0
@@ -68,9 +75,33 @@ func tryPutPart(u media.PartUpload, body []byte) int {
 	return resp.StatusCode
 }
 
+// newSweptEnv is an env on a settable clock whose sweep removes what is 48 hours old.
+func newSweptEnv(tb testing.TB) (*env, *clock) {
+	clk := &clock{t: time.Now()}
+	return newEnv(tb, media.Options{CleanupAge: 48 * time.Hour, CleanupInterval: time.Minute, Now: clk.Now}), clk
+}
+
+// mustStartResumable announces body as guardA's video and starts its resumable upload.
+func mustStartResumable(tb testing.TB, e *env, body []byte) (media.CreateRequest, *media.Resumable) {
+	tb.Helper()
+	req := request(media.TypeMP4, body)
+	mustCreate(tb, e, guardA, req)
+	r, err := e.svc.StartResumable(as(guardA), req.ID)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return req, r
+}
+
+// mustPartURL signs part n with its CRC32C.
 func mustPartURL(tb testing.TB, svc *media.Service, c *fieldsync.Caller, id string, n int, part []byte) media.PartUpload {
 	tb.Helper()
-	ups, _, err := svc.PresignParts(as(c), id, []media.PartRequest{{Number: n, MD5: partMD5(part)}})
+	return mustPartURLFor(tb, svc, c, id, media.PartRequest{Number: n, CRC32C: partCRC32C(part)})
+}
+
+func mustPartURLFor(tb testing.TB, svc *media.Service, c *fieldsync.Caller, id string, r media.PartRequest) media.PartUpload {
+	tb.Helper()
+	ups, _, err := svc.PresignParts(as(c), id, []media.PartRequest{r})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -107,7 +138,14 @@ func TestResumableUploadSurvivesRestartAndCorruptPart(t *testing.T) {
 	bad := bytes.Clone(p2)
 	bad[len(bad)/2] ^= 0xFF
 	if st := putPart(t, u2, bad); st != http.StatusBadRequest {
-		t.Fatalf("corrupted part 2: got %d, want 400 (BadDigest)", st)
+		t.Fatalf("corrupted part 2 (CRC32C): got %d, want 400 (BadDigest)", st)
+	}
+	byMD5 := mustPartURLFor(t, e.svc, guardA, req.ID, media.PartRequest{Number: 2, MD5: partMD5(p2)})
+	if byMD5.Headers["Content-MD5"] == "" || byMD5.Headers["X-Amz-Checksum-Crc32c"] != "" {
+		t.Fatalf("part URL signed for the MD5: headers %v", byMD5.Headers)
+	}
+	if st := putPart(t, byMD5, bad); st != http.StatusBadRequest {
+		t.Fatalf("corrupted part 2 (MD5): got %d, want 400 (BadDigest)", st)
 	}
 	if _, err := e.svc.Complete(as(guardA), req.ID); fieldsync.ErrorCode(err) != fieldsync.ENotUploaded || fieldsync.ErrorField(err) != "parts" {
 		t.Fatalf("complete with parts missing: got %v, want not_uploaded naming parts", err)
@@ -128,6 +166,10 @@ func TestResumableUploadSurvivesRestartAndCorruptPart(t *testing.T) {
 	if st := putPart(t, mustPartURL(t, svc2, guardA, req.ID, 3, p3), p3); st != http.StatusOK {
 		t.Fatalf("part 3: got %d, want 200", st)
 	}
+	// The uploader keeps a URL signed for other bytes of part 1, to swap
+	// them in once the upload is verified.
+	swap := bytes.Repeat([]byte("<html>"), len(p1)/6+1)[:len(p1)]
+	evil := mustPartURL(t, svc2, guardA, req.ID, 1, swap)
 	m, err := svc2.Complete(as(guardA), req.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -135,8 +177,8 @@ func TestResumableUploadSurvivesRestartAndCorruptPart(t *testing.T) {
 	if m.Status != fieldsync.MediaStored || m.Thumb != fieldsync.ThumbNone || m.Multipart != nil {
 		t.Fatalf("got %+v, want stored, no thumbnail, the upload forgotten", m)
 	}
-	if strings.HasPrefix(m.Key, "incoming/") {
-		t.Fatalf("verified bytes served from the client-writable key %q", m.Key)
+	if strings.HasPrefix(m.Key, "incoming/") || m.Key != r.Media.Multipart.Key {
+		t.Fatalf("verified bytes served from %q, want the key the upload assembled at, %q", m.Key, r.Media.Multipart.Key)
 	}
 	if again, err := e.svc.Complete(as(guardA), req.ID); err != nil || again.Status != fieldsync.MediaStored {
 		t.Fatalf("complete again: got %v, %v; want the stored media", again, err)
@@ -150,12 +192,19 @@ func TestResumableUploadSurvivesRestartAndCorruptPart(t *testing.T) {
 		t.Fatalf("downloaded %d bytes as %q, want the %d uploaded as video/mp4", len(got), resp.Header.Get("Content-Type"), len(body))
 	}
 	// A part URL still valid writes nothing once the upload is assembled
-	// (the store answers NoSuchUpload, or cuts the connection before reading).
+	// (the store answers NoSuchUpload, or cuts the connection before
+	// reading): the served bytes stay the verified ones.
+	if st := tryPutPart(evil, swap); st == http.StatusOK {
+		t.Fatal("a part URL wrote after completion")
+	}
 	if st := tryPutPart(u2, p2); st == http.StatusOK {
 		t.Fatal("a part URL wrote after completion")
 	}
-	if objectExists(t, e, r.Media.Multipart.Key) {
-		t.Fatal("the assembled upload was left in the store")
+	if _, err := svc2.Complete(as(guardA), req.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := download(t, v.Original); !bytes.Equal(got, body) {
+		t.Fatal("the served object changed after completion")
 	}
 }
 
@@ -165,12 +214,7 @@ func TestResumableCompleteRefusesWrongBytes(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, media.Options{})
 	body := movieBytes(6<<20, 2)
-	req := request(media.TypeMP4, body)
-	mustCreate(t, e, guardA, req)
-	r, err := e.svc.StartResumable(as(guardA), req.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	req, r := mustStartResumable(t, e, body)
 	other := movieBytes(6<<20, 3) // same size, other bytes
 	for n := 1; n <= r.PartCount; n++ {
 		p := partOf(other, r.PartSize, n)
@@ -178,7 +222,7 @@ func TestResumableCompleteRefusesWrongBytes(t *testing.T) {
 			t.Fatalf("part %d: got %d", n, st)
 		}
 	}
-	_, err = e.svc.Complete(as(guardA), req.ID)
+	_, err := e.svc.Complete(as(guardA), req.ID)
 	if fieldsync.ErrorCode(err) != fieldsync.EUnprocessable || fieldsync.ErrorField(err) != "sha256" {
 		t.Fatalf("got %v, want unprocessable naming sha256", err)
 	}
@@ -191,8 +235,9 @@ func TestResumableCompleteRefusesWrongBytes(t *testing.T) {
 	}
 }
 
-// TestResumableValidatesPartRequests: numbers out of range and bad MD5s are
-// refused naming the field; no upload under way is a conflict.
+// TestResumableValidatesPartRequests: numbers out of range, bad checksums
+// and none at all are refused naming the field; no upload under way is a
+// conflict.
 func TestResumableValidatesPartRequests(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, media.Options{})
@@ -213,6 +258,9 @@ func TestResumableValidatesPartRequests(t *testing.T) {
 		{[]media.PartRequest{{Number: 2, MD5: md5}}, "parts[0].number"},
 		{[]media.PartRequest{{Number: 1, MD5: md5}, {Number: 0, MD5: md5}}, "parts[1].number"},
 		{[]media.PartRequest{{Number: 1, MD5: "abc"}}, "parts[0].md5"},
+		{[]media.PartRequest{{Number: 1, CRC32C: md5}}, "parts[0].crc32c"},
+		{[]media.PartRequest{{Number: 1, CRC32C: partCRC32C(body), MD5: "abc"}}, "parts[0].md5"},
+		{[]media.PartRequest{{Number: 1}}, "parts[0].md5"},
 		{nil, "parts"},
 	} {
 		_, _, err := e.svc.PresignParts(as(guardA), req.ID, c.parts)
@@ -230,27 +278,24 @@ func TestResumableValidatesPartRequests(t *testing.T) {
 // upload no media knows of (a start that crashed before recording it).
 func TestSweepAbortsAbandonedMultipartUploads(t *testing.T) {
 	t.Parallel()
-	clk := &clock{t: time.Now()}
-	e := newEnv(t, media.Options{CleanupAge: 48 * time.Hour, CleanupInterval: time.Minute, Now: clk.Now})
+	e, clk := newSweptEnv(t)
 	body := movieBytes(7<<20, 5)
-	req := request(media.TypeMP4, body)
-	mustCreate(t, e, guardA, req)
-	r, err := e.svc.StartResumable(as(guardA), req.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	req, r := mustStartResumable(t, e, body)
 	p1 := partOf(body, r.PartSize, 1)
 	if st := putPart(t, mustPartURL(t, e.svc, guardA, req.ID, 1, p1), p1); st != http.StatusOK {
 		t.Fatalf("part 1: got %d", st)
 	}
 	core := minio.Core{Client: e.objects.Client}
 	ctx := context.Background()
-	orphan, err := core.NewMultipartUpload(ctx, e.objects.Bucket, "incoming/t1/s1/orphan.mp-1", minio.PutObjectOptions{})
-	if err != nil {
-		t.Fatal(err)
+	// Orphans of starts that crashed: under multipart/, and under incoming/
+	// where uploads were started before.
+	for _, key := range []string{"multipart/t1/s1/orphan.1", "incoming/t1/s1/orphan.mp-1"} {
+		if _, err := core.NewMultipartUpload(ctx, e.objects.Bucket, key, minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if n := uploadsUnderway(t, core, e.objects.Bucket); n != 2 {
-		t.Fatalf("got %d uploads under way, want 2", n)
+	if n := uploadsUnderway(t, core, e.objects.Bucket); n != 3 {
+		t.Fatalf("got %d uploads under way, want 3", n)
 	}
 
 	clk.Add(72 * time.Hour)
@@ -258,8 +303,8 @@ func TestSweepAbortsAbandonedMultipartUploads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.PendingRemoved != 1 || rep.UploadsAborted != 1 {
-		t.Fatalf("got %+v, want the pending media removed and the orphan upload aborted", rep)
+	if rep.PendingRemoved != 1 || rep.UploadsAborted != 2 {
+		t.Fatalf("got %+v, want the pending media removed and both orphan uploads aborted", rep)
 	}
 	if n := uploadsUnderway(t, core, e.objects.Bucket); n != 0 {
 		t.Fatalf("got %d uploads under way after the sweep, want 0", n)
@@ -267,7 +312,6 @@ func TestSweepAbortsAbandonedMultipartUploads(t *testing.T) {
 	if _, err := core.ListObjectParts(ctx, e.objects.Bucket, r.Media.Multipart.Key, r.UploadID, 0, 100); media.MapError(err) == nil {
 		t.Fatal("the abandoned upload still lists its parts")
 	}
-	_ = orphan
 }
 
 func uploadsUnderway(tb testing.TB, core minio.Core, bucket string) int {
@@ -277,4 +321,62 @@ func uploadsUnderway(tb testing.TB, core minio.Core, bucket string) int {
 		tb.Fatal(err)
 	}
 	return len(res.Uploads)
+}
+
+// TestAssembledBytesServedOnlyOnceVerified: parts assembled by a complete
+// that was cut off right after the assembly are not served (the media stays
+// pending, its key elsewhere, no download URL); the next complete verifies
+// them and serves them where they were assembled; the sweep removes them
+// with the media once no record cites it.
+func TestAssembledBytesServedOnlyOnceVerified(t *testing.T) {
+	t.Parallel()
+	e, clk := newSweptEnv(t)
+	body := movieBytes(6<<20, 6)
+	req, r := mustStartResumable(t, e, body)
+	var parts []minio.CompletePart
+	for n := 1; n <= r.PartCount; n++ {
+		p := partOf(body, r.PartSize, n)
+		if st := putPart(t, mustPartURL(t, e.svc, guardA, req.ID, n, p), p); st != http.StatusOK {
+			t.Fatalf("part %d: got %d", n, st)
+		}
+	}
+	core := minio.Core{Client: e.objects.Client}
+	ctx := context.Background()
+	listed, err := core.ListObjectParts(ctx, e.objects.Bucket, r.Media.Multipart.Key, r.UploadID, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range listed.ObjectParts {
+		parts = append(parts, minio.CompletePart{PartNumber: p.PartNumber, ETag: p.ETag, ChecksumCRC32C: p.ChecksumCRC32C})
+	}
+	// The complete that assembled them ends here (the process dies).
+	if _, err := core.CompleteMultipartUpload(ctx, e.objects.Bucket, r.Media.Multipart.Key, r.UploadID, parts, minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.svc.StartResumable(as(guardA), req.ID)
+	if err != nil || !st.Assembled {
+		t.Fatalf("got %+v, %v; want the upload reported assembled", st, err)
+	}
+	v, err := e.svc.Get(as(guardA), req.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Media.Status != fieldsync.MediaPending || v.Original != "" || v.Media.Key == r.Media.Multipart.Key {
+		t.Fatalf("assembled, unverified: got status %s, key %q, URL %q; want pending, not served", v.Media.Status, v.Media.Key, v.Original)
+	}
+	m, err := e.svc.Complete(as(guardA), req.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Status != fieldsync.MediaStored || m.Key != r.Media.Multipart.Key {
+		t.Fatalf("got %s at %q, want stored at %q", m.Status, m.Key, r.Media.Multipart.Key)
+	}
+	clk.Add(72 * time.Hour)
+	rep, err := e.svc.Sweep(ctx)
+	if err != nil || rep.UncitedRemoved != 1 {
+		t.Fatalf("got %+v, %v; want the uncited video removed", rep, err)
+	}
+	if objectExists(t, e, m.Key) {
+		t.Fatal("the swept video's bytes are still stored")
+	}
 }

@@ -379,11 +379,14 @@ func thumbKey(key string) string { return key + ".thumb.jpg" }
 // late PUT to a still valid upload URL cannot change verified evidence.
 // Media announced before had one key for both: its verified copy goes to
 // verified/ + that key (the stored Key field always says where the bytes are).
-// Each verification works on a copy of its own, under verifying/.
+// Each verification works on a copy of its own, under verifying/. A
+// resumable upload assembles under multipart/, at a key only its one
+// multipart upload can write, and is served from there once verified.
 const (
 	incomingPrefix  = "incoming/"
 	verifiedPrefix  = "verified/"
 	verifyingPrefix = "verifying/"
+	multipartPrefix = "multipart/"
 )
 
 // attemptKey is a key of one verification attempt of the media kept at key:
@@ -474,7 +477,7 @@ func (s *Service) Upload(ctx context.Context, id string, body io.Reader, content
 	// A large read buffer: the HTTP server hands over the body in small
 	// pieces; fewer, larger reads keep the relay near the store's own speed.
 	body = bufio.NewReaderSize(body, uploadBuffer)
-	obs := newObserver(io.LimitReader(body, m.Size))
+	obs := newObserver(io.LimitReader(body, m.Size), headSizeOf(m))
 	_, err = s.objects.Client.PutObject(ctx, s.objects.Bucket, tmp, obs, m.Size, putOptions(m.ContentType))
 	if err != nil {
 		if obs.eof && obs.n < m.Size { // the client's body ended early, the store is fine
@@ -550,8 +553,10 @@ func (s *Service) notUploaded(ctx context.Context, m *fieldsync.Media, err error
 // and that they really are an image of their type (inspect). On failure the
 // upload is removed; on success the verified bytes are copied to m.Key —
 // every attempt copying there was verified against the same SHA-256, so Key
-// only ever holds the verified bytes — the thumbnail made from the same
-// bounded decode is stored, the media marked stored and the upload removed.
+// only ever holds the verified bytes — or, when tmp is the key a resumable
+// upload assembled at (which nothing writes any more), served from tmp
+// itself; the thumbnail made from the same bounded decode is stored, the
+// media marked stored and the upload removed.
 func (s *Service) finish(ctx context.Context, m *fieldsync.Media, tmp string, got observed) (*fieldsync.Media, error) {
 	if err := verify(m, got, s.MaxBytesOf(m.Kind)); err != nil {
 		s.refuse(ctx, m)
@@ -577,9 +582,10 @@ func (s *Service) finish(ctx context.Context, m *fieldsync.Media, tmp string, go
 		}
 		return nil, err
 	}
-	_, err = s.objects.Client.CopyObject(ctx, minio.CopyDestOptions{Bucket: s.objects.Bucket, Object: m.Key},
-		minio.CopySrcOptions{Bucket: s.objects.Bucket, Object: tmp})
-	if err != nil {
+	if mp := m.Multipart; mp != nil && tmp == mp.Key {
+		m.Key = tmp // recorded only with the stored status: unverified bytes are never served
+	} else if _, err = s.objects.Client.CopyObject(ctx, minio.CopyDestOptions{Bucket: s.objects.Bucket, Object: m.Key},
+		minio.CopySrcOptions{Bucket: s.objects.Bucket, Object: tmp}); err != nil {
 		return nil, MapError(err)
 	}
 	describe(m, got.head)

@@ -33,9 +33,22 @@ const (
 // ContentTypes lists the accepted declared content types, of every kind.
 var ContentTypes = []string{TypeJPEG, TypePNG, TypeWebP, TypeHEIC, TypeHEIF, TypeMP4, TypeMOV, TypeM4A, TypeAMR, TypeAMRW, TypeOgg, TypePDF}
 
-// headSize is how many leading bytes verification keeps: enough to sniff the
-// type and, in the usual layout, to read the EXIF block and the dimensions.
-const headSize = 256 << 10
+// headSize is how many leading bytes verification keeps of a photo: enough
+// to sniff the type and, in the usual layout, to read the EXIF block and the
+// dimensions. Of the other kinds it keeps sniffSize: their type shows in
+// the first few hundred bytes, and their EXIF is not read.
+const (
+	headSize  = 256 << 10
+	sniffSize = 4 << 10
+)
+
+// headSizeOf is how many leading bytes verification keeps of m.
+func headSizeOf(m *fieldsync.Media) int {
+	if k := mediaKind(m); k == fieldsync.KindPhoto || k == fieldsync.KindSignature {
+		return headSize
+	}
+	return sniffSize
+}
 
 // Sniff returns the content type the bytes really are (from their leading
 // bytes), or "" when they are none of the accepted types. HEIF files
@@ -66,7 +79,8 @@ func sameType(declared, sniffed string) bool {
 	return heif(declared) && heif(sniffed) || sameFamily(declared, sniffed)
 }
 
-// observer hashes and counts what passes through it and keeps the first headSize bytes.
+// observer hashes and counts what passes through it and keeps its first
+// cap(head) bytes.
 type observer struct {
 	r    io.Reader
 	h    hash.Hash
@@ -76,8 +90,8 @@ type observer struct {
 	err  error // the underlying reader failed (the object store)
 }
 
-func newObserver(r io.Reader) *observer {
-	return &observer{r: r, h: sha256.New(), head: make([]byte, 0, headSize)}
+func newObserver(r io.Reader, headLen int) *observer {
+	return &observer{r: r, h: sha256.New(), head: make([]byte, 0, headLen)}
 }
 
 func (o *observer) Read(p []byte) (int, error) {
@@ -85,7 +99,7 @@ func (o *observer) Read(p []byte) (int, error) {
 	if n > 0 {
 		o.h.Write(p[:n])
 		o.n += int64(n)
-		if room := headSize - len(o.head); room > 0 {
+		if room := cap(o.head) - len(o.head); room > 0 {
 			o.head = append(o.head, p[:min(n, room)]...)
 		}
 	}
@@ -111,23 +125,26 @@ type observed struct {
 // read streams the object at key once: size, SHA-256 and leading bytes, and
 // for the kinds that are not decoded (HEIC, video, audio, PDF) the structure
 // check on the same bytes, so a 50 MiB video is read once, not twice.
-// Errors are the object store's.
+// The object is fetched ahead on a goroutine of its own, so the network
+// copy overlaps with the hashing. Errors are the object store's.
 func (s *Service) read(ctx context.Context, m *fieldsync.Media, key string) (observed, error) {
-	obj, err := s.objects.Client.GetObject(ctx, s.objects.Bucket, key, minio.GetObjectOptions{})
+	body, _, _, err := s.core().GetObject(ctx, s.objects.Bucket, key, minio.GetObjectOptions{})
 	if err != nil {
 		return observed{}, err
 	}
-	defer obj.Close()
-	obs := newObserver(io.LimitReader(obj, m.Size+1))
+	ahead := newReadAhead(io.LimitReader(body, m.Size+1))
+	defer func() {
+		body.Close() // first: it ends a read the goroutine is blocked in
+		ahead.close()
+	}()
+	obs := newObserver(ahead, headSizeOf(m))
+	br := bufio.NewReaderSize(obs, 64<<10)
 	var structureErr error
 	check := !isImage(m.ContentType)
 	if check {
-		br := bufio.NewReaderSize(obs, 64<<10)
 		structureErr = checkStructure(br, m.ContentType, m.Size)
-		if _, err := io.Copy(io.Discard, br); err != nil {
-			return observed{}, err
-		}
-	} else if _, err := io.Copy(io.Discard, obs); err != nil {
+	}
+	if err := skip(br, m.Size+1); err != nil && err != io.ErrUnexpectedEOF {
 		return observed{}, err
 	}
 	if obs.err != nil {
@@ -136,6 +153,88 @@ func (s *Service) read(ctx context.Context, m *fieldsync.Media, key string) (obs
 	got := obs.result()
 	got.structureRead, got.structureErr = check, structureErr
 	return got, nil
+}
+
+// verifyBuffer is the size of the reads from the object store of a
+// verification: a 50 MiB object takes a few hundred, not thousands.
+const verifyBuffer = 128 << 10
+
+// readAhead reads r on a goroutine of its own into a few buffers of
+// verifyBuffer bytes, one step ahead of its reader.
+type readAhead struct {
+	full chan aheadChunk
+	free chan []byte
+	stop chan struct{}
+	done chan struct{}
+	cur  []byte // what is left of the chunk being read
+	buf  []byte // that chunk's buffer, returned to free once read
+	err  error
+}
+
+type aheadChunk struct {
+	b   []byte
+	err error
+}
+
+// aheadBuffers is how many buffers a readAhead fills before its reader takes them.
+const aheadBuffers = 2
+
+func newReadAhead(r io.Reader) *readAhead {
+	a := &readAhead{full: make(chan aheadChunk, aheadBuffers), free: make(chan []byte, aheadBuffers),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	for range aheadBuffers {
+		a.free <- make([]byte, verifyBuffer)
+	}
+	go a.fill(r)
+	return a
+}
+
+func (a *readAhead) fill(r io.Reader) {
+	defer close(a.done)
+	for {
+		var buf []byte
+		select {
+		case buf = <-a.free:
+		case <-a.stop:
+			return
+		}
+		n, err := io.ReadFull(r, buf)
+		if err == io.ErrUnexpectedEOF {
+			err = io.EOF
+		}
+		select {
+		case a.full <- aheadChunk{b: buf[:n], err: err}:
+		case <-a.stop:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (a *readAhead) Read(p []byte) (int, error) {
+	for len(a.cur) == 0 {
+		if a.err != nil {
+			return 0, a.err
+		}
+		if a.buf != nil {
+			a.free <- a.buf[:cap(a.buf)]
+			a.buf = nil
+		}
+		c := <-a.full
+		a.buf, a.cur, a.err = c.b, c.b, c.err
+	}
+	n := copy(p, a.cur)
+	a.cur = a.cur[n:]
+	return n, nil
+}
+
+// close stops the goroutine and waits for it: call it once the reader it
+// reads from can no longer block (closed, or read to its end).
+func (a *readAhead) close() {
+	close(a.stop)
+	<-a.done
 }
 
 func (o *observer) result() observed {

@@ -1,5 +1,5 @@
 import { backoffDelay, errorFrom, FieldsyncError, networkError, parseRetryAfter, sleep, type RetryOptions } from "./http.js";
-import { md5Base64 } from "./md5.js";
+import { crc32cBase64 } from "./crc32c.js";
 import type { Storage } from "./storage.js";
 import type {
   ActionArgs,
@@ -716,7 +716,7 @@ export class FieldsyncClient {
    * uploadMedia queues any evidence (photo, signature, video, voice note,
    * PDF) like uploadPhoto and returns its id at once. Media over
    * `resumableAboveBytes` (5 MiB) go through the resumable upload: parts
-   * with their MD5 to presigned URLs, each retried on its own (and sent
+   * with their CRC32C to presigned URLs, each retried on its own (and sent
    * again when the store refuses a corrupted copy); after a dropped
    * connection or an app restart the next sync() sends only the parts the
    * object store does not hold yet.
@@ -830,9 +830,9 @@ export class FieldsyncClient {
     const count = r.part_count ?? 0;
     const have = new Set(r.parts.map((p) => p.number));
     const part = (n: number) => job.bytes.subarray((n - 1) * partSize, Math.min(n * partSize, job.bytes.length));
-    const need: { number: number; md5: string }[] = [];
+    const need: { number: number; crc32c: string }[] = [];
     for (let n = 1; n <= count; n++) {
-      if (!have.has(n)) need.push({ number: n, md5: md5Base64(part(n)) });
+      if (!have.has(n)) need.push({ number: n, crc32c: crc32cBase64(part(n)) });
     }
     for (let i = 0; i < need.length; i += maxPartURLs) {
       const batch = need.slice(i, i + maxPartURLs);
@@ -852,7 +852,7 @@ export class FieldsyncClient {
    * putPart sends one part with exactly the headers given, retrying on its
    * own (backoff with jitter) when no answer came, on 429 and 5xx, and when
    * the store refused the part as corrupted on the way (400 BadDigest: its
-   * bytes did not match the Content-MD5).
+   * bytes did not match the CRC32C).
    */
   private async putPart(u: PartURL, bytes: Uint8Array): Promise<void> {
     for (let attempt = 0; ; attempt++) {

@@ -5,6 +5,7 @@ export type { RetryOptions } from "./http.js";
 export { MemoryStorage, IndexedDBStorage } from "./storage.js";
 export type { Storage, IndexedDBStorageOptions } from "./storage.js";
 export { uuidv7 } from "./uuid.js";
+export { crc32c, crc32cBase64 } from "./crc32c.js";
 export { md5, md5Base64 } from "./md5.js";
 export type * from "./types.js";
 export type { components, paths, operations } from "./schema.js";

@@ -1,7 +1,8 @@
 /**
- * md5 is MD5 (RFC 1321) of bytes, for the `Content-MD5` of resumable upload
- * parts (WebCrypto has no MD5). It is an integrity check against corruption
- * on the way, never a security measure.
+ * md5 is MD5 (RFC 1321) of bytes, for a `Content-MD5` of resumable upload
+ * parts (WebCrypto has no MD5); the client itself sends CRC32Cs (crc32c.ts),
+ * cheaper for the phone and the store. It is an integrity check against
+ * corruption on the way, never a security measure.
  */
 
 const S = [7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21];

@@ -1123,7 +1123,9 @@ export interface paths {
          *     `POST /v1/media/{id}/complete`. `assembled: true` means an earlier complete assembled the
          *     parts and was interrupted: only call `complete`. Stored media → 200 with `status:"stored"`
          *     and no upload. Only the uploader; everyone else 404. An upload left unfinished is aborted
-         *     with its media by the cleanup sweep (`FIELDSYNC_MEDIA_CLEANUP_AGE`, 7 days).
+         *     with its media by the cleanup sweep (`FIELDSYNC_MEDIA_CLEANUP_AGE`, 7 days). The parts
+         *     assemble at a key of this upload alone (a new one for each upload), which nothing can
+         *     write once assembled; verified, the media is served from there.
          */
         post: operations["mediaMultipartStart"];
         /**
@@ -1147,12 +1149,17 @@ export interface paths {
         put?: never;
         /**
          * Presigned URLs for parts of the resumable upload.
-         * @description Ask for the parts still needed (1 to 100 per request), each with the base64 MD5 of its
-         *     bytes (`Content-MD5`, RFC 1864). Each URL is a `PUT` to the object store signed for that
-         *     part's exact `Content-Length` and `Content-MD5`: send exactly the `headers` given. A part
-         *     whose bytes changed on the way is refused by the store (400 `BadDigest`); send it again
-         *     (the same URL works until `expires_at`, 15 minutes by default). Parts may be sent in any
-         *     order and in parallel; each is retried on its own. A part sent twice keeps the last copy.
+         * @description Ask for the parts still needed (1 to 100 per request), each with a checksum of its bytes:
+         *     `crc32c`, the base64 CRC32C (Castagnoli, big-endian, as S3's `x-amz-checksum-crc32c`),
+         *     or `md5`, the base64 MD5 (`Content-MD5`, RFC 1864), or both. CRC32C is cheaper for the
+         *     phone and for the object store (which keeps a CRC of each part anyway, and hashes an MD5
+         *     on top of its own); the server verifies the whole object's SHA-256 at `complete` either
+         *     way. Each URL is a `PUT` to the object store signed for that part's exact
+         *     `Content-Length` and the checksums given (`X-Amz-Checksum-Crc32c`, `Content-MD5`): send
+         *     exactly the `headers` given. A part whose bytes changed on the way is refused by the store
+         *     (400 `BadDigest`); send it again (the same URL works until `expires_at`, 15 minutes by
+         *     default). Parts may be sent in any order and in parallel; each is retried on its own. A
+         *     part sent twice keeps the last copy.
          */
         post: operations["mediaMultipartParts"];
         delete?: never;
@@ -5425,18 +5432,20 @@ export interface operations {
                  *       "parts": [
                  *         {
                  *           "number": 1,
-                 *           "md5": "1B2M2Y8AsgTpgAmY7PhCfg=="
+                 *           "crc32c": "yZRlqg=="
                  *         }
                  *       ]
                  *     }
                  */
                 "application/json": {
-                    parts: {
+                    parts: ({
                         /** @description 1 to `part_count`. */
                         number: number;
+                        /** @description Base64 CRC32C (Castagnoli) of the part's bytes, big-endian (8 characters). */
+                        crc32c?: string;
                         /** @description Base64 MD5 of the part's bytes (24 characters). */
-                        md5: string;
-                    }[];
+                        md5?: string;
+                    } | unknown | unknown)[];
                 };
             };
         };
@@ -5454,10 +5463,10 @@ export interface operations {
                      *           "number": 1,
                      *           "size": 5242880,
                      *           "method": "PUT",
-                     *           "url": "http://127.0.0.1:38547/fieldsync/incoming/demo/00000000-0000-7000-8000-00000000000a/2026/12/0193a5b0-0000-7000-8000-0000000000cc.mp-2500554b63bcacb1?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=fs98f8bf1097a80f8cea%2F20261206%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261206T040046Z&X-Amz-Expires=900&X-Amz-SignedHeaders=content-length%3Bcontent-md5%3Bhost&partNumber=1&uploadId=5b6f7287-b248-40b5-895e-6c2b79061aa1&X-Amz-Signature=c473afd2d84cccc9e48314f1739b1a72328b7f2c0eaafaa76fd5a3f193d3d6e3",
+                     *           "url": "http://127.0.0.1:38547/fieldsync/multipart/demo/00000000-0000-7000-8000-00000000000a/2026/12/0193a5b0-0000-7000-8000-0000000000cc.2500554b63bcacb1?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=fs98f8bf1097a80f8cea%2F20261206%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20261206T040046Z&X-Amz-Expires=900&X-Amz-SignedHeaders=content-length%3Bhost%3Bx-amz-checksum-crc32c&partNumber=1&uploadId=5b6f7287-b248-40b5-895e-6c2b79061aa1&X-Amz-Signature=c473afd2d84cccc9e48314f1739b1a72328b7f2c0eaafaa76fd5a3f193d3d6e3",
                      *           "headers": {
                      *             "Content-Length": "5242880",
-                     *             "Content-MD5": "1B2M2Y8AsgTpgAmY7PhCfg=="
+                     *             "X-Amz-Checksum-Crc32c": "yZRlqg=="
                      *           }
                      *         }
                      *       ],
@@ -5472,7 +5481,7 @@ export interface operations {
                             /** @constant */
                             method: "PUT";
                             url: string;
-                            /** @description `Content-Length` and `Content-MD5`, to send as they are. */
+                            /** @description `Content-Length` and the checksums asked for (`X-Amz-Checksum-Crc32c`, `Content-MD5`), to send as they are. */
                             headers: {
                                 [key: string]: string;
                             };

@@ -451,7 +451,7 @@ describe("resumable uploads", () => {
       if (n === 2 && !corrupted) {
         corrupted = true;
         data = new Uint8Array(init.body);
-        data[1000] ^= 0xff; // a bad radio link flips a byte; the Content-MD5 is the true one's
+        data[1000] ^= 0xff; // a bad radio link flips a byte; the CRC32C is the true one's
       }
       const res = await fetch(url, { ...init, body: data });
       answers.push([n, res.status]);

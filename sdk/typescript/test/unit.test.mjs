@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 
 import { IDBFactory, IDBKeyRange } from "fake-indexeddb";
 
-import { backoffDelay, IndexedDBStorage, md5, md5Base64, MemoryStorage, parseRetryAfter, uuidv7 } from "../dist/index.js";
+import { backoffDelay, crc32c, crc32cBase64, IndexedDBStorage, md5, md5Base64, MemoryStorage, parseRetryAfter, uuidv7 } from "../dist/index.js";
 
 const pkg = fileURLToPath(new URL("..", import.meta.url));
 
@@ -109,6 +109,36 @@ test("live() syncs on ready and changed events and reconnects after the stream e
   stop();
   assert.ok(calls.events >= 3, `reconnected ${calls.events - 1} times`);
   assert.ok(calls.pulls >= 2, `pulled ${calls.pulls} times`);
+});
+
+test("crc32c matches the RFC 3720 (B.4) and check vectors", () => {
+  const ramp = Uint8Array.from({ length: 32 }, (_, i) => i);
+  const cases = [
+    [new Uint8Array(32), 0x8a9136aa],
+    [new Uint8Array(32).fill(0xff), 0x62a8ab43],
+    [ramp, 0x46dd794e],
+    [ramp.slice().reverse(), 0x113fdb5c],
+    [new TextEncoder().encode("123456789"), 0xe3069283],
+    [new Uint8Array(0), 0],
+  ];
+  for (const [input, want] of cases) assert.equal(crc32c(input), want, `${input.length} bytes`);
+  assert.equal(crc32cBase64(new TextEncoder().encode("123456789")), Buffer.from("e3069283", "hex").toString("base64"));
+});
+
+test("crc32c equals a bit-at-a-time CRC-32C on random buffers (every tail length, views, a 5 MiB part)", () => {
+  const slow = (b) => {
+    let c = ~0;
+    for (const x of b) {
+      c ^= x;
+      for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    }
+    return ~c >>> 0;
+  };
+  for (const n of [...Array.from({ length: 40 }, (_, i) => i), 1000, 4097, 5 << 20]) {
+    const big = randomBytes(n + 7);
+    const view = new Uint8Array(big.buffer, big.byteOffset + 3, n);
+    assert.equal(crc32c(view), slow(view), `view of length ${n}`);
+  }
 });
 
 test("md5 matches the RFC 1321 test suite", () => {
