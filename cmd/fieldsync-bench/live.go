@@ -77,11 +77,11 @@ type LiveStep struct {
 
 type liveFlags struct {
 	url, debugURL, admin, tenant, site, out, tag, profileDir string
-	sources                                                   string
-	steps                                                     string
-	serverPID                                                 int
-	idle, wait                                                time.Duration
-	inflight                                                  int
+	sources                                                  string
+	steps                                                    string
+	serverPID                                                int
+	idle, wait                                               time.Duration
+	inflight                                                 int
 }
 
 func runLive(ctx context.Context, args []string, stdout io.Writer) error {
