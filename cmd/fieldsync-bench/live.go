@@ -29,11 +29,13 @@ import (
 
 // Targets of issue 17, target 4 ("live phones").
 const (
-	liveRSSTargetMiB   = 1024
-	liveIdleCPUTarget  = 25 // percent of one core
-	liveFanoutTarget   = 2 * time.Second
-	livePushTarget     = 100 * time.Millisecond
-	liveStreamsPerUser = 4
+	liveRSSTargetMiB  = 1024
+	liveIdleCPUTarget = 25 // percent of one core
+	liveFanoutTarget  = 2 * time.Second
+	livePushTarget    = 100 * time.Millisecond
+	// liveStreamsPerSession: each phone (a session) keeps 4 streams open, the
+	// per-user default cap; a user has -sessions-per-user phones.
+	liveStreamsPerSession = 4
 )
 
 // LiveResult is one `fieldsync-bench live` run: the server holding more and
@@ -42,6 +44,7 @@ type LiveResult struct {
 	Tag      string     `json:"tag"`
 	Started  time.Time  `json:"started"`
 	Users    int        `json:"users"`
+	Sessions int        `json:"sessions"`
 	Idle     float64    `json:"idle_seconds"`
 	NoFile   uint64     `json:"client_nofile"`
 	Steps    []LiveStep `json:"steps"`
@@ -60,6 +63,8 @@ type LiveStep struct {
 	RSSAfterIdleMiB float64 `json:"rss_after_idle_mib"`
 	Goroutines      int     `json:"goroutines,omitempty"`
 	IdleCPUPercent  float64 `json:"idle_cpu_percent"`
+	// StoresIdleCPUPercent is the database process's CPU over the same window.
+	StoresIdleCPUPercent float64 `json:"stores_idle_cpu_percent"`
 	// Streams the server ended during the idle window, and reconnects the
 	// clients made for them (after the stream's `retry`, as EventSource does).
 	EndedIdle  int `json:"ended_while_idle"`
@@ -79,9 +84,9 @@ type liveFlags struct {
 	url, debugURL, admin, tenant, site, out, tag, profileDir string
 	sources                                                  string
 	steps                                                    string
-	serverPID                                                int
+	serverPID, storesPID                                     int
 	idle, wait                                               time.Duration
-	inflight                                                 int
+	inflight, sessionsPerUser                                int
 }
 
 func runLive(ctx context.Context, args []string, stdout io.Writer) error {
@@ -95,9 +100,11 @@ func runLive(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&f.steps, "streams", "1000,5000,10000,20000", "stream counts to measure at, ascending")
 	fs.StringVar(&f.sources, "sources", "127.0.0.1-127.0.0.8", "loopback source addresses the streams are spread over (FIRST-LAST or a list)")
 	fs.IntVar(&f.serverPID, "server-pid", 0, "pid of the fieldsync API process")
+	fs.IntVar(&f.storesPID, "stores-pid", 0, "pid of the process hosting the database (its CPU while idle is reported apart)")
 	fs.DurationVar(&f.idle, "idle", 65*time.Second, "idle window after each ramp (CPU, RSS, streams ended)")
 	fs.DurationVar(&f.wait, "wait", 10*time.Second, "how long a push's fan-out is waited for")
 	fs.IntVar(&f.inflight, "inflight", 64, "streams opened at once during a ramp")
+	fs.IntVar(&f.sessionsPerUser, "sessions-per-user", 100, "phones (sessions) per user, each with 4 streams; the server must allow 4× this many streams per user (FIELDSYNC_EVENT_STREAMS_PER_USER)")
 	fs.StringVar(&f.profileDir, "profile-dir", "", "save heap, goroutine and idle CPU profiles of the server at each step here")
 	fs.StringVar(&f.tag, "tag", "", "run tag (user names); default the time")
 	fs.StringVar(&f.out, "out", "", "write the result JSON here")
@@ -124,8 +131,9 @@ func runLive(ctx context.Context, args []string, stdout io.Writer) error {
 	res.NoFile = raiseNoFile(uint64(maxStreams) + 4096)
 	logf("live: open files limit of this client %d", res.NoFile)
 
-	users := (maxStreams + liveStreamsPerUser - 1) / liveStreamsPerUser
-	res.Users = users
+	sessions := (maxStreams + liveStreamsPerSession - 1) / liveStreamsPerSession
+	users := (sessions + f.sessionsPerUser - 1) / f.sessionsPerUser
+	res.Users, res.Sessions = users, sessions
 	admin, err := newLiveClient(f.url)
 	if err != nil {
 		return err
@@ -134,11 +142,11 @@ func runLive(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("live: admin login: %w", err)
 	}
 	t := time.Now()
-	tokens, err := livePhones(ctx, admin, f, users)
+	tokens, err := livePhones(ctx, admin, f, users, sessions)
 	if err != nil {
 		return err
 	}
-	logf("live: %d users created and logged in in %.0fs", users, time.Since(t).Seconds())
+	logf("live: %d users created, %d phones logged in, in %.0fs", users, sessions, time.Since(t).Seconds())
 	pusher, err := livePusher(ctx, admin, f)
 	if err != nil {
 		return err
@@ -189,6 +197,7 @@ func liveStep(ctx context.Context, lc *liveClients, pusher *client.Client, f liv
 
 	ended, reconnects := lc.ended.Load(), lc.reconnects.Load()
 	cpu0, _ := procCPU(f.serverPID)
+	scpu0, _ := procCPU(f.storesPID)
 	t = time.Now()
 	if f.profileDir != "" {
 		secs := max(1, int(f.idle.Seconds())-5)
@@ -198,7 +207,9 @@ func liveStep(ctx context.Context, lc *liveClients, pusher *client.Client, f liv
 		return st, err
 	}
 	cpu1, _ := procCPU(f.serverPID)
+	scpu1, _ := procCPU(f.storesPID)
 	st.IdleCPUPercent = (cpu1 - cpu0) / time.Since(t).Seconds() * 100
+	st.StoresIdleCPUPercent = (scpu1 - scpu0) / time.Since(t).Seconds() * 100
 	st.RSSAfterIdleMiB, _ = procRSS(f.serverPID)
 	st.EndedIdle = int(lc.ended.Load() - ended)
 	st.Reconnects = int(lc.reconnects.Load() - reconnects)
@@ -265,7 +276,7 @@ func printLiveStep(w io.Writer, st LiveStep) {
 	fmt.Fprintf(w, "  streams open                 %8d   target %d   %s\n", st.Open, st.Streams, met(st.Open >= st.Streams))
 	fmt.Fprintf(w, "  server RSS after ramp        %6.0f MiB   target < %d MiB   %s\n", st.RSSAfterRampMiB, liveRSSTargetMiB, met(st.RSSAfterRampMiB < liveRSSTargetMiB))
 	fmt.Fprintf(w, "  server RSS after idle        %6.0f MiB   target < %d MiB   %s\n", st.RSSAfterIdleMiB, liveRSSTargetMiB, met(st.RSSAfterIdleMiB < liveRSSTargetMiB))
-	fmt.Fprintf(w, "  server CPU while idle        %6.1f %%     target < %d %% of one core   %s\n", st.IdleCPUPercent, liveIdleCPUTarget, met(st.IdleCPUPercent < liveIdleCPUTarget))
+	fmt.Fprintf(w, "  server CPU while idle        %6.1f %%     target < %d %% of one core   %s   (database process %.1f %%)\n", st.IdleCPUPercent, liveIdleCPUTarget, met(st.IdleCPUPercent < liveIdleCPUTarget), st.StoresIdleCPUPercent)
 	fmt.Fprintf(w, "  streams ended while idle     %8d   reconnects %d   target 0   %s\n", st.EndedIdle, st.Reconnects, met(st.EndedIdle == 0))
 	fmt.Fprintf(w, "  push answered in             %6.0f ms    target < %d ms   %s\n", st.PushMs, livePushTarget.Milliseconds(), met(st.PushMs < float64(livePushTarget.Milliseconds())))
 	fmt.Fprintf(w, "  fan-out p50 %.0f ms, p99 %s; %d of %d within 2 s, %d within %.0f s   target p99 < 2 s   %s\n",
@@ -274,31 +285,37 @@ func printLiveStep(w io.Writer, st LiveStep) {
 }
 
 // livePhones creates users guards of f.site (existing ones are reused) and
-// logs each in once: a phone's streams share its session, up to the cap.
-func livePhones(ctx context.Context, admin *client.Client, f liveFlags, users int) ([]string, error) {
-	tokens := make([]string, users)
+// logs in sessions phones among them, round robin; it returns their access tokens.
+func livePhones(ctx context.Context, admin *client.Client, f liveFlags, users, sessions int) ([]string, error) {
 	const password = "live-password-1"
-	var done atomic.Int64
+	name := func(i int) string { return fmt.Sprintf("live-%s-%05d", f.tag, i) }
 	err := forEach(ctx, users, 4, func(i int) error {
-		u := client.NewUser{Username: fmt.Sprintf("live-%s-%05d", f.tag, i), Password: password,
-			Name: fmt.Sprintf("Live %d", i), Role: "guard", SiteIDs: []string{f.site}}
+		u := client.NewUser{Username: name(i), Password: password, Name: fmt.Sprintf("Live %d", i), Role: "guard", SiteIDs: []string{f.site}}
 		if _, err := admin.CreateUser(ctx, u); err != nil {
 			var p *client.Problem
 			if !errors.As(err, &p) || p.Status != http.StatusConflict {
 				return fmt.Errorf("live: create %s: %w", u.Username, err)
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	tokens := make([]string, sessions)
+	var done atomic.Int64
+	err = forEach(ctx, sessions, 4, func(i int) error {
 		c, err := newLiveClient(f.url)
 		if err != nil {
 			return err
 		}
-		s, err := c.Login(ctx, client.Credentials{Username: u.Username, Password: password, DeviceID: "live-phone-" + strconv.Itoa(i), Tenant: f.tenant})
+		s, err := c.Login(ctx, client.Credentials{Username: name(i % users), Password: password, DeviceID: "live-phone-" + strconv.Itoa(i), Tenant: f.tenant})
 		if err != nil {
-			return fmt.Errorf("live: login %s: %w", u.Username, err)
+			return fmt.Errorf("live: login %s: %w", name(i%users), err)
 		}
 		tokens[i] = s.AccessToken
 		if n := done.Add(1); n%500 == 0 {
-			logf("live: %d of %d users ready", n, users)
+			logf("live: %d of %d phones logged in", n, sessions)
 		}
 		return nil
 	})
@@ -414,7 +431,7 @@ func (lc *liveClients) dial(ctx context.Context, s *liveStream) (*bufio.Reader, 
 		return nil, err
 	}
 	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
-	token := lc.tokens[s.i/liveStreamsPerUser]
+	token := lc.tokens[s.i/liveStreamsPerSession]
 	if _, err := fmt.Fprintf(conn, "GET /v1/sync/events HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nAccept: text/event-stream\r\n\r\n", u.Host, token); err != nil {
 		conn.Close()
 		return nil, err

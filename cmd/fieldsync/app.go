@@ -110,7 +110,7 @@ func (a *App) open(ctx context.Context) error {
 	})
 	if a.engine, err = fsync.Open(ctx, a.store.DB, fsync.Options{Logger: a.log, Collections: a.fieldCollections(),
 		Retention: cfg.SyncRetention, AuditRetention: cfg.AuditRetention, UnsortedScans: ferret, PointLoads: ferret, Cites: cites,
-		Instance: cfg.instance}); err != nil {
+		Instance: cfg.instance, MaxSubscriptions: cfg.EventStreams}); err != nil {
 		return err
 	}
 	a.objects, err = media.OpenObjectStore(media.ObjectStoreOptions{
