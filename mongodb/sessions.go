@@ -31,6 +31,19 @@ func (s *Store) SessionByID(ctx context.Context, id string) (*fieldsync.Session,
 	return &sess, nil
 }
 
+// SessionsByID returns the sessions among ids that exist, in no particular order.
+func (s *Store) SessionsByID(ctx context.Context, ids []string) ([]*fieldsync.Session, error) {
+	cur, err := s.DB.Collection(collSessions).Find(ctx, bson.M{"_id": bson.M{"$in": ids}})
+	if err != nil {
+		return nil, mapError(err)
+	}
+	var out []*fieldsync.Session
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, mapError(err)
+	}
+	return out, nil
+}
+
 // SessionsOfUser returns every session (live or not) of user in tenant.
 func (s *Store) SessionsOfUser(ctx context.Context, tenant, userID string) ([]*fieldsync.Session, error) {
 	cur, err := s.DB.Collection(collSessions).Find(ctx, bson.M{"tenant": tenant, "user_id": userID})

@@ -31,6 +31,19 @@ func (s *Store) UserByID(ctx context.Context, id string) (*fieldsync.User, error
 	return &u, nil
 }
 
+// UsersByID returns the users among ids that exist, in no particular order.
+func (s *Store) UsersByID(ctx context.Context, ids []string) ([]*fieldsync.User, error) {
+	cur, err := s.DB.Collection(collUsers).Find(ctx, bson.M{"_id": bson.M{"$in": ids}})
+	if err != nil {
+		return nil, mapError(err)
+	}
+	var out []*fieldsync.User
+	if err := cur.All(ctx, &out); err != nil {
+		return nil, mapError(err)
+	}
+	return out, nil
+}
+
 // UserByUsername returns the user of tenant named username; not_found otherwise.
 func (s *Store) UserByUsername(ctx context.Context, tenant, username string) (*fieldsync.User, error) {
 	var u fieldsync.User
