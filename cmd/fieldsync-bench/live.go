@@ -33,22 +33,21 @@ const (
 	liveIdleCPUTarget = 25 // percent of one core
 	liveFanoutTarget  = 2 * time.Second
 	livePushTarget    = 100 * time.Millisecond
-	// liveStreamsPerSession: each phone (a session) keeps 4 streams open, the
-	// per-user default cap; a user has -sessions-per-user phones.
-	liveStreamsPerSession = 4
 )
 
 // LiveResult is one `fieldsync-bench live` run: the server holding more and
 // more event streams, one step per stream count.
 type LiveResult struct {
-	Tag      string     `json:"tag"`
-	Started  time.Time  `json:"started"`
-	Users    int        `json:"users"`
-	Sessions int        `json:"sessions"`
-	Idle     float64    `json:"idle_seconds"`
-	NoFile   uint64     `json:"client_nofile"`
-	Steps    []LiveStep `json:"steps"`
-	Complete bool       `json:"complete"`
+	Tag      string    `json:"tag"`
+	Started  time.Time `json:"started"`
+	Users    int       `json:"users"`
+	Sessions int       `json:"sessions"`
+	// PerSession is how many streams each session opens.
+	PerSession int        `json:"streams_per_session"`
+	Idle       float64    `json:"idle_seconds"`
+	NoFile     uint64     `json:"client_nofile"`
+	Steps      []LiveStep `json:"steps"`
+	Complete   bool       `json:"complete"`
 }
 
 // LiveStep is the server at one number of open streams.
@@ -86,7 +85,7 @@ type liveFlags struct {
 	steps                                                    string
 	serverPID, storesPID                                     int
 	idle, wait                                               time.Duration
-	inflight, sessionsPerUser                                int
+	inflight, sessionsPerUser, perSession                    int
 }
 
 func runLive(ctx context.Context, args []string, stdout io.Writer) error {
@@ -104,7 +103,8 @@ func runLive(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.DurationVar(&f.idle, "idle", 65*time.Second, "idle window after each ramp (CPU, RSS, streams ended)")
 	fs.DurationVar(&f.wait, "wait", 10*time.Second, "how long a push's fan-out is waited for")
 	fs.IntVar(&f.inflight, "inflight", 64, "streams opened at once during a ramp")
-	fs.IntVar(&f.sessionsPerUser, "sessions-per-user", 100, "phones (sessions) per user, each with 4 streams; the server must allow 4× this many streams per user (FIELDSYNC_EVENT_STREAMS_PER_USER)")
+	fs.IntVar(&f.perSession, "streams-per-session", 4, "streams each logged-in session (phone) opens")
+	fs.IntVar(&f.sessionsPerUser, "sessions-per-user", 100, "sessions per user; the server must allow streams-per-session × this many streams per user (FIELDSYNC_EVENT_STREAMS_PER_USER)")
 	fs.StringVar(&f.profileDir, "profile-dir", "", "save heap, goroutine and idle CPU profiles of the server at each step here")
 	fs.StringVar(&f.tag, "tag", "", "run tag (user names); default the time")
 	fs.StringVar(&f.out, "out", "", "write the result JSON here")
@@ -131,9 +131,9 @@ func runLive(ctx context.Context, args []string, stdout io.Writer) error {
 	res.NoFile = raiseNoFile(uint64(maxStreams) + 4096)
 	logf("live: open files limit of this client %d", res.NoFile)
 
-	sessions := (maxStreams + liveStreamsPerSession - 1) / liveStreamsPerSession
+	sessions := (maxStreams + f.perSession - 1) / f.perSession
 	users := (sessions + f.sessionsPerUser - 1) / f.sessionsPerUser
-	res.Users, res.Sessions = users, sessions
+	res.Users, res.Sessions, res.PerSession = users, sessions, f.perSession
 	admin, err := newLiveClient(f.url)
 	if err != nil {
 		return err
@@ -152,7 +152,7 @@ func runLive(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 
-	lc := &liveClients{base: f.url, sources: sources, tokens: tokens}
+	lc := &liveClients{base: f.url, sources: sources, tokens: tokens, perSession: f.perSession}
 	defer lc.closeAll()
 	write := func() error {
 		b, _ := json.MarshalIndent(res, "", "  ")
@@ -377,6 +377,8 @@ type liveClients struct {
 	base    string
 	sources []net.IP
 	tokens  []string
+	// perSession streams share each token.
+	perSession int
 
 	mu      sync.Mutex
 	streams []*liveStream
@@ -431,7 +433,7 @@ func (lc *liveClients) dial(ctx context.Context, s *liveStream) (*bufio.Reader, 
 		return nil, err
 	}
 	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
-	token := lc.tokens[s.i/liveStreamsPerSession]
+	token := lc.tokens[s.i/lc.perSession]
 	if _, err := fmt.Fprintf(conn, "GET /v1/sync/events HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nAccept: text/event-stream\r\n\r\n", u.Host, token); err != nil {
 		conn.Close()
 		return nil, err
