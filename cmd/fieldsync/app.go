@@ -296,6 +296,7 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 // finishes in-flight requests and stops the embedded stores.
 func runServe(ctx context.Context, cfg Config, stderr io.Writer) error {
 	log := newLogger(cfg, stderr)
+	raiseOpenFiles(log)
 	// Listen first: holding the address proves no other live server on this
 	// host has this instance's name when the engine releases the
 	// reservations its previous run left (fsync.Options.Instance).
