@@ -2,9 +2,12 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"fieldsync"
@@ -92,8 +95,8 @@ type eventStream struct {
 	queued   bool      // in the queue
 	nextBeat time.Time // its next heartbeat
 
-	wmu  sync.Mutex // one write at a time
-	done bool       // under wmu: ended, nothing more is written
+	wmu  sync.Mutex  // one write at a time
+	done atomic.Bool // ended: nothing more is written
 }
 
 func newEventStreams(srv *Server) *eventStreams {
@@ -112,7 +115,8 @@ func (es *eventStreams) notify(st *eventStream, ended bool) {
 	es.enqueue(st)
 }
 
-// enqueue queues st for the loop once it is being served; es.mu is held.
+// enqueue queues st for the loop once it is being served, and wakes the
+// loop; es.mu is held.
 func (es *eventStreams) enqueue(st *eventStream) {
 	if st.conn == nil || st.queued {
 		return
@@ -122,6 +126,18 @@ func (es *eventStreams) enqueue(st *eventStream) {
 	select {
 	case es.wake <- struct{}{}:
 	default:
+	}
+}
+
+// later queues a `changed` for st without waking the loop: it goes out at
+// the loop's next tick.
+func (es *eventStreams) later(st *eventStream) {
+	es.mu.Lock()
+	defer es.mu.Unlock()
+	st.pending = true
+	if !st.queued {
+		st.queued = true
+		es.queue = append(es.queue, st)
 	}
 }
 
@@ -205,19 +221,19 @@ func (es *eventStreams) loop() {
 		for _, st := range ending {
 			st.end(st.conn)
 		}
-		es.send(changed, eventChanged)
-		es.send(beats, eventHeartbeat)
+		es.send(changed, eventChanged, true)
+		es.send(beats, eventHeartbeat, false)
 		clear(queue)
 	}
 }
 
-// sendWorkers bounds the goroutines writing one batch: a phone that stopped
-// reading holds one of them up to EventWriteTimeout, not the whole batch.
+// sendWorkers bounds the goroutines writing one batch.
 const sendWorkers = 8
 
 // send writes msg to each of streams whose session is still live, and ends
-// the others and those it cannot write to.
-func (es *eventStreams) send(streams []*eventStream, msg []byte) {
+// the others and those it cannot write to. A `changed` that finds a stream
+// still busy with an earlier write is tried again at the next tick.
+func (es *eventStreams) send(streams []*eventStream, msg []byte, changed bool) {
 	if len(streams) == 0 {
 		return
 	}
@@ -228,7 +244,16 @@ func (es *eventStreams) send(streams []*eventStream, msg []byte) {
 		wg.Go(func() {
 			for i := w; i < len(streams); i += n {
 				st := streams[i]
-				if !live[i] || st.write(st.conn, msg) != nil {
+				if !live[i] {
+					st.end(st.conn)
+					continue
+				}
+				switch err := st.write(st.conn, msg); {
+				case errors.Is(err, errStreamBusy):
+					if changed {
+						es.later(st)
+					}
+				case err != nil:
 					st.end(st.conn)
 				}
 			}
@@ -280,32 +305,59 @@ func (es *eventStreams) shutdown() {
 	}
 }
 
-// write writes b to the stream unless it has ended.
+// eventFastWrite is how long the shared loop waits on one stream's write
+// before handing the rest of it to a goroutine of that stream's own.
+const eventFastWrite = 20 * time.Millisecond
+
+// errStreamBusy is write's answer while an earlier write is still under way.
+var errStreamBusy = errors.New("api: event stream busy")
+
+// write writes b to the stream unless it has ended. A write that does not go
+// out at once (the phone is not reading: its buffers are full) finishes in a
+// goroutine of its own, up to EventWriteTimeout, and ends the stream if it
+// cannot; meanwhile write answers errStreamBusy, so one such phone never
+// holds up the others.
 func (st *eventStream) write(conn net.Conn, b []byte) error {
-	st.wmu.Lock()
-	defer st.wmu.Unlock()
-	if st.done {
+	if !st.wmu.TryLock() {
+		return errStreamBusy
+	}
+	if st.done.Load() {
+		st.wmu.Unlock()
 		return net.ErrClosed
 	}
-	if err := conn.SetWriteDeadline(time.Now().Add(EventWriteTimeout)); err != nil {
+	_ = conn.SetWriteDeadline(time.Now().Add(eventFastWrite))
+	n, err := conn.Write(b)
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		st.wmu.Unlock()
 		return err
 	}
-	_, err := conn.Write(b)
-	return err
+	go func() {
+		defer st.wmu.Unlock()
+		_ = conn.SetWriteDeadline(time.Now().Add(EventWriteTimeout))
+		if _, err := conn.Write(b[n:]); err != nil {
+			st.done.Store(true)
+			_ = conn.Close()
+			st.cancel()
+		}
+	}()
+	return nil
 }
 
 // end ends the stream: the last chunk, so the phone reads a complete
-// response, then the connection's close, which also ends serve's read.
+// response, then the connection's close, which also ends serve's read. While
+// a write is under way the connection is closed at once instead.
 func (st *eventStream) end(conn net.Conn) {
-	st.wmu.Lock()
-	defer st.wmu.Unlock()
-	if st.done {
+	if st.done.Swap(true) {
 		return
 	}
-	st.done = true
-	if conn.SetWriteDeadline(time.Now().Add(time.Second)) == nil {
+	defer st.cancel()
+	if !st.wmu.TryLock() {
+		_ = conn.Close()
+		return
+	}
+	defer st.wmu.Unlock()
+	if conn.SetWriteDeadline(time.Now().Add(eventFastWrite)) == nil {
 		_, _ = conn.Write(eventEnd)
 	}
 	_ = conn.Close()
-	st.cancel()
 }
