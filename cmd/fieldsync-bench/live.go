@@ -80,12 +80,12 @@ type LiveStep struct {
 }
 
 type liveFlags struct {
-	url, debugURL, admin, tenant, site, out, tag, profileDir string
-	sources                                                  string
-	steps                                                    string
-	serverPID, storesPID                                     int
-	idle, wait                                               time.Duration
-	inflight, sessionsPerUser, perSession                    int
+	url, debugURL, admin, tenant, site, out, tag, profileDir, tokens string
+	sources                                                          string
+	steps                                                            string
+	serverPID, storesPID                                             int
+	idle, wait                                                       time.Duration
+	inflight, sessionsPerUser, perSession                            int
 }
 
 func runLive(ctx context.Context, args []string, stdout io.Writer) error {
@@ -102,12 +102,13 @@ func runLive(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&f.storesPID, "stores-pid", 0, "pid of the process hosting the database (its CPU while idle is reported apart)")
 	fs.DurationVar(&f.idle, "idle", 65*time.Second, "idle window after each ramp (CPU, RSS, streams ended)")
 	fs.DurationVar(&f.wait, "wait", 10*time.Second, "how long a push's fan-out is waited for")
-	fs.IntVar(&f.inflight, "inflight", 64, "streams opened at once during a ramp")
+	fs.IntVar(&f.inflight, "inflight", 16, "streams opened at once during a ramp")
 	fs.IntVar(&f.perSession, "streams-per-session", 4, "streams each logged-in session (phone) opens")
 	fs.IntVar(&f.sessionsPerUser, "sessions-per-user", 100, "sessions per user; the server must allow streams-per-session × this many streams per user (FIELDSYNC_EVENT_STREAMS_PER_USER)")
 	fs.StringVar(&f.profileDir, "profile-dir", "", "save heap, goroutine and idle CPU profiles of the server at each step here")
 	fs.StringVar(&f.tag, "tag", "", "run tag (user names); default the time")
 	fs.StringVar(&f.out, "out", "", "write the result JSON here")
+	fs.StringVar(&f.tokens, "tokens", "", "keep the sessions' access tokens in this file, and reuse them when it exists (a second run on the same stores skips the logins)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -142,11 +143,23 @@ func runLive(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("live: admin login: %w", err)
 	}
 	t := time.Now()
-	tokens, err := livePhones(ctx, admin, f, users, sessions)
+	tokens, err := readTokens(f.tokens, sessions)
 	if err != nil {
 		return err
 	}
-	logf("live: %d users created, %d phones logged in, in %.0fs", users, sessions, time.Since(t).Seconds())
+	if tokens == nil {
+		if tokens, err = livePhones(ctx, admin, f, users, sessions); err != nil {
+			return err
+		}
+		logf("live: %d users created, %d sessions logged in, in %.0fs", users, sessions, time.Since(t).Seconds())
+		if f.tokens != "" {
+			if err := os.WriteFile(f.tokens, []byte(strings.Join(tokens, "\n")+"\n"), 0o600); err != nil {
+				return err
+			}
+		}
+	} else {
+		logf("live: %d sessions from %s", sessions, f.tokens)
+	}
 	pusher, err := livePusher(ctx, admin, f)
 	if err != nil {
 		return err
@@ -322,11 +335,31 @@ func livePhones(ctx context.Context, admin *client.Client, f liveFlags, users, s
 	return tokens, err
 }
 
+// readTokens reads n access tokens kept by an earlier run; nil when there is no file.
+func readTokens(path string, n int) ([]string, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	tokens := strings.Fields(string(b))
+	if len(tokens) < n {
+		return nil, fmt.Errorf("live: %s holds %d tokens, want %d", path, len(tokens), n)
+	}
+	return tokens[:n], nil
+}
+
 // livePusher is a cs agent of the site who makes the pushes.
 func livePusher(ctx context.Context, admin *client.Client, f liveFlags) (*client.Client, error) {
 	const password = "live-password-1"
 	u := client.NewUser{Username: "live-" + f.tag + "-pusher", Password: password, Name: "Live pusher", Role: "cs_agent", SiteIDs: []string{f.site}}
-	if _, err := admin.CreateUser(ctx, u); err != nil {
+	var p *client.Problem
+	if _, err := admin.CreateUser(ctx, u); err != nil && !(errors.As(err, &p) && p.Status == http.StatusConflict) {
 		return nil, fmt.Errorf("live: create the pusher: %w", err)
 	}
 	c, err := newLiveClient(f.url)
@@ -396,7 +429,10 @@ type liveStream struct {
 	done  chan struct{}
 }
 
-// ramp opens streams until n are open; it returns how many attempts the server refused.
+// rampTries is how often ramp tries to open one stream.
+const rampTries = 5
+
+// ramp opens streams until n are open; it returns how many the server refused rampTries times.
 func (lc *liveClients) ramp(ctx context.Context, n, inflight int) int {
 	var refused atomic.Int64
 	lc.mu.Lock()
@@ -407,10 +443,14 @@ func (lc *liveClients) ramp(ctx context.Context, n, inflight int) int {
 		lc.mu.Lock()
 		lc.streams = append(lc.streams, s)
 		lc.mu.Unlock()
+		// A refused stream is tried again a few times, a second apart, as a
+		// phone's EventSource would.
 		br, err := lc.dial(ctx, s)
+		for try := 1; err != nil && try < rampTries && sleepCtx(ctx, time.Now().Add(time.Second)) == nil; try++ {
+			br, err = lc.dial(ctx, s)
+		}
 		if err != nil {
-			refused.Add(1)
-			if refused.Load() <= 5 {
+			if refused.Add(1) <= 5 {
 				logf("live: stream %d: %v", s.i, err)
 			}
 			close(s.done)
