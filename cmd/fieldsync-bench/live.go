@@ -202,7 +202,7 @@ func liveStep(ctx context.Context, lc *liveClients, pusher *client.Client, f liv
 	st.RSSAfterRampMiB, _ = procRSS(f.serverPID)
 	st.Goroutines = serverGoroutines(ctx, f.debugURL)
 	if f.profileDir != "" {
-		saveProfile(ctx, f.debugURL, "heap", filepath.Join(f.profileDir, fmt.Sprintf("live-%d-heap.pprof", n)))
+		saveProfile(ctx, f.debugURL, "heap?gc=1", filepath.Join(f.profileDir, fmt.Sprintf("live-%d-heap.pprof", n)))
 		saveProfile(ctx, f.debugURL, "goroutine", filepath.Join(f.profileDir, fmt.Sprintf("live-%d-goroutine.pprof", n)))
 	}
 	logf("live: %d streams open (%d refused) in %.1fs; server RSS %.0f MiB, %d goroutines; idle %s",
@@ -231,8 +231,7 @@ func liveStep(ctx context.Context, lc *liveClients, pusher *client.Client, f liv
 	// after it went out is its fan-out latency.
 	sent := time.Now()
 	st.FanoutStreams = lc.arm(sent)
-	rec := makeRecords(1, f.site, uint64(n))[0]
-	_, err := pusher.Push(ctx, []client.Mutation{{MutationID: uuid.NewString(), Collection: "inspections", Op: client.OpCreate, ID: rec.ID, Fields: rec.Fields}})
+	err := pushOne(ctx, pusher, f.site, uint64(n))
 	st.PushMs = float64(time.Since(sent).Microseconds()) / 1000
 	if err != nil {
 		return st, fmt.Errorf("live: push: %w", err)
@@ -254,6 +253,16 @@ func liveStep(ctx context.Context, lc *liveClients, pusher *client.Client, f liv
 	st.FanoutP50ms = fanoutPercentile(lat, st.FanoutStreams, 50)
 	st.FanoutP99ms = fanoutPercentile(lat, st.FanoutStreams, 99)
 	return st, nil
+}
+
+// pushOne pushes one new inspection at site.
+func pushOne(ctx context.Context, c *client.Client, site string, seed uint64) error {
+	rec := makeRecords(1, site, seed)[0]
+	res, err := c.Push(ctx, []client.Mutation{{MutationID: uuid.NewString(), Collection: "inspections", Op: client.OpCreate, ID: rec.ID, Fields: rec.Fields}})
+	if err == nil && (len(res) != 1 || res[0].Status != client.StatusApplied) {
+		err = fmt.Errorf("push: got %+v", res)
+	}
+	return err
 }
 
 // fanoutPercentile is the p-th percentile of the fan-out over all of total
@@ -326,6 +335,11 @@ func livePhones(ctx context.Context, admin *client.Client, f liveFlags, users, s
 		if err != nil {
 			return fmt.Errorf("live: login %s: %w", name(i%users), err)
 		}
+		// One request as a phone makes after its login: the server marks the
+		// token's first use then, not when its streams open.
+		if _, err := c.Config(ctx); err != nil {
+			return fmt.Errorf("live: first request of %s: %w", name(i%users), err)
+		}
 		tokens[i] = s.AccessToken
 		if n := done.Add(1); n%500 == 0 {
 			logf("live: %d of %d phones logged in", n, sessions)
@@ -368,6 +382,11 @@ func livePusher(ctx context.Context, admin *client.Client, f liveFlags) (*client
 	}
 	if _, err := c.Login(ctx, client.Credentials{Username: u.Username, Password: password, DeviceID: "live-pusher", Tenant: f.tenant}); err != nil {
 		return nil, fmt.Errorf("live: pusher login: %w", err)
+	}
+	// A first push before any stream: the timed pushes are not this
+	// device's first (its connection, the server's first push of the run).
+	if err := pushOne(ctx, c, f.site, 0); err != nil {
+		return nil, fmt.Errorf("live: warm-up push: %w", err)
 	}
 	return c, nil
 }
