@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,7 +14,6 @@ import (
 	"fieldsync"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/valyala/fasthttp"
 )
 
 // EventWriteTimeout bounds one write to an event stream. A write blocks only
@@ -50,8 +50,35 @@ func (s *Server) handleSyncEvents(c *fiber.Ctx) error {
 	fc.Response.Header.SetContentLength(-1) // chunked
 	fc.SetConnectionClose()
 	fc.HijackSetNoResponse(true)
-	fc.Hijack(func(conn net.Conn) { s.streams.serve(fc, conn, st) })
+	fc.Hijack(func(conn net.Conn) {
+		// Copied: the request's buffers go back to the server's pool.
+		head := append(append([]byte(nil), fc.Response.Header.Header()...), eventReady...)
+		if raw := unwrapHijacked(conn); raw != nil {
+			// The request's buffers (its 16 KiB read buffer among them) are
+			// let go of once this returns: the stream keeps the socket alone.
+			go s.streams.serve(raw, st, head)
+			return
+		}
+		s.streams.serve(conn, st, head)
+	})
 	return nil
+}
+
+// unwrapHijacked returns the socket under fasthttp's hijacked connection, or
+// nil when it cannot be had. The wrapper reads through the request's read
+// buffer; an event stream reads nothing after its request but its close, so
+// the socket serves, and the buffer need not live as long as the stream.
+func unwrapHijacked(c net.Conn) net.Conn {
+	v := reflect.ValueOf(c)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	f := v.Elem().FieldByName("Conn")
+	if !f.IsValid() || !f.CanInterface() {
+		return nil
+	}
+	raw, _ := f.Interface().(net.Conn)
+	return raw
 }
 
 // The fixed parts of an event stream, each one HTTP chunk.
@@ -141,11 +168,12 @@ func (es *eventStreams) later(st *eventStream) {
 	}
 }
 
-// serve runs on the taken-over connection for the stream's whole life.
-func (es *eventStreams) serve(fc *fasthttp.RequestCtx, conn net.Conn, st *eventStream) {
+// serve runs on the taken-over connection for the stream's whole life: it
+// writes head, then waits for the connection's end.
+func (es *eventStreams) serve(conn net.Conn, st *eventStream, head []byte) {
 	defer st.cancel()
-	head := append(fc.Response.Header.Header(), eventReady...)
 	if st.write(conn, head) != nil {
+		_ = conn.Close()
 		return
 	}
 	es.mu.Lock()

@@ -6,6 +6,8 @@ import (
 	"net"
 	"strings"
 	"testing"
+
+	"github.com/valyala/fasthttp"
 )
 
 // TestEventSendNotHeldUpByAPhoneThatStopsReading (#17): a phone that stops
@@ -47,5 +49,35 @@ func TestEventSendNotHeldUpByAPhoneThatStopsReading(t *testing.T) {
 	}
 	if err := stuck.write(stuck.conn, eventHeartbeat); err != errStreamBusy {
 		t.Fatalf("another write to the stuck stream: got %v, want errStreamBusy", err)
+	}
+}
+
+// TestUnwrapHijackedGivesTheSocket: event streams keep the bare socket of a
+// connection fasthttp hands over (not its wrapper, which holds the request's
+// read buffer); should a fasthttp upgrade change its wrapper, this fails
+// rather than streams silently costing 16 KiB more each.
+func TestUnwrapHijackedGivesTheSocket(t *testing.T) {
+	t.Parallel()
+	got := make(chan net.Conn, 1)
+	srv := &fasthttp.Server{Handler: func(c *fasthttp.RequestCtx) {
+		c.HijackSetNoResponse(true)
+		c.Hijack(func(conn net.Conn) { got <- unwrapHijacked(conn) })
+	}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if raw, ok := (<-got).(*net.TCPConn); !ok || raw == nil {
+		t.Fatalf("got %T, want the *net.TCPConn under the hijacked connection", raw)
 	}
 }

@@ -134,6 +134,8 @@ func New(opts Options) *Server {
 		ErrorHandler:          s.handleError,
 		ReadBufferSize:        16 << 10,
 	})
+	// Event streams own their connections once taken over (api/events.go).
+	s.app.Server().KeepHijackedConns = true
 	s.app.Use(s.recoverMiddleware, s.requestIDMiddleware, s.accessLogMiddleware)
 	s.registerHealthRoutes(s.app)
 	s.registerDocsRoutes(s.app)
