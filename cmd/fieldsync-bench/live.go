@@ -143,22 +143,23 @@ func runLive(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("live: admin login: %w", err)
 	}
 	t := time.Now()
-	tokens, err := readTokens(f.tokens, sessions)
+	tokens, err := readTokens(f.tokens)
 	if err != nil {
 		return err
 	}
-	if tokens == nil {
-		if tokens, err = livePhones(ctx, admin, f, users, sessions); err != nil {
+	if len(tokens) < sessions {
+		kept := len(tokens)
+		more, err := livePhones(ctx, admin, f, users, kept, sessions)
+		if err != nil {
 			return err
 		}
-		logf("live: %d users created, %d sessions logged in, in %.0fs", users, sessions, time.Since(t).Seconds())
+		tokens = append(tokens, more...)
+		logf("live: %d users, %d sessions logged in (%d kept from an earlier run) in %.0fs", users, sessions, kept, time.Since(t).Seconds())
 		if f.tokens != "" {
 			if err := os.WriteFile(f.tokens, []byte(strings.Join(tokens, "\n")+"\n"), 0o600); err != nil {
 				return err
 			}
 		}
-	} else {
-		logf("live: %d sessions from %s", sessions, f.tokens)
 	}
 	pusher, err := livePusher(ctx, admin, f)
 	if err != nil {
@@ -307,8 +308,8 @@ func printLiveStep(w io.Writer, st LiveStep) {
 }
 
 // livePhones creates users guards of f.site (existing ones are reused) and
-// logs in sessions phones among them, round robin; it returns their access tokens.
-func livePhones(ctx context.Context, admin *client.Client, f liveFlags, users, sessions int) ([]string, error) {
+// logs in sessions from..to-1 among them, round robin; it returns their access tokens.
+func livePhones(ctx context.Context, admin *client.Client, f liveFlags, users, from, to int) ([]string, error) {
 	const password = "live-password-1"
 	name := func(i int) string { return fmt.Sprintf("live-%s-%05d", f.tag, i) }
 	err := forEach(ctx, users, 4, func(i int) error {
@@ -324,9 +325,10 @@ func livePhones(ctx context.Context, admin *client.Client, f liveFlags, users, s
 	if err != nil {
 		return nil, err
 	}
-	tokens := make([]string, sessions)
+	tokens := make([]string, to-from)
 	var done atomic.Int64
-	err = forEach(ctx, sessions, 4, func(i int) error {
+	err = forEach(ctx, to-from, 4, func(k int) error {
+		i := from + k
 		c, err := newLiveClient(f.url)
 		if err != nil {
 			return err
@@ -340,17 +342,17 @@ func livePhones(ctx context.Context, admin *client.Client, f liveFlags, users, s
 		if _, err := c.Config(ctx); err != nil {
 			return fmt.Errorf("live: first request of %s: %w", name(i%users), err)
 		}
-		tokens[i] = s.AccessToken
-		if n := done.Add(1); n%500 == 0 {
-			logf("live: %d of %d phones logged in", n, sessions)
+		tokens[k] = s.AccessToken
+		if n := done.Add(1); n%250 == 0 {
+			logf("live: %d of %d sessions logged in", n, to-from)
 		}
 		return nil
 	})
 	return tokens, err
 }
 
-// readTokens reads n access tokens kept by an earlier run; nil when there is no file.
-func readTokens(path string, n int) ([]string, error) {
+// readTokens reads the access tokens kept by an earlier run; none when there is no file.
+func readTokens(path string) ([]string, error) {
 	if path == "" {
 		return nil, nil
 	}
@@ -361,11 +363,7 @@ func readTokens(path string, n int) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	tokens := strings.Fields(string(b))
-	if len(tokens) < n {
-		return nil, fmt.Errorf("live: %s holds %d tokens, want %d", path, len(tokens), n)
-	}
-	return tokens[:n], nil
+	return strings.Fields(string(b)), nil
 }
 
 // livePusher is a cs agent of the site who makes the pushes.
