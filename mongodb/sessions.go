@@ -7,6 +7,8 @@ import (
 	"fieldsync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 const collSessions = "sessions"
@@ -33,24 +35,21 @@ func (s *Store) SessionByID(ctx context.Context, id string) (*fieldsync.Session,
 
 // SessionsByID returns the sessions among ids that exist, in no particular order.
 func (s *Store) SessionsByID(ctx context.Context, ids []string) ([]*fieldsync.Session, error) {
-	cur, err := s.DB.Collection(collSessions).Find(ctx, bson.M{"_id": bson.M{"$in": ids}})
-	if err != nil {
-		return nil, mapError(err)
-	}
-	var out []*fieldsync.Session
-	if err := cur.All(ctx, &out); err != nil {
-		return nil, mapError(err)
-	}
-	return out, nil
+	return findAll[fieldsync.Session](ctx, s.DB.Collection(collSessions), bson.M{"_id": bson.M{"$in": ids}})
 }
 
 // SessionsOfUser returns every session (live or not) of user in tenant.
 func (s *Store) SessionsOfUser(ctx context.Context, tenant, userID string) ([]*fieldsync.Session, error) {
-	cur, err := s.DB.Collection(collSessions).Find(ctx, bson.M{"tenant": tenant, "user_id": userID})
+	return findAll[fieldsync.Session](ctx, s.DB.Collection(collSessions), bson.M{"tenant": tenant, "user_id": userID})
+}
+
+// findAll decodes every document of coll that filter matches.
+func findAll[T any](ctx context.Context, coll *mongo.Collection, filter bson.M, opts ...options.Lister[options.FindOptions]) ([]*T, error) {
+	cur, err := coll.Find(ctx, filter, opts...)
 	if err != nil {
 		return nil, mapError(err)
 	}
-	var out []*fieldsync.Session
+	var out []*T
 	if err := cur.All(ctx, &out); err != nil {
 		return nil, mapError(err)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -168,14 +167,7 @@ func runLive(ctx context.Context, args []string, stdout io.Writer) error {
 
 	lc := &liveClients{base: f.url, sources: sources, tokens: tokens, perSession: f.perSession}
 	defer lc.closeAll()
-	write := func() error {
-		b, _ := json.MarshalIndent(res, "", "  ")
-		if f.out == "" {
-			_, err := stdout.Write(append(b, '\n'))
-			return err
-		}
-		return os.WriteFile(f.out, append(b, '\n'), 0o644)
-	}
+	write := func() error { return writeResult(res, f.out, stdout) }
 	for _, n := range steps {
 		st, err := liveStep(ctx, lc, pusher, f, n)
 		if st != nil {

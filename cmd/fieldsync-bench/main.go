@@ -163,12 +163,17 @@ func runOne(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.system, err)
 	}
-	b, _ := json.MarshalIndent(res, "", "  ")
-	if f.out == "" {
-		_, err = stdout.Write(append(b, '\n'))
+	return writeResult(res, f.out, stdout)
+}
+
+// writeResult writes v as indented JSON into the file out, or to stdout when out is empty.
+func writeResult(v any, out string, stdout io.Writer) error {
+	b, _ := json.MarshalIndent(v, "", "  ")
+	if out == "" {
+		_, err := stdout.Write(append(b, '\n'))
 		return err
 	}
-	return os.WriteFile(f.out, append(b, '\n'), 0o644)
+	return os.WriteFile(out, append(b, '\n'), 0o644)
 }
 
 // meter samples the server's and the stores' CPU and the database command count around a phase.
