@@ -283,9 +283,11 @@ func printLiveStep(w io.Writer, st LiveStep) {
 		}
 		return "NOT MET"
 	}
-	p99 := fmt.Sprintf("%.0f ms", st.FanoutP99ms)
-	if st.FanoutP99ms < 0 {
-		p99 = fmt.Sprintf("> %.0f s", st.FanoutWaitS)
+	ms := func(v float64) string {
+		if v < 0 {
+			return fmt.Sprintf("> %.0f s", st.FanoutWaitS)
+		}
+		return fmt.Sprintf("%.0f ms", v)
 	}
 	fmt.Fprintf(w, "live %6d streams: open %d, refused %d, ramp %.1fs, %d server goroutines\n", st.Streams, st.Open, st.Refused, st.RampSeconds, st.Goroutines)
 	fmt.Fprintf(w, "  streams open                 %8d   target %d   %s\n", st.Open, st.Streams, met(st.Open >= st.Streams))
@@ -294,8 +296,8 @@ func printLiveStep(w io.Writer, st LiveStep) {
 	fmt.Fprintf(w, "  server CPU while idle        %6.1f %%     target < %d %% of one core   %s   (database process %.1f %%)\n", st.IdleCPUPercent, liveIdleCPUTarget, met(st.IdleCPUPercent < liveIdleCPUTarget), st.StoresIdleCPUPercent)
 	fmt.Fprintf(w, "  streams ended while idle     %8d   reconnects %d   target 0   %s\n", st.EndedIdle, st.Reconnects, met(st.EndedIdle == 0))
 	fmt.Fprintf(w, "  push answered in             %6.0f ms    target < %d ms   %s\n", st.PushMs, livePushTarget.Milliseconds(), met(st.PushMs < float64(livePushTarget.Milliseconds())))
-	fmt.Fprintf(w, "  fan-out p50 %.0f ms, p99 %s; %d of %d within 2 s, %d within %.0f s   target p99 < 2 s   %s\n",
-		st.FanoutP50ms, p99, st.Within2s, st.FanoutStreams, st.Received, st.FanoutWaitS,
+	fmt.Fprintf(w, "  fan-out p50 %s, p99 %s; %d of %d within 2 s, %d within %.0f s   target p99 < 2 s   %s\n",
+		ms(st.FanoutP50ms), ms(st.FanoutP99ms), st.Within2s, st.FanoutStreams, st.Received, st.FanoutWaitS,
 		met(st.FanoutP99ms >= 0 && st.FanoutP99ms < float64(liveFanoutTarget.Milliseconds())))
 }
 
