@@ -302,7 +302,9 @@ func printLiveStep(w io.Writer, st LiveStep) {
 }
 
 // livePhones creates users guards of f.site (existing ones are reused) and
-// logs in sessions from..to-1 among them, round robin; it returns their access tokens.
+// logs in sessions from..to-1, f.sessionsPerUser of each user in turn (so a
+// later run with more sessions adds users, never sessions to a full one);
+// it returns their access tokens.
 func livePhones(ctx context.Context, admin *client.Client, f liveFlags, users, from, to int) ([]string, error) {
 	const password = "live-password-1"
 	name := func(i int) string { return fmt.Sprintf("live-%s-%05d", f.tag, i) }
@@ -327,14 +329,14 @@ func livePhones(ctx context.Context, admin *client.Client, f liveFlags, users, f
 		if err != nil {
 			return err
 		}
-		s, err := c.Login(ctx, client.Credentials{Username: name(i % users), Password: password, DeviceID: "live-phone-" + strconv.Itoa(i), Tenant: f.tenant})
+		s, err := c.Login(ctx, client.Credentials{Username: name(i / f.sessionsPerUser), Password: password, DeviceID: "live-phone-" + strconv.Itoa(i), Tenant: f.tenant})
 		if err != nil {
-			return fmt.Errorf("live: login %s: %w", name(i%users), err)
+			return fmt.Errorf("live: login %s: %w", name(i/f.sessionsPerUser), err)
 		}
 		// One request as a phone makes after its login: the server marks the
 		// token's first use then, not when its streams open.
 		if _, err := c.Config(ctx); err != nil {
-			return fmt.Errorf("live: first request of %s: %w", name(i%users), err)
+			return fmt.Errorf("live: first request of %s: %w", name(i/f.sessionsPerUser), err)
 		}
 		tokens[k] = s.AccessToken
 		if n := done.Add(1); n%250 == 0 {
