@@ -36,6 +36,12 @@ const EventWriteTimeout = 5 * time.Second
 // accepted (see eventStreams): the response is written here, chunked as any
 // streamed response, and the connection is never reused.
 func (s *Server) handleSyncEvents(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderContentType, "text/event-stream")
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set("X-Accel-Buffering", "no")
+	if c.Method() == fiber.MethodHead {
+		return nil // the headers a stream would have; no stream
+	}
 	st := &eventStream{caller: fieldsync.CallerFromContext(c.UserContext())}
 	ctx, cancel := streamContext(c)
 	st.cancel = cancel
@@ -43,9 +49,6 @@ func (s *Server) handleSyncEvents(c *fiber.Ctx) error {
 		cancel()
 		return err
 	}
-	c.Set(fiber.HeaderContentType, "text/event-stream")
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	c.Set("X-Accel-Buffering", "no")
 	fc := c.Context()
 	fc.Response.Header.SetContentLength(-1) // chunked
 	fc.SetConnectionClose()
