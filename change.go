@@ -134,10 +134,12 @@ type SyncService interface {
 	// Bootstrap streams the caller's whole scope as newline-delimited JSON
 	// changes to w, then a final line {"cursor", "server_time"}.
 	Bootstrap(ctx context.Context, schemaVersion int, w io.Writer) error
-	// Subscribe returns a channel that receives a value whenever the caller's
-	// scope may have new changes, closed when ctx ends; rate_limited beyond
-	// the per-user connection cap.
-	Subscribe(ctx context.Context) (<-chan struct{}, error)
+	// Watch calls notify(false) whenever the caller's scope may have new
+	// changes and notify(true) once when the watch ends (ctx ended, or a newer
+	// watch of the same session took its place at the per-user cap). notify
+	// must return at once; its calls are never concurrent and none follows
+	// notify(true). rate_limited beyond the per-user connection cap.
+	Watch(ctx context.Context, notify func(ended bool)) error
 	// Config returns the published limits.
 	Config() SyncConfig
 }

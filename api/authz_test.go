@@ -2,11 +2,12 @@ package api_test
 
 import (
 	"fmt"
+	"net/http"
 	"net/http/httptest"
+	neturl "net/url"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"fieldsync"
 	"fieldsync/api"
@@ -120,9 +121,11 @@ func TestAuthorizationTable(t *testing.T) {
 	t.Parallel()
 	srv := newFullServerWith(t, func(c *fullConfig) {
 		c.API.DeviceLimit = api.RateLimit{Rate: -1}
-		// Event streams end at the write timeout: keep each cell's stream short.
-		c.API.Timeouts.Write = 1100 * time.Millisecond
 	})
+	// Event streams last as long as the client keeps them and take their
+	// connection over: they are asked for over a real one, closed once the
+	// status is in.
+	addr := serveOnLoopback(t, srv)
 	users := mustSeedUsers(t, srv)
 	sessions := map[string]session{}
 	for _, c := range authzCallers {
@@ -160,7 +163,14 @@ func TestAuthorizationTable(t *testing.T) {
 				if caller.Access != "" {
 					req.Header.Set("Authorization", "Bearer "+caller.Access)
 				}
-				resp, err := srv.Test(req)
+				var resp *http.Response
+				var err error
+				if path == "/v1/sync/events" {
+					req.URL, req.RequestURI = &neturl.URL{Scheme: "http", Host: addr, Path: path}, ""
+					resp, err = http.DefaultClient.Do(req)
+				} else {
+					resp, err = srv.Test(req)
+				}
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -109,6 +109,7 @@ type Server struct {
 	byAddress *limiter
 	byDevice  *limiter
 	metrics   *metrics
+	streams   *eventStreams
 }
 
 // New builds the server and registers every route.
@@ -124,6 +125,7 @@ func New(opts Options) *Server {
 		opts.EventHeartbeat = DefaultEventHeartbeat
 	}
 	s := &Server{opts: opts, log: opts.Logger, metrics: newMetrics(opts.PendingMedia)}
+	s.streams = newEventStreams(s)
 	s.byAddress = newLimiter(orDefault(opts.AddressLimit, DefaultAddressLimit), opts.Now)
 	s.byDevice = newLimiter(orDefault(opts.DeviceLimit, DefaultDeviceLimit), opts.Now)
 	s.app = fiber.New(fiber.Config{
@@ -137,6 +139,8 @@ func New(opts Options) *Server {
 		ErrorHandler:          s.handleError,
 		ReadBufferSize:        16 << 10,
 	})
+	// Event streams own their connections once taken over (api/events.go).
+	s.app.Server().KeepHijackedConns = true
 	s.app.Use(s.recoverMiddleware, s.requestIDMiddleware, s.accessLogMiddleware)
 	s.registerHealthRoutes(s.app)
 	s.registerDocsRoutes(s.app)
@@ -161,8 +165,12 @@ func New(opts Options) *Server {
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 
-// Shutdown stops accepting, waits for in-flight requests until ctx ends.
-func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
+// Shutdown stops accepting, ends the event streams (phones reconnect to
+// another instance), and waits for in-flight requests until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.streams.shutdown()
+	return s.app.ShutdownWithContext(ctx)
+}
 
 // Test sends req through the app in-process (tests).
 func (s *Server) Test(req *http.Request) (*http.Response, error) { return s.app.Test(req, -1) }

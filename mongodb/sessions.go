@@ -31,17 +31,14 @@ func (s *Store) SessionByID(ctx context.Context, id string) (*fieldsync.Session,
 	return &sess, nil
 }
 
+// SessionsByID returns the sessions among ids that exist, in no particular order.
+func (s *Store) SessionsByID(ctx context.Context, ids []string) ([]*fieldsync.Session, error) {
+	return findAll[*fieldsync.Session](ctx, s.DB.Collection(collSessions), bson.M{"_id": bson.M{"$in": ids}})
+}
+
 // SessionsOfUser returns every session (live or not) of user in tenant.
 func (s *Store) SessionsOfUser(ctx context.Context, tenant, userID string) ([]*fieldsync.Session, error) {
-	cur, err := s.DB.Collection(collSessions).Find(ctx, bson.M{"tenant": tenant, "user_id": userID})
-	if err != nil {
-		return nil, mapError(err)
-	}
-	var out []*fieldsync.Session
-	if err := cur.All(ctx, &out); err != nil {
-		return nil, mapError(err)
-	}
-	return out, nil
+	return findAll[*fieldsync.Session](ctx, s.DB.Collection(collSessions), bson.M{"tenant": tenant, "user_id": userID})
 }
 
 // SwapRefresh atomically replaces the refresh state of the unrevoked session

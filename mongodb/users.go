@@ -31,6 +31,11 @@ func (s *Store) UserByID(ctx context.Context, id string) (*fieldsync.User, error
 	return &u, nil
 }
 
+// UsersByID returns the users among ids that exist, in no particular order.
+func (s *Store) UsersByID(ctx context.Context, ids []string) ([]*fieldsync.User, error) {
+	return findAll[*fieldsync.User](ctx, s.DB.Collection(collUsers), bson.M{"_id": bson.M{"$in": ids}})
+}
+
 // UserByUsername returns the user of tenant named username; not_found otherwise.
 func (s *Store) UserByUsername(ctx context.Context, tenant, username string) (*fieldsync.User, error) {
 	var u fieldsync.User
@@ -42,15 +47,7 @@ func (s *Store) UserByUsername(ctx context.Context, tenant, username string) (*f
 
 // ListUsers returns the users of tenant ordered by username.
 func (s *Store) ListUsers(ctx context.Context, tenant string) ([]*fieldsync.User, error) {
-	cur, err := s.DB.Collection(collUsers).Find(ctx, bson.M{"tenant": tenant}, options.Find().SetSort(bson.D{{Key: "username", Value: 1}}))
-	if err != nil {
-		return nil, mapError(err)
-	}
-	var out []*fieldsync.User
-	if err := cur.All(ctx, &out); err != nil {
-		return nil, mapError(err)
-	}
-	return out, nil
+	return findAll[*fieldsync.User](ctx, s.DB.Collection(collUsers), bson.M{"tenant": tenant}, options.Find().SetSort(bson.D{{Key: "username", Value: 1}}))
 }
 
 // ReplaceUser stores u over the user with u's id and tenant; not_found when absent.

@@ -5,6 +5,7 @@
 //
 //	fieldsync-bench run -system fieldsync|pouchdb|raw [flags]   one run → JSON
 //	fieldsync-bench report [-json F] [-md F] RESULT.json...      medians → table
+//	fieldsync-bench live -url U -admin A:P [flags]               live event streams (issue 17) → JSON
 //	fieldsync-bench port                                          a free loopback port
 package main
 
@@ -47,6 +48,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return runOne(ctx, args[1:], stdout)
 	case "report":
 		return runReport(args[1:], stdout)
+	case "live":
+		return runLive(ctx, args[1:], stdout)
 	case "port":
 		// A free loopback port for scripts/bench to start a server on.
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -160,12 +163,17 @@ func runOne(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.system, err)
 	}
-	b, _ := json.MarshalIndent(res, "", "  ")
-	if f.out == "" {
-		_, err = stdout.Write(append(b, '\n'))
+	return writeResult(res, f.out, stdout)
+}
+
+// writeResult writes v as indented JSON into the file out, or to stdout when out is empty.
+func writeResult(v any, out string, stdout io.Writer) error {
+	b, _ := json.MarshalIndent(v, "", "  ")
+	if out == "" {
+		_, err := stdout.Write(append(b, '\n'))
 		return err
 	}
-	return os.WriteFile(f.out, append(b, '\n'), 0o644)
+	return os.WriteFile(out, append(b, '\n'), 0o644)
 }
 
 // meter samples the server's and the stores' CPU and the database command count around a phase.
@@ -351,7 +359,12 @@ func httpClient() *http.Client {
 
 // fetchProfile saves a CPU profile of seconds from a Go debug server.
 func fetchProfile(ctx context.Context, debugURL string, seconds int, path string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", debugURL, seconds), nil)
+	return fetchURL(ctx, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", debugURL, seconds), path)
+}
+
+// fetchURL saves what a GET of u answers into path.
+func fetchURL(ctx context.Context, u, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return err
 	}
@@ -361,7 +374,7 @@ func fetchProfile(ctx context.Context, debugURL string, seconds int, path string
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", debugURL, resp.Status)
+		return fmt.Errorf("%s: %s", u, resp.Status)
 	}
 	f, err := os.Create(path)
 	if err != nil {

@@ -43,6 +43,11 @@ func procCPU(pid int) (float64, error) {
 
 // procPeakRSS returns a process's peak resident set (VmHWM) in MiB.
 func procPeakRSS(pid int) (float64, error) {
+	return procStatusMiB(pid, "VmHWM:")
+}
+
+// procStatusMiB returns the kB figure of one line of /proc/<pid>/status (key with its colon) in MiB.
+func procStatusMiB(pid int, key string) (float64, error) {
 	if pid <= 0 {
 		return 0, nil
 	}
@@ -53,7 +58,7 @@ func procPeakRSS(pid int) (float64, error) {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), key); ok {
 			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
 			if err != nil {
 				return 0, err
@@ -61,7 +66,7 @@ func procPeakRSS(pid int) (float64, error) {
 			return kb / 1024, nil
 		}
 	}
-	return 0, fmt.Errorf("bench: no VmHWM for pid %d", pid)
+	return 0, fmt.Errorf("bench: no %s for pid %d", key, pid)
 }
 
 // latencies collects request latencies of one phase.

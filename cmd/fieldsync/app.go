@@ -104,7 +104,7 @@ func (a *App) open(ctx context.Context) error {
 	})
 	if a.engine, err = fsync.Open(ctx, a.store.Sync(), fsync.Options{Logger: a.log, Collections: a.fieldCollections(),
 		Retention: cfg.SyncRetention, AuditRetention: cfg.AuditRetention, Cites: cites,
-		Instance: cfg.instance}); err != nil {
+		Instance: cfg.instance, MaxSubscriptions: cfg.EventStreams}); err != nil {
 		return err
 	}
 	a.objects, err = media.OpenObjectStore(media.ObjectStoreOptions{
@@ -291,6 +291,7 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 // finishes in-flight requests and stops the embedded stores.
 func runServe(ctx context.Context, cfg Config, stderr io.Writer) error {
 	log := newLogger(cfg, stderr)
+	raiseOpenFiles(log)
 	// Listen first: holding the address proves no other live server on this
 	// host has this instance's name when the engine releases the
 	// reservations its previous run left (fsync.Options.Instance).

@@ -36,6 +36,9 @@ type Config struct {
 	LogLevel      slog.Level
 	DefaultTenant string
 	SyncRetention time.Duration
+	// EventStreams is how many live event streams one user may hold
+	// (FIELDSYNC_EVENT_STREAMS_PER_USER, default 4).
+	EventStreams int
 	// AuditRetention keeps audit entries (FIELDSYNC_AUDIT_RETENTION).
 	AuditRetention time.Duration
 	ShutdownGrace  time.Duration
@@ -209,6 +212,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return c, &configError{"FIELDSYNC_LOG_LEVEL", lv, "want debug, info, warn or error"}
 	}
 	if c.SyncRetention, err = duration(env, "FIELDSYNC_SYNC_RETENTION", "720h"); err != nil {
+		return c, err
+	}
+	if c.EventStreams, err = positiveInt(env, "FIELDSYNC_EVENT_STREAMS_PER_USER", "4"); err != nil {
 		return c, err
 	}
 	if c.AuditRetention, err = duration(env, "FIELDSYNC_AUDIT_RETENTION", "17520h"); err != nil {

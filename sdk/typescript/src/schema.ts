@@ -577,12 +577,14 @@ export interface paths {
          * @description `event: changed` whenever the caller's tenant has new changes that may be in its scope
          *     (within about a second, whichever API instance took the write: instances watch the
          *     database, not only their own writes); `: heartbeat` comments every 15 s; `event: ready`
-         *     first. The stream ends at the server's write timeout (60 s); clients reconnect after the
-         *     `retry` the stream announces. It also ends once its session is revoked (device or user
-         *     revoked, user deactivated, logout): the session is looked at again before each `changed`
-         *     and at each heartbeat, at most FIELDSYNC_AUTH_CACHE_TTL stale on other instances. At
-         *     most 4 streams per user (429 beyond); a closed connection frees its slot at once (a
-         *     silently dead one when a heartbeat cannot be written), and a new stream of a session
+         *     first. The stream lasts as long as the client keeps it (the server's write timeout does
+         *     not apply to it); when the server ends it (shutdown, a stream replaced at the cap),
+         *     clients reconnect after the `retry` the stream announces. It also ends once its session
+         *     is revoked (device or user revoked, user deactivated, logout): the session is looked at
+         *     again before each `changed` and at each heartbeat, at most FIELDSYNC_AUTH_CACHE_TTL stale
+         *     on other instances. At most 4 streams per user (FIELDSYNC_EVENT_STREAMS_PER_USER; 429
+         *     beyond); a closed connection frees its slot at once (a silently dead one when a
+         *     heartbeat cannot be written, or by TCP keepalive), and a new stream of a session
          *     whose user is at the cap replaces that session's oldest stream instead of being
          *     refused. Events carry no record data: pull to get it.
          */
