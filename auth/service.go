@@ -521,11 +521,12 @@ func (s *Service) reload(ctx context.Context, e **cacheEntry, now time.Time) err
 	return nil
 }
 
-// Recheck reports whether the caller's session is still live and its user
-// active, through the same cached lookup as Authenticate (so at most CacheTTL
-// stale on an instance that did not make the change): long-lived requests
-// such as event streams call it to end once their device is cut off. It
-// returns unauthorized or, when the store cannot answer, unavailable.
+// Recheck reports whether the caller's session is still live, its user
+// active and of the same sites and role, through the same cached lookup as
+// Authenticate (so at most CacheTTL stale on an instance that did not make
+// the change): long-lived requests such as event streams call it to end once
+// their device is cut off or their scope has changed. It returns
+// unauthorized or, when the store cannot answer, unavailable.
 func (s *Service) Recheck(ctx context.Context, c *fieldsync.Caller) error {
 	if c == nil {
 		return errBadAccess
@@ -538,6 +539,10 @@ func (s *Service) Recheck(ctx context.Context, c *fieldsync.Caller) error {
 	return judge(c, e, now)
 }
 
+// errScopeChanged ends a long-lived request whose caller's sites, role or
+// department changed since it began: the client asks again, as the user is now.
+var errScopeChanged = fieldsync.Errorf(fieldsync.EUnauthorized, "the user's sites or role changed; reconnect")
+
 // judge is Recheck's verdict on c given its session's entry (nil: gone).
 func judge(c *fieldsync.Caller, e *cacheEntry, now time.Time) error {
 	switch {
@@ -547,6 +552,8 @@ func judge(c *fieldsync.Caller, e *cacheEntry, now time.Time) error {
 		return errSessionEnded
 	case !e.user.Active:
 		return errUserInactive
+	case e.user.Role != c.Role || e.user.Department != c.Department || !slices.Equal(e.user.SiteIDs, c.SiteIDs):
+		return errScopeChanged
 	}
 	return nil
 }
