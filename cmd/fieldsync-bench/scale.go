@@ -37,7 +37,9 @@ type scenario struct {
 	Inspections int `json:"inspections"`
 }
 
-func (s scenario) String() string { return fmt.Sprintf("%s WO / %s inspections", kilo(s.Orders), kilo(s.Inspections)) }
+func (s scenario) String() string {
+	return fmt.Sprintf("%s WO / %s inspections", kilo(s.Orders), kilo(s.Inspections))
+}
 
 // ScaleResult is one scenario's measurements.
 type ScaleResult struct {
