@@ -70,8 +70,8 @@ func fillTenant(ctx context.Context, stack *scaleStack, sc scenario, sites, days
 	defer store.Close(context.Background())
 	var mu sync.Mutex
 	var clock time.Time
-	// Point loads as the server makes them on FerretDB (cmd/fieldsync/app.go): an $in decodes the whole collection.
-	eng, err := fsync.Open(ctx, store.DB, fsync.Options{PointLoads: true, UnsortedScans: true,
+	// Tuned as the server's store tunes itself on FerretDB (mongodb.SyncStore.Start).
+	eng, err := fsync.Open(ctx, store.SyncTuned(mongodb.Tuning{PointLoads: true, UnsortedScans: true}), fsync.Options{
 		Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }})
 	if err != nil {
 		return nil, err
@@ -100,7 +100,7 @@ func fillTenant(ctx context.Context, stack *scaleStack, sc scenario, sites, days
 	// driver's timeout at 2,000 orders). The bench holds the jobs' lease for the
 	// scenario instead: what is measured is the desk and the field, not a
 	// catch-up that a real tenant never meets.
-	_, err = store.DB.Collection(fsync.LeasesCollection).UpdateOne(ctx, bson.M{"_id": "field-jobs/" + fieldsync.DemoTenant},
+	_, err = store.DB.Collection(mongodb.LeasesCollection).UpdateOne(ctx, bson.M{"_id": "field-jobs/" + fieldsync.DemoTenant},
 		bson.M{"$set": bson.M{"holder": "fieldsync-bench-scale", "exp": time.Now().Add(scaleTimeout)}}, options.UpdateOne().SetUpsert(true))
 	if err != nil {
 		return nil, fmt.Errorf("hold the field jobs' lease: %w", err)
