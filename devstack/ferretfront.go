@@ -1,0 +1,543 @@
+//go:build !noembed
+
+package devstack
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	_ "modernc.org/sqlite" // the embedded FerretDB's own SQLite driver
+)
+
+// FerretDB v1.24's SQLite backend evaluates a filter inside SQLite only when
+// it is exactly {_id: <string>}, as `_ferretdb_sjson->'$._id' = ?`, while
+// the unique index it keeps on every table is on `_ferretdb_sjson->"_id"`,
+// an expression SQLite does not take for the same one: every look-up by _id
+// scans the table, and any other filter decodes every document. The front
+// mends the two costs every client pays, for every process connected to it:
+//
+//   - it creates an index on the expression FerretDB filters by on each
+//     table, the first time it sees a command on its collection (ensureIDIndex);
+//   - it answers the version-checked replace a sync engine commits with, an
+//     update whose filter is _id plus equality conditions, by reading the
+//     document by _id, checking the other conditions itself and sending the
+//     update on with the _id alone (casUpdate). It holds the write lock from
+//     the read to the write, so no other write comes between.
+//
+// Neither changes an answer: whatever the front cannot judge (another
+// operator, an array on either side, a type it does not compare) goes on as
+// the client sent it.
+
+// IndexPrefix begins the name of every index the front adds to FerretDB's tables.
+const IndexPrefix = "fieldsync_"
+
+// EmbeddedCommand is the command the front answers itself with
+// {sqlite: <directory of FerretDB's SQLite files>, ok: 1}: a client on this
+// machine (mongodb.SyncStore) reads ids there through indexes of its own.
+// FerretDB itself answers it "no such command".
+const EmbeddedCommand = "fieldsyncEmbedded"
+
+// ferretFront is the SQLite side of the front: FerretDB's database files.
+type ferretFront struct {
+	dir string // holds <database>.sqlite
+
+	mu      sync.Mutex
+	dbs     map[string]*sql.DB
+	indexed map[string]bool // "<database>.<collection>" whose table has the index
+	reqID   atomic.Int32
+	// casSkipped and casRewritten count the version-checked update
+	// statements sent on as they came and those rewritten (tests).
+	casSkipped, casRewritten atomic.Int64
+}
+
+func newFerretFront(dir string) *ferretFront {
+	return &ferretFront{dir: dir, dbs: map[string]*sql.DB{}, indexed: map[string]bool{}}
+}
+
+func (f *ferretFront) close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, db := range f.dbs {
+		db.Close()
+	}
+	f.dbs = map[string]*sql.DB{}
+}
+
+// sqlite opens (once) the SQLite file of database name, which FerretDB
+// created; it waits for FerretDB's own locks as long as FerretDB does.
+func (f *ferretFront) sqlite(name string) (*sql.DB, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if db := f.dbs[name]; db != nil {
+		return db, nil
+	}
+	path := filepath.Join(f.dir, name+".sqlite")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(wal)")
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	f.dbs[name] = db
+	return db, nil
+}
+
+// command is what the front reads of an OP_MSG request.
+type command struct {
+	name, db, coll string
+	body           bson.Raw // the kind-0 section
+}
+
+// parseCommand reads the command of an OP_MSG request (ok false for
+// anything else).
+func parseCommand(msg []byte) (command, bool) {
+	if len(msg) < 21 || int32(binary.LittleEndian.Uint32(msg[12:16])) != opMsg || msg[20] != 0 {
+		return command{}, false
+	}
+	n := int(int32(binary.LittleEndian.Uint32(msg[21:25])))
+	if n < 5 || 21+n > len(msg) {
+		return command{}, false
+	}
+	body := bson.Raw(msg[21 : 21+n])
+	elems, err := body.Elements()
+	if err != nil || len(elems) == 0 {
+		return command{}, false
+	}
+	c := command{name: elems[0].Key(), body: body}
+	c.coll, _ = elems[0].Value().StringValueOK()
+	c.db, _ = body.Lookup("$db").StringValueOK()
+	return c, c.db != ""
+}
+
+// needsIndex reports whether c names a collection whose table the front has
+// not indexed yet, or drops some.
+func (f *ferretFront) needsIndex(c command) bool {
+	if c.name == "drop" || c.name == "dropDatabase" {
+		return true
+	}
+	if c.coll == "" {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !f.indexed[c.db+"."+c.coll]
+}
+
+// ensureIDIndex creates the _id expression index on the table of c's
+// collection the first time the front meets it (after the command that
+// may have created it); the caller holds the write lock. A drop forgets.
+func (f *ferretFront) ensureIDIndex(ctx context.Context, c command) {
+	switch c.name {
+	case "drop":
+		f.forget(c.db + "." + c.coll)
+		return
+	case "dropDatabase":
+		f.forget(c.db + ".")
+		return
+	}
+	if c.coll == "" || strings.HasPrefix(c.db, "admin") {
+		return
+	}
+	key := c.db + "." + c.coll
+	f.mu.Lock()
+	done := f.indexed[key]
+	f.mu.Unlock()
+	if done {
+		return
+	}
+	ok, err := f.createIDIndex(ctx, c.db, c.coll)
+	if err != nil {
+		return // the next command tries again
+	}
+	if ok {
+		f.mu.Lock()
+		f.indexed[key] = true
+		f.mu.Unlock()
+	}
+}
+
+func (f *ferretFront) forget(prefix string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for k := range f.indexed {
+		if strings.HasPrefix(k, prefix) {
+			delete(f.indexed, k)
+		}
+	}
+}
+
+// createIDIndex creates the index on coll's table; false when the
+// collection has no table yet.
+func (f *ferretFront) createIDIndex(ctx context.Context, dbName, coll string) (bool, error) {
+	db, err := f.sqlite(dbName)
+	if err != nil {
+		return false, err
+	}
+	table, err := TableOf(ctx, db, coll)
+	if err != nil || table == "" {
+		return false, err
+	}
+	_, err = db.ExecContext(ctx, fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %q ON %q (_ferretdb_sjson->'$._id')`,
+		table+"_"+IndexPrefix+"id", table))
+	return err == nil, err
+}
+
+// TableOf returns the SQLite table of FerretDB collection coll in db ("" when
+// it has none).
+func TableOf(ctx context.Context, db *sql.DB, coll string) (string, error) {
+	var table string
+	err := db.QueryRowContext(ctx, `SELECT table_name FROM _ferretdb_collections WHERE name = ?`, coll).Scan(&table)
+	if errors.Is(err, sql.ErrNoRows) || (err != nil && strings.Contains(err.Error(), "no such table")) {
+		return "", nil
+	}
+	return table, err
+}
+
+// embeddedReply is the front's own answer to EmbeddedCommand.
+func (f *ferretFront) embeddedReply(req []byte) []byte {
+	doc, _ := bson.Marshal(bson.D{{Key: "sqlite", Value: f.dir}, {Key: "ok", Value: 1.0}})
+	return opMsgReply(int32(binary.LittleEndian.Uint32(req[4:8])), doc)
+}
+
+// opMsgReply is an OP_MSG answering request id to with doc.
+func opMsgReply(to int32, doc []byte) []byte {
+	return opMsgOf(0, to, doc, nil)
+}
+
+// opMsgOf builds an OP_MSG with body as its kind-0 section followed by the
+// raw kind-1 sections seqs.
+func opMsgOf(id, to int32, body []byte, seqs []byte) []byte {
+	n := 16 + 4 + 1 + len(body) + len(seqs)
+	msg := make([]byte, 0, n)
+	msg = binary.LittleEndian.AppendUint32(msg, uint32(n))
+	msg = binary.LittleEndian.AppendUint32(msg, uint32(id))
+	msg = binary.LittleEndian.AppendUint32(msg, uint32(to))
+	msg = binary.LittleEndian.AppendUint32(msg, opMsg)
+	msg = binary.LittleEndian.AppendUint32(msg, 0)
+	msg = append(msg, 0)
+	msg = append(msg, body...)
+	return append(msg, seqs...)
+}
+
+// casUpdate rewrites an update request whose statements filter by _id plus
+// equality conditions: each statement whose stored document meets the
+// other conditions is sent with {_id} alone, each other one with a filter
+// that matches nothing; the caller holds the write lock from this read to
+// the update's reply. It returns req unchanged when it cannot judge.
+func (f *ferretFront) casUpdate(server net.Conn, c command, req []byte) []byte {
+	flags := binary.LittleEndian.Uint32(req[16:20])
+	if flags&1 != 0 { // a checksum would no longer match
+		return req
+	}
+	start := 21 + len(c.body)
+	if _, err := c.body.LookupErr("updates"); err == nil || start >= len(req) {
+		return req // statements inside the command document: not what the driver sends
+	}
+	// One kind-1 section "updates".
+	seq := req[start:]
+	if seq[0] != 1 || len(seq) < 5 {
+		return req
+	}
+	size := int(int32(binary.LittleEndian.Uint32(seq[1:5])))
+	if size+1 != len(seq) {
+		return req
+	}
+	name, rest, ok := bytes.Cut(seq[5:], []byte{0})
+	if !ok || string(name) != "updates" {
+		return req
+	}
+	var stmts []bson.Raw
+	for len(rest) > 0 {
+		if len(rest) < 4 {
+			return req
+		}
+		n := int(int32(binary.LittleEndian.Uint32(rest[:4])))
+		if n < 5 || n > len(rest) {
+			return req
+		}
+		stmts = append(stmts, bson.Raw(rest[:n]))
+		rest = rest[n:]
+	}
+	changed := false
+	out := make([]bson.Raw, len(stmts))
+	for i, st := range stmts {
+		out[i] = st
+		q, ok := st.Lookup("q").DocumentOK()
+		if !ok || !plainStatement(st) {
+			continue
+		}
+		id, conds, ok := casFilter(q)
+		if !ok {
+			continue
+		}
+		doc, found, err := f.findByID(server, c, id)
+		if err != nil {
+			f.casSkipped.Add(1)
+			continue
+		}
+		filter := bson.D{{Key: "_id", Value: id}}
+		match, judged := false, true
+		if found {
+			match, judged = meets(doc, conds)
+		}
+		if !judged {
+			f.casSkipped.Add(1)
+			continue
+		}
+		if !match {
+			// Matches nothing, through the index: the stored version moved on.
+			filter[0].Value = "\x00fieldsync: version moved on"
+		}
+		rewritten, err := replaceElement(st, "q", filter)
+		if err != nil {
+			continue
+		}
+		out[i], changed = rewritten, true
+		f.casRewritten.Add(1)
+	}
+	if !changed {
+		return req
+	}
+	var seqs []byte
+	for _, st := range out {
+		seqs = append(seqs, st...)
+	}
+	section := []byte{1, 0, 0, 0, 0}
+	section = append(section, "updates\x00"...)
+	section = append(section, seqs...)
+	binary.LittleEndian.PutUint32(section[1:5], uint32(len(section)-1))
+	id := int32(binary.LittleEndian.Uint32(req[4:8]))
+	return opMsgOf(id, 0, c.body, section)
+}
+
+// plainStatement reports whether an update statement is one document's,
+// with nothing but its filter and update (a collation would change what
+// equal means).
+func plainStatement(st bson.Raw) bool {
+	elems, err := st.Elements()
+	if err != nil {
+		return false
+	}
+	for _, e := range elems {
+		switch e.Key() {
+		case "q", "u":
+		case "multi", "upsert":
+			if b, ok := e.Value().BooleanOK(); !ok || b {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// casFilter splits a filter {_id: <string>, k: v, …} with at least one more
+// condition into the id and the others, each a plain value the front
+// compares (ok false otherwise).
+func casFilter(q bson.Raw) (string, []bson.RawElement, bool) {
+	elems, err := q.Elements()
+	if err != nil || len(elems) < 2 {
+		return "", nil, false
+	}
+	var id string
+	var conds []bson.RawElement
+	for _, e := range elems {
+		k, v := e.Key(), e.Value()
+		if k == "_id" {
+			s, ok := v.StringValueOK()
+			if !ok || id != "" {
+				return "", nil, false
+			}
+			id = s
+			continue
+		}
+		if strings.HasPrefix(k, "$") || !comparable(v) {
+			return "", nil, false
+		}
+		conds = append(conds, e)
+	}
+	return id, conds, id != ""
+}
+
+func comparable(v bson.RawValue) bool {
+	switch v.Type {
+	case bson.TypeString, bson.TypeInt32, bson.TypeInt64, bson.TypeDouble, bson.TypeBoolean:
+		return true
+	}
+	return false
+}
+
+// meets reports whether doc holds each condition's value at its (dotted)
+// path as MongoDB's equality would match it; judged is false when the front
+// cannot tell (a path through an array, numbers it cannot compare exactly).
+func meets(doc bson.Raw, conds []bson.RawElement) (match, judged bool) {
+	for _, c := range conds {
+		v, found, ok := lookupPath(doc, strings.Split(c.Key(), "."))
+		if !ok {
+			return false, false
+		}
+		if !found {
+			return false, true // a plain value never equals a missing field
+		}
+		eq, ok := equalValues(v, c.Value())
+		if !ok {
+			return false, false
+		}
+		if !eq {
+			return false, true
+		}
+	}
+	return true, true
+}
+
+// lookupPath walks path through documents only (ok false at an array on the way).
+func lookupPath(doc bson.Raw, path []string) (v bson.RawValue, found, ok bool) {
+	cur := doc
+	for i, k := range path {
+		val, err := cur.LookupErr(k)
+		if err != nil {
+			return bson.RawValue{}, false, true
+		}
+		if i == len(path)-1 {
+			return val, true, true
+		}
+		sub, isDoc := val.DocumentOK()
+		if !isDoc {
+			if val.Type == bson.TypeArray {
+				return bson.RawValue{}, false, false
+			}
+			return bson.RawValue{}, false, true
+		}
+		cur = sub
+	}
+	return bson.RawValue{}, false, true
+}
+
+// equalValues is MongoDB's equality of a stored value and a plain query
+// value: numbers by value whatever their type; an array matches when one
+// of its elements does. ok is false when it cannot tell.
+func equalValues(stored, want bson.RawValue) (eq, ok bool) {
+	if arr, isArr := stored.ArrayOK(); isArr {
+		vals, err := arr.Values()
+		if err != nil {
+			return false, false
+		}
+		for _, v := range vals {
+			eq, ok := equalValues(v, want)
+			if !ok || eq {
+				return eq, ok
+			}
+		}
+		return false, true
+	}
+	a, aInt, aNum := number(stored)
+	b, bInt, bNum := number(want)
+	switch {
+	case aNum && bNum && aInt && bInt:
+		return stored.AsInt64() == want.AsInt64(), true
+	case aNum && bNum:
+		if (aInt && math.Abs(a) > 1<<53) || (bInt && math.Abs(b) > 1<<53) {
+			return false, false
+		}
+		return a == b, true
+	case aNum || bNum:
+		return false, true
+	case stored.Type != want.Type:
+		return false, true
+	}
+	return bytes.Equal(stored.Value, want.Value), true
+}
+
+// number returns v as a float64 and whether it is an integer, for the numeric types.
+func number(v bson.RawValue) (f float64, isInt, ok bool) {
+	switch v.Type {
+	case bson.TypeInt32:
+		return float64(v.Int32()), true, true
+	case bson.TypeInt64:
+		return float64(v.Int64()), true, true
+	case bson.TypeDouble:
+		return v.Double(), false, true
+	}
+	return 0, false, false
+}
+
+// findByID reads the document id of c's collection through FerretDB on the
+// connection server (the client's request waits for it).
+func (f *ferretFront) findByID(server net.Conn, c command, id string) (bson.Raw, bool, error) {
+	body, err := bson.Marshal(bson.D{{Key: "find", Value: c.coll}, {Key: "filter", Value: bson.D{{Key: "_id", Value: id}}},
+		{Key: "limit", Value: int32(1)}, {Key: "singleBatch", Value: true}, {Key: "$db", Value: c.db}})
+	if err != nil {
+		return nil, false, err
+	}
+	reqID := 1<<30 + f.reqID.Add(1)&(1<<29-1) // apart from the driver's own ids
+	_ = server.SetDeadline(time.Now().Add(30 * time.Second))
+	defer server.SetDeadline(time.Time{})
+	if _, err := server.Write(opMsgOf(reqID, 0, body, nil)); err != nil {
+		return nil, false, err
+	}
+	resp, err := readMessage(server)
+	if err != nil {
+		return nil, false, err
+	}
+	rc, ok := parseReply(resp)
+	if !ok {
+		return nil, false, errors.New("devstack: unreadable find reply")
+	}
+	if okv, _ := rc.Lookup("ok").AsFloat64OK(); okv != 1 {
+		return nil, false, errors.New("devstack: find failed")
+	}
+	batch, ok := rc.Lookup("cursor", "firstBatch").ArrayOK()
+	if !ok {
+		return nil, false, errors.New("devstack: find reply without a batch")
+	}
+	vals, err := batch.Values()
+	if err != nil {
+		return nil, false, err
+	}
+	if len(vals) == 0 {
+		return nil, false, nil
+	}
+	doc, ok := vals[0].DocumentOK()
+	return doc, ok, nil
+}
+
+// parseReply returns the kind-0 document of an OP_MSG reply.
+func parseReply(msg []byte) (bson.Raw, bool) {
+	if len(msg) < 25 || int32(binary.LittleEndian.Uint32(msg[12:16])) != opMsg || msg[20] != 0 {
+		return nil, false
+	}
+	n := int(int32(binary.LittleEndian.Uint32(msg[21:25])))
+	if n < 5 || 21+n > len(msg) {
+		return nil, false
+	}
+	return bson.Raw(msg[21 : 21+n]), true
+}
+
+// replaceElement returns doc with the value of key replaced by v.
+func replaceElement(doc bson.Raw, key string, v any) (bson.Raw, error) {
+	elems, err := doc.Elements()
+	if err != nil {
+		return nil, err
+	}
+	d := make(bson.D, 0, len(elems))
+	for _, e := range elems {
+		if e.Key() == key {
+			d = append(d, bson.E{Key: key, Value: v})
+			continue
+		}
+		d = append(d, bson.E{Key: e.Key(), Value: e.Value()})
+	}
+	return bson.Marshal(d)
+}
