@@ -42,6 +42,9 @@ const (
 	keyDeleted = keySync + ".deleted"
 	keyDevice  = keySync + ".device"
 	keyMedia   = keySync + ".media"
+	// keyAssignees holds the record's assignees (a technician's scope).
+	keyAssignees = keySync + ".assignees"
+	keyCreator   = "created_by"
 )
 
 // fieldNamed returns the field of fs named name, or nil.

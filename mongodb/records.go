@@ -1,6 +1,7 @@
 package mongodb
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -33,14 +34,20 @@ func (s *SyncStore) Load(ctx context.Context, coll string, keys []string) ([]*fs
 	return decodeAll(ctx, cur)
 }
 
-// loadEach reads the records of keys of one collection by _id, in parallel
-// (those that do not exist are left out).
+// loadParallel bounds the look-ups by _id loadEach has in flight.
+const loadParallel = 8
+
+// loadEach reads the records of keys of one collection by _id, at most
+// loadParallel at a time (those that do not exist are left out).
 func (s *SyncStore) loadEach(ctx context.Context, coll string, keys []string) ([]*fsync.Record, error) {
 	recs := make([]*fsync.Record, len(keys))
 	errs := make([]error, len(keys))
 	var wg gosync.WaitGroup
+	sem := make(chan struct{}, loadParallel)
 	for i, k := range keys {
+		sem <- struct{}{}
 		wg.Go(func() {
+			defer func() { <-sem }()
 			raw, err := s.records(coll).FindOne(ctx, bson.M{"_id": k}).Raw()
 			switch {
 			case err == nil:
@@ -79,6 +86,14 @@ func (s *SyncStore) Find(ctx context.Context, tenant, coll string, q fsync.Query
 	}
 	var out []*fsync.Record
 	for _, name := range names {
+		if s.side != nil && sideDoorServes(q) {
+			some, err := s.scopedRead(ctx, tenant, name, q)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, some...)
+			continue
+		}
 		cur, err := s.records(name).Find(ctx, recordFilter(tenant, q), s.findOptions(q))
 		if err != nil {
 			return nil, mapError(err)
@@ -94,6 +109,13 @@ func (s *SyncStore) Find(ctx context.Context, tenant, coll string, q fsync.Query
 
 // Walk implements fsync.RecordStore.
 func (s *SyncStore) Walk(ctx context.Context, tenant, coll string, q fsync.Query) (fsync.RecordCursor, error) {
+	if s.side != nil && sideDoorServes(q) {
+		recs, err := s.scopedRead(ctx, tenant, coll, q)
+		if err != nil {
+			return nil, err
+		}
+		return &sliceCursor{recs: recs}, nil
+	}
 	cur, err := s.records(coll).Find(ctx, recordFilter(tenant, q), s.findOptions(q))
 	if err != nil {
 		return nil, mapError(err)
@@ -175,6 +197,9 @@ func recordFilter(tenant string, q fsync.Query) bson.M {
 	case q.CitesMedia:
 		f[keyMedia+".0"] = bson.M{"$exists": true}
 	}
+	if rd := q.Readers; rd != nil {
+		ors = append(ors, readersFilter(rd))
+	}
 	created := bson.M{}
 	if !q.CreatedFrom.IsZero() {
 		created["$gte"] = q.CreatedFrom
@@ -200,6 +225,26 @@ func recordFilter(tenant string, q fsync.Query) bson.M {
 		f["$and"] = and
 	}
 	return f
+}
+
+// readersFilter is the $or of rd's conditions (an impossible one when it
+// has none). Each leads an index of its own after the tenant and site
+// (sync.go), so a technician's bootstrap reads only their records.
+func readersFilter(rd *fsync.Readers) bson.A {
+	var anyOf bson.A
+	if rd.Created {
+		anyOf = append(anyOf, bson.M{keyCreator: rd.Person})
+	}
+	if rd.Assigned {
+		anyOf = append(anyOf, bson.M{keyAssignees: rd.Person})
+	}
+	if !rd.CreatedFrom.IsZero() {
+		anyOf = append(anyOf, bson.M{keyCreated: bson.M{"$gte": rd.CreatedFrom}})
+	}
+	if len(anyOf) == 0 {
+		anyOf = append(anyOf, bson.M{"_id": bson.M{"$in": bson.A{}}})
+	}
+	return anyOf
 }
 
 // recordCursor is a Walk's database cursor.
@@ -318,3 +363,61 @@ func (s *SyncStore) findLost(ctx context.Context, coll string, puts []fsync.Put,
 	}
 	return nil
 }
+
+// scopedRead answers q (sideDoorServes) through the side door: the ids
+// SQLite selects, the records loaded by _id, q checked again on each (a
+// record may have changed between the two reads), in position order.
+func (s *SyncStore) scopedRead(ctx context.Context, tenant, coll string, q fsync.Query) ([]*fsync.Record, error) {
+	ids, err := s.side.ids(ctx, coll, tenant, q)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	var recs []*fsync.Record
+	for part := range slices.Chunk(ids, 256) {
+		some, err := s.loadEach(ctx, coll, part)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range some {
+			if matches(r, tenant, q) {
+				recs = append(recs, r)
+			}
+		}
+	}
+	slices.SortFunc(recs, func(a, b *fsync.Record) int { return cmp.Compare(a.Pos, b.Pos) })
+	if q.Limit > 0 && len(recs) > q.Limit {
+		recs = recs[:q.Limit]
+	}
+	return recs, nil
+}
+
+// matches is recordFilter's answer for r on the queries the side door serves.
+func matches(r *fsync.Record, tenant string, q fsync.Query) bool {
+	switch {
+	case r.Tenant != tenant,
+		q.Sites != nil && !slices.Contains(q.Sites, r.SiteID),
+		q.Live && r.Deleted,
+		q.After > 0 && r.Pos <= q.After,
+		q.Upto > 0 && r.Pos > q.Upto:
+		return false
+	}
+	rd := q.Readers
+	return rd == nil || rd.Created && r.CreatedBy == rd.Person || rd.Assigned && slices.Contains(r.Assignees, rd.Person) ||
+		!rd.CreatedFrom.IsZero() && !r.CreatedAt.Before(rd.CreatedFrom)
+}
+
+// sliceCursor hands out records already read, in position order.
+type sliceCursor struct{ recs []*fsync.Record }
+
+func (c *sliceCursor) Next(context.Context) (*fsync.Record, error) {
+	if len(c.recs) == 0 {
+		return nil, nil
+	}
+	r := c.recs[0]
+	c.recs = c.recs[1:]
+	return r, nil
+}
+
+func (c *sliceCursor) ByPosition() bool { return true }
+
+func (c *sliceCursor) Close(context.Context) error { c.recs = nil; return nil }

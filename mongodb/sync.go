@@ -22,6 +22,12 @@ func init() {
 			declareIndex(recordsOf(c.Name), "tenant_site_created", false, recTenant, recSite, recCreated)
 		}
 	}
+	// A technician's or a guard's bootstrap reads only what they may read
+	// (sync.readScope): their own records, those assigned to them.
+	for _, name := range []string{fieldsync.CollPatrolRounds, fieldsync.CollInspections, fieldsync.CollWorkOrders, fieldsync.CollComplaints} {
+		declareIndex(recordsOf(name), "tenant_site_creator_pos", false, recTenant, recSite, keyCreator, recPos)
+		declareIndex(recordsOf(name), "tenant_site_assignees_pos", false, recTenant, recSite, keyAssignees, recPos)
+	}
 	// The recent change log (synclog.go): a tenant's changes after a position.
 	declareIndex("sync_log", "tenant_pos", false, "t", "p")
 }

@@ -60,6 +60,13 @@ type Tuning struct {
 	// lone _id filter inside SQLite but decodes the whole collection for an
 	// $in (measured at 20,000 records: ~0.1 s against ~1 s).
 	PointLoads bool
+	// ScopedReads selects a technician's or a guard's bootstrap (a query
+	// with Readers) through ids read straight from the embedded FerretDB's
+	// SQLite file, then loads those records by _id (ferretside.go): FerretDB
+	// would decode every record of the collection to filter them. Only
+	// where the server is the embedded FerretDB behind fieldsync's wire
+	// front on this machine; elsewhere it is ignored.
+	ScopedReads bool
 }
 
 // SyncStore is the sync engine's store on this database (fsync.Store):
@@ -67,6 +74,8 @@ type Tuning struct {
 // change log, the audit entries and the job leases. One per engine.
 type SyncStore struct {
 	db     *mongo.Database
+	store  *Store
+	side   *sideDoor // with Tuning.ScopedReads, when the server has one
 	tuning Tuning
 	tuned  bool // tuning fixed by SyncTuned
 	colls  map[string]*fsync.Collection
@@ -79,11 +88,13 @@ var _ fsync.Store = (*SyncStore)(nil)
 // Sync returns a new store for one sync engine on s's database, tuned at
 // Start for the server it finds: on the embedded FerretDB it walks
 // bootstraps unsorted and loads a push's records by _id (Tuning).
-func (s *Store) Sync() *SyncStore { return &SyncStore{db: s.DB} }
+func (s *Store) Sync() *SyncStore { return &SyncStore{db: s.DB, store: s} }
 
 // SyncTuned is Sync with the tuning t whatever the server (tests and
 // benchmarks compare both).
-func (s *Store) SyncTuned(t Tuning) *SyncStore { return &SyncStore{db: s.DB, tuning: t, tuned: true} }
+func (s *Store) SyncTuned(t Tuning) *SyncStore {
+	return &SyncStore{db: s.DB, store: s, tuning: t, tuned: true}
+}
 
 // Tuning returns the store's tuning (after Start: the one it chose).
 func (s *SyncStore) Tuning() Tuning { return s.tuning }
@@ -105,7 +116,15 @@ func (s *SyncStore) Start(ctx context.Context, schema fsync.Schema) (int, error)
 		if err != nil {
 			return 0, err
 		}
-		s.tuning = Tuning{UnsortedScans: ferret, PointLoads: ferret}
+		s.tuning = Tuning{UnsortedScans: ferret, PointLoads: ferret, ScopedReads: ferret}
+	}
+	if s.tuning.ScopedReads {
+		side, err := s.store.sideDoor(ctx)
+		if err != nil {
+			return 0, err
+		}
+		s.side = side
+		s.tuning.ScopedReads = side != nil
 	}
 	return s.migrate(ctx)
 }

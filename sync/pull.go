@@ -111,6 +111,38 @@ func scopeSites(c *fieldsync.Caller) []string {
 	return []string{}
 }
 
+// readScope is what a store may select by of fieldsync.CanRead for c's
+// records of coll at now (nil: every record of c's sites). A bootstrap
+// passes it down, so a technician's or a guard's reads only what they may
+// read; it holds no deleted record nor a record c held before, so only a
+// bootstrap uses it.
+func readScope(c *fieldsync.Caller, coll string, now time.Time) *Readers {
+	switch coll {
+	case fieldsync.CollSites, fieldsync.CollCheckpoints, fieldsync.CollPatrolRoutes, fieldsync.CollUnits, fieldsync.CollHouseholds:
+		return nil
+	}
+	s := &Readers{Person: c.UserID}
+	switch c.Role {
+	case fieldsync.RoleGuard:
+		switch coll {
+		case fieldsync.CollPatrolRounds, fieldsync.CollComplaints:
+			s.Created = true
+		case fieldsync.CollInspections:
+			s.Created, s.CreatedFrom = true, now.Add(-fieldsync.GuardInspectionWindow)
+		}
+	case fieldsync.RoleTechnician:
+		switch coll {
+		case fieldsync.CollWorkOrders:
+			s.Assigned = true
+		case fieldsync.CollInspections, fieldsync.CollComplaints:
+			s.Created, s.Assigned = true, true
+		}
+	default:
+		return nil
+	}
+	return s
+}
+
 // logPage hands out changes after cur.Pos up to the high-water mark, plus
 // the device's own changes above it (read-your-writes while another writer's
 // earlier position is still pending): from the recent change log when the
@@ -249,6 +281,9 @@ func (e *Engine) scanPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor,
 			sc.Held, sc.Walked, sc.From, byPosition = false, 0, 0, true
 		}
 		q := Query{Sites: sites, After: sc.From, Live: sc.Boot, Order: ByPosition}
+		if sc.Boot {
+			q.Readers = readScope(c, sc.Coll, now)
+		}
 		if sc.Boot && sc.From == 0 && !byPosition {
 			q.Order = ByPositionOrCheaper
 		}
@@ -384,7 +419,7 @@ func (e *Engine) Bootstrap(ctx context.Context, schemaVersion int, w io.Writer) 
 // the caller's scope, through one store cursor, read ahead of the
 // writing (see readAhead).
 func (e *Engine) streamCollection(ctx context.Context, c *fieldsync.Caller, name string, now time.Time, enc *json.Encoder) error {
-	dbc, err := e.store.Walk(ctx, c.TenantID, name, Query{Sites: scopeSites(c), Live: true, Batch: streamBatch})
+	dbc, err := e.store.Walk(ctx, c.TenantID, name, Query{Sites: scopeSites(c), Live: true, Readers: readScope(c, name, now), Batch: streamBatch})
 	if err != nil {
 		return err
 	}

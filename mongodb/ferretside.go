@@ -1,0 +1,133 @@
+//go:build !noembed
+
+package mongodb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	fsync "fieldsync/sync"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	_ "modernc.org/sqlite" // the embedded FerretDB's own SQLite driver
+)
+
+// sideDoor reads the ids of a scoped query straight from the embedded
+// FerretDB's SQLite file, read-only: FerretDB itself would decode every
+// document of the collection to filter them (it evaluates inside SQLite
+// only a filter that is exactly {_id: <string>}), while SQLite evaluates
+// the filter on its JSON without leaving C. The records themselves are then
+// read through FerretDB one by _id (the wire front indexes that look-up,
+// devstack/ferretfront.go) and the whole query is checked again on them.
+type sideDoor struct {
+	db *sql.DB
+}
+
+// openSideDoor opens the side door to mdb's SQLite file when the server is
+// the embedded FerretDB behind fieldsync's wire front on this machine (the
+// front names the directory of its files); nil when it is not.
+func openSideDoor(ctx context.Context, mdb *mongo.Database) (*sideDoor, error) {
+	var reply struct {
+		SQLite string `bson:"sqlite"`
+	}
+	if err := mdb.Client().Database("admin").RunCommand(ctx, bson.D{{Key: embeddedCommand, Value: 1}}).Decode(&reply); err != nil || reply.SQLite == "" {
+		return nil, nil // another server: FerretDB itself answers "no such command"
+	}
+	path := filepath.Join(reply.SQLite, mdb.Name()+".sqlite")
+	if _, err := os.Stat(path); err != nil {
+		return nil, nil // the front runs on another machine
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(10000)")
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(4)
+	return &sideDoor{db: db}, nil
+}
+
+func (d *sideDoor) close() error { return d.db.Close() }
+
+// embeddedCommand is the command fieldsync's wire front for the embedded
+// FerretDB answers with the directory of its SQLite files
+// (devstack.EmbeddedCommand).
+const embeddedCommand = "fieldsyncEmbedded"
+
+// sideDoorServes reports whether the side door can select q: a bootstrap's
+// scoped walk (sites, live, positions, readers).
+func sideDoorServes(q fsync.Query) bool {
+	return q.Readers != nil && q.Keys == nil && len(q.Equal) == 0 && q.Device == "" && q.CitesAny == nil && !q.CitesMedia &&
+		q.CreatedFrom.IsZero() && q.CreatedBefore.IsZero() && q.Order != fsync.ByCreation
+}
+
+// ids returns the keys of tenant's records of coll that may match q (a
+// superset: the caller checks q on the records).
+func (d *sideDoor) ids(ctx context.Context, coll, tenant string, q fsync.Query) ([]string, error) {
+	var table string
+	err := d.db.QueryRowContext(ctx, `SELECT table_name FROM _ferretdb_collections WHERE name = ?`, recordsOf(coll)).Scan(&table)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	field := func(path string) string { return "_ferretdb_sjson->>'$." + path + "'" }
+	where := []string{field(keyTenant) + " = ?"}
+	args := []any{tenant}
+	if q.Sites != nil {
+		if len(q.Sites) == 0 {
+			return nil, nil
+		}
+		where = append(where, field(keySite)+" IN (?"+strings.Repeat(",?", len(q.Sites)-1)+")")
+		for _, s := range q.Sites {
+			args = append(args, s)
+		}
+	}
+	if q.Live {
+		where = append(where, field(keyDeleted)+" = 0")
+	}
+	if q.After > 0 {
+		where = append(where, field(keyPos)+" > ?")
+		args = append(args, q.After)
+	}
+	if q.Upto > 0 {
+		where = append(where, field(keyPos)+" <= ?")
+		args = append(args, q.Upto)
+	}
+	var anyOf []string
+	if rd := q.Readers; rd.Created {
+		anyOf = append(anyOf, field(keyCreator)+" = ?")
+		args = append(args, rd.Person)
+	}
+	if rd := q.Readers; rd.Assigned {
+		anyOf = append(anyOf, "EXISTS (SELECT 1 FROM json_each(_ferretdb_sjson, '$."+keyAssignees+"') WHERE value = ?)")
+		args = append(args, rd.Person)
+	}
+	if rd := q.Readers; !rd.CreatedFrom.IsZero() {
+		anyOf = append(anyOf, field(keyCreated)+" >= ?") // FerretDB keeps a date as its Unix milliseconds
+		args = append(args, rd.CreatedFrom.UnixMilli())
+	}
+	if len(anyOf) == 0 {
+		return nil, nil
+	}
+	where = append(where, "("+strings.Join(anyOf, " OR ")+")")
+	rows, err := d.db.QueryContext(ctx, fmt.Sprintf(`SELECT %s FROM %q WHERE %s`, field("_id"), table, strings.Join(where, " AND ")), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}

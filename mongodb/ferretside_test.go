@@ -1,0 +1,148 @@
+package mongodb_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"fieldsync"
+	"fieldsync/devstack/devtest"
+	"fieldsync/mongodb"
+	fsync "fieldsync/sync"
+)
+
+// TestScopedReadsMatchTheDriver stores random records and runs random
+// scoped queries (a technician's or a guard's bootstrap) through a store
+// that reads them through the embedded FerretDB's side door and through one
+// that sends the driver's filter: both answer the same records, in the
+// same order.
+func TestScopedReadsMatchTheDriver(t *testing.T) {
+	ctx := context.Background()
+	store := devtest.MustOpenStoreDB(t, devtest.DBName(t), mongodb.Options{})
+	schema := fsync.Schema{Collections: fsync.FieldCollections(fsync.FieldOptions{})}
+	side, plain := store.SyncTuned(mongodb.Tuning{PointLoads: true, ScopedReads: true}), store.SyncTuned(mongodb.Tuning{})
+	for _, s := range []*mongodb.SyncStore{side, plain} {
+		if _, err := s.Start(ctx, schema); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ferret, err := store.IsFerretDB(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ferret && !side.Tuning().ScopedReads {
+		t.Fatal("the embedded store opened no side door")
+	}
+
+	r := rand.New(rand.NewPCG(7, 17))
+	people := []string{"p1", "p2", "p3", "p4"}
+	sites := []string{"s1", "s2", "s3"}
+	tenants := []string{"ta", "tb"}
+	colls := []string{fieldsync.CollWorkOrders, fieldsync.CollInspections}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	var puts = map[string][]fsync.Put{}
+	for i := range 400 {
+		coll := colls[r.IntN(len(colls))]
+		tenant := tenants[r.IntN(len(tenants))]
+		id := fmt.Sprintf("00000000-0000-7000-8000-%012d", i)
+		var assignees []string
+		for _, p := range people {
+			if r.IntN(4) == 0 {
+				assignees = append(assignees, p)
+			}
+		}
+		created := now.Add(-time.Duration(r.IntN(30*24)) * time.Hour)
+		rec := &fsync.Record{Key: tenant + "/" + coll + "/" + id, Tenant: tenant, Collection: coll, ID: id,
+			SiteID: sites[r.IntN(len(sites))], Version: 1, Pos: int64(i + 1), Deleted: r.IntN(6) == 0,
+			CreatedBy: people[r.IntN(len(people))], CreatedAt: created, UpdatedAt: created, UpdatedBy: "x",
+			Assignees: assignees, Fields: map[string]any{"title": "t"}}
+		puts[tenant] = append(puts[tenant], fsync.Put{Record: rec})
+	}
+	for tenant, ps := range puts {
+		if _, err := plain.Commit(ctx, fsync.Commit{Tenant: tenant, Records: ps}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	keys := func(recs []*fsync.Record) string {
+		out := make([]string, len(recs))
+		for i, rec := range recs {
+			out[i] = fmt.Sprint(rec.Pos, " ", rec.Key)
+		}
+		return strings.Join(out, ",")
+	}
+	walk := func(s *mongodb.SyncStore, tenant, coll string, q fsync.Query) []*fsync.Record {
+		cur, err := s.Walk(ctx, tenant, coll, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cur.Close(ctx)
+		var out []*fsync.Record
+		for {
+			rec, err := cur.Next(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec == nil {
+				return out
+			}
+			out = append(out, rec)
+		}
+	}
+	nonEmpty := 0
+	for i := range 150 {
+		rd := &fsync.Readers{Person: people[r.IntN(len(people))], Created: r.IntN(2) == 0, Assigned: r.IntN(2) == 0}
+		if r.IntN(2) == 0 {
+			rd.CreatedFrom = now.Add(-time.Duration(r.IntN(30*24)) * time.Hour)
+		}
+		q := fsync.Query{Readers: rd, Live: r.IntN(2) == 0, Order: fsync.ByPosition}
+		switch r.IntN(3) {
+		case 0:
+			q.Sites = []string{sites[r.IntN(len(sites))]}
+		case 1:
+			q.Sites = sites[:2]
+		}
+		if r.IntN(3) == 0 {
+			q.After = int64(r.IntN(400))
+		}
+		if r.IntN(4) == 0 {
+			q.Upto = q.After + int64(r.IntN(200))
+		}
+		if r.IntN(4) == 0 {
+			q.Limit = 1 + r.IntN(20)
+		}
+		tenant, coll := tenants[r.IntN(len(tenants))], colls[r.IntN(len(colls))]
+		want, err := plain.Find(ctx, tenant, coll, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := side.Find(ctx, tenant, coll, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if keys(got) != keys(want) {
+			t.Fatalf("query %d %+v %+v on %s/%s:\nside door %s\ndriver    %s", i, q, *rd, tenant, coll, keys(got), keys(want))
+		}
+		q.Limit = 0
+		if w, g := walk(plain, tenant, coll, q), walk(side, tenant, coll, q); keys(g) != keys(w) {
+			t.Fatalf("walk %d %+v %+v on %s/%s:\nside door %s\ndriver    %s", i, q, *rd, tenant, coll, keys(g), keys(w))
+		}
+		if len(want) > 0 {
+			nonEmpty++
+		}
+	}
+	if nonEmpty < 50 {
+		t.Fatalf("only %d of 150 queries found records: the comparison proves little", nonEmpty)
+	}
+	all, err := side.Find(ctx, "ta", fieldsync.CollWorkOrders, fsync.Query{Readers: &fsync.Readers{Person: "p1", Assigned: true}})
+	if err != nil || len(all) == 0 {
+		t.Fatalf("p1's orders: %d, %v", len(all), err)
+	}
+	if !slices.IsSortedFunc(all, func(a, b *fsync.Record) int { return int(a.Pos - b.Pos) }) {
+		t.Fatal("the side door's records are not in position order")
+	}
+}
