@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -28,12 +29,15 @@ var unindexed = map[string]string{
 // server jobs — and checks each shape against the declared indexes by the
 // prefix rule (mongodb.QueryShape.Index): a new query without an index on
 // MongoDB fails here. On the embedded store the indexes are not created
-// (they are never used there), but the shapes are the same.
+// (they are never used there); the engine's store is tuned as on MongoDB,
+// so it sends the shapes MongoDB gets. A technician's or a guard's
+// bootstrap reads only their scope's records: each branch of its scope is
+// served by an index that holds the scope's field.
 func TestEveryQueryHasAnIndex(t *testing.T) {
 	mon := mongodb.NewCommandCounter()
 	store := devtest.MustOpenStoreDB(t, devtest.DBName(t), mongodb.Options{Monitor: mon})
 	clock := devtest.NewClock()
-	srv := newFullServerOn(t, store, func(c *fullConfig) { c.Sync.Now = clock.Now })
+	srv := newFullServerOn(t, store, func(c *fullConfig) { c.Sync.Now = clock.Now; c.Tuning = &mongodb.Tuning{} })
 	mon.RecordShapes()
 	users := mustSeedUsers(t, srv)
 	d := depsOf(t, srv)
@@ -106,6 +110,7 @@ func TestEveryQueryHasAnIndex(t *testing.T) {
 	if len(shapes) < 20 {
 		t.Fatalf("only %d query shapes recorded: %v", len(shapes), shapes)
 	}
+	scoped := 0
 	for _, q := range shapes {
 		ix := q.Index()
 		why, ok := unindexed[q.String()]
@@ -120,6 +125,17 @@ func TestEveryQueryHasAnIndex(t *testing.T) {
 			t.Errorf("no declared index serves %s", q)
 			continue
 		}
+		for _, scope := range []string{"created_by", "_sync.assignees"} {
+			if slices.Contains(q.Fields, scope) && !mongodb.IndexHolds(q.Collection, ix, scope) {
+				t.Errorf("%s is served by %s, which does not hold %s: it reads more than the scope", q, ix, scope)
+			}
+			if slices.Contains(q.Fields, scope) {
+				scoped++
+			}
+		}
 		t.Logf("%-90s %s", q, ix)
+	}
+	if scoped < 3 {
+		t.Errorf("only %d query shapes select by a technician's or a guard's scope", scoped)
 	}
 }

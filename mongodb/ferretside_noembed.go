@@ -20,4 +20,6 @@ func (d *sideDoor) close() error { return nil }
 
 func sideDoorServes(fsync.Query) bool { return false }
 
-func (d *sideDoor) ids(context.Context, string, string, fsync.Query) ([]string, error) { return nil, nil }
+func (d *sideDoor) ids(context.Context, string, string, fsync.Query) ([]string, error) {
+	return nil, nil
+}

@@ -4,11 +4,11 @@
 package mongodb
 
 import (
-	gosync "sync"
 	"context"
 	"errors"
 	"fmt"
 	"net"
+	gosync "sync"
 	"time"
 
 	"fieldsync"

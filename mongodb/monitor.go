@@ -97,6 +97,20 @@ func (q QueryShape) Index() string {
 	return best
 }
 
+// IndexHolds reports whether the declared index name of coll holds field.
+func IndexHolds(coll, name, field string) bool {
+	for _, ix := range indexes {
+		if ix.Collection == coll && ix.Name == name {
+			for _, k := range ix.Keys {
+				if k.Key == field {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 // RecordShapes makes the counter keep the shape of every query it sees from now on.
 func (m *eventMonitor) RecordShapes() { m.recording.Store(true) }
 

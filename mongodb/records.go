@@ -15,7 +15,9 @@ import (
 )
 
 // maxPointLoads is the most keys of one collection Load looks up one by one
-// with Tuning.PointLoads (beyond, one $in scan costs less).
+// with Tuning.PointLoads (beyond, one $in scan costs less) — unless the
+// embedded FerretDB's front indexes those look-ups, which makes each one an
+// index probe, so that any number costs less than a scan.
 const maxPointLoads = 4
 
 // Load implements fsync.RecordStore: one $in query, or with
@@ -24,7 +26,7 @@ func (s *SyncStore) Load(ctx context.Context, coll string, keys []string) ([]*fs
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	if s.tuning.PointLoads && len(keys) <= maxPointLoads {
+	if s.tuning.PointLoads && (len(keys) <= maxPointLoads || s.indexedIDs) {
 		return s.loadEach(ctx, coll, keys)
 	}
 	cur, err := s.records(coll).Find(ctx, bson.M{"_id": bson.M{"$in": keys}})

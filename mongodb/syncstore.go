@@ -73,14 +73,17 @@ type Tuning struct {
 // the records in the readable layout (layout.go), the counters, the recent
 // change log, the audit entries and the job leases. One per engine.
 type SyncStore struct {
-	db     *mongo.Database
-	store  *Store
-	side   *sideDoor // with Tuning.ScopedReads, when the server has one
-	tuning Tuning
-	tuned  bool // tuning fixed by SyncTuned
-	colls  map[string]*fsync.Collection
-	names  []string
-	fault  func(string)
+	db    *mongo.Database
+	store *Store
+	side  *sideDoor // with Tuning.ScopedReads, when the server has one
+	// indexedIDs: the server is the embedded FerretDB behind fieldsync's
+	// front, which indexes its look-ups by _id.
+	indexedIDs bool
+	tuning     Tuning
+	tuned      bool // tuning fixed by SyncTuned
+	colls      map[string]*fsync.Collection
+	names      []string
+	fault      func(string)
 }
 
 var _ fsync.Store = (*SyncStore)(nil)
@@ -118,13 +121,18 @@ func (s *SyncStore) Start(ctx context.Context, schema fsync.Schema) (int, error)
 		}
 		s.tuning = Tuning{UnsortedScans: ferret, PointLoads: ferret, ScopedReads: ferret}
 	}
-	if s.tuning.ScopedReads {
+	if s.tuning.ScopedReads || s.tuning.PointLoads {
 		side, err := s.store.sideDoor(ctx)
 		if err != nil {
 			return 0, err
 		}
-		s.side = side
-		s.tuning.ScopedReads = side != nil
+		// Behind fieldsync's front a look-up by _id is an index probe
+		// (devstack/ferretfront.go), cheaper than an $in however many.
+		s.indexedIDs = side != nil
+		if s.tuning.ScopedReads {
+			s.side = side
+			s.tuning.ScopedReads = side != nil
+		}
 	}
 	return s.migrate(ctx)
 }
