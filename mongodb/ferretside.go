@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	fsync "fieldsync/sync"
 
@@ -68,15 +69,10 @@ func sideDoorServes(q fsync.Query) bool {
 // ids returns the keys of tenant's records of coll that may match q (a
 // superset: the caller checks q on the records).
 func (d *sideDoor) ids(ctx context.Context, coll, tenant string, q fsync.Query) ([]string, error) {
-	var table string
-	err := d.db.QueryRowContext(ctx, `SELECT table_name FROM _ferretdb_collections WHERE name = ?`, recordsOf(coll)).Scan(&table)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
+	table, err := d.table(ctx, recordsOf(coll))
+	if table == "" || err != nil {
 		return nil, err
 	}
-	field := func(path string) string { return "_ferretdb_sjson->>'$." + path + "'" }
 	where := []string{field(keyTenant) + " = ?"}
 	args := []any{tenant}
 	if q.Sites != nil {
@@ -116,7 +112,35 @@ func (d *sideDoor) ids(ctx context.Context, coll, tenant string, q fsync.Query) 
 		return nil, nil
 	}
 	where = append(where, "("+strings.Join(anyOf, " OR ")+")")
-	rows, err := d.db.QueryContext(ctx, fmt.Sprintf(`SELECT %s FROM %q WHERE %s`, field("_id"), table, strings.Join(where, " AND ")), args...)
+	return d.selectIDs(ctx, table, strings.Join(where, " AND "), args...)
+}
+
+// field is the SQL of the value at path of a FerretDB document.
+func field(path string) string { return "_ferretdb_sjson->>'$." + path + "'" }
+
+// table returns the SQLite table of FerretDB collection coll ("" when it has none).
+func (d *sideDoor) table(ctx context.Context, coll string) (string, error) {
+	var table string
+	err := d.db.QueryRowContext(ctx, `SELECT table_name FROM _ferretdb_collections WHERE name = ?`, coll).Scan(&table)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return table, err
+}
+
+// expiredAudit returns the ids of at most limit of tenant's audit entries
+// made before cutoff.
+func (d *sideDoor) expiredAudit(ctx context.Context, tenant string, cutoff time.Time, limit int) ([]string, error) {
+	table, err := d.table(ctx, AuditCollection)
+	if table == "" || err != nil {
+		return nil, err
+	}
+	return d.selectIDs(ctx, table, fmt.Sprintf("%s = ? AND %s < ? LIMIT %d", field("t"), field("at"), limit), tenant, cutoff.UnixMilli())
+}
+
+// selectIDs returns the _id of table's documents where where holds.
+func (d *sideDoor) selectIDs(ctx context.Context, table, where string, args ...any) ([]string, error) {
+	rows, err := d.db.QueryContext(ctx, fmt.Sprintf(`SELECT %s FROM %q WHERE %s`, field("_id"), table, where), args...)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ package mongodb
 
 import (
 	"context"
+	"time"
 
 	fsync "fieldsync/sync"
 
@@ -21,5 +22,9 @@ func (d *sideDoor) close() error { return nil }
 func sideDoorServes(fsync.Query) bool { return false }
 
 func (d *sideDoor) ids(context.Context, string, string, fsync.Query) ([]string, error) {
+	return nil, nil
+}
+
+func (d *sideDoor) expiredAudit(context.Context, string, time.Time, int) ([]string, error) {
 	return nil, nil
 }

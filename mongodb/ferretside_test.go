@@ -146,3 +146,52 @@ func TestScopedReadsMatchTheDriver(t *testing.T) {
 		t.Fatal("the side door's records are not in position order")
 	}
 }
+
+// TestAuditSweepBySideDoor sweeps more expired entries than one delete
+// command takes, through the side door on the embedded store: exactly the
+// tenant's entries older than the cutoff go.
+func TestAuditSweepBySideDoor(t *testing.T) {
+	ctx := context.Background()
+	store := devtest.MustOpenStoreDB(t, devtest.DBName(t), mongodb.Options{})
+	s := store.SyncTuned(mongodb.Tuning{PointLoads: true, ScopedReads: true})
+	if _, err := s.Start(ctx, fsync.Schema{Collections: fsync.FieldCollections(fsync.FieldOptions{})}); err != nil {
+		t.Fatal(err)
+	}
+	if ferret, _ := store.IsFerretDB(ctx); ferret && !s.Tuning().ScopedReads {
+		t.Fatal("the embedded store opened no side door")
+	}
+	cutoff := time.Now().UTC().Truncate(time.Millisecond)
+	want := map[string][]string{}
+	for _, tenant := range []string{"ta", "tb"} {
+		var links []*fsync.AuditLink
+		for i := range 1300 {
+			at := cutoff.Add(time.Duration(i-1000) * time.Minute) // 1000 before the cutoff, one at it
+			l := &fsync.AuditLink{ID: fmt.Sprint(tenant, "-", i), Tenant: tenant, Collection: fieldsync.CollWorkOrders, Record: "r", At: at}
+			links = append(links, l)
+			if tenant == "tb" || !at.Before(cutoff) {
+				want[tenant] = append(want[tenant], l.ID)
+			}
+		}
+		if _, err := s.Commit(ctx, fsync.Commit{Tenant: tenant, Audit: links}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.SweepAudit(ctx, "ta", cutoff); err != nil {
+		t.Fatal(err)
+	}
+	for tenant, ids := range want {
+		got, err := s.AuditOf(ctx, tenant, fieldsync.CollWorkOrders, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gotIDs []string
+		for _, l := range got {
+			gotIDs = append(gotIDs, l.ID)
+		}
+		slices.Sort(gotIDs)
+		slices.Sort(ids)
+		if !slices.Equal(gotIDs, ids) {
+			t.Fatalf("%s keeps %d entries, want %d", tenant, len(gotIDs), len(ids))
+		}
+	}
+}
