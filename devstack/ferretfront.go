@@ -12,6 +12,8 @@ import (
 	"math"
 	"net"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,7 +36,10 @@ import (
 //     update whose filter is _id plus equality conditions, by reading the
 //     document by _id, checking the other conditions itself and sending the
 //     update on with the _id alone (casUpdate). It holds the write lock from
-//     the read to the write, so no other write comes between.
+//     the read to the write, so no other write comes between;
+//   - it keeps the indexes a client asks for (IndexCommand) on the values a
+//     reader of the SQLite file selects by (mongodb's side door), created
+//     under the write lock, so they never race FerretDB's own writes.
 //
 // Neither changes an answer: whatever the front cannot judge (another
 // operator, an array on either side, a type it does not compare) goes on as
@@ -55,7 +60,8 @@ type ferretFront struct {
 
 	mu      sync.Mutex
 	dbs     map[string]*sql.DB
-	indexed map[string]bool // "<database>.<collection>" whose table has the index
+	indexed map[string]bool        // "<database>.<collection>" whose table has its indexes
+	wanted  map[string][]exprIndex // the indexes clients asked for, by "<database>.<collection>"
 	reqID   atomic.Int32
 	// casSkipped and casRewritten count the version-checked update
 	// statements sent on as they came and those rewritten (tests).
@@ -63,7 +69,7 @@ type ferretFront struct {
 }
 
 func newFerretFront(dir string) *ferretFront {
-	return &ferretFront{dir: dir, dbs: map[string]*sql.DB{}, indexed: map[string]bool{}}
+	return &ferretFront{dir: dir, dbs: map[string]*sql.DB{}, indexed: map[string]bool{}, wanted: map[string][]exprIndex{}}
 }
 
 func (f *ferretFront) close() {
@@ -134,10 +140,11 @@ func (f *ferretFront) needsIndex(c command) bool {
 	return !f.indexed[c.db+"."+c.coll]
 }
 
-// ensureIDIndex creates the _id expression index on the table of c's
-// collection the first time the front meets it (after the command that
-// may have created it); the caller holds the write lock. A drop forgets.
-func (f *ferretFront) ensureIDIndex(ctx context.Context, c command) {
+// ensureIndexes creates the _id expression index, and those a client
+// asked for (IndexCommand), on the table of c's collection the first time
+// the front meets it (after the command that may have created it); the
+// caller holds the write lock. A drop forgets.
+func (f *ferretFront) ensureIndexes(ctx context.Context, c command) {
 	switch c.name {
 	case "drop":
 		f.forget(c.db + "." + c.coll)
@@ -151,12 +158,12 @@ func (f *ferretFront) ensureIDIndex(ctx context.Context, c command) {
 	}
 	key := c.db + "." + c.coll
 	f.mu.Lock()
-	done := f.indexed[key]
+	done, wanted := f.indexed[key], f.wanted[key]
 	f.mu.Unlock()
 	if done {
 		return
 	}
-	ok, err := f.createIDIndex(ctx, c.db, c.coll)
+	ok, err := f.createIndexes(ctx, c.db, c.coll, wanted)
 	if err != nil {
 		return // the next command tries again
 	}
@@ -177,9 +184,16 @@ func (f *ferretFront) forget(prefix string) {
 	}
 }
 
-// createIDIndex creates the index on coll's table; false when the
+// exprIndex is an index a client asked for: the values at paths of the
+// documents, as `_ferretdb_sjson->>'$.<path>'` each.
+type exprIndex struct {
+	name  string
+	paths []string
+}
+
+// createIndexes creates the indexes on coll's table; false when the
 // collection has no table yet.
-func (f *ferretFront) createIDIndex(ctx context.Context, dbName, coll string) (bool, error) {
+func (f *ferretFront) createIndexes(ctx context.Context, dbName, coll string, wanted []exprIndex) (bool, error) {
 	db, err := f.sqlite(dbName)
 	if err != nil {
 		return false, err
@@ -188,9 +202,67 @@ func (f *ferretFront) createIDIndex(ctx context.Context, dbName, coll string) (b
 	if err != nil || table == "" {
 		return false, err
 	}
-	_, err = db.ExecContext(ctx, fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %q ON %q (_ferretdb_sjson->'$._id')`,
-		table+"_"+IndexPrefix+"id", table))
-	return err == nil, err
+	stmts := []string{fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %q ON %q (_ferretdb_sjson->'$._id')`, table+"_"+IndexPrefix+"id", table)}
+	for _, ix := range wanted {
+		exprs := make([]string, len(ix.paths))
+		for i, p := range ix.paths {
+			exprs[i] = "_ferretdb_sjson->>'$." + p + "'"
+		}
+		stmts = append(stmts, fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %q ON %q (%s)`, table+"_"+IndexPrefix+ix.name, table, strings.Join(exprs, ", ")))
+	}
+	for _, st := range stmts {
+		if _, err := db.ExecContext(ctx, st); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// IndexCommand asks the front for an index on a collection's table:
+// {fieldsyncIndex: <collection>, name: <name>, paths: [<dotted path>, …]},
+// on the values `_ferretdb_sjson->>'$.<path>'` a reader of FerretDB's
+// SQLite file selects by (mongodb's side door). The front creates it now
+// or when the collection's table appears, and again after a drop, and
+// answers {ok: 1}. FerretDB's own queries never use it.
+const IndexCommand = "fieldsyncIndex"
+
+var indexPath = regexp.MustCompile(`^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$`)
+
+// want records the index c asks for (IndexCommand) and creates it when its
+// table exists; the caller holds the write lock.
+func (f *ferretFront) want(ctx context.Context, c command) error {
+	name, _ := c.body.Lookup("name").StringValueOK()
+	arr, ok := c.body.Lookup("paths").ArrayOK()
+	vals, err := arr.Values()
+	if !ok || err != nil || len(vals) == 0 || !indexPath.MatchString(name) || c.coll == "" {
+		return errors.New("fieldsyncIndex wants a collection, a name and paths")
+	}
+	ix := exprIndex{name: name}
+	for _, v := range vals {
+		p, ok := v.StringValueOK()
+		if !ok || !indexPath.MatchString(p) {
+			return fmt.Errorf("fieldsyncIndex: bad path %v", v)
+		}
+		ix.paths = append(ix.paths, p)
+	}
+	key := c.db + "." + c.coll
+	f.mu.Lock()
+	f.wanted[key] = append(slices.DeleteFunc(f.wanted[key], func(w exprIndex) bool { return w.name == name }), ix)
+	delete(f.indexed, key)
+	f.mu.Unlock()
+	f.ensureIndexes(ctx, c)
+	return nil
+}
+
+// commandReply is the front's own answer to request req: {ok: 1}, or
+// {ok: 0, errmsg} for err.
+func commandReply(req []byte, err error) []byte {
+	d := bson.D{{Key: "ok", Value: 1.0}}
+	if err != nil {
+		d = bson.D{{Key: "ok", Value: 0.0}, {Key: "errmsg", Value: err.Error()}, {Key: "code", Value: int32(2)}}
+	}
+	doc, _ := bson.Marshal(d)
+	return opMsgReply(int32(binary.LittleEndian.Uint32(req[4:8])), doc)
 }
 
 // TableOf returns the SQLite table of FerretDB collection coll in db ("" when

@@ -152,3 +152,40 @@ func TestFrontCompareAndSet(t *testing.T) {
 		t.Fatalf("the front rewrote %d version-checked statements, want at least 300", n)
 	}
 }
+
+// TestFrontCreatesAskedIndexes asks the front for an index before the
+// collection exists and after a drop: SQLite plans a SELECT on those
+// values through it each time.
+func TestFrontCreatesAskedIndexes(t *testing.T) {
+	s := startDB(t, false)
+	ctx := context.Background()
+	mdb := connect(t, s.MongoURI).Database("front")
+	ask := bson.D{{Key: IndexCommand, Value: "people"}, {Key: "name", Value: "team_name"}, {Key: "paths", Value: bson.A{"team", "who.name"}}}
+	if err := mdb.RunCommand(ctx, ask).Err(); err != nil {
+		t.Fatal(err)
+	}
+	bad := bson.D{{Key: IndexCommand, Value: "people"}, {Key: "name", Value: "x"}, {Key: "paths", Value: bson.A{"a') --"}}}
+	if err := mdb.RunCommand(ctx, bad).Err(); err == nil {
+		t.Fatal("the front took a path that is not a plain dotted name")
+	}
+	db, err := s.lock.ferret.sqlite("front")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 2 {
+		if _, err := mdb.Collection("people").InsertOne(ctx, bson.M{"_id": fmt.Sprint(round), "team": "a", "who": bson.M{"name": "b"}}); err != nil {
+			t.Fatal(err)
+		}
+		table, err := TableOf(ctx, db, "people")
+		if err != nil || table == "" {
+			t.Fatalf("table of people: %q, %v", table, err)
+		}
+		q := fmt.Sprintf(`SELECT 1 FROM %q WHERE _ferretdb_sjson->>'$.team' = ? AND _ferretdb_sjson->>'$.who.name' = ?`, table)
+		if plan := explain(t, db, q, "a", "b"); !strings.Contains(plan, IndexPrefix+"team_name") {
+			t.Fatalf("round %d: query plan %q does not use the asked index", round, plan)
+		}
+		if err := mdb.Collection("people").Drop(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -156,6 +156,15 @@ func (w *wireLock) serve(client net.Conn) {
 			}
 			continue
 		}
+		if isCmd && cmd.name == IndexCommand {
+			w.writeMu.Lock()
+			err := w.ferret.want(context.Background(), cmd)
+			w.writeMu.Unlock()
+			if _, err := client.Write(commandReply(req, err)); err != nil {
+				return
+			}
+			continue
+		}
 		locked := write && !w.disabled
 		if locked {
 			w.writeMu.Lock()
@@ -169,7 +178,7 @@ func (w *wireLock) serve(client net.Conn) {
 				w.writeMu.Lock()
 				locked = true
 			}
-			w.ferret.ensureIDIndex(context.Background(), cmd)
+			w.ferret.ensureIndexes(context.Background(), cmd)
 		}
 		if locked {
 			w.writeMu.Unlock()

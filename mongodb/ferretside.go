@@ -5,6 +5,7 @@ package mongodb
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"fieldsync"
 	fsync "fieldsync/sync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -56,8 +58,12 @@ func (d *sideDoor) close() error { return d.db.Close() }
 
 // embeddedCommand is the command fieldsync's wire front for the embedded
 // FerretDB answers with the directory of its SQLite files
-// (devstack.EmbeddedCommand).
-const embeddedCommand = "fieldsyncEmbedded"
+// (devstack.EmbeddedCommand); indexCommand asks it for an index
+// (devstack.IndexCommand).
+const (
+	embeddedCommand = "fieldsyncEmbedded"
+	indexCommand    = "fieldsyncIndex"
+)
 
 // sideDoorServes reports whether the side door can select q: a bootstrap's
 // scoped walk (sites, live, positions, readers).
@@ -67,52 +73,91 @@ func sideDoorServes(q fsync.Query) bool {
 }
 
 // ids returns the keys of tenant's records of coll that may match q (a
-// superset: the caller checks q on the records).
+// superset: the caller checks q on the records): one SELECT per condition
+// of q.Readers, each served by an index the front keeps (sideIndexes), so
+// SQLite parses only the documents it names.
 func (d *sideDoor) ids(ctx context.Context, coll, tenant string, q fsync.Query) ([]string, error) {
-	table, err := d.table(ctx, recordsOf(coll))
-	if table == "" || err != nil {
+	query, args, err := d.idsQuery(ctx, coll, tenant, q)
+	if query == "" || err != nil {
 		return nil, err
 	}
-	where := []string{field(keyTenant) + " = ?"}
+	return d.selectIDs(ctx, query, args...)
+}
+
+// idsQuery is the SQL of ids ("" when nothing can match).
+func (d *sideDoor) idsQuery(ctx context.Context, coll, tenant string, q fsync.Query) (string, []any, error) {
+	table, err := d.table(ctx, recordsOf(coll))
+	if table == "" || err != nil {
+		return "", nil, err
+	}
+	where := field(keyTenant) + " = ?"
 	args := []any{tenant}
 	if q.Sites != nil {
 		if len(q.Sites) == 0 {
-			return nil, nil
+			return "", nil, nil
 		}
-		where = append(where, field(keySite)+" IN (?"+strings.Repeat(",?", len(q.Sites)-1)+")")
+		where += " AND " + field(keySite) + " IN (?" + strings.Repeat(",?", len(q.Sites)-1) + ")"
 		for _, s := range q.Sites {
 			args = append(args, s)
 		}
 	}
-	if q.Live {
-		where = append(where, field(keyDeleted)+" = 0")
+	rd := q.Readers
+	var branches []string
+	var all []any
+	branch := func(cond string, v any) {
+		branches = append(branches, fmt.Sprintf("SELECT %s FROM %q WHERE %s AND %s", field("_id"), table, where, cond))
+		all = append(append(all, args...), v)
 	}
-	if q.After > 0 {
-		where = append(where, field(keyPos)+" > ?")
-		args = append(args, q.After)
+	if rd.Created {
+		branch(field(keyCreator)+" = ?", rd.Person)
 	}
-	if q.Upto > 0 {
-		where = append(where, field(keyPos)+" <= ?")
-		args = append(args, q.Upto)
+	if rd.Assigned {
+		// The assignees' JSON text holds the person as a JSON string.
+		quoted, err := json.Marshal(rd.Person)
+		if err != nil {
+			return "", nil, err
+		}
+		branch("instr("+field(keyAssignees)+", ?) > 0", string(quoted))
 	}
-	var anyOf []string
-	if rd := q.Readers; rd.Created {
-		anyOf = append(anyOf, field(keyCreator)+" = ?")
-		args = append(args, rd.Person)
+	if !rd.CreatedFrom.IsZero() {
+		branch(field(keyCreated)+" >= ?", rd.CreatedFrom.UnixMilli()) // FerretDB keeps a date as its Unix milliseconds
 	}
-	if rd := q.Readers; rd.Assigned {
-		anyOf = append(anyOf, "EXISTS (SELECT 1 FROM json_each(_ferretdb_sjson, '$."+keyAssignees+"') WHERE value = ?)")
-		args = append(args, rd.Person)
+	if len(branches) == 0 {
+		return "", nil, nil
 	}
-	if rd := q.Readers; !rd.CreatedFrom.IsZero() {
-		anyOf = append(anyOf, field(keyCreated)+" >= ?") // FerretDB keeps a date as its Unix milliseconds
-		args = append(args, rd.CreatedFrom.UnixMilli())
+	return strings.Join(branches, " UNION "), all, nil
+}
+
+// sideIndex is an index the side door asks the wire front for.
+type sideIndex struct {
+	coll, name string
+	paths      []string
+}
+
+// sideIndexes are the indexes the side door's SELECTs use: a scoped
+// bootstrap's conditions (the collections sync.readScope scopes) and the
+// audit sweep's.
+func sideIndexes() []sideIndex {
+	var out []sideIndex
+	for _, c := range []string{fieldsync.CollPatrolRounds, fieldsync.CollInspections, fieldsync.CollWorkOrders, fieldsync.CollComplaints} {
+		out = append(out, sideIndex{recordsOf(c), "creator", []string{keyTenant, keySite, keyCreator, "_id"}},
+			sideIndex{recordsOf(c), "assignees", []string{keyTenant, keySite, keyAssignees, "_id"}})
 	}
-	if len(anyOf) == 0 {
-		return nil, nil
+	// A guard's window.
+	out = append(out, sideIndex{recordsOf(fieldsync.CollInspections), "created", []string{keyTenant, keySite, keyCreated, "_id"}},
+		sideIndex{AuditCollection, "at", []string{"t", "at", "_id"}})
+	return out
+}
+
+// askIndexes asks the wire front for sideIndexes on mdb.
+func askIndexes(ctx context.Context, mdb *mongo.Database) error {
+	for _, ix := range sideIndexes() {
+		err := mdb.RunCommand(ctx, bson.D{{Key: indexCommand, Value: ix.coll}, {Key: "name", Value: ix.name}, {Key: "paths", Value: ix.paths}}).Err()
+		if err != nil {
+			return err
+		}
 	}
-	where = append(where, "("+strings.Join(anyOf, " OR ")+")")
-	return d.selectIDs(ctx, table, strings.Join(where, " AND "), args...)
+	return nil
 }
 
 // field is the SQL of the value at path of a FerretDB document.
@@ -135,12 +180,13 @@ func (d *sideDoor) expiredAudit(ctx context.Context, tenant string, cutoff time.
 	if table == "" || err != nil {
 		return nil, err
 	}
-	return d.selectIDs(ctx, table, fmt.Sprintf("%s = ? AND %s < ? LIMIT %d", field("t"), field("at"), limit), tenant, cutoff.UnixMilli())
+	return d.selectIDs(ctx, fmt.Sprintf("SELECT %s FROM %q WHERE %s = ? AND %s < ? LIMIT %d", field("_id"), table, field("t"), field("at"), limit),
+		tenant, cutoff.UnixMilli())
 }
 
-// selectIDs returns the _id of table's documents where where holds.
-func (d *sideDoor) selectIDs(ctx context.Context, table, where string, args ...any) ([]string, error) {
-	rows, err := d.db.QueryContext(ctx, fmt.Sprintf(`SELECT %s FROM %q WHERE %s`, field("_id"), table, where), args...)
+// selectIDs returns the ids query selects.
+func (d *sideDoor) selectIDs(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := d.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -133,6 +133,11 @@ func (s *SyncStore) Start(ctx context.Context, schema fsync.Schema) (int, error)
 			s.side = side
 			s.tuning.ScopedReads = side != nil
 		}
+		if s.side != nil {
+			if err := askIndexes(ctx, s.db); err != nil {
+				return 0, mapError(err)
+			}
+		}
 	}
 	return s.migrate(ctx)
 }
