@@ -201,3 +201,28 @@ func (d *sideDoor) selectIDs(ctx context.Context, query string, args ...any) ([]
 	}
 	return out, rows.Err()
 }
+
+// tenantsOver returns the tenants with more than limit records of coll, and
+// how many (the tenant leads an index of every scoped collection, so SQLite
+// counts from the index alone).
+func (d *sideDoor) tenantsOver(ctx context.Context, coll string, limit int) (map[string]int, error) {
+	table, err := d.table(ctx, recordsOf(coll))
+	if table == "" || err != nil {
+		return nil, err
+	}
+	rows, err := d.db.QueryContext(ctx, fmt.Sprintf("SELECT %s, count(*) FROM %q GROUP BY 1 HAVING count(*) > ?", field(keyTenant), table), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var tenant sql.NullString
+		var n int
+		if err := rows.Scan(&tenant, &n); err != nil {
+			return nil, err
+		}
+		out[tenant.String] = n
+	}
+	return out, rows.Err()
+}

@@ -3,6 +3,7 @@ package mongodb_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -212,5 +213,45 @@ func TestAuditSweepBySideDoor(t *testing.T) {
 		if !slices.Equal(gotIDs, ids) {
 			t.Fatalf("%s keeps %d entries, want %d", tenant, len(gotIDs), len(ids))
 		}
+	}
+}
+
+// TestWarnEmbeddedSize warns about the tenant past the limit, not the other.
+func TestWarnEmbeddedSize(t *testing.T) {
+	ctx := context.Background()
+	store := devtest.MustOpenStoreDB(t, devtest.DBName(t), mongodb.Options{})
+	s := store.SyncTuned(mongodb.Tuning{PointLoads: true, ScopedReads: true})
+	if _, err := s.Start(ctx, fsync.Schema{Collections: fsync.FieldCollections(fsync.FieldOptions{})}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	for tenant, n := range map[string]int{"ta": 3, "tb": 1} {
+		var puts []fsync.Put
+		for i := range n {
+			id := fmt.Sprintf("00000000-0000-7000-8000-%012d", i)
+			puts = append(puts, fsync.Put{Record: &fsync.Record{Key: tenant + "/work_orders/" + id, Tenant: tenant, Collection: fieldsync.CollWorkOrders,
+				ID: id, SiteID: "s", Version: 1, Pos: int64(i + 1), CreatedAt: now, UpdatedAt: now, Fields: map[string]any{}}})
+		}
+		if _, err := s.Commit(ctx, fsync.Commit{Tenant: tenant, Records: puts}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf strings.Builder
+	if err := store.WarnEmbeddedSize(ctx, slog.New(slog.NewTextHandler(&buf, nil)), 2); err != nil {
+		t.Fatal(err)
+	}
+	ferret, err := store.IsFerretDB(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if !ferret {
+		if out != "" {
+			t.Fatalf("warned on another server: %s", out)
+		}
+		return
+	}
+	if strings.Count(out, "level=WARN") != 1 || !strings.Contains(out, "tenant=ta") || !strings.Contains(out, "work_orders=3") || !strings.Contains(out, "docs/DEPLOY.md") {
+		t.Fatalf("want one warning for ta (3 work orders) pointing at docs/DEPLOY.md, got:\n%s", out)
 	}
 }
