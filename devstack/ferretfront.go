@@ -613,3 +613,23 @@ func replaceElement(doc bson.Raw, key string, v any) (bson.Raw, error) {
 	}
 	return bson.Marshal(d)
 }
+
+// QueryPlan returns SQLite's plan of query on db, its steps joined by "; "
+// (tests show with it which index a SELECT uses).
+func QueryPlan(ctx context.Context, db *sql.DB, query string, args ...any) (string, error) {
+	rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			return "", err
+		}
+		out = append(out, detail)
+	}
+	return strings.Join(out, "; "), rows.Err()
+}

@@ -53,21 +53,11 @@ func TestFrontIndexesID(t *testing.T) {
 
 func explain(t *testing.T, db *sql.DB, q string, args ...any) string {
 	t.Helper()
-	rows, err := db.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, args...)
+	plan, err := QueryPlan(context.Background(), db, q, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, detail)
-	}
-	return strings.Join(out, "; ")
+	return plan
 }
 
 // TestFrontCompareAndSet runs random version-checked replaces and updates

@@ -4,8 +4,8 @@ package mongodb
 
 import (
 	"context"
-	"strings"
 
+	"fieldsync/devstack"
 	fsync "fieldsync/sync"
 )
 
@@ -18,19 +18,5 @@ func SideDoorPlan(ctx context.Context, s *SyncStore, tenant, coll string, q fsyn
 	if query == "" || err != nil {
 		return "", err
 	}
-	rows, err := s.side.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+query, args...)
-	if err != nil {
-		return "", err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-			return "", err
-		}
-		out = append(out, detail)
-	}
-	return strings.Join(out, "; "), rows.Err()
+	return devstack.QueryPlan(ctx, s.side.db, query, args...)
 }

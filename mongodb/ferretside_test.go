@@ -167,19 +167,28 @@ func TestScopedReadsMatchTheDriver(t *testing.T) {
 	}
 }
 
-// TestAuditSweepBySideDoor sweeps more expired entries than one delete
-// command takes, through the side door on the embedded store: exactly the
-// tenant's entries older than the cutoff go.
-func TestAuditSweepBySideDoor(t *testing.T) {
+// openSideDoorStore opens a fresh database and an engine store on it that
+// reads through the side door (on the embedded store: fails when it opens none).
+func openSideDoorStore(t *testing.T) (*mongodb.Store, *mongodb.SyncStore) {
+	t.Helper()
 	ctx := context.Background()
 	store := devtest.MustOpenStoreDB(t, devtest.DBName(t), mongodb.Options{})
 	s := store.SyncTuned(mongodb.Tuning{PointLoads: true, ScopedReads: true})
 	if _, err := s.Start(ctx, fsync.Schema{Collections: fsync.FieldCollections(fsync.FieldOptions{})}); err != nil {
 		t.Fatal(err)
 	}
-	if ferret, _ := store.IsFerretDB(ctx); ferret && !s.Tuning().ScopedReads {
-		t.Fatal("the embedded store opened no side door")
+	if ferret, err := store.IsFerretDB(ctx); err != nil || ferret && !s.Tuning().ScopedReads {
+		t.Fatalf("the embedded store opened no side door (%v)", err)
 	}
+	return store, s
+}
+
+// TestAuditSweepBySideDoor sweeps more expired entries than one delete
+// command takes, through the side door on the embedded store: exactly the
+// tenant's entries older than the cutoff go.
+func TestAuditSweepBySideDoor(t *testing.T) {
+	ctx := context.Background()
+	_, s := openSideDoorStore(t)
 	cutoff := time.Now().UTC().Truncate(time.Millisecond)
 	want := map[string][]string{}
 	for _, tenant := range []string{"ta", "tb"} {
@@ -219,11 +228,7 @@ func TestAuditSweepBySideDoor(t *testing.T) {
 // TestWarnEmbeddedSize warns about the tenant past the limit, not the other.
 func TestWarnEmbeddedSize(t *testing.T) {
 	ctx := context.Background()
-	store := devtest.MustOpenStoreDB(t, devtest.DBName(t), mongodb.Options{})
-	s := store.SyncTuned(mongodb.Tuning{PointLoads: true, ScopedReads: true})
-	if _, err := s.Start(ctx, fsync.Schema{Collections: fsync.FieldCollections(fsync.FieldOptions{})}); err != nil {
-		t.Fatal(err)
-	}
+	store, s := openSideDoorStore(t)
 	now := time.Now().UTC()
 	for tenant, n := range map[string]int{"ta": 3, "tb": 1} {
 		var puts []fsync.Put
