@@ -82,7 +82,9 @@ func (f *ferretFront) close() {
 }
 
 // sqlite opens (once) the SQLite file of database name, which FerretDB
-// created; it waits for FerretDB's own locks as long as FerretDB does.
+// created (mode=rw: never the front, which would leave FerretDB a file
+// without its metadata); it waits for FerretDB's own locks as long as
+// FerretDB does.
 func (f *ferretFront) sqlite(name string) (*sql.DB, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -90,7 +92,7 @@ func (f *ferretFront) sqlite(name string) (*sql.DB, error) {
 		return db, nil
 	}
 	path := filepath.Join(f.dir, name+".sqlite")
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(wal)")
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=rw&_pragma=busy_timeout(10000)")
 	if err != nil {
 		return nil, err
 	}
