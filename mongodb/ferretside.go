@@ -66,15 +66,15 @@ const (
 )
 
 // sideDoorServes reports whether the side door can select q: a bootstrap's
-// scoped walk (sites, live, positions, readers).
+// scoped walk (sites, live, positions, Mine).
 func sideDoorServes(q fsync.Query) bool {
-	return q.Readers != nil && q.Keys == nil && len(q.Equal) == 0 && q.Device == "" && q.CitesAny == nil && !q.CitesMedia &&
+	return q.Mine != nil && q.Keys == nil && len(q.Equal) == 0 && q.Device == "" && q.CitesAny == nil && !q.CitesMedia &&
 		q.CreatedFrom.IsZero() && q.CreatedBefore.IsZero() && q.Order != fsync.ByCreation
 }
 
 // ids returns the keys of tenant's records of coll that may match q (a
 // superset: the caller checks q on the records): one SELECT per condition
-// of q.Readers, each served by an index the front keeps (sideIndexes), so
+// of q.Mine, each served by an index the front keeps (sideIndexes), so
 // SQLite parses only the documents it names.
 func (d *sideDoor) ids(ctx context.Context, coll, tenant string, q fsync.Query) ([]string, error) {
 	query, args, err := d.idsQuery(ctx, coll, tenant, q)
@@ -101,26 +101,26 @@ func (d *sideDoor) idsQuery(ctx context.Context, coll, tenant string, q fsync.Qu
 			args = append(args, s)
 		}
 	}
-	rd := q.Readers
+	m := q.Mine
 	var branches []string
 	var all []any
 	branch := func(cond string, v any) {
 		branches = append(branches, fmt.Sprintf("SELECT %s FROM %q WHERE %s AND %s", field("_id"), table, where, cond))
 		all = append(append(all, args...), v)
 	}
-	if rd.Created {
-		branch(field(keyCreator)+" = ?", rd.Person)
+	if m.Creator {
+		branch(field(keyCreator)+" = ?", m.User)
 	}
-	if rd.Assigned {
+	if m.Assignee {
 		// The assignees' JSON text holds the person as a JSON string.
-		quoted, err := json.Marshal(rd.Person)
+		quoted, err := json.Marshal(m.User)
 		if err != nil {
 			return "", nil, err
 		}
-		branch("instr("+field(keyAssignees)+", ?) > 0", string(quoted))
+		branch("instr("+field(keyAssigned)+", ?) > 0", string(quoted))
 	}
-	if !rd.CreatedFrom.IsZero() {
-		branch(field(keyCreated)+" >= ?", rd.CreatedFrom.UnixMilli()) // FerretDB keeps a date as its Unix milliseconds
+	if !m.Since.IsZero() {
+		branch(field(keyCreated)+" >= ?", m.Since.UnixMilli()) // FerretDB keeps a date as its Unix milliseconds
 	}
 	if len(branches) == 0 {
 		return "", nil, nil
@@ -141,7 +141,7 @@ func sideIndexes() []sideIndex {
 	var out []sideIndex
 	for _, c := range []string{fieldsync.CollPatrolRounds, fieldsync.CollInspections, fieldsync.CollWorkOrders, fieldsync.CollComplaints} {
 		out = append(out, sideIndex{recordsOf(c), "creator", []string{keyTenant, keySite, keyCreator, "_id"}},
-			sideIndex{recordsOf(c), "assignees", []string{keyTenant, keySite, keyAssignees, "_id"}})
+			sideIndex{recordsOf(c), "assignees", []string{keyTenant, keySite, keyAssigned, "_id"}})
 	}
 	// A guard's window.
 	out = append(out, sideIndex{recordsOf(fieldsync.CollInspections), "created", []string{keyTenant, keySite, keyCreated, "_id"}},

@@ -96,11 +96,11 @@ func TestScopedReadsMatchTheDriver(t *testing.T) {
 	}
 	nonEmpty := 0
 	for i := range 150 {
-		rd := &fsync.Readers{Person: people[r.IntN(len(people))], Created: r.IntN(2) == 0, Assigned: r.IntN(2) == 0}
+		rd := &fsync.Mine{User: people[r.IntN(len(people))], Creator: r.IntN(2) == 0, Assignee: r.IntN(2) == 0}
 		if r.IntN(2) == 0 {
-			rd.CreatedFrom = now.Add(-time.Duration(r.IntN(30*24)) * time.Hour)
+			rd.Since = now.Add(-time.Duration(r.IntN(30*24)) * time.Hour)
 		}
-		q := fsync.Query{Readers: rd, Live: r.IntN(2) == 0, Order: fsync.ByPosition}
+		q := fsync.Query{Mine: rd, Live: r.IntN(2) == 0, Order: fsync.ByPosition}
 		switch r.IntN(3) {
 		case 0:
 			q.Sites = []string{sites[r.IntN(len(sites))]}
@@ -139,8 +139,8 @@ func TestScopedReadsMatchTheDriver(t *testing.T) {
 	// Each condition of a scope is one index search: SQLite parses only the
 	// documents it names.
 	if ferret {
-		for _, rd := range []*fsync.Readers{{Person: "p1", Created: true, Assigned: true, CreatedFrom: now}} {
-			plan, err := mongodb.SideDoorPlan(ctx, side, "ta", fieldsync.CollInspections, fsync.Query{Readers: rd, Sites: sites[:1], Live: true})
+		for _, rd := range []*fsync.Mine{{User: "p1", Creator: true, Assignee: true, Since: now}} {
+			plan, err := mongodb.SideDoorPlan(ctx, side, "ta", fieldsync.CollInspections, fsync.Query{Mine: rd, Sites: sites[:1], Live: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -158,7 +158,7 @@ func TestScopedReadsMatchTheDriver(t *testing.T) {
 	if nonEmpty < 50 {
 		t.Fatalf("only %d of 150 queries found records: the comparison proves little", nonEmpty)
 	}
-	all, err := side.Find(ctx, "ta", fieldsync.CollWorkOrders, fsync.Query{Readers: &fsync.Readers{Person: "p1", Assigned: true}})
+	all, err := side.Find(ctx, "ta", fieldsync.CollWorkOrders, fsync.Query{Mine: &fsync.Mine{User: "p1", Assignee: true}})
 	if err != nil || len(all) == 0 {
 		t.Fatalf("p1's orders: %d, %v", len(all), err)
 	}

@@ -32,19 +32,18 @@ import (
 // gives it back exactly as sent. Server-set times are UTC milliseconds and
 // need no text.
 const (
-	keyID      = "id"
-	keyTenant  = "tenant_id"
-	keySite    = fsync.SiteField
-	keyCreated = "created_at"
-	keySync    = "_sync"
-	keyVersion = keySync + ".version"
-	keyPos     = keySync + ".position"
-	keyDeleted = keySync + ".deleted"
-	keyDevice  = keySync + ".device"
-	keyMedia   = keySync + ".media"
-	// keyAssignees holds the record's assignees (a technician's scope).
-	keyAssignees = keySync + ".assignees"
-	keyCreator   = "created_by"
+	keyID       = "id"
+	keyTenant   = "tenant_id"
+	keySite     = fsync.SiteField
+	keyCreated  = "created_at"
+	keySync     = "_sync"
+	keyVersion  = keySync + ".version"
+	keyPos      = keySync + ".position"
+	keyDeleted  = keySync + ".deleted"
+	keyDevice   = keySync + ".device"
+	keyMedia    = keySync + ".media"
+	keyAssigned = keySync + ".assignees"
+	keyCreator  = "created_by"
 )
 
 // fieldNamed returns the field of fs named name, or nil.

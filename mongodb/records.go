@@ -199,9 +199,6 @@ func recordFilter(tenant string, q fsync.Query) bson.M {
 	case q.CitesMedia:
 		f[keyMedia+".0"] = bson.M{"$exists": true}
 	}
-	if rd := q.Readers; rd != nil {
-		ors = append(ors, readersFilter(rd))
-	}
 	created := bson.M{}
 	if !q.CreatedFrom.IsZero() {
 		created["$gte"] = q.CreatedFrom
@@ -214,6 +211,9 @@ func recordFilter(tenant string, q fsync.Query) bson.M {
 	}
 	if len(created) > 0 {
 		f[keyCreated] = created
+	}
+	if m := q.Mine; m != nil {
+		ors = append(ors, mineFilter(m))
 	}
 	switch len(ors) {
 	case 0:
@@ -229,24 +229,23 @@ func recordFilter(tenant string, q fsync.Query) bson.M {
 	return f
 }
 
-// readersFilter is the $or of rd's conditions (an impossible one when it
-// has none). Each leads an index of its own after the tenant and site
-// (sync.go), so a technician's bootstrap reads only their records.
-func readersFilter(rd *fsync.Readers) bson.A {
-	var anyOf bson.A
-	if rd.Created {
-		anyOf = append(anyOf, bson.M{keyCreator: rd.Person})
+// mineFilter is the $or of m's branches, each served by an index of its
+// own after tenant and site (sync.go); none matches nothing.
+func mineFilter(m *fsync.Mine) bson.A {
+	var or bson.A
+	if m.Creator {
+		or = append(or, bson.M{keyCreator: m.User})
 	}
-	if rd.Assigned {
-		anyOf = append(anyOf, bson.M{keyAssignees: rd.Person})
+	if m.Assignee {
+		or = append(or, bson.M{keyAssigned: m.User})
 	}
-	if !rd.CreatedFrom.IsZero() {
-		anyOf = append(anyOf, bson.M{keyCreated: bson.M{"$gte": rd.CreatedFrom}})
+	if !m.Since.IsZero() {
+		or = append(or, bson.M{keyCreated: bson.M{"$gte": m.Since}})
 	}
-	if len(anyOf) == 0 {
-		anyOf = append(anyOf, bson.M{"_id": bson.M{"$in": bson.A{}}})
+	if len(or) == 0 {
+		or = bson.A{bson.M{"_id": bson.M{"$in": bson.A{}}}}
 	}
-	return anyOf
+	return or
 }
 
 // recordCursor is a Walk's database cursor.
@@ -403,9 +402,9 @@ func matches(r *fsync.Record, tenant string, q fsync.Query) bool {
 		q.Upto > 0 && r.Pos > q.Upto:
 		return false
 	}
-	rd := q.Readers
-	return rd == nil || rd.Created && r.CreatedBy == rd.Person || rd.Assigned && slices.Contains(r.Assignees, rd.Person) ||
-		!rd.CreatedFrom.IsZero() && !r.CreatedAt.Before(rd.CreatedFrom)
+	m := q.Mine
+	return m == nil || m.Creator && r.CreatedBy == m.User || m.Assignee && slices.Contains(r.Assignees, m.User) ||
+		!m.Since.IsZero() && !r.CreatedAt.Before(m.Since)
 }
 
 // sliceCursor hands out records already read, in position order.

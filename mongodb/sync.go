@@ -26,7 +26,7 @@ func init() {
 	// (sync.readScope): their own records, those assigned to them.
 	for _, name := range []string{fieldsync.CollPatrolRounds, fieldsync.CollInspections, fieldsync.CollWorkOrders, fieldsync.CollComplaints} {
 		declareIndex(recordsOf(name), "tenant_site_creator_pos", false, recTenant, recSite, keyCreator, recPos)
-		declareIndex(recordsOf(name), "tenant_site_assignees_pos", false, recTenant, recSite, keyAssignees, recPos)
+		declareIndex(recordsOf(name), "tenant_site_assignee_pos", false, recTenant, recSite, keyAssigned, recPos)
 	}
 	// The recent change log (synclog.go): a tenant's changes after a position.
 	declareIndex("sync_log", "tenant_pos", false, "t", "p")

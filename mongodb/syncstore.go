@@ -61,7 +61,7 @@ type Tuning struct {
 	// $in (measured at 20,000 records: ~0.1 s against ~1 s).
 	PointLoads bool
 	// ScopedReads selects a technician's or a guard's bootstrap (a query
-	// with Readers) through ids read straight from the embedded FerretDB's
+	// with Mine) through ids read straight from the embedded FerretDB's
 	// SQLite file, then loads those records by _id (ferretside.go): FerretDB
 	// would decode every record of the collection to filter them. Only
 	// where the server is the embedded FerretDB behind fieldsync's wire

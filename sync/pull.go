@@ -116,26 +116,26 @@ func scopeSites(c *fieldsync.Caller) []string {
 // passes it down, so a technician's or a guard's reads only what they may
 // read; it holds no deleted record nor a record c held before, so only a
 // bootstrap uses it.
-func readScope(c *fieldsync.Caller, coll string, now time.Time) *Readers {
+func readScope(c *fieldsync.Caller, coll string, now time.Time) *Mine {
 	switch coll {
 	case fieldsync.CollSites, fieldsync.CollCheckpoints, fieldsync.CollPatrolRoutes, fieldsync.CollUnits, fieldsync.CollHouseholds:
 		return nil
 	}
-	s := &Readers{Person: c.UserID}
+	s := &Mine{User: c.UserID}
 	switch c.Role {
 	case fieldsync.RoleGuard:
 		switch coll {
 		case fieldsync.CollPatrolRounds, fieldsync.CollComplaints:
-			s.Created = true
+			s.Creator = true
 		case fieldsync.CollInspections:
-			s.Created, s.CreatedFrom = true, now.Add(-fieldsync.GuardInspectionWindow)
+			s.Creator, s.Since = true, now.Add(-fieldsync.GuardInspectionWindow)
 		}
 	case fieldsync.RoleTechnician:
 		switch coll {
 		case fieldsync.CollWorkOrders:
-			s.Assigned = true
+			s.Assignee = true
 		case fieldsync.CollInspections, fieldsync.CollComplaints:
-			s.Created, s.Assigned = true, true
+			s.Creator, s.Assignee = true, true
 		}
 	default:
 		return nil
@@ -282,7 +282,7 @@ func (e *Engine) scanPage(ctx context.Context, c *fieldsync.Caller, cur *Cursor,
 		}
 		q := Query{Sites: sites, After: sc.From, Live: sc.Boot, Order: ByPosition}
 		if sc.Boot {
-			q.Readers = readScope(c, sc.Coll, now)
+			q.Mine = readScope(c, sc.Coll, now)
 		}
 		if sc.Boot && sc.From == 0 && !byPosition {
 			q.Order = ByPositionOrCheaper
@@ -419,7 +419,7 @@ func (e *Engine) Bootstrap(ctx context.Context, schemaVersion int, w io.Writer) 
 // the caller's scope, through one store cursor, read ahead of the
 // writing (see readAhead).
 func (e *Engine) streamCollection(ctx context.Context, c *fieldsync.Caller, name string, now time.Time, enc *json.Encoder) error {
-	dbc, err := e.store.Walk(ctx, c.TenantID, name, Query{Sites: scopeSites(c), Live: true, Readers: readScope(c, name, now), Batch: streamBatch})
+	dbc, err := e.store.Walk(ctx, c.TenantID, name, Query{Sites: scopeSites(c), Live: true, Mine: readScope(c, name, now), Batch: streamBatch})
 	if err != nil {
 		return err
 	}

@@ -124,11 +124,11 @@ type Query struct {
 	// created exactly then whose key is not above it (paging ByCreation).
 	CreatedFrom, CreatedBefore time.Time
 	CreatedAfterKey            string
-	// Readers, when not nil, keeps only the records one caller's role may
-	// read (fieldsync.CanRead): a store may use it to read fewer records.
-	// The engine still judges every record it is given.
-	Readers *Readers
-	Order   Order
+	// Mine, when not nil, keeps only the records it names: a guard's or a
+	// technician's read scope, so that their bootstrap reads their records,
+	// not every record of their sites.
+	Mine  *Mine
+	Order Order
 	// Limit bounds how many records Find returns (0: all).
 	Limit int
 	// Batch is how many records a Walk reads from the database at a time
@@ -136,18 +136,13 @@ type Query struct {
 	Batch int
 }
 
-// Readers is the part of a role's read rule a query can select by: a record
-// is kept when it meets any of the rule's conditions; a Readers with none
-// keeps nothing.
-type Readers struct {
-	// Person is the caller's user id.
-	Person string
-	// Created keeps the records Person created.
-	Created bool
-	// Assigned keeps the records naming Person among their assignees.
-	Assigned bool
-	// CreatedFrom, when set, keeps the records created at or after it.
-	CreatedFrom time.Time
+// Mine selects the records of one user's read scope (fieldsync.ReadScope):
+// those User created (Creator), is assigned to (Assignee), or that were
+// created at or after Since (when not zero) — any of these.
+type Mine struct {
+	User              string
+	Creator, Assignee bool
+	Since             time.Time
 }
 
 // Commit is one group commit of a tenant: records under freshly reserved
