@@ -343,12 +343,25 @@ func (f *ferretFront) casUpdate(server net.Conn, c command, req []byte) []byte {
 		stmts = append(stmts, bson.Raw(rest[:n]))
 		rest = rest[n:]
 	}
-	changed := false
+	// The statements run one after another: the front judges a statement
+	// by what is stored before the command, so only while no statement
+	// before it may have touched its document — one on another _id. From
+	// a statement that may touch any document on, and for a second one on
+	// the same _id, the statements go on as they came.
+	changed, opaque := false, false
+	touched := map[string]bool{}
 	out := make([]bson.Raw, len(stmts))
 	for i, st := range stmts {
 		out[i] = st
 		q, ok := st.Lookup("q").DocumentOK()
-		if !ok || !plainStatement(st) {
+		stID, one := q.Lookup("_id").StringValueOK()
+		if !ok || !one || !plainStatement(st) {
+			opaque = true
+			continue
+		}
+		first := !touched[stID]
+		touched[stID] = true
+		if opaque || !first {
 			continue
 		}
 		id, conds, ok := casFilter(q)

@@ -138,6 +138,26 @@ func TestFrontCompareAndSet(t *testing.T) {
 	if err != nil || br.MatchedCount != 1 {
 		t.Fatalf("bulk: matched %v, err %v; want 1 (k1 by its $exists, not k2)", br, err)
 	}
+	// Two version-checked replaces of one document from the same version in
+	// one command (a group commit with two writers of one record): the
+	// first lands, the second finds the version moved on.
+	sameDoc := []mongo.WriteModel{
+		mongo.NewReplaceOneModel().SetFilter(bson.D{{Key: "_id", Value: "k5"}, {Key: "n", Value: int32(5)}}).SetReplacement(bson.M{"n": int32(50), "by": "first"}),
+		mongo.NewReplaceOneModel().SetFilter(bson.D{{Key: "_id", Value: "k5"}, {Key: "n", Value: int32(5)}}).SetReplacement(bson.M{"n": int32(50), "by": "second"}),
+	}
+	for _, c := range []*mongo.Collection{fast, plain} {
+		if _, err := c.ReplaceOne(ctx, bson.M{"_id": "k5"}, bson.M{"n": int32(5)}); err != nil {
+			t.Fatal(err)
+		}
+		br, err := c.BulkWrite(ctx, sameDoc, options.BulkWrite().SetOrdered(false))
+		if err != nil || br.MatchedCount != 1 {
+			t.Fatalf("%s: two replaces of k5 from one version matched %v (err %v), want 1", c.Name(), br, err)
+		}
+		var got bson.M
+		if err := c.FindOne(ctx, bson.M{"_id": "k5"}).Decode(&got); err != nil || got["by"] != "first" {
+			t.Fatalf("%s: k5 is %v (err %v), want the first replace's", c.Name(), got, err)
+		}
+	}
 	if n := s.lock.ferret.casRewritten.Load() - before; n < 300 {
 		t.Fatalf("the front rewrote %d version-checked statements, want at least 300", n)
 	}
