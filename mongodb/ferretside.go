@@ -66,10 +66,13 @@ const (
 )
 
 // sideDoorServes reports whether the side door can select q: a bootstrap's
-// scoped walk (sites, live, positions, Mine).
+// scoped walk (sites, live, positions, Mine), or the inspections that left
+// a guard's window (sites, live, a creation range, by creation).
 func sideDoorServes(q fsync.Query) bool {
-	return q.Mine != nil && q.Keys == nil && len(q.Equal) == 0 && q.Device == "" && q.CitesAny == nil && !q.CitesMedia &&
-		q.CreatedFrom.IsZero() && q.CreatedBefore.IsZero() && q.Order != fsync.ByCreation
+	plain := q.Keys == nil && len(q.Equal) == 0 && q.Device == "" && q.CitesAny == nil && !q.CitesMedia
+	scoped := q.Mine != nil && q.CreatedFrom.IsZero() && q.CreatedBefore.IsZero() && q.Order != fsync.ByCreation
+	aged := q.Mine == nil && !q.CreatedFrom.IsZero() && !q.CreatedBefore.IsZero() && q.Order == fsync.ByCreation
+	return plain && (scoped || aged)
 }
 
 // ids returns the keys of tenant's records of coll that may match q (a
@@ -101,12 +104,18 @@ func (d *sideDoor) idsQuery(ctx context.Context, coll, tenant string, q fsync.Qu
 			args = append(args, s)
 		}
 	}
-	m := q.Mine
 	var branches []string
 	var all []any
 	branch := func(cond string, v any) {
 		branches = append(branches, fmt.Sprintf("SELECT %s FROM %q WHERE %s AND %s", field("_id"), table, where, cond))
 		all = append(append(all, args...), v)
+	}
+	m := q.Mine
+	if m == nil {
+		// A creation range, through the "created" index.
+		branch(field(keyCreated)+" >= ? AND "+field(keyCreated)+" < ?", q.CreatedFrom.UnixMilli())
+		all = append(all, q.CreatedBefore.UnixMilli())
+		return branches[0], all, nil
 	}
 	if m.Creator {
 		branch(field(keyCreator)+" = ?", m.User)

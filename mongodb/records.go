@@ -116,7 +116,7 @@ func (s *SyncStore) Walk(ctx context.Context, tenant, coll string, q fsync.Query
 		if err != nil {
 			return nil, err
 		}
-		return &sliceCursor{recs: recs}, nil
+		return &sliceCursor{recs: recs, byPosition: q.Order != fsync.ByCreation}, nil
 	}
 	cur, err := s.records(coll).Find(ctx, recordFilter(tenant, q), s.findOptions(q))
 	if err != nil {
@@ -367,7 +367,7 @@ func (s *SyncStore) findLost(ctx context.Context, coll string, puts []fsync.Put,
 
 // scopedRead answers q (sideDoorServes) through the side door: the ids
 // SQLite selects, the records loaded by _id, q checked again on each (a
-// record may have changed between the two reads), in position order.
+// record may have changed between the two reads), in q's order.
 func (s *SyncStore) scopedRead(ctx context.Context, tenant, coll string, q fsync.Query) ([]*fsync.Record, error) {
 	ids, err := s.side.ids(ctx, coll, tenant, q)
 	if err != nil {
@@ -385,7 +385,13 @@ func (s *SyncStore) scopedRead(ctx context.Context, tenant, coll string, q fsync
 			}
 		}
 	}
-	slices.SortFunc(recs, func(a, b *fsync.Record) int { return cmp.Compare(a.Pos, b.Pos) })
+	if q.Order == fsync.ByCreation {
+		slices.SortFunc(recs, func(a, b *fsync.Record) int {
+			return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.Key, b.Key))
+		})
+	} else {
+		slices.SortFunc(recs, func(a, b *fsync.Record) int { return cmp.Compare(a.Pos, b.Pos) })
+	}
 	if q.Limit > 0 && len(recs) > q.Limit {
 		recs = recs[:q.Limit]
 	}
@@ -399,7 +405,10 @@ func matches(r *fsync.Record, tenant string, q fsync.Query) bool {
 		q.Sites != nil && !slices.Contains(q.Sites, r.SiteID),
 		q.Live && r.Deleted,
 		q.After > 0 && r.Pos <= q.After,
-		q.Upto > 0 && r.Pos > q.Upto:
+		q.Upto > 0 && r.Pos > q.Upto,
+		!q.CreatedFrom.IsZero() && r.CreatedAt.Before(q.CreatedFrom),
+		!q.CreatedFrom.IsZero() && q.CreatedAfterKey != "" && r.CreatedAt.Equal(q.CreatedFrom) && r.Key <= q.CreatedAfterKey,
+		!q.CreatedBefore.IsZero() && !r.CreatedAt.Before(q.CreatedBefore):
 		return false
 	}
 	m := q.Mine
@@ -407,8 +416,11 @@ func matches(r *fsync.Record, tenant string, q fsync.Query) bool {
 		!m.Since.IsZero() && !r.CreatedAt.Before(m.Since)
 }
 
-// sliceCursor hands out records already read, in position order.
-type sliceCursor struct{ recs []*fsync.Record }
+// sliceCursor hands out records already read.
+type sliceCursor struct {
+	recs       []*fsync.Record
+	byPosition bool
+}
 
 func (c *sliceCursor) Next(context.Context) (*fsync.Record, error) {
 	if len(c.recs) == 0 {
@@ -419,6 +431,6 @@ func (c *sliceCursor) Next(context.Context) (*fsync.Record, error) {
 	return r, nil
 }
 
-func (c *sliceCursor) ByPosition() bool { return true }
+func (c *sliceCursor) ByPosition() bool { return c.byPosition }
 
 func (c *sliceCursor) Close(context.Context) error { c.recs = nil; return nil }
