@@ -62,6 +62,7 @@ type ferretFront struct {
 	dbs     map[string]*sql.DB
 	indexed map[string]bool        // "<database>.<collection>" whose table has its indexes
 	wanted  map[string][]exprIndex // the indexes clients asked for, by "<database>.<collection>"
+	looked  map[string]bool        // collections a command has looked for the table of
 	reqID   atomic.Int32
 	// casSkipped and casRewritten count the version-checked update
 	// statements sent on as they came and those rewritten (tests).
@@ -69,7 +70,7 @@ type ferretFront struct {
 }
 
 func newFerretFront(dir string) *ferretFront {
-	return &ferretFront{dir: dir, dbs: map[string]*sql.DB{}, indexed: map[string]bool{}, wanted: map[string][]exprIndex{}}
+	return &ferretFront{dir: dir, dbs: map[string]*sql.DB{}, indexed: map[string]bool{}, wanted: map[string][]exprIndex{}, looked: map[string]bool{}}
 }
 
 func (f *ferretFront) close() {
@@ -130,16 +131,20 @@ func parseCommand(msg []byte) (command, bool) {
 
 // needsIndex reports whether c names a collection whose table the front has
 // not indexed yet, or drops some.
-func (f *ferretFront) needsIndex(c command) bool {
+// A read looks once per collection (its table may be there from before a
+// restart); after that only a write can create the table, so a read of a
+// collection that has none does not wait for the write lock again.
+func (f *ferretFront) needsIndex(c command, write bool) bool {
 	if c.name == "drop" || c.name == "dropDatabase" {
 		return true
 	}
 	if c.coll == "" {
 		return false
 	}
+	key := c.db + "." + c.coll
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return !f.indexed[c.db+"."+c.coll]
+	return !f.indexed[key] && (write || !f.looked[key])
 }
 
 // ensureIndexes creates the _id expression index, and those a client
@@ -161,6 +166,7 @@ func (f *ferretFront) ensureIndexes(ctx context.Context, c command) {
 	key := c.db + "." + c.coll
 	f.mu.Lock()
 	done, wanted := f.indexed[key], f.wanted[key]
+	f.looked[key] = true
 	f.mu.Unlock()
 	if done {
 		return
@@ -182,6 +188,11 @@ func (f *ferretFront) forget(prefix string) {
 	for k := range f.indexed {
 		if strings.HasPrefix(k, prefix) {
 			delete(f.indexed, k)
+		}
+	}
+	for k := range f.looked {
+		if strings.HasPrefix(k, prefix) {
+			delete(f.looked, k)
 		}
 	}
 }

@@ -173,7 +173,7 @@ func (w *wireLock) serve(client net.Conn) {
 			}
 		}
 		err = w.roundTrip(client, server, req, noReply, exhaust)
-		if isCmd && err == nil && !w.disabled && w.ferret.needsIndex(cmd) {
+		if isCmd && err == nil && !w.disabled && w.ferret.needsIndex(cmd, write) {
 			if !locked {
 				w.writeMu.Lock()
 				locked = true
