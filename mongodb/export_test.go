@@ -20,3 +20,6 @@ func SideDoorPlan(ctx context.Context, s *SyncStore, tenant, coll string, q fsyn
 	}
 	return devstack.QueryPlan(ctx, s.side.db, query, args...)
 }
+
+// BreakSideDoor closes s's connection to the SQLite file, as a failure would.
+func BreakSideDoor(s *SyncStore) { s.side.db.Close() }

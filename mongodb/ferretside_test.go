@@ -198,12 +198,21 @@ func TestScopedReadsMatchTheDriver(t *testing.T) {
 	if nonEmpty < 50 {
 		t.Fatalf("only %d of 150 queries found records: the comparison proves little", nonEmpty)
 	}
-	mine, err := side.Find(ctx, "ta", fieldsync.CollWorkOrders, fsync.Query{Mine: &fsync.Mine{User: "p1", Assignee: true}})
+	mine, err := side.Find(ctx, "ta", fieldsync.CollWorkOrders, fsync.Query{Mine: &fsync.Mine{User: "p1", Assignee: true}, Order: fsync.ByPosition})
 	if err != nil || len(mine) == 0 {
 		t.Fatalf("p1's orders: %d, %v", len(mine), err)
 	}
 	if !slices.IsSortedFunc(mine, func(a, b *fsync.Record) int { return int(a.Pos - b.Pos) }) {
 		t.Fatal("the side door's records are not in position order")
+	}
+	// A side door that fails degrades to the driver's query, not to an error
+	// or another answer.
+	if ferret {
+		mongodb.BreakSideDoor(side)
+		again, err := side.Find(ctx, "ta", fieldsync.CollWorkOrders, fsync.Query{Mine: &fsync.Mine{User: "p1", Assignee: true}, Order: fsync.ByPosition})
+		if err != nil || keys(again) != keys(mine) {
+			t.Fatalf("with the side door broken: %v, %s; want %s", err, keys(again), keys(mine))
+		}
 	}
 }
 

@@ -89,12 +89,14 @@ func (s *SyncStore) Find(ctx context.Context, tenant, coll string, q fsync.Query
 	var out []*fsync.Record
 	for _, name := range names {
 		if s.side != nil && sideDoorServes(q) {
-			some, err := s.scopedRead(ctx, tenant, name, q)
+			some, ok, err := s.scopedRead(ctx, tenant, name, q)
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, some...)
-			continue
+			if ok {
+				out = append(out, some...)
+				continue
+			}
 		}
 		cur, err := s.records(name).Find(ctx, recordFilter(tenant, q), s.findOptions(q))
 		if err != nil {
@@ -112,11 +114,13 @@ func (s *SyncStore) Find(ctx context.Context, tenant, coll string, q fsync.Query
 // Walk implements fsync.RecordStore.
 func (s *SyncStore) Walk(ctx context.Context, tenant, coll string, q fsync.Query) (fsync.RecordCursor, error) {
 	if s.side != nil && sideDoorServes(q) {
-		recs, err := s.scopedRead(ctx, tenant, coll, q)
+		recs, ok, err := s.scopedRead(ctx, tenant, coll, q)
 		if err != nil {
 			return nil, err
 		}
-		return &sliceCursor{recs: recs, byPosition: q.Order != fsync.ByCreation}, nil
+		if ok {
+			return &sliceCursor{recs: recs, byPosition: q.Order != fsync.ByCreation}, nil
+		}
 	}
 	cur, err := s.records(coll).Find(ctx, recordFilter(tenant, q), s.findOptions(q))
 	if err != nil {
@@ -367,17 +371,17 @@ func (s *SyncStore) findLost(ctx context.Context, coll string, puts []fsync.Put,
 
 // scopedRead answers q (sideDoorServes) through the side door: the ids
 // SQLite selects, the records loaded by _id, q checked again on each (a
-// record may have changed between the two reads), in q's order.
-func (s *SyncStore) scopedRead(ctx context.Context, tenant, coll string, q fsync.Query) ([]*fsync.Record, error) {
+// record may have changed between the two reads), in q's order. ok is
+// false when SQLite could not answer (the caller then asks the driver).
+func (s *SyncStore) scopedRead(ctx context.Context, tenant, coll string, q fsync.Query) (recs []*fsync.Record, ok bool, err error) {
 	ids, err := s.side.ids(ctx, coll, tenant, q)
 	if err != nil {
-		return nil, mapError(err)
+		return nil, false, nil
 	}
-	var recs []*fsync.Record
 	for part := range slices.Chunk(ids, 256) {
 		some, err := s.loadEach(ctx, coll, part)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		for _, r := range some {
 			if matches(r, tenant, q) {
@@ -395,7 +399,7 @@ func (s *SyncStore) scopedRead(ctx context.Context, tenant, coll string, q fsync
 	if q.Limit > 0 && len(recs) > q.Limit {
 		recs = recs[:q.Limit]
 	}
-	return recs, nil
+	return recs, true, nil
 }
 
 // matches is recordFilter's answer for r on the queries the side door serves.
