@@ -158,6 +158,16 @@ func TestFrontCompareAndSet(t *testing.T) {
 			t.Fatalf("%s: k5 is %v (err %v), want the first replace's", c.Name(), got, err)
 		}
 	}
+	// Read-then-compare-and-set from two connection pools (two processes)
+	// at once: every success advances the version once, through the rewrite.
+	rewrote := s.lock.ferret.casRewritten.Load()
+	succ, adv := versionedUpdates(t, []*mongo.Client{connect(t, s.MongoURI), connect(t, s.MongoURI)}, 4, 50)
+	if succ != adv || succ == 0 {
+		t.Fatalf("got %d successful compare-and-sets but the version advanced %d", succ, adv)
+	}
+	if s.lock.ferret.casRewritten.Load()-rewrote < 200 {
+		t.Fatalf("the front rewrote %d of 200 concurrent compare-and-sets", s.lock.ferret.casRewritten.Load()-rewrote)
+	}
 	if n := s.lock.ferret.casRewritten.Load() - before; n < 300 {
 		t.Fatalf("the front rewrote %d version-checked statements, want at least 300", n)
 	}
