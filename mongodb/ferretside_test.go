@@ -94,6 +94,22 @@ func TestScopedReadsMatchTheDriver(t *testing.T) {
 			out = append(out, rec)
 		}
 	}
+	// findBoth runs q through both stores, wants the same records, and returns them.
+	findBoth := func(label, tenant, coll string, q fsync.Query) []*fsync.Record {
+		t.Helper()
+		want, err := plain.Find(ctx, tenant, coll, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := side.Find(ctx, tenant, coll, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if keys(got) != keys(want) {
+			t.Fatalf("%s %+v on %s/%s:\nside door %s\ndriver    %s", label, q, tenant, coll, keys(got), keys(want))
+		}
+		return want
+	}
 	nonEmpty := 0
 	for i := range 150 {
 		rd := &fsync.Mine{User: people[r.IntN(len(people))], Creator: r.IntN(2) == 0, Assignee: r.IntN(2) == 0}
@@ -117,17 +133,7 @@ func TestScopedReadsMatchTheDriver(t *testing.T) {
 			q.Limit = 1 + r.IntN(20)
 		}
 		tenant, coll := tenants[r.IntN(len(tenants))], colls[r.IntN(len(colls))]
-		want, err := plain.Find(ctx, tenant, coll, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := side.Find(ctx, tenant, coll, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if keys(got) != keys(want) {
-			t.Fatalf("query %d %+v %+v on %s/%s:\nside door %s\ndriver    %s", i, q, *rd, tenant, coll, keys(got), keys(want))
-		}
+		want := findBoth(fmt.Sprintf("query %d %+v", i, *rd), tenant, coll, q)
 		q.Limit = 0
 		if w, g := walk(plain, tenant, coll, q), walk(side, tenant, coll, q); keys(g) != keys(w) {
 			t.Fatalf("walk %d %+v %+v on %s/%s:\nside door %s\ndriver    %s", i, q, *rd, tenant, coll, keys(g), keys(w))
@@ -157,18 +163,7 @@ func TestScopedReadsMatchTheDriver(t *testing.T) {
 			at := all[r.IntN(len(all))]
 			q.CreatedFrom, q.CreatedAfterKey = at.CreatedAt, at.Key
 		}
-		tenant, coll := tenants[r.IntN(len(tenants))], colls[r.IntN(len(colls))]
-		want, err := plain.Find(ctx, tenant, coll, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := side.Find(ctx, tenant, coll, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if keys(got) != keys(want) {
-			t.Fatalf("window %d %+v on %s/%s:\nside door %s\ndriver    %s", i, q, tenant, coll, keys(got), keys(want))
-		}
+		want := findBoth(fmt.Sprint("window ", i), tenants[r.IntN(len(tenants))], colls[r.IntN(len(colls))], q)
 		if len(want) > 0 {
 			windows++
 		}
