@@ -56,6 +56,8 @@ type fullConfig struct {
 	Media media.Options
 	// Objects replaces the test's object store (e.g. one behind a devtest.Proxy).
 	Objects *media.ObjectStore
+	// Tuning, when set, fixes the engine store's tuning (default: chosen for the server).
+	Tuning *mongodb.Tuning
 }
 
 // newFullServerWith is newFullServer with the options adjusted by configure (when not nil).
@@ -96,7 +98,11 @@ func newFullServerOn(tb testing.TB, store *mongodb.Store, configure func(*fullCo
 			return d.Media.CiteRules(ctx, c, ids)
 		})
 	}
-	engine, err := fsync.Open(context.Background(), d.Store.Sync(), cfg.Sync)
+	syncStore := d.Store.Sync()
+	if cfg.Tuning != nil {
+		syncStore = d.Store.SyncTuned(*cfg.Tuning)
+	}
+	engine, err := fsync.Open(context.Background(), syncStore, cfg.Sync)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -138,6 +138,7 @@ func (s *Stack) startDatabase(ctx context.Context, dir string, log *slog.Logger,
 		return fmt.Errorf("devstack: start database front: %w", err)
 	}
 	lock.disabled = unlocked
+	lock.ferret = newFerretFront(filepath.Join(dir, "db"))
 	s.lock = lock
 	s.MongoURI = "mongodb://" + lock.addr() + "/?maxPoolSize=32"
 	return nil
@@ -232,6 +233,9 @@ func (s *Stack) Close() {
 	s.cancel()
 	if s.lock != nil {
 		s.lock.close()
+		if s.lock.ferret != nil {
+			s.lock.ferret.close()
+		}
 	}
 	s.wg.Wait()
 	if s.lockf != nil {

@@ -3,6 +3,7 @@
 package devstack
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -27,6 +28,8 @@ type wireLock struct {
 	writeMu sync.Mutex
 	// Disabled lets tests prove the atomicity tests fail without the lock.
 	disabled bool
+	// ferret, when set, mends FerretDB's look-ups by _id (ferretfront.go).
+	ferret *ferretFront
 
 	wg    sync.WaitGroup
 	mu    sync.Mutex
@@ -143,11 +146,41 @@ func (w *wireLock) serve(client net.Conn) {
 			return
 		}
 		write, noReply, exhaust := classify(req)
-		if write && !w.disabled {
+		cmd, isCmd := command{}, false
+		if w.ferret != nil {
+			cmd, isCmd = parseCommand(req)
+		}
+		if isCmd && cmd.name == EmbeddedCommand {
+			if _, err := client.Write(w.ferret.embeddedReply(req)); err != nil {
+				return
+			}
+			continue
+		}
+		if isCmd && cmd.name == IndexCommand {
 			w.writeMu.Lock()
+			err := w.ferret.want(context.Background(), cmd)
+			w.writeMu.Unlock()
+			if _, err := client.Write(commandReply(req, err)); err != nil {
+				return
+			}
+			continue
+		}
+		locked := write && !w.disabled
+		if locked {
+			w.writeMu.Lock()
+			if isCmd && cmd.name == "update" && !noReply {
+				req = w.ferret.casUpdate(server, cmd, req)
+			}
 		}
 		err = w.roundTrip(client, server, req, noReply, exhaust)
-		if write && !w.disabled {
+		if isCmd && err == nil && !w.disabled && w.ferret.needsIndex(cmd, write) {
+			if !locked {
+				w.writeMu.Lock()
+				locked = true
+			}
+			w.ferret.ensureIndexes(context.Background(), cmd)
+		}
+		if locked {
 			w.writeMu.Unlock()
 		}
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	fsync "fieldsync/sync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
@@ -76,7 +77,36 @@ func (s *SyncStore) AuditOf(ctx context.Context, tenant, coll, id string) ([]*fs
 }
 
 // SweepAudit implements fsync.AuditStore.
+// On the embedded FerretDB the side door names the expired entries and each
+// is deleted by _id (an index probe behind the front; an entry never
+// changes, so its id is enough): FerretDB would decode every entry of every
+// tenant, under the front's write lock.
 func (s *SyncStore) SweepAudit(ctx context.Context, tenant string, cutoff time.Time) error {
+	if s.side != nil {
+		return s.sweepAuditByID(ctx, tenant, cutoff)
+	}
 	_, err := s.db.Collection(AuditCollection).DeleteMany(ctx, bson.M{"t": tenant, "at": bson.M{"$lt": cutoff}})
 	return mapError(err)
+}
+
+// sweepBatch is how many expired audit entries one delete command removes.
+const sweepBatch = 500
+
+func (s *SyncStore) sweepAuditByID(ctx context.Context, tenant string, cutoff time.Time) error {
+	for {
+		ids, err := s.side.expiredAudit(ctx, tenant, cutoff, sweepBatch)
+		if err != nil || len(ids) == 0 {
+			return mapError(err)
+		}
+		models := make([]mongo.WriteModel, len(ids))
+		for i, id := range ids {
+			models[i] = mongo.NewDeleteOneModel().SetFilter(bson.M{"_id": id})
+		}
+		if _, err := s.db.Collection(AuditCollection).BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false)); err != nil {
+			return mapError(err)
+		}
+		if len(ids) < sweepBatch {
+			return nil
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	gosync "sync"
 	"time"
 
 	"fieldsync"
@@ -39,6 +40,12 @@ type Store struct {
 	// indexes are every index of the store: the declared ones and those of
 	// its synced collections.
 	indexes []index
+
+	side struct {
+		mu    gosync.Mutex
+		door  *sideDoor
+		tried bool
+	}
 }
 
 // Open connects to uri and selects database name. It does not wait for the server.
@@ -63,7 +70,30 @@ func Open(ctx context.Context, uri, name string, opts Options) (*Store, error) {
 }
 
 // Close disconnects.
-func (s *Store) Close(ctx context.Context) error { return s.Client.Disconnect(ctx) }
+func (s *Store) Close(ctx context.Context) error {
+	s.side.mu.Lock()
+	if s.side.door != nil {
+		s.side.door.close()
+		s.side.door = nil
+	}
+	s.side.mu.Unlock()
+	return s.Client.Disconnect(ctx)
+}
+
+// sideDoor returns the side door to the embedded FerretDB's file
+// (ferretside.go), opened the first time; nil on any other server.
+func (s *Store) sideDoor(ctx context.Context) (*sideDoor, error) {
+	s.side.mu.Lock()
+	defer s.side.mu.Unlock()
+	if !s.side.tried {
+		d, err := openSideDoor(ctx, s.DB)
+		if err != nil {
+			return nil, mapError(err)
+		}
+		s.side.door, s.side.tried = d, true
+	}
+	return s.side.door, nil
+}
 
 // Ping checks the database answers; unavailable otherwise.
 func (s *Store) Ping(ctx context.Context) error {

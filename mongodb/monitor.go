@@ -114,6 +114,20 @@ func (s *Store) index(q QueryShape) (string, []string) {
 	return best, bounds
 }
 
+// IndexHolds reports whether the declared index name of coll holds field.
+func IndexHolds(coll, name, field string) bool {
+	for _, ix := range indexes {
+		if ix.Collection == coll && ix.Name == name {
+			for _, k := range ix.Keys {
+				if k.Key == field {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 // RecordShapes makes the counter keep the shape of every query it sees from now on.
 func (m *eventMonitor) RecordShapes() { m.recording.Store(true) }
 

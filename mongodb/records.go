@@ -1,6 +1,7 @@
 package mongodb
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -14,7 +15,9 @@ import (
 )
 
 // maxPointLoads is the most keys of one collection Load looks up one by one
-// with Tuning.PointLoads (beyond, one $in scan costs less).
+// with Tuning.PointLoads (beyond, one $in scan costs less) — unless the
+// embedded FerretDB's front indexes those look-ups, which makes each one an
+// index probe, so that any number costs less than a scan.
 const maxPointLoads = 4
 
 // Load implements fsync.RecordStore: one $in query, or with
@@ -23,7 +26,7 @@ func (s *SyncStore) Load(ctx context.Context, coll string, keys []string) ([]*fs
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	if s.tuning.PointLoads && len(keys) <= maxPointLoads {
+	if s.tuning.PointLoads && (len(keys) <= maxPointLoads || s.indexedIDs) {
 		return s.loadEach(ctx, coll, keys)
 	}
 	cur, err := s.records(coll).Find(ctx, bson.M{"_id": bson.M{"$in": keys}})
@@ -33,14 +36,20 @@ func (s *SyncStore) Load(ctx context.Context, coll string, keys []string) ([]*fs
 	return decodeAll(ctx, cur)
 }
 
-// loadEach reads the records of keys of one collection by _id, in parallel
-// (those that do not exist are left out).
+// loadParallel bounds the look-ups by _id loadEach has in flight.
+const loadParallel = 8
+
+// loadEach reads the records of keys of one collection by _id, at most
+// loadParallel at a time (those that do not exist are left out).
 func (s *SyncStore) loadEach(ctx context.Context, coll string, keys []string) ([]*fsync.Record, error) {
 	recs := make([]*fsync.Record, len(keys))
 	errs := make([]error, len(keys))
 	var wg gosync.WaitGroup
+	sem := make(chan struct{}, loadParallel)
 	for i, k := range keys {
+		sem <- struct{}{}
 		wg.Go(func() {
+			defer func() { <-sem }()
 			raw, err := s.records(coll).FindOne(ctx, bson.M{"_id": k}).Raw()
 			switch {
 			case err == nil:
@@ -79,6 +88,16 @@ func (s *SyncStore) Find(ctx context.Context, tenant, coll string, q fsync.Query
 	}
 	var out []*fsync.Record
 	for _, name := range names {
+		if s.side != nil && sideDoorServes(q) {
+			some, ok, err := s.scopedRead(ctx, tenant, name, q)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				out = append(out, some...)
+				continue
+			}
+		}
 		cur, err := s.records(name).Find(ctx, recordFilter(tenant, q), s.findOptions(q))
 		if err != nil {
 			return nil, mapError(err)
@@ -94,6 +113,15 @@ func (s *SyncStore) Find(ctx context.Context, tenant, coll string, q fsync.Query
 
 // Walk implements fsync.RecordStore.
 func (s *SyncStore) Walk(ctx context.Context, tenant, coll string, q fsync.Query) (fsync.RecordCursor, error) {
+	if s.side != nil && sideDoorServes(q) {
+		recs, ok, err := s.scopedRead(ctx, tenant, coll, q)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return &sliceCursor{recs: recs, byPosition: q.Order != fsync.ByCreation}, nil
+		}
+	}
 	cur, err := s.records(coll).Find(ctx, recordFilter(tenant, q), s.findOptions(q))
 	if err != nil {
 		return nil, mapError(err)
@@ -340,3 +368,73 @@ func (s *SyncStore) findLost(ctx context.Context, coll string, puts []fsync.Put,
 	}
 	return nil
 }
+
+// scopedRead answers q (sideDoorServes) through the side door: the ids
+// SQLite selects, the records loaded by _id, q checked again on each (a
+// record may have changed between the two reads), in q's order. ok is
+// false when SQLite could not answer (the caller then asks the driver).
+func (s *SyncStore) scopedRead(ctx context.Context, tenant, coll string, q fsync.Query) (recs []*fsync.Record, ok bool, err error) {
+	ids, err := s.side.ids(ctx, coll, tenant, q)
+	if err != nil {
+		return nil, false, nil
+	}
+	for part := range slices.Chunk(ids, 256) {
+		some, err := s.loadEach(ctx, coll, part)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, r := range some {
+			if matches(r, tenant, q) {
+				recs = append(recs, r)
+			}
+		}
+	}
+	if q.Order == fsync.ByCreation {
+		slices.SortFunc(recs, func(a, b *fsync.Record) int {
+			return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.Key, b.Key))
+		})
+	} else {
+		slices.SortFunc(recs, func(a, b *fsync.Record) int { return cmp.Compare(a.Pos, b.Pos) })
+	}
+	if q.Limit > 0 && len(recs) > q.Limit {
+		recs = recs[:q.Limit]
+	}
+	return recs, true, nil
+}
+
+// matches is recordFilter's answer for r on the queries the side door serves.
+func matches(r *fsync.Record, tenant string, q fsync.Query) bool {
+	switch {
+	case r.Tenant != tenant,
+		q.Sites != nil && !slices.Contains(q.Sites, r.SiteID),
+		q.Live && r.Deleted,
+		q.After > 0 && r.Pos <= q.After,
+		q.Upto > 0 && r.Pos > q.Upto,
+		!q.CreatedFrom.IsZero() && r.CreatedAt.Before(q.CreatedFrom),
+		!q.CreatedFrom.IsZero() && q.CreatedAfterKey != "" && r.CreatedAt.Equal(q.CreatedFrom) && r.Key <= q.CreatedAfterKey,
+		!q.CreatedBefore.IsZero() && !r.CreatedAt.Before(q.CreatedBefore):
+		return false
+	}
+	m := q.Mine
+	return m == nil || m.Creator && r.CreatedBy == m.User || m.Assignee && slices.Contains(r.Assignees, m.User) ||
+		!m.Since.IsZero() && !r.CreatedAt.Before(m.Since)
+}
+
+// sliceCursor hands out records already read.
+type sliceCursor struct {
+	recs       []*fsync.Record
+	byPosition bool
+}
+
+func (c *sliceCursor) Next(context.Context) (*fsync.Record, error) {
+	if len(c.recs) == 0 {
+		return nil, nil
+	}
+	r := c.recs[0]
+	c.recs = c.recs[1:]
+	return r, nil
+}
+
+func (c *sliceCursor) ByPosition() bool { return c.byPosition }
+
+func (c *sliceCursor) Close(context.Context) error { c.recs = nil; return nil }

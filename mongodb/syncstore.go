@@ -60,18 +60,30 @@ type Tuning struct {
 	// lone _id filter inside SQLite but decodes the whole collection for an
 	// $in (measured at 20,000 records: ~0.1 s against ~1 s).
 	PointLoads bool
+	// ScopedReads selects a technician's or a guard's bootstrap (a query
+	// with Mine) through ids read straight from the embedded FerretDB's
+	// SQLite file, then loads those records by _id (ferretside.go): FerretDB
+	// would decode every record of the collection to filter them. Only
+	// where the server is the embedded FerretDB behind fieldsync's wire
+	// front on this machine; elsewhere it is ignored.
+	ScopedReads bool
 }
 
 // SyncStore is the sync engine's store on this database (fsync.Store):
 // the records in the readable layout (layout.go), the counters, the recent
 // change log, the audit entries and the job leases. One per engine.
 type SyncStore struct {
-	db     *mongo.Database
-	tuning Tuning
-	tuned  bool // tuning fixed by SyncTuned
-	colls  map[string]*fsync.Collection
-	names  []string
-	fault  func(string)
+	db    *mongo.Database
+	store *Store
+	side  *sideDoor // with Tuning.ScopedReads, when the server has one
+	// indexedIDs: the server is the embedded FerretDB behind fieldsync's
+	// front, which indexes its look-ups by _id.
+	indexedIDs bool
+	tuning     Tuning
+	tuned      bool // tuning fixed by SyncTuned
+	colls      map[string]*fsync.Collection
+	names      []string
+	fault      func(string)
 }
 
 var _ fsync.Store = (*SyncStore)(nil)
@@ -79,11 +91,13 @@ var _ fsync.Store = (*SyncStore)(nil)
 // Sync returns a new store for one sync engine on s's database, tuned at
 // Start for the server it finds: on the embedded FerretDB it walks
 // bootstraps unsorted and loads a push's records by _id (Tuning).
-func (s *Store) Sync() *SyncStore { return &SyncStore{db: s.DB} }
+func (s *Store) Sync() *SyncStore { return &SyncStore{db: s.DB, store: s} }
 
 // SyncTuned is Sync with the tuning t whatever the server (tests and
 // benchmarks compare both).
-func (s *Store) SyncTuned(t Tuning) *SyncStore { return &SyncStore{db: s.DB, tuning: t, tuned: true} }
+func (s *Store) SyncTuned(t Tuning) *SyncStore {
+	return &SyncStore{db: s.DB, store: s, tuning: t, tuned: true}
+}
 
 // Tuning returns the store's tuning (after Start: the one it chose).
 func (s *SyncStore) Tuning() Tuning { return s.tuning }
@@ -105,7 +119,25 @@ func (s *SyncStore) Start(ctx context.Context, schema fsync.Schema) (int, error)
 		if err != nil {
 			return 0, err
 		}
-		s.tuning = Tuning{UnsortedScans: ferret, PointLoads: ferret}
+		s.tuning = Tuning{UnsortedScans: ferret, PointLoads: ferret, ScopedReads: ferret}
+	}
+	if s.tuning.ScopedReads || s.tuning.PointLoads {
+		side, err := s.store.sideDoor(ctx)
+		if err != nil {
+			return 0, err
+		}
+		// Behind fieldsync's front a look-up by _id is an index probe
+		// (devstack/ferretfront.go), cheaper than an $in however many.
+		s.indexedIDs = side != nil
+		if s.tuning.ScopedReads {
+			s.side = side
+			s.tuning.ScopedReads = side != nil
+		}
+		if s.side != nil {
+			if err := askIndexes(ctx, s.db); err != nil {
+				return 0, mapError(err)
+			}
+		}
 	}
 	return s.migrate(ctx)
 }

@@ -35,7 +35,7 @@ func TestConvergenceTwoInstances(t *testing.T) {
 // and pushes loading their records by _id.
 func TestConvergenceTwoInstancesEmbeddedOptions(t *testing.T) {
 	t.Parallel()
-	convergeTwoInstances(t, mongodb.Tuning{UnsortedScans: true, PointLoads: true})
+	convergeTwoInstances(t, mongodb.Tuning{UnsortedScans: true, PointLoads: true, ScopedReads: true})
 }
 
 func convergeTwoInstances(t *testing.T, tuning mongodb.Tuning) {

@@ -7,6 +7,7 @@
 //	fieldsync-bench report [-json F] [-md F] RESULT.json...      medians → table
 //	fieldsync-bench live -url U -admin A:P [flags]               live event streams (issue 17) → JSON
 //	fieldsync-bench port                                          a free loopback port
+//	fieldsync-bench scale -bin PATH [flags]                       the scale curve on the embedded store (scale.go)
 package main
 
 import (
@@ -50,6 +51,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return runReport(args[1:], stdout)
 	case "live":
 		return runLive(ctx, args[1:], stdout)
+	case "scale":
+		return runScale(ctx, args[1:], stdout)
 	case "port":
 		// A free loopback port for scripts/bench to start a server on.
 		ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -331,6 +331,7 @@ func runServe(ctx context.Context, cfg Config, stderr io.Writer) error {
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
 	go app.media.Run(sweepCtx)
+	go app.store.WatchEmbeddedSize(sweepCtx, log)
 	defer app.media.Wait()
 	select {
 	case err := <-errc:

@@ -1,0 +1,237 @@
+//go:build !noembed
+
+package mongodb
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"fieldsync"
+	fsync "fieldsync/sync"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	_ "modernc.org/sqlite" // the embedded FerretDB's own SQLite driver
+)
+
+// sideDoor reads the ids of a scoped query straight from the embedded
+// FerretDB's SQLite file, read-only: FerretDB itself would decode every
+// document of the collection to filter them (it evaluates inside SQLite
+// only a filter that is exactly {_id: <string>}), while SQLite evaluates
+// the filter on its JSON without leaving C. The records themselves are then
+// read through FerretDB one by _id (the wire front indexes that look-up,
+// devstack/ferretfront.go) and the whole query is checked again on them.
+type sideDoor struct {
+	db *sql.DB
+}
+
+// openSideDoor opens the side door to mdb's SQLite file when the server is
+// the embedded FerretDB behind fieldsync's wire front on this machine (the
+// front names the directory of its files); nil when it is not.
+func openSideDoor(ctx context.Context, mdb *mongo.Database) (*sideDoor, error) {
+	var reply struct {
+		SQLite string `bson:"sqlite"`
+	}
+	if err := mdb.Client().Database("admin").RunCommand(ctx, bson.D{{Key: embeddedCommand, Value: 1}}).Decode(&reply); err != nil || reply.SQLite == "" {
+		return nil, nil // another server: FerretDB itself answers "no such command"
+	}
+	path := filepath.Join(reply.SQLite, mdb.Name()+".sqlite")
+	if _, err := os.Stat(path); err != nil {
+		return nil, nil // the front runs on another machine
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(10000)")
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(4)
+	return &sideDoor{db: db}, nil
+}
+
+func (d *sideDoor) close() error { return d.db.Close() }
+
+// embeddedCommand is the command fieldsync's wire front for the embedded
+// FerretDB answers with the directory of its SQLite files
+// (devstack.EmbeddedCommand); indexCommand asks it for an index
+// (devstack.IndexCommand).
+const (
+	embeddedCommand = "fieldsyncEmbedded"
+	indexCommand    = "fieldsyncIndex"
+)
+
+// sideDoorServes reports whether the side door can select q: a bootstrap's
+// scoped walk (sites, live, positions, Mine), or the inspections that left
+// a guard's window (sites, live, a creation range, by creation).
+func sideDoorServes(q fsync.Query) bool {
+	plain := q.Keys == nil && len(q.Equal) == 0 && q.Device == "" && q.CitesAny == nil && !q.CitesMedia
+	scoped := q.Mine != nil && q.CreatedFrom.IsZero() && q.CreatedBefore.IsZero() && q.Order != fsync.ByCreation
+	aged := q.Mine == nil && !q.CreatedFrom.IsZero() && !q.CreatedBefore.IsZero() && q.Order == fsync.ByCreation
+	return plain && (scoped || aged)
+}
+
+// ids returns the keys of tenant's records of coll that may match q (a
+// superset: the caller checks q on the records): one SELECT per condition
+// of q.Mine, each served by an index the front keeps (sideIndexes), so
+// SQLite parses only the documents it names.
+func (d *sideDoor) ids(ctx context.Context, coll, tenant string, q fsync.Query) ([]string, error) {
+	query, args, err := d.idsQuery(ctx, coll, tenant, q)
+	if query == "" || err != nil {
+		return nil, err
+	}
+	return d.selectIDs(ctx, query, args...)
+}
+
+// idsQuery is the SQL of ids ("" when nothing can match).
+func (d *sideDoor) idsQuery(ctx context.Context, coll, tenant string, q fsync.Query) (string, []any, error) {
+	table, err := d.table(ctx, recordsOf(coll))
+	if table == "" || err != nil {
+		return "", nil, err
+	}
+	where := field(keyTenant) + " = ?"
+	args := []any{tenant}
+	if q.Sites != nil {
+		if len(q.Sites) == 0 {
+			return "", nil, nil
+		}
+		where += " AND " + field(keySite) + " IN (?" + strings.Repeat(",?", len(q.Sites)-1) + ")"
+		for _, s := range q.Sites {
+			args = append(args, s)
+		}
+	}
+	var branches []string
+	var all []any
+	branch := func(cond string, v any) {
+		branches = append(branches, fmt.Sprintf("SELECT %s FROM %q WHERE %s AND %s", field("_id"), table, where, cond))
+		all = append(append(all, args...), v)
+	}
+	m := q.Mine
+	if m == nil {
+		// A creation range, through the "created" index.
+		branch(field(keyCreated)+" >= ? AND "+field(keyCreated)+" < ?", q.CreatedFrom.UnixMilli())
+		all = append(all, q.CreatedBefore.UnixMilli())
+		return branches[0], all, nil
+	}
+	if m.Creator {
+		branch(field(keyCreator)+" = ?", m.User)
+	}
+	if m.Assignee {
+		// The assignees' JSON text holds the person as a JSON string.
+		quoted, err := json.Marshal(m.User)
+		if err != nil {
+			return "", nil, err
+		}
+		branch("instr("+field(keyAssigned)+", ?) > 0", string(quoted))
+	}
+	if !m.Since.IsZero() {
+		branch(field(keyCreated)+" >= ?", m.Since.UnixMilli()) // FerretDB keeps a date as its Unix milliseconds
+	}
+	if len(branches) == 0 {
+		return "", nil, nil
+	}
+	return strings.Join(branches, " UNION "), all, nil
+}
+
+// sideIndex is an index the side door asks the wire front for.
+type sideIndex struct {
+	coll, name string
+	paths      []string
+}
+
+// sideIndexes are the indexes the side door's SELECTs use: a scoped
+// bootstrap's conditions (the collections sync.readScope scopes) and the
+// audit sweep's.
+func sideIndexes() []sideIndex {
+	var out []sideIndex
+	for _, c := range []string{fieldsync.CollPatrolRounds, fieldsync.CollInspections, fieldsync.CollWorkOrders, fieldsync.CollComplaints} {
+		out = append(out, sideIndex{recordsOf(c), "creator", []string{keyTenant, keySite, keyCreator, "_id"}},
+			sideIndex{recordsOf(c), "assignees", []string{keyTenant, keySite, keyAssigned, "_id"}})
+	}
+	// A guard's window.
+	out = append(out, sideIndex{recordsOf(fieldsync.CollInspections), "created", []string{keyTenant, keySite, keyCreated, "_id"}},
+		sideIndex{AuditCollection, "at", []string{"t", "at", "_id"}})
+	return out
+}
+
+// askIndexes asks the wire front for sideIndexes on mdb.
+func askIndexes(ctx context.Context, mdb *mongo.Database) error {
+	for _, ix := range sideIndexes() {
+		err := mdb.RunCommand(ctx, bson.D{{Key: indexCommand, Value: ix.coll}, {Key: "name", Value: ix.name}, {Key: "paths", Value: ix.paths}}).Err()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// field is the SQL of the value at path of a FerretDB document.
+func field(path string) string { return "_ferretdb_sjson->>'$." + path + "'" }
+
+// table returns the SQLite table of FerretDB collection coll ("" when it has none).
+func (d *sideDoor) table(ctx context.Context, coll string) (string, error) {
+	var table string
+	err := d.db.QueryRowContext(ctx, `SELECT table_name FROM _ferretdb_collections WHERE name = ?`, coll).Scan(&table)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return table, err
+}
+
+// expiredAudit returns the ids of at most limit of tenant's audit entries
+// made before cutoff.
+func (d *sideDoor) expiredAudit(ctx context.Context, tenant string, cutoff time.Time, limit int) ([]string, error) {
+	table, err := d.table(ctx, AuditCollection)
+	if table == "" || err != nil {
+		return nil, err
+	}
+	return d.selectIDs(ctx, fmt.Sprintf("SELECT %s FROM %q WHERE %s = ? AND %s < ? LIMIT %d", field("_id"), table, field("t"), field("at"), limit),
+		tenant, cutoff.UnixMilli())
+}
+
+// selectIDs returns the ids query selects.
+func (d *sideDoor) selectIDs(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := d.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// tenantsOver returns the tenants with more than limit records of coll, and
+// how many (the tenant leads an index of every scoped collection, so SQLite
+// counts from the index alone).
+func (d *sideDoor) tenantsOver(ctx context.Context, coll string, limit int) (map[string]int, error) {
+	table, err := d.table(ctx, recordsOf(coll))
+	if table == "" || err != nil {
+		return nil, err
+	}
+	rows, err := d.db.QueryContext(ctx, fmt.Sprintf("SELECT %s, count(*) FROM %q GROUP BY 1 HAVING count(*) > ?", field(keyTenant), table), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var tenant sql.NullString
+		var n int
+		if err := rows.Scan(&tenant, &n); err != nil {
+			return nil, err
+		}
+		out[tenant.String] = n
+	}
+	return out, rows.Err()
+}
