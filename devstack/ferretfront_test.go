@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -199,6 +200,19 @@ func TestFrontCreatesAskedIndexes(t *testing.T) {
 		table, err := TableOf(ctx, db, "people")
 		if err != nil || table == "" {
 			t.Fatalf("table of people: %q, %v", table, err)
+		}
+		// The front creates the index after it has relayed the reply of
+		// the command that created the table: wait for it to appear.
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			var n int
+			if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND name LIKE ?`,
+				table, "%"+IndexPrefix+"team_name").Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n > 0 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 		q := fmt.Sprintf(`SELECT 1 FROM %q WHERE _ferretdb_sjson->>'$.team' = ? AND _ferretdb_sjson->>'$.who.name' = ?`, table)
 		if plan := explain(t, db, q, "a", "b"); !strings.Contains(plan, IndexPrefix+"team_name") {
