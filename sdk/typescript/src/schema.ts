@@ -580,7 +580,8 @@ export interface paths {
          *     first. The stream lasts as long as the client keeps it (the server's write timeout does
          *     not apply to it); when the server ends it (shutdown, a stream replaced at the cap),
          *     clients reconnect after the `retry` the stream announces. It also ends once its session
-         *     is revoked (device or user revoked, user deactivated, logout): the session is looked at
+         *     is revoked (device or user revoked, user deactivated, logout) or its user's sites or role
+         *     change (the phone reconnects with its scope as it is now): the session is looked at
          *     again before each `changed` and at each heartbeat, at most FIELDSYNC_AUTH_CACHE_TTL stale
          *     on other instances. At most 4 streams per user (FIELDSYNC_EVENT_STREAMS_PER_USER; 429
          *     beyond); a closed connection frees its slot at once (a silently dead one when a
