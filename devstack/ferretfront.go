@@ -102,6 +102,18 @@ func (f *ferretFront) sqlite(name string) (*sql.DB, error) {
 	return db, nil
 }
 
+// closeDB closes the front's connection to database name's file, before
+// FerretDB removes it (a connection left open would keep its -wal and -shm
+// files behind).
+func (f *ferretFront) closeDB(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if db := f.dbs[name]; db != nil {
+		db.Close()
+		delete(f.dbs, name)
+	}
+}
+
 // command is what the front reads of an OP_MSG request.
 type command struct {
 	name, db, coll string

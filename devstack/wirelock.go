@@ -171,6 +171,9 @@ func (w *wireLock) serve(client net.Conn) {
 			if isCmd && cmd.name == "update" && !noReply {
 				req = w.ferret.casUpdate(server, cmd, req)
 			}
+			if isCmd && cmd.name == "dropDatabase" {
+				w.ferret.closeDB(cmd.db)
+			}
 		}
 		err = w.roundTrip(client, server, req, noReply, exhaust)
 		if isCmd && err == nil && !w.disabled && w.ferret.needsIndex(cmd, write) {
