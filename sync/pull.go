@@ -50,6 +50,13 @@ func (e *Engine) Pull(ctx context.Context, req fieldsync.PullRequest) (fieldsync
 	if err != nil {
 		return fieldsync.PullResult{}, err
 	}
+	if req.Cursor != "" && cur.Pos > m.head {
+		// Positions are never handed out twice, so a cursor past the
+		// counter comes from a database this one no longer is: restored
+		// from a backup older than the cursor. Going on from it would skip
+		// every change written at the positions between.
+		return fieldsync.PullResult{}, fieldsync.Errorf(fieldsync.ECursorExpired, "cursor is ahead of this server's change log (the database was restored from a backup); pull without a cursor to bootstrap")
+	}
 	hw := m.hw
 	// The query the previous page left open, if this request continues
 	// exactly from it with the same scope.

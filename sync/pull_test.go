@@ -467,3 +467,43 @@ func TestBootstrapStreamStopsWhenThePhoneHangsUp(t *testing.T) {
 		t.Fatalf("a whole stream after it: %v, %d upserts, want 3000", err, strings.Count(b.String(), `"op":"upsert"`))
 	}
 }
+
+// TestCursorAheadOfARestoredDatabase: a database restored from a backup
+// older than a phone's cursor has handed out fewer positions than the cursor
+// holds; pulling on from it would skip what is written at the positions in
+// between, so the phone is told its cursor expired (it bootstraps), also
+// after the restored server has written again below the cursor.
+func TestCursorAheadOfARestoredDatabase(t *testing.T) {
+	t.Parallel()
+	key := []byte("a cursor key both servers share!")
+	before := newHarness(t, fsync.Options{CursorKey: key})
+	for range 3 {
+		before.push(guard1, createInspection(newID(), "s1"))
+	}
+	var page fieldsync.PullResult
+	n := 0
+	for first := true; first || page.HasMore; first = false {
+		var err error
+		if page, err = before.e.Pull(as(agent1), fieldsync.PullRequest{Cursor: page.Cursor}); err != nil {
+			t.Fatal(err)
+		}
+		n += len(page.Changes)
+	}
+	if n != 3 {
+		t.Fatalf("bootstrap: got %d changes, want 3", n)
+	}
+	restored := newHarness(t, fsync.Options{CursorKey: key})
+	if _, err := restored.e.Pull(as(agent1), fieldsync.PullRequest{Cursor: page.Cursor}); fieldsync.ErrorCode(err) != fieldsync.ECursorExpired {
+		t.Fatalf("cursor past an empty restored log: got %v, want cursor_expired", err)
+	}
+	restored.push(guard1, createInspection(newID(), "s1"))
+	if _, err := restored.e.Pull(as(agent1), fieldsync.PullRequest{Cursor: page.Cursor}); fieldsync.ErrorCode(err) != fieldsync.ECursorExpired {
+		t.Fatalf("cursor past a restored log written below it: got %v, want cursor_expired", err)
+	}
+	// The server the cursor came from goes on from it as ever.
+	before.push(guard1, createInspection(newID(), "s1"))
+	next, err := before.e.Pull(as(agent1), fieldsync.PullRequest{Cursor: page.Cursor})
+	if err != nil || len(next.Changes) != 1 {
+		t.Fatalf("the cursor's own server: got %d changes, %v; want 1", len(next.Changes), err)
+	}
+}
