@@ -138,6 +138,18 @@ func Open(ctx context.Context, store Store, opts Options) (*Engine, error) {
 		e.names = append(e.names, c.Name)
 	}
 	sort.Strings(e.names)
+	for _, role := range fieldsync.Roles {
+		var windowed []string
+		for _, name := range e.names {
+			if fieldsync.ReadScopeOf(role, name).Window > 0 {
+				windowed = append(windowed, name)
+			}
+		}
+		if len(windowed) > 1 {
+			// A cursor keeps one aging edge (Cursor.Aged).
+			return nil, fmt.Errorf("sync: role %s reads %v by a window after creation; at most one collection may be", role, windowed)
+		}
+	}
 	e.key = opts.CursorKey
 	if e.key == nil {
 		b := make([]byte, 32)

@@ -66,7 +66,7 @@ func (e *Engine) Pull(ctx context.Context, req fieldsync.PullRequest) (fieldsync
 		held = nil
 	}
 	if req.Cursor == "" {
-		cur = Cursor{Tenant: c.TenantID, User: c.UserID, Pos: hw, Scan: &Scan{Boot: true}, Aged: agingEdge(now)}
+		cur = Cursor{Tenant: c.TenantID, User: c.UserID, Pos: hw, Scan: &Scan{Boot: true}, Aged: e.agingEdge(c.Role, now)}
 	} else if sc := scopeChange(cur, c); sc != nil && (cur.Scan == nil || !cur.Scan.Boot) {
 		cur.Scan = rescanFor(cur, sc)
 	}
@@ -357,10 +357,10 @@ func (e *Engine) rescanChange(c *fieldsync.Caller, was []Scope, r *Record, now t
 		before := &fieldsync.Caller{UserID: c.UserID, TenantID: c.TenantID, DeviceID: c.DeviceID, Department: c.Department,
 			Role: w.Role, SiteIDs: w.Sites}
 		at := now
-		if w.Role == fieldsync.RoleGuard && w.Aged != 0 {
-			// The device holds the inspections created since its aging edge:
+		if _, window := e.windowOf(w.Role); window > 0 && w.Aged != 0 {
+			// The device holds the records created since its aging edge:
 			// judge the window as of the time that edge stands for.
-			at = time.UnixMilli(w.Aged).Add(fieldsync.GuardInspectionWindow)
+			at = time.UnixMilli(w.Aged).Add(window)
 		}
 		if fieldsync.CanRead(before, ref, at) {
 			return ch, true
@@ -488,22 +488,42 @@ func readAhead(ctx context.Context, dbc RecordCursor, fn func(*Record) error) er
 	return <-read
 }
 
-// agingStep is how far a guard's inspection window moves before the
-// inspections that left it are looked for (one scan of the site's
-// inspections per device at most this often).
+// agingStep is how far a read window moves before the records that left it
+// are looked for (one scan of the sites' records of that collection per
+// device at most this often).
 const agingStep = time.Hour
 
-func agingEdge(now time.Time) int64 { return now.Add(-fieldsync.GuardInspectionWindow).UnixMilli() }
+// windowOf is the collection role reads by a window after creation
+// (fieldsync.ReadScopeOf: a guard, the inspections of the last 7 days) and
+// that window; "" when none (Open allows at most one per role).
+func (e *Engine) windowOf(role fieldsync.Role) (string, time.Duration) {
+	for _, name := range e.names {
+		if w := fieldsync.ReadScopeOf(role, name).Window; w > 0 {
+			return name, w
+		}
+	}
+	return "", 0
+}
 
-// ageOut sends a guard a delete for each inspection of their sites that left
-// their window (created more than fieldsync.GuardInspectionWindow ago, not
-// theirs) since the cursor's last look, at most room of them per page; the
-// phone does not keep what it may no longer see.
+// agingEdge is where role's read window starts at now (unix ms), 0 when the
+// role reads by no window.
+func (e *Engine) agingEdge(role fieldsync.Role, now time.Time) int64 {
+	if _, window := e.windowOf(role); window > 0 {
+		return now.Add(-window).UnixMilli()
+	}
+	return 0
+}
+
+// ageOut sends a delete for each record of the caller's sites that left
+// their read window (windowOf: created longer ago than the window, and
+// not otherwise theirs) since the cursor's last look, at most room of them
+// per page; the phone does not keep what it may no longer see.
 func (e *Engine) ageOut(ctx context.Context, c *fieldsync.Caller, cur *Cursor, now time.Time, room int, out *fieldsync.PullResult) error {
-	edge := agingEdge(now)
-	if c.Role != fieldsync.RoleGuard || e.colls[fieldsync.CollInspections] == nil {
+	coll, _ := e.windowOf(c.Role)
+	if coll == "" {
 		return nil
 	}
+	edge := e.agingEdge(c.Role, now)
 	if cur.Aged == 0 {
 		cur.Aged = edge // a cursor from before aging: from now on
 		return nil
@@ -513,7 +533,7 @@ func (e *Engine) ageOut(ctx context.Context, c *fieldsync.Caller, cur *Cursor, n
 	}
 	q := Query{Sites: scopeSites(c), Live: true, CreatedFrom: time.UnixMilli(cur.Aged), CreatedBefore: time.UnixMilli(edge),
 		CreatedAfterKey: cur.AgedKey, Order: ByCreation, Limit: room + 1}
-	recs, err := e.store.Find(ctx, c.TenantID, fieldsync.CollInspections, q)
+	recs, err := e.store.Find(ctx, c.TenantID, coll, q)
 	if err != nil {
 		return err
 	}
@@ -528,7 +548,7 @@ func (e *Engine) ageOut(ctx context.Context, c *fieldsync.Caller, cur *Cursor, n
 	// it left the window) is not answered twice.
 	inPage := make(map[string]bool, len(out.Changes))
 	for _, ch := range out.Changes {
-		if ch.Collection == fieldsync.CollInspections {
+		if ch.Collection == coll {
 			inPage[ch.ID] = true
 		}
 	}
