@@ -72,7 +72,11 @@ func newFullServerOn(tb testing.TB, store *mongodb.Store, configure func(*fullCo
 	d := &fullDeps{Store: store, Objects: devtest.MustOpenObjects(tb), Clock: devtest.NewClock()}
 	cfg := fullConfig{
 		API: api.Options{Ready: map[string]api.Pinger{"database": d.Store, "object_store": d.Objects}, Reports: &mongodb.Reports{Store: d.Store},
-			PendingMedia: mongodb.NewMediaStore(d.Store).CountPending},
+			PendingMedia: mongodb.NewMediaStore(d.Store).CountPending,
+			// The rate limits count real seconds: a test that runs fast on an
+			// idle machine must not meet them by accident. The tests of the
+			// limits set their own (abuse_test.go, attacker_test.go, ratelimit_test.go).
+			AddressLimit: api.RateLimit{Rate: -1}, DeviceLimit: api.RateLimit{Rate: -1}},
 		Auth: auth.Options{Store: d.Store, Keys: mustKeySet(tb), Now: d.Clock.Now, DefaultTenant: "demo",
 			Password: testPasswordParams},
 	}
