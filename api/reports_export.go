@@ -35,6 +35,22 @@ func (s *Server) details() (fieldsync.ReportDetailService, error) {
 	return d, nil
 }
 
+// reportRequest reads what every breakdown handler needs: the detail
+// service, the query (read by query: the report's own or a span) and whether
+// CSV is wanted.
+func (s *Server) reportRequest(c *fiber.Ctx, query func(*fiber.Ctx) (fieldsync.ReportQuery, error)) (fieldsync.ReportDetailService, fieldsync.ReportQuery, bool, error) {
+	d, err := s.details()
+	if err != nil {
+		return nil, fieldsync.ReportQuery{}, false, err
+	}
+	q, err := query(c)
+	if err != nil {
+		return nil, q, false, err
+	}
+	csvOut, err := wantCSV(c)
+	return d, q, csvOut, err
+}
+
 // wantCSV reads format: json (default) or csv.
 func wantCSV(c *fiber.Ctx) (bool, error) {
 	switch c.Query("format") {
@@ -97,19 +113,11 @@ func (s *Server) reportLocation(c *fiber.Ctx) (*time.Location, error) {
 
 func (s *Server) handlePeriodReport(kind string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		d, err := s.details()
-		if err != nil {
-			return err
-		}
-		q, err := s.reportQuery(c)
+		d, q, csvOut, err := s.reportRequest(c, s.reportQuery)
 		if err != nil {
 			return err
 		}
 		loc, err := s.reportLocation(c)
-		if err != nil {
-			return err
-		}
-		csvOut, err := wantCSV(c)
 		if err != nil {
 			return err
 		}
@@ -164,15 +172,7 @@ func categoriesOf(each func(yield func(fieldsync.Figures))) []string {
 }
 
 func (s *Server) handleStaffReport(c *fiber.Ctx) error {
-	d, err := s.details()
-	if err != nil {
-		return err
-	}
-	q, err := s.reportQuery(c)
-	if err != nil {
-		return err
-	}
-	csvOut, err := wantCSV(c)
+	d, q, csvOut, err := s.reportRequest(c, s.reportQuery)
 	if err != nil {
 		return err
 	}
@@ -192,15 +192,9 @@ func (s *Server) handleStaffReport(c *fiber.Ctx) error {
 
 func (s *Server) handleSitesReport(kind string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		d, err := s.details()
-		if err != nil {
-			return err
-		}
-		q, err := s.reportSpan(c, fieldsync.ReportQuery{})
-		if err != nil {
-			return err
-		}
-		csvOut, err := wantCSV(c)
+		d, q, csvOut, err := s.reportRequest(c, func(c *fiber.Ctx) (fieldsync.ReportQuery, error) {
+			return s.reportSpan(c, fieldsync.ReportQuery{})
+		})
 		if err != nil {
 			return err
 		}
@@ -234,15 +228,7 @@ type reportRecordsResponse struct {
 
 func (s *Server) handleReportRecords(kind string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		d, err := s.details()
-		if err != nil {
-			return err
-		}
-		q, err := s.reportQuery(c)
-		if err != nil {
-			return err
-		}
-		csvOut, err := wantCSV(c)
+		d, q, csvOut, err := s.reportRequest(c, s.reportQuery)
 		if err != nil {
 			return err
 		}
