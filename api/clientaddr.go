@@ -26,7 +26,12 @@ func (s *Server) clientAddress(c *fiber.Ctx) string {
 	if !s.trusted(peer) {
 		return peer.String()
 	}
-	hops := strings.Split(string(c.Request().Header.Peek(fiber.HeaderXForwardedFor)), ",")
+	// A proxy may append its hop to the header's value or add a header
+	// line of its own (HAProxy): the hops are every line's, in order.
+	var hops []string
+	for _, line := range c.Request().Header.PeekAll(fiber.HeaderXForwardedFor) {
+		hops = append(hops, strings.Split(string(line), ",")...)
+	}
 	for i := len(hops) - 1; i >= 0; i-- {
 		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,8 +37,12 @@ func TestForwardedAddressesBehindTrustedProxies(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if forwarded != "" {
-			req.Header.Set("X-Forwarded-For", forwarded)
+		// Each "|" starts another header line, as a proxy that adds its own
+		// line (HAProxy) sends them.
+		for _, line := range strings.Split(forwarded, "|") {
+			if line != "" {
+				req.Header.Add("X-Forwarded-For", line)
+			}
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -65,6 +70,8 @@ func TestForwardedAddressesBehindTrustedProxies(t *testing.T) {
 		{"203.0.113.3, 10.9.0.7", 429, "the same phone through another proxy of the chain"},
 		{"not-an-address, 203.0.113.4", 401, "garbage left of a good hop is ignored"},
 		{"203.0.113.4", 429, "the same phone without the garbage"},
+		{"203.0.113.1|203.0.113.5", 401, "a forged line before the proxy's own line: the proxy's hop counts"},
+		{"203.0.113.1|203.0.113.5", 429, "that phone again, forging the same"},
 	} {
 		if got := status(behind, step.forwarded); got != step.want {
 			t.Fatalf("X-Forwarded-For %q (%s): got %d, want %d", step.forwarded, step.why, got, step.want)
