@@ -169,6 +169,18 @@ func (s *SyncStore) CursorKey(ctx context.Context, key []byte) ([]byte, error) {
 	return k, nil
 }
 
+// ResetCursorKey replaces the cursor key every engine on the store shares
+// with key: every cursor handed out before then expires (the sync engine
+// answers it cursor_expired and the phone bootstraps again), which is what
+// a database restored from a backup needs, since the phones' cursors may
+// name positions the restored change log hands out again. Engines already
+// running keep the key they read at start. Codes: unavailable, internal.
+func (s *SyncStore) ResetCursorKey(ctx context.Context, key []byte) error {
+	_, err := s.db.Collection(metaCollection).UpdateOne(ctx, bson.M{"_id": "sync_cursor_key"},
+		bson.M{"$set": bson.M{"key": hex.EncodeToString(key)}}, options.UpdateOne().SetUpsert(true))
+	return mapError(err)
+}
+
 // Claim implements fsync.LeaseStore with one atomic findOneAndUpdate: it
 // matches when the lease is free, expired or already holder's; when another
 // holder has it the upsert hits the unique _id and the claim fails.

@@ -40,6 +40,11 @@ type Cursor struct {
 	// AgedKey, with Aged, is where a look cut short by a page resumes (the
 	// last record handed out, in creation time then key order).
 	AgedKey string `json:"ak,omitempty"`
+	// KeyID names the key that signed the cursor (EncodeCursor sets it): a
+	// cursor signed under a key the server no longer has — its cursor key
+	// was reset after the database was restored from a backup — expires
+	// instead of being refused as forged, so the phone bootstraps again.
+	KeyID string `json:"k,omitempty"`
 }
 
 // Scan walks records by position regardless of Pos: a bootstrap (upserts of
@@ -98,8 +103,15 @@ func rescanFor(cur Cursor, sc *Scan) *Scan {
 	return sc
 }
 
-// EncodeCursor signs and encodes c.
+// keyID names key without revealing it: the first 6 bytes of its SHA-256.
+func keyID(key []byte) string {
+	sum := sha256.Sum256(key)
+	return base64.RawURLEncoding.EncodeToString(sum[:6])
+}
+
+// EncodeCursor signs and encodes c (under key, which it names in c.KeyID).
 func EncodeCursor(key []byte, c Cursor) string {
+	c.KeyID = keyID(key)
 	b, _ := json.Marshal(c)
 	mac := hmac.New(sha256.New, key)
 	mac.Write(b)
@@ -107,7 +119,8 @@ func EncodeCursor(key []byte, c Cursor) string {
 }
 
 // DecodeCursor verifies and decodes s: invalid_input naming "cursor" for
-// anything not signed by key.
+// anything not signed by key, except cursor_expired for a well-formed
+// cursor naming another key (issued before the cursor key was reset).
 func DecodeCursor(key []byte, s string) (Cursor, error) {
 	bad := fieldsync.FieldErrorf("cursor", "invalid cursor; pull without one to bootstrap")
 	if len(s) > MaxCursorBytes {
@@ -124,11 +137,14 @@ func DecodeCursor(key []byte, s string) (Cursor, error) {
 	}
 	mac := hmac.New(sha256.New, key)
 	mac.Write(b)
-	if !hmac.Equal(got, mac.Sum(nil)[:16]) {
-		return Cursor{}, bad
-	}
 	var c Cursor
 	if err := json.Unmarshal(b, &c); err != nil || c.Pos < 0 || c.Own < 0 {
+		return Cursor{}, bad
+	}
+	if !hmac.Equal(got, mac.Sum(nil)[:16]) {
+		if c.KeyID != "" && c.KeyID != keyID(key) {
+			return Cursor{}, fieldsync.Errorf(fieldsync.ECursorExpired, "cursor issued under a cursor key this server no longer has (its database was restored from a backup); pull without a cursor to bootstrap")
+		}
 		return Cursor{}, bad
 	}
 	return c, nil

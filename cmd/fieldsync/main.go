@@ -30,6 +30,8 @@ Usage:
                                     import units and households from CSV (all or nothing; bad lines named)
   fieldsync audit verify --tenant T [--collection C [--id ID]]
                                     verify the audit trail's hash chains; exit 1 naming the first broken link of each record
+  fieldsync cursors reset           after restoring the database from a backup: expire every phone's pull cursor
+                                    (each bootstraps again); run with every API instance stopped
   fieldsync version                 print the version
   fieldsync --help                  this text
 
@@ -106,6 +108,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runDevstack(ctx, cfg, args, stdout, stderr)
 	case "audit":
 		return runAudit(ctx, cfg, args, stdout, stderr)
+	case "cursors":
+		return runCursors(ctx, cfg, args, stdout, stderr)
 	case "import":
 		return runImport(ctx, cfg, args, stdout, stderr)
 	}

@@ -3624,7 +3624,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            /** @description `cursor_expired`: the cursor is older than the change-log retention (`FIELDSYNC_SYNC_RETENTION`), or ahead of the server's change log (its database was restored from an older backup); pull without a cursor. */
+            /** @description `cursor_expired`: the cursor is older than the change-log retention (`FIELDSYNC_SYNC_RETENTION`), or ahead of the server's change log (its database was restored from an older backup), or issued before the operator reset the cursor key after a restore (`fieldsync cursors reset`); pull without a cursor. */
             410: {
                 headers: {
                     [name: string]: unknown;
