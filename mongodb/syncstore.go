@@ -137,6 +137,9 @@ func (s *SyncStore) Start(ctx context.Context, schema fsync.Schema) (int, error)
 			if err := askIndexes(ctx, s.db); err != nil {
 				return 0, mapError(err)
 			}
+			if err := askWalkIndexes(ctx, s.db, s.names); err != nil {
+				return 0, mapError(err)
+			}
 		}
 	}
 	return s.migrate(ctx)

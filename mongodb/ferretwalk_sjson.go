@@ -1,0 +1,653 @@
+//go:build !noembed
+
+package mongodb
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
+)
+
+// The embedded FerretDB (v1.24.2, internal/handler/sjson) keeps each
+// document as one JSON text, its types in a schema under "$s" ahead of the
+// values:
+//
+//	{"$s":{"p":{"<key>":<elem>,…},"$k":["<key>",…]},"<key>":<value>,…}
+//	<elem>: {"t":"object","$s":<schema>} | {"t":"array","i":[<elem>,…]} |
+//	        {"t":"binData","s":<subtype>} | {"t":"regex","o":"<options>"} |
+//	        {"t":"double"|"string"|"objectId"|"bool"|"date"|"null"|"int"|"timestamp"|"long"}
+//
+// A date is its Unix milliseconds, an objectId its hex, binData its base64,
+// a timestamp its uint64, a regex its pattern; a null is null whatever its
+// elem says; an empty document's schema is {}. sjsonToBSON turns such a
+// text into the BSON FerretDB would send for it, or fails on anything it
+// does not recognise (the caller then reads the document through FerretDB):
+// it never guesses.
+
+// errSJSON is what sjsonToBSON fails with.
+var errSJSON = errors.New("mongodb: unrecognised FerretDB document")
+
+// sjType is an elem's type.
+type sjType uint8
+
+const (
+	sjObject sjType = iota + 1
+	sjArray
+	sjDouble
+	sjString
+	sjBinData
+	sjObjectID
+	sjBool
+	sjDate
+	sjNull
+	sjRegex
+	sjInt
+	sjTimestamp
+	sjLong
+)
+
+var sjTypes = map[string]sjType{
+	"object": sjObject, "array": sjArray, "double": sjDouble, "string": sjString, "binData": sjBinData,
+	"objectId": sjObjectID, "bool": sjBool, "date": sjDate, "null": sjNull, "regex": sjRegex,
+	"int": sjInt, "timestamp": sjTimestamp, "long": sjLong,
+}
+
+// sjElem is the schema of one value.
+type sjElem struct {
+	typ     sjType
+	doc     *sjSchema // object
+	items   []*sjElem // array
+	options string    // regex
+	subtype byte      // binData
+	// what the elem's JSON held (FerretDB refuses an object without $s,
+	// an array without i, a regex without o, binData without s)
+	hasDoc, hasItems, hasOptions, hasSubtype bool
+}
+
+// sjSchema is the schema of one document.
+type sjSchema struct {
+	keys  []string
+	props map[string]*sjElem
+}
+
+// sjDecoder turns FerretDB's documents into BSON, remembering the schemas
+// it has read (the records of one collection mostly share a handful).
+type sjDecoder struct {
+	schemas map[string]*sjSchema
+}
+
+// maxSchemas bounds the schemas one decoder remembers.
+const maxSchemas = 256
+
+// sjsonToBSON is the BSON document of FerretDB's stored text b.
+func (d *sjDecoder) sjsonToBSON(b []byte) (bson.Raw, error) {
+	s := &sjScan{b: b}
+	if !s.byte('{') {
+		return nil, errSJSON
+	}
+	key, err := s.key()
+	if err != nil || key != "$s" {
+		return nil, errSJSON
+	}
+	start := s.skipSpace()
+	if err := s.skip(); err != nil {
+		return nil, err
+	}
+	raw := b[start:s.i]
+	sch, ok := d.schemas[string(raw)]
+	if !ok {
+		if sch, err = (&sjScan{b: raw}).schema(); err != nil {
+			return nil, err
+		}
+		if d.schemas == nil || len(d.schemas) >= maxSchemas {
+			d.schemas = map[string]*sjSchema{}
+		}
+		d.schemas[string(raw)] = sch
+	}
+	dst := make([]byte, 0, len(b))
+	idx, dst := bsoncore.AppendDocumentStart(dst)
+	for _, k := range sch.keys {
+		if !s.byte(',') {
+			return nil, errSJSON
+		}
+		if !s.keyIs(k) {
+			return nil, errSJSON
+		}
+		if dst, err = s.value(dst, k, sch.props[k]); err != nil {
+			return nil, err
+		}
+	}
+	// FerretDB refuses anything after the document, white space too.
+	if !s.byte('}') || s.i != len(b) {
+		return nil, errSJSON
+	}
+	dst, err = bsoncore.AppendDocumentEnd(dst, idx)
+	if err != nil {
+		return nil, errSJSON
+	}
+	return dst, nil
+}
+
+// sjScan reads JSON text.
+type sjScan struct {
+	b []byte
+	i int
+}
+
+// skipSpace moves past white space and returns where it stopped.
+func (s *sjScan) skipSpace() int {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return s.i
+		}
+	}
+	return s.i
+}
+
+// byte moves past c (after white space), reporting whether it was there.
+func (s *sjScan) byte(c byte) bool {
+	if s.skipSpace() < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// peek is the next byte after white space (0 at the end).
+func (s *sjScan) peek() byte {
+	if s.skipSpace() < len(s.b) {
+		return s.b[s.i]
+	}
+	return 0
+}
+
+// rawString moves past a JSON string and returns it with its quotes.
+func (s *sjScan) rawString() ([]byte, error) {
+	if s.peek() != '"' {
+		return nil, errSJSON
+	}
+	start := s.i
+	for s.i++; s.i < len(s.b); s.i++ {
+		switch s.b[s.i] {
+		case '\\':
+			s.i++
+		case '"':
+			s.i++
+			return s.b[start:s.i], nil
+		}
+	}
+	return nil, errSJSON
+}
+
+// str reads a JSON string as encoding/json decodes it.
+func (s *sjScan) str() (string, error) {
+	raw, err := s.rawString()
+	if err != nil {
+		return "", err
+	}
+	if plain(raw) {
+		return string(raw[1 : len(raw)-1]), nil
+	}
+	var out string
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return "", errSJSON
+	}
+	return out, nil
+}
+
+// plain reports whether the quoted JSON string raw is its own text: no
+// escape, no control character, valid UTF-8 (encoding/json would replace
+// what is not).
+func plain(raw []byte) bool {
+	inner := raw[1 : len(raw)-1]
+	ascii := true
+	for _, c := range inner {
+		switch {
+		case c < 0x20, c == '\\':
+			return false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	return ascii || utf8.Valid(inner)
+}
+
+// key reads an object's key and the colon after it.
+func (s *sjScan) key() (string, error) {
+	k, err := s.str()
+	if err != nil || !s.byte(':') {
+		return "", errSJSON
+	}
+	return k, nil
+}
+
+// keyIs reads an object's key and the colon after it, reporting whether
+// the key is want.
+func (s *sjScan) keyIs(want string) bool {
+	raw, err := s.rawString()
+	if err != nil || !s.byte(':') {
+		return false
+	}
+	if plain(raw) {
+		return string(raw[1:len(raw)-1]) == want
+	}
+	var k string
+	return json.Unmarshal(raw, &k) == nil && k == want
+}
+
+// number moves past a JSON number and returns its text.
+func (s *sjScan) number() (string, error) {
+	start := s.skipSpace()
+	b := s.b
+	i := start
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	digits := func() bool {
+		from := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		return i > from
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case !digits():
+		return "", errSJSON
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if !digits() {
+			return "", errSJSON
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return "", errSJSON
+		}
+	}
+	s.i = i
+	return string(b[start:i]), nil
+}
+
+// literal moves past word when it comes next.
+func (s *sjScan) literal(word string) bool {
+	if s.skipSpace()+len(word) <= len(s.b) && string(s.b[s.i:s.i+len(word)]) == word {
+		s.i += len(word)
+		return true
+	}
+	return false
+}
+
+// skip moves past one JSON value (checking only that its brackets and
+// strings close: what it skips is read again by schema).
+func (s *sjScan) skip() error {
+	switch s.peek() {
+	case '"':
+		_, err := s.rawString()
+		return err
+	case '{', '[':
+		depth := 0
+		for s.i < len(s.b) {
+			switch s.b[s.i] {
+			case '"':
+				if _, err := s.rawString(); err != nil {
+					return err
+				}
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					s.i++
+					return nil
+				}
+			}
+			s.i++
+		}
+		return errSJSON
+	}
+	return errSJSON // a schema is an object
+}
+
+// schema reads a document's schema: {} or {"p":{…},"$k":[…]}, nothing else.
+func (s *sjScan) schema() (*sjSchema, error) {
+	sch := &sjSchema{}
+	if !s.byte('{') {
+		return nil, errSJSON
+	}
+	seen := map[string]bool{}
+	for first := true; !s.byte('}'); first = false {
+		if !first && !s.byte(',') {
+			return nil, errSJSON
+		}
+		k, err := s.key()
+		if err != nil || seen[k] {
+			return nil, errSJSON
+		}
+		seen[k] = true
+		switch k {
+		case "p":
+			if sch.props, err = s.props(); err != nil {
+				return nil, err
+			}
+		case "$k":
+			if sch.keys, err = s.strings(); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, errSJSON // FerretDB refuses unknown fields
+		}
+	}
+	// A key twice would be one value to FerretDB.
+	dup := make(map[string]bool, len(sch.keys))
+	for _, k := range sch.keys {
+		if dup[k] || strings.IndexByte(k, 0) >= 0 {
+			return nil, errSJSON
+		}
+		dup[k] = true
+	}
+	return sch, nil
+}
+
+// props reads a schema's "p": {key: elem, …}.
+func (s *sjScan) props() (map[string]*sjElem, error) {
+	if s.literal("null") {
+		return nil, nil
+	}
+	if !s.byte('{') {
+		return nil, errSJSON
+	}
+	out := map[string]*sjElem{}
+	for first := true; !s.byte('}'); first = false {
+		if !first && !s.byte(',') {
+			return nil, errSJSON
+		}
+		k, err := s.key()
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := out[k]; dup {
+			return nil, errSJSON
+		}
+		if out[k], err = s.elem(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// strings reads a JSON array of strings.
+func (s *sjScan) strings() ([]string, error) {
+	if s.literal("null") {
+		return nil, nil
+	}
+	if !s.byte('[') {
+		return nil, errSJSON
+	}
+	var out []string
+	for first := true; !s.byte(']'); first = false {
+		if !first && !s.byte(',') {
+			return nil, errSJSON
+		}
+		k, err := s.str()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+// elem reads the schema of one value (null: none, as encoding/json reads it).
+func (s *sjScan) elem() (*sjElem, error) {
+	if s.literal("null") {
+		return nil, nil
+	}
+	if !s.byte('{') {
+		return nil, errSJSON
+	}
+	e := &sjElem{}
+	seen := map[string]bool{}
+	for first := true; !s.byte('}'); first = false {
+		if !first && !s.byte(',') {
+			return nil, errSJSON
+		}
+		k, err := s.key()
+		if err != nil || seen[k] {
+			return nil, errSJSON
+		}
+		seen[k] = true
+		switch k {
+		case "t":
+			t, err := s.str()
+			if err != nil {
+				return nil, err
+			}
+			if e.typ = sjTypes[t]; e.typ == 0 {
+				return nil, errSJSON
+			}
+		case "$s":
+			if s.literal("null") {
+				continue
+			}
+			if e.doc, err = s.schema(); err != nil {
+				return nil, err
+			}
+			e.hasDoc = true
+		case "i":
+			if s.literal("null") {
+				continue
+			}
+			if !s.byte('[') {
+				return nil, errSJSON
+			}
+			e.hasItems = true
+			e.items = []*sjElem{}
+			for first := true; !s.byte(']'); first = false {
+				if !first && !s.byte(',') {
+					return nil, errSJSON
+				}
+				it, err := s.elem()
+				if err != nil {
+					return nil, err
+				}
+				e.items = append(e.items, it)
+			}
+		case "o":
+			if s.literal("null") {
+				continue
+			}
+			if e.options, err = s.str(); err != nil {
+				return nil, err
+			}
+			e.hasOptions = true
+		case "s":
+			if s.literal("null") {
+				continue
+			}
+			n, err := s.number()
+			if err != nil {
+				return nil, err
+			}
+			sub, err := strconv.ParseUint(n, 10, 8)
+			if err != nil {
+				return nil, errSJSON
+			}
+			e.subtype, e.hasSubtype = byte(sub), true
+		default:
+			return nil, errSJSON
+		}
+	}
+	if e.typ == 0 {
+		return nil, errSJSON
+	}
+	return e, nil
+}
+
+// value appends the value that comes next, of schema e, to dst under key.
+func (s *sjScan) value(dst []byte, key string, e *sjElem) ([]byte, error) {
+	if s.literal("null") {
+		return bsoncore.AppendNullElement(dst, key), nil
+	}
+	if e == nil {
+		return nil, errSJSON
+	}
+	switch e.typ {
+	case sjObject:
+		if !e.hasDoc {
+			return nil, errSJSON
+		}
+		idx, dst := bsoncore.AppendDocumentElementStart(dst, key)
+		if !s.byte('{') {
+			return nil, errSJSON
+		}
+		if s.byte('}') {
+			// FerretDB reads {} as the empty document whatever its schema; it
+			// writes {} for the empty document only, with the schema {}.
+			if len(e.doc.keys) > 0 {
+				return nil, errSJSON
+			}
+			return bsoncore.AppendDocumentEnd(dst, idx)
+		}
+		for i, k := range e.doc.keys {
+			if i > 0 && !s.byte(',') {
+				return nil, errSJSON
+			}
+			if !s.keyIs(k) {
+				return nil, errSJSON
+			}
+			var err error
+			if dst, err = s.value(dst, k, e.doc.props[k]); err != nil {
+				return nil, err
+			}
+		}
+		if !s.byte('}') {
+			return nil, errSJSON
+		}
+		return bsoncore.AppendDocumentEnd(dst, idx)
+	case sjArray:
+		if !e.hasItems || !s.byte('[') {
+			return nil, errSJSON
+		}
+		idx, dst := bsoncore.AppendArrayElementStart(dst, key)
+		for i, it := range e.items {
+			if i > 0 && !s.byte(',') {
+				return nil, errSJSON
+			}
+			var err error
+			if dst, err = s.value(dst, strconv.Itoa(i), it); err != nil {
+				return nil, err
+			}
+		}
+		if !s.byte(']') {
+			return nil, errSJSON
+		}
+		return bsoncore.AppendArrayEnd(dst, idx)
+	case sjString:
+		v, err := s.str()
+		if err != nil {
+			return nil, err
+		}
+		return bsoncore.AppendStringElement(dst, key, v), nil
+	case sjBool:
+		switch {
+		case s.literal("true"):
+			return bsoncore.AppendBooleanElement(dst, key, true), nil
+		case s.literal("false"):
+			return bsoncore.AppendBooleanElement(dst, key, false), nil
+		}
+		return nil, errSJSON
+	case sjDouble:
+		n, err := s.number()
+		if err != nil {
+			return nil, err
+		}
+		f, err := strconv.ParseFloat(n, 64)
+		if err != nil {
+			return nil, errSJSON
+		}
+		return bsoncore.AppendDoubleElement(dst, key, f), nil
+	case sjInt, sjLong, sjDate:
+		n, err := s.number()
+		if err != nil {
+			return nil, err
+		}
+		bits := 64
+		if e.typ == sjInt {
+			bits = 32
+		}
+		v, err := strconv.ParseInt(n, 10, bits)
+		if err != nil {
+			return nil, errSJSON
+		}
+		switch e.typ {
+		case sjInt:
+			return bsoncore.AppendInt32Element(dst, key, int32(v)), nil
+		case sjLong:
+			return bsoncore.AppendInt64Element(dst, key, v), nil
+		}
+		return bsoncore.AppendDateTimeElement(dst, key, v), nil
+	case sjTimestamp:
+		n, err := s.number()
+		if err != nil {
+			return nil, err
+		}
+		v, err := strconv.ParseUint(n, 10, 64)
+		if err != nil {
+			return nil, errSJSON
+		}
+		return bsoncore.AppendTimestampElement(dst, key, uint32(v>>32), uint32(v)), nil
+	case sjObjectID:
+		v, err := s.str()
+		if err != nil {
+			return nil, err
+		}
+		oid, err := hex.DecodeString(v)
+		if err != nil || len(oid) != 12 {
+			return nil, errSJSON
+		}
+		return append(bsoncore.AppendHeader(dst, bsoncore.TypeObjectID, key), oid...), nil
+	case sjBinData:
+		if !e.hasSubtype {
+			return nil, errSJSON
+		}
+		v, err := s.str()
+		if err != nil {
+			return nil, err
+		}
+		b, err := base64.StdEncoding.DecodeString(v)
+		if err != nil {
+			return nil, errSJSON
+		}
+		return bsoncore.AppendBinaryElement(dst, key, e.subtype, b), nil
+	case sjRegex:
+		if !e.hasOptions {
+			return nil, errSJSON
+		}
+		v, err := s.str()
+		if err != nil || strings.IndexByte(v, 0) >= 0 || strings.IndexByte(e.options, 0) >= 0 {
+			return nil, errSJSON
+		}
+		return bsoncore.AppendRegexElement(dst, key, v, e.options), nil
+	}
+	// sjNull with a value that is not null: FerretDB refuses it too.
+	return nil, fmt.Errorf("%w: %q is not null", errSJSON, key)
+}
