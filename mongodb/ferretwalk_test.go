@@ -210,7 +210,7 @@ func TestSideWalksMatchTheDriver(t *testing.T) {
 	}
 	walked, fellBack := mongodb.SideWalkCounts()
 	queries := []fsync.Query{
-		{Live: true},                                  // a bootstrap stream
+		{Live: true}, // a bootstrap stream
 		{Sites: []string{"s1"}, Live: true, Batch: 7}, // of one site, in small batches
 		{Sites: []string{"s2", "s1"}, Live: true, Order: fsync.ByPositionOrCheaper, Batch: 5},
 		{After: pos / 3, Upto: pos * 2 / 3, Order: fsync.ByPosition, Batch: 4}, // a pull's rescan
