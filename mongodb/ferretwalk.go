@@ -89,7 +89,7 @@ type walkCursor struct {
 }
 
 // walkQuery is the SQL of the batch after c's last row: served by the
-// index on (tenant, position, _id) (walkIndexes), in its order.
+// index on (tenant, position, _id, …) (walkIndexes), in its order.
 func (c *walkCursor) walkQuery(limit int) (string, []any) {
 	q := c.q
 	var b strings.Builder
@@ -268,11 +268,13 @@ func (s *SyncStore) sideFind(ctx context.Context, tenant, coll string, q fsync.Q
 }
 
 // walkIndexes are the indexes of the side door's walks: every records
-// collection's (tenant, position, _id).
+// collection's (tenant, position, _id), then the site and whether deleted,
+// which SQLite then reads from the index instead of parsing each row's
+// JSON for them (only the rows that match are read from the table).
 func walkIndexes(colls []string) []sideIndex {
 	out := make([]sideIndex, 0, len(colls))
 	for _, c := range colls {
-		out = append(out, sideIndex{recordsOf(c), "position", []string{keyTenant, keyPos, "_id"}})
+		out = append(out, sideIndex{recordsOf(c), "walk", []string{keyTenant, keyPos, "_id", keySite, keyDeleted}})
 	}
 	return out
 }

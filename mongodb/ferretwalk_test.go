@@ -261,14 +261,14 @@ func TestSideWalksMatchTheDriver(t *testing.T) {
 		if w-walked < 1000 || f != fellBack {
 			t.Fatalf("the side door read %d documents itself and %d through FerretDB; want all of them itself", w-walked, f-fellBack)
 		}
-		// The walk's batches search the index on (tenant, position, _id), in its order.
+		// The walk's batches search the index on (tenant, position, _id, …), in its order.
 		for _, afterID := range []string{"", "ta/work_orders/x"} {
 			plan, err := mongodb.SideWalkPlan(ctx, side, "ta", fieldsync.CollWorkOrders, fsync.Query{Sites: []string{"s1"}, Live: true, After: 5, Upto: 90}, afterID)
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Logf("side walk plan: %s", plan)
-			if !strings.Contains(plan, "fieldsync_position (<expr>=? AND <expr>>? AND <expr><?)") || strings.Contains(plan, "TEMP B-TREE") || strings.Contains(plan, "SCAN ") {
+			if !strings.Contains(plan, "fieldsync_walk (<expr>=? AND <expr>>? AND <expr><?)") || strings.Contains(plan, "TEMP B-TREE") || strings.Contains(plan, "SCAN ") {
 				t.Errorf("the side walk's plan %q does not search the position index in its order", plan)
 			}
 		}
