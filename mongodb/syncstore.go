@@ -63,9 +63,11 @@ type Tuning struct {
 	// ScopedReads selects a technician's or a guard's bootstrap (a query
 	// with Mine) through ids read straight from the embedded FerretDB's
 	// SQLite file, then loads those records by _id (ferretside.go): FerretDB
-	// would decode every record of the collection to filter them. Only
-	// where the server is the embedded FerretDB behind fieldsync's wire
-	// front on this machine; elsewhere it is ignored.
+	// would decode every record of the collection to filter them. The
+	// other bootstrap and pull walks read the stored documents there
+	// themselves (ferretwalk.go). Only where the server is the embedded
+	// FerretDB behind fieldsync's wire front on this machine; elsewhere it
+	// is ignored.
 	ScopedReads bool
 }
 
