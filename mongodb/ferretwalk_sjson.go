@@ -327,34 +327,61 @@ func (s *sjScan) skip() error {
 	return errSJSON // a schema is an object
 }
 
-// schema reads a document's schema: {} or {"p":{…},"$k":[…]}, nothing else.
-func (s *sjScan) schema() (*sjSchema, error) {
-	sch := &sjSchema{}
+// members reads a JSON object, calling fn after each member's key (fn
+// reads the value); a key twice is refused (FerretDB would keep one).
+func (s *sjScan) members(fn func(key string) error) error {
 	if !s.byte('{') {
-		return nil, errSJSON
+		return errSJSON
 	}
 	seen := map[string]bool{}
 	for first := true; !s.byte('}'); first = false {
 		if !first && !s.byte(',') {
-			return nil, errSJSON
+			return errSJSON
 		}
 		k, err := s.key()
 		if err != nil || seen[k] {
-			return nil, errSJSON
+			return errSJSON
 		}
 		seen[k] = true
+		if err := fn(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// elements reads a JSON array, calling fn to read each element.
+func (s *sjScan) elements(fn func() error) error {
+	if !s.byte('[') {
+		return errSJSON
+	}
+	for first := true; !s.byte(']'); first = false {
+		if !first && !s.byte(',') {
+			return errSJSON
+		}
+		if err := fn(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// schema reads a document's schema: {} or {"p":{…},"$k":[…]}, nothing else.
+func (s *sjScan) schema() (*sjSchema, error) {
+	sch := &sjSchema{}
+	err := s.members(func(k string) (err error) {
 		switch k {
 		case "p":
-			if sch.props, err = s.props(); err != nil {
-				return nil, err
-			}
+			sch.props, err = s.props()
 		case "$k":
-			if sch.keys, err = s.strings(); err != nil {
-				return nil, err
-			}
+			sch.keys, err = s.strings()
 		default:
-			return nil, errSJSON // FerretDB refuses unknown fields
+			err = errSJSON // FerretDB refuses unknown fields
 		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	// A key twice would be one value to FerretDB.
 	dup := make(map[string]bool, len(sch.keys))
@@ -372,26 +399,12 @@ func (s *sjScan) props() (map[string]*sjElem, error) {
 	if s.literal("null") {
 		return nil, nil
 	}
-	if !s.byte('{') {
-		return nil, errSJSON
-	}
 	out := map[string]*sjElem{}
-	for first := true; !s.byte('}'); first = false {
-		if !first && !s.byte(',') {
-			return nil, errSJSON
-		}
-		k, err := s.key()
-		if err != nil {
-			return nil, err
-		}
-		if _, dup := out[k]; dup {
-			return nil, errSJSON
-		}
-		if out[k], err = s.elem(); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	err := s.members(func(k string) (err error) {
+		out[k], err = s.elem()
+		return err
+	})
+	return out, err
 }
 
 // strings reads a JSON array of strings.
@@ -399,21 +412,13 @@ func (s *sjScan) strings() ([]string, error) {
 	if s.literal("null") {
 		return nil, nil
 	}
-	if !s.byte('[') {
-		return nil, errSJSON
-	}
 	var out []string
-	for first := true; !s.byte(']'); first = false {
-		if !first && !s.byte(',') {
-			return nil, errSJSON
-		}
+	err := s.elements(func() error {
 		k, err := s.str()
-		if err != nil {
-			return nil, err
-		}
 		out = append(out, k)
-	}
-	return out, nil
+		return err
+	})
+	return out, err
 }
 
 // elem reads the schema of one value (null: none, as encoding/json reads it).
@@ -421,82 +426,47 @@ func (s *sjScan) elem() (*sjElem, error) {
 	if s.literal("null") {
 		return nil, nil
 	}
-	if !s.byte('{') {
-		return nil, errSJSON
-	}
 	e := &sjElem{}
-	seen := map[string]bool{}
-	for first := true; !s.byte('}'); first = false {
-		if !first && !s.byte(',') {
-			return nil, errSJSON
+	err := s.members(func(k string) (err error) {
+		if k != "t" && s.literal("null") {
+			return nil // as absent
 		}
-		k, err := s.key()
-		if err != nil || seen[k] {
-			return nil, errSJSON
-		}
-		seen[k] = true
 		switch k {
 		case "t":
-			t, err := s.str()
-			if err != nil {
-				return nil, err
-			}
-			if e.typ = sjTypes[t]; e.typ == 0 {
-				return nil, errSJSON
+			var t string
+			if t, err = s.str(); err == nil {
+				if e.typ = sjTypes[t]; e.typ == 0 {
+					err = errSJSON
+				}
 			}
 		case "$s":
-			if s.literal("null") {
-				continue
-			}
-			if e.doc, err = s.schema(); err != nil {
-				return nil, err
-			}
+			e.doc, err = s.schema()
 			e.hasDoc = true
 		case "i":
-			if s.literal("null") {
-				continue
-			}
-			if !s.byte('[') {
-				return nil, errSJSON
-			}
-			e.hasItems = true
-			e.items = []*sjElem{}
-			for first := true; !s.byte(']'); first = false {
-				if !first && !s.byte(',') {
-					return nil, errSJSON
-				}
+			e.hasItems, e.items = true, []*sjElem{}
+			err = s.elements(func() error {
 				it, err := s.elem()
-				if err != nil {
-					return nil, err
-				}
 				e.items = append(e.items, it)
-			}
+				return err
+			})
 		case "o":
-			if s.literal("null") {
-				continue
-			}
-			if e.options, err = s.str(); err != nil {
-				return nil, err
-			}
+			e.options, err = s.str()
 			e.hasOptions = true
 		case "s":
-			if s.literal("null") {
-				continue
+			var n string
+			if n, err = s.number(); err == nil {
+				var sub uint64
+				if sub, err = strconv.ParseUint(n, 10, 8); err != nil {
+					err = errSJSON
+				}
+				e.subtype, e.hasSubtype = byte(sub), true
 			}
-			n, err := s.number()
-			if err != nil {
-				return nil, err
-			}
-			sub, err := strconv.ParseUint(n, 10, 8)
-			if err != nil {
-				return nil, errSJSON
-			}
-			e.subtype, e.hasSubtype = byte(sub), true
 		default:
-			return nil, errSJSON
+			err = errSJSON
 		}
-	}
-	if e.typ == 0 {
+		return err
+	})
+	if err != nil || e.typ == 0 {
 		return nil, errSJSON
 	}
 	return e, nil
