@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -257,6 +260,15 @@ func TestSideWalksMatchTheDriver(t *testing.T) {
 	}
 	sameRecords(t, "find in every collection", got, want, false)
 	if ferret {
+		for _, c := range colls {
+			texts, err := mongodb.StoredTexts(ctx, side, c.Name, 50)
+			if err != nil || len(texts) == 0 {
+				t.Fatalf("stored texts of %s: %d, %v", c.Name, len(texts), err)
+			}
+			for _, b := range texts {
+				sameReading(t, b)
+			}
+		}
 		w, f := mongodb.SideWalkCounts()
 		if w-walked < 1000 || f != fellBack {
 			t.Fatalf("the side door read %d documents itself and %d through FerretDB; want all of them itself", w-walked, f-fellBack)
@@ -377,63 +389,60 @@ func TestSideWalkUnderPushes(t *testing.T) {
 	}
 }
 
-// FuzzSJSONToBSON feeds the side door's reader FerretDB's stored texts of
-// real records and their mutations: it never panics, and what it reads is
-// a valid BSON document, the same that an independent reading of the format
+// sameReading fails t unless the side door reads each stored text b as
+// the reference reading of FerretDB's format does.
+func sameReading(t testing.TB, b []byte) {
+	t.Helper()
+	got, err := mongodb.SJSONToBSON(b)
+	want, wantErr := referenceSJSON(b)
+	if err != nil || wantErr != nil || string(got) != string(want) {
+		t.Fatalf("a stored record %s:\nside door %v %s\nreference %v %s", b, err, bson.Raw(got), wantErr, bson.Raw(want))
+	}
+}
+
+// storedSeeds are stored texts of records of every collection
+// (testdata/sjson, taken from FerretDB's file after storing
+// coveringRecords through the store).
+func storedSeeds(t testing.TB) [][]byte {
+	_, file, _, _ := runtime.Caller(0) // the embedded stores may move the working directory
+	dir := filepath.Join(filepath.Dir(file), "testdata", "sjson")
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("seeds in %s: %d, %v", dir, len(entries), err)
+	}
+	var out [][]byte
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// FuzzSJSONToBSON feeds the side door's reader stored texts of real
+// records and their mutations: it never panics, and what it reads is a
+// valid BSON document, the same that an independent reading of the format
 // (with encoding/json, as FerretDB reads it) gives.
 func FuzzSJSONToBSON(f *testing.F) {
-	ctx := context.Background()
-	store := devtest.MustOpenStoreDB(f, devtest.DBName(f), mongodb.Options{})
-	s := store.SyncTuned(mongodb.Tuning{PointLoads: true, ScopedReads: true})
-	colls := field.Collections(field.Options{})
-	if _, err := s.Start(ctx, fsync.Schema{Collections: colls}); err != nil {
-		f.Fatal(err)
+	for _, b := range storedSeeds(f) {
+		sameReading(f, b)
+		f.Add(b)
 	}
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	var puts []fsync.Put
-	for _, c := range colls[:2] {
-		for i, r := range coveringRecords("ta", c, 6, now) {
-			r.Pos = int64(len(puts) + i + 1)
-			puts = append(puts, fsync.Put{Record: r})
-		}
-	}
-	if _, err := s.Commit(ctx, fsync.Commit{Tenant: "ta", Records: puts}); err != nil {
-		f.Fatal(err)
-	}
-	for _, c := range colls[:2] {
-		texts, err := mongodb.StoredTexts(ctx, s, c.Name, 6)
-		if err != nil {
-			f.Fatal(err)
-		}
-		for _, b := range texts {
-			f.Add(b)
-		}
-	}
-	for _, b := range []string{`{"$s":{},"a":1}`, `{"$s":{"p":{"a":{"t":"int"}},"$k":["a"]},"a":2147483648}`,
+	for _, b := range []string{`{"$s":{},"a":1}`, `{"$s":{}}`, `{"$s":{"p":{"a":{"t":"int"}},"$k":["a"]},"a":2147483648}`,
 		`{"$s":{"p":{"a":{"t":"object","$s":{"p":{"b":{"t":"long"}},"$k":["b"]}}},"$k":["a"]},"a":{}}`,
-		`{"$s":{"p":{"a":{"t":"array","i":[{"t":"double"},null]}},"$k":["a"]},"a":[1e308,null]}`} {
+		`{"$s":{"p":{"a":{"t":"array","i":[{"t":"double"},null]}},"$k":["a"]},"a":[1e308,null]}`,
+		`{"$s":{"p":{"r":{"t":"regex","o":"mi"},"b":{"t":"binData","s":128}},"$k":["r","b"]},"r":"^a\\d","b":"AAEC"}`} {
 		f.Add([]byte(b))
-	}
-	// Every real record reads the same both ways.
-	for _, c := range colls[:2] {
-		texts, err := mongodb.StoredTexts(ctx, s, c.Name, 6)
-		if err != nil {
-			f.Fatal(err)
-		}
-		for _, b := range texts {
-			got, err := mongodb.SJSONToBSON(b)
-			want, wantErr := referenceSJSON(b)
-			if err != nil || wantErr != nil || string(got) != string(want) {
-				f.Fatalf("a stored record %s:\nside door %v %s\nreference %v %s", b, err, bson.Raw(got), wantErr, bson.Raw(want))
-			}
-		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, err := mongodb.SJSONToBSON(b)
+		if err != nil {
+			return // the caller reads it through FerretDB
+		}
 		want, wantErr := referenceSJSON(b)
 		switch {
-		case err != nil:
-			return // the caller reads it through FerretDB
 		case wantErr != nil:
 			t.Fatalf("read %q, which FerretDB's way refuses: %v", b, wantErr)
 		case bson.Raw(got).Validate() != nil:
