@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync/atomic"
 
@@ -34,10 +35,13 @@ import (
 // as it would through a database cursor.
 
 // sideWalkServes reports whether the side door walks q: the tenant's
-// records by sites, liveness and positions, in position order (or any).
+// records by sites, liveness and positions, in position order (or any),
+// and nothing else — a condition Query gains later is not served until
+// walkQuery and matches know it.
 func sideWalkServes(q fsync.Query) bool {
-	return q.Keys == nil && len(q.Equal) == 0 && q.Device == "" && q.CitesAny == nil && !q.CitesMedia &&
-		q.Mine == nil && q.CreatedFrom.IsZero() && q.CreatedBefore.IsZero() && q.Order != fsync.ByCreation
+	rest := q
+	rest.Sites, rest.Live, rest.After, rest.Upto, rest.Order, rest.Limit, rest.Batch = nil, false, 0, 0, 0, 0, 0
+	return q.Order != fsync.ByCreation && reflect.DeepEqual(rest, fsync.Query{})
 }
 
 // sideWalked and sideFellBack count the documents side-door walks read

@@ -452,3 +452,4 @@ func FuzzSJSONToBSON(f *testing.F) {
 		}
 	})
 }
+
