@@ -452,4 +452,3 @@ func FuzzSJSONToBSON(f *testing.F) {
 		}
 	})
 }
-
