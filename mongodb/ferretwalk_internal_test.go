@@ -3,6 +3,7 @@
 package mongodb
 
 import (
+	"os"
 	"testing"
 	"time"
 
@@ -22,5 +23,37 @@ func TestSideWalkServesOnlyWhatItFilters(t *testing.T) {
 		if sideWalkServes(q) {
 			t.Errorf("%+v served by the side door's walk", q)
 		}
+	}
+}
+
+// BenchmarkSJSONToBSON reads the stored rows of testdata/sjson, with
+// their schemas known to the decoder and new to it.
+func BenchmarkSJSONToBSON(b *testing.B) {
+	entries, err := os.ReadDir("testdata/sjson")
+	if err != nil || len(entries) == 0 {
+		b.Fatal(len(entries), err)
+	}
+	var rows [][]byte
+	for _, e := range entries {
+		row, err := os.ReadFile("testdata/sjson/" + e.Name())
+		if err != nil {
+			b.Fatal(err)
+		}
+		rows = append(rows, row)
+	}
+	for _, fresh := range []bool{false, true} {
+		b.Run(map[bool]string{false: "schemas_known", true: "schemas_new"}[fresh], func(b *testing.B) {
+			var d sjDecoder
+			for b.Loop() {
+				if fresh {
+					d = sjDecoder{}
+				}
+				for _, row := range rows {
+					if _, err := d.sjsonToBSON(row); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
 	}
 }

@@ -3,7 +3,9 @@
 package mongodb
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -82,9 +84,10 @@ type sjSchema struct {
 // it has read (the records of one collection mostly share a handful).
 type sjDecoder struct {
 	schemas map[string]*sjSchema
+	elems   map[string]*sjElem
 }
 
-// maxSchemas bounds the schemas one decoder remembers.
+// maxSchemas bounds the schemas (and elems) one decoder remembers.
 const maxSchemas = 256
 
 // sjsonToBSON is the BSON document of FerretDB's stored text b.
@@ -104,7 +107,7 @@ func (d *sjDecoder) sjsonToBSON(b []byte) (bson.Raw, error) {
 	raw := b[start:s.i]
 	sch, ok := d.schemas[string(raw)]
 	if !ok {
-		if sch, err = (&sjScan{b: raw}).schema(); err != nil {
+		if sch, err = (&sjScan{b: raw, dec: d}).schema(); err != nil {
 			return nil, err
 		}
 		if d.schemas == nil || len(d.schemas) >= maxSchemas {
@@ -138,8 +141,9 @@ func (d *sjDecoder) sjsonToBSON(b []byte) (bson.Raw, error) {
 
 // sjScan reads JSON text.
 type sjScan struct {
-	b []byte
-	i int
+	b   []byte
+	i   int
+	dec *sjDecoder // remembers the elems of objects and arrays read (nil: none)
 }
 
 // skipSpace moves past white space and returns where it stopped.
@@ -178,16 +182,23 @@ func (s *sjScan) rawString() ([]byte, error) {
 		return nil, errSJSON
 	}
 	start := s.i
-	for s.i++; s.i < len(s.b); s.i++ {
-		switch s.b[s.i] {
-		case '\\':
-			s.i++
-		case '"':
-			s.i++
-			return s.b[start:s.i], nil
+	for i := s.i + 1; ; {
+		q := bytes.IndexByte(s.b[i:], '"')
+		if q < 0 {
+			return nil, errSJSON
+		}
+		i += q
+		// The quote ends the string unless an odd run of backslashes escapes it.
+		bs := 0
+		for j := i - 1; j > start && s.b[j] == '\\'; j-- {
+			bs++
+		}
+		i++
+		if bs%2 == 0 {
+			s.i = i
+			return s.b[start:i], nil
 		}
 	}
-	return nil, errSJSON
 }
 
 // str reads a JSON string as encoding/json decodes it.
@@ -328,25 +339,33 @@ func (s *sjScan) skip() error {
 }
 
 // members reads a JSON object, calling fn after each member's key (fn
-// reads the value); a key twice is refused (FerretDB would keep one).
+// reads the value).
 func (s *sjScan) members(fn func(key string) error) error {
 	if !s.byte('{') {
 		return errSJSON
 	}
-	seen := map[string]bool{}
 	for first := true; !s.byte('}'); first = false {
 		if !first && !s.byte(',') {
 			return errSJSON
 		}
 		k, err := s.key()
-		if err != nil || seen[k] {
-			return errSJSON
+		if err != nil {
+			return err
 		}
-		seen[k] = true
 		if err := fn(k); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// once refuses the member k of a schema or elem a second time (FerretDB
+// would keep the last).
+func once(seen *uint8, bit uint8) error {
+	if *seen&bit != 0 {
+		return errSJSON
+	}
+	*seen |= bit
 	return nil
 }
 
@@ -369,12 +388,17 @@ func (s *sjScan) elements(fn func() error) error {
 // schema reads a document's schema: {} or {"p":{…},"$k":[…]}, nothing else.
 func (s *sjScan) schema() (*sjSchema, error) {
 	sch := &sjSchema{}
+	var seen uint8
 	err := s.members(func(k string) (err error) {
 		switch k {
 		case "p":
-			sch.props, err = s.props()
+			if err = once(&seen, 1); err == nil {
+				sch.props, err = s.props()
+			}
 		case "$k":
-			sch.keys, err = s.strings()
+			if err = once(&seen, 2); err == nil {
+				sch.keys, err = s.strings()
+			}
 		default:
 			err = errSJSON // FerretDB refuses unknown fields
 		}
@@ -394,7 +418,8 @@ func (s *sjScan) schema() (*sjSchema, error) {
 	return sch, nil
 }
 
-// props reads a schema's "p": {key: elem, …}.
+// props reads a schema's "p": {key: elem, …} (a key twice: the last, as
+// encoding/json reads it into FerretDB's map).
 func (s *sjScan) props() (map[string]*sjElem, error) {
 	if s.literal("null") {
 		return nil, nil
@@ -426,8 +451,45 @@ func (s *sjScan) elem() (*sjElem, error) {
 	if s.literal("null") {
 		return nil, nil
 	}
+	if e := s.scalarElem(); e != nil {
+		return e, nil
+	}
+	if s.dec == nil {
+		return s.parseElem()
+	}
+	// An object's or an array's elem: the same text is the same elem
+	// (an object list's items repeat from record to record).
+	start := s.skipSpace()
+	if err := s.skip(); err != nil {
+		return nil, err
+	}
+	raw := s.b[start:s.i]
+	if e, ok := s.dec.elems[string(raw)]; ok {
+		return e, nil
+	}
+	e, err := (&sjScan{b: raw}).parseElem()
+	if err != nil {
+		return nil, err
+	}
+	if s.dec.elems == nil || len(s.dec.elems) >= maxSchemas {
+		s.dec.elems = map[string]*sjElem{}
+	}
+	s.dec.elems[string(raw)] = e
+	return e, nil
+}
+
+// parseElem reads an elem's object.
+func (s *sjScan) parseElem() (*sjElem, error) {
 	e := &sjElem{}
+	var seen uint8
 	err := s.members(func(k string) (err error) {
+		bit, known := elemFields[k]
+		if !known {
+			return errSJSON // FerretDB refuses unknown fields
+		}
+		if err := once(&seen, bit); err != nil {
+			return err
+		}
 		if k != "t" && s.literal("null") {
 			return nil // as absent
 		}
@@ -470,6 +532,42 @@ func (s *sjScan) elem() (*sjElem, error) {
 		return nil, errSJSON
 	}
 	return e, nil
+}
+
+// elemFields are the fields of an elem, each its bit for once.
+var elemFields = map[string]uint8{"t": 1, "$s": 2, "i": 4, "o": 8, "s": 16}
+
+// scalarElems are the elems of the scalar types, as FerretDB writes them
+// ({"t":"string"}): shared, read without allocating.
+var scalarElems = func() map[string]*sjElem {
+	m := map[string]*sjElem{}
+	for name, t := range sjTypes {
+		switch t {
+		case sjObject, sjArray, sjBinData, sjRegex:
+			continue
+		}
+		m[`{"t":"`+name+`"}`] = &sjElem{typ: t}
+	}
+	return m
+}()
+
+// scalarElem moves past a scalar type's elem written as FerretDB writes
+// it and returns it; nil (nothing read) for anything else.
+func (s *sjScan) scalarElem() *sjElem {
+	rest := s.b[s.skipSpace():]
+	if len(rest) < 6 || string(rest[:6]) != `{"t":"` {
+		return nil
+	}
+	end := bytes.IndexByte(rest[6:], '"')
+	if end < 0 || 6+end+2 > len(rest) {
+		return nil
+	}
+	n := 6 + end + 2
+	e := scalarElems[string(rest[:n])]
+	if e != nil {
+		s.i += n
+	}
+	return e
 }
 
 // value appends the value that comes next, of schema e, to dst under key.
@@ -532,9 +630,19 @@ func (s *sjScan) value(dst []byte, key string, e *sjElem) ([]byte, error) {
 		}
 		return bsoncore.AppendArrayEnd(dst, idx)
 	case sjString:
-		v, err := s.str()
+		raw, err := s.rawString()
 		if err != nil {
 			return nil, err
+		}
+		if plain(raw) {
+			// The text itself: no string in between.
+			dst = bsoncore.AppendHeader(dst, bsoncore.TypeString, key)
+			dst = binary.LittleEndian.AppendUint32(dst, uint32(len(raw)-1))
+			return append(append(dst, raw[1:len(raw)-1]...), 0), nil
+		}
+		var v string
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, errSJSON
 		}
 		return bsoncore.AppendStringElement(dst, key, v), nil
 	case sjBool:

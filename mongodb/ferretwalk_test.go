@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -451,4 +452,72 @@ func FuzzSJSONToBSON(f *testing.F) {
 			t.Fatalf("%q:\nside door %s\nreference %s", b, bson.Raw(got), bson.Raw(want))
 		}
 	})
+}
+
+// BenchmarkWalkAll walks every live work order of a tenant (a desk's
+// bootstrap) through the side door and through the driver, on the same
+// store: go test ./mongodb -run '^$' -bench WalkAll -benchtime 3x
+// (FIELDSYNC_BENCH_RECORDS sets how many, 20,000 by default).
+func BenchmarkWalkAll(b *testing.B) {
+	ctx := context.Background()
+	n := 20000
+	if v, err := strconv.Atoi(os.Getenv("FIELDSYNC_BENCH_RECORDS")); err == nil && v > 0 {
+		n = v
+	}
+	store := devtest.MustOpenStoreDB(b, devtest.DBName(b), mongodb.Options{})
+	colls := field.Collections(field.Options{})
+	side, plain := store.SyncTuned(mongodb.Tuning{PointLoads: true, ScopedReads: true}), store.SyncTuned(mongodb.Tuning{})
+	for _, s := range []*mongodb.SyncStore{side, plain} {
+		if _, err := s.Start(ctx, fsync.Schema{Collections: colls}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var c *fsync.Collection
+	for _, x := range colls {
+		if x.Name == fieldsync.CollWorkOrders {
+			c = x
+		}
+	}
+	recs := coveringRecords("ta", c, n, time.Now().UTC())
+	for i, r := range recs {
+		r.Pos = int64(i + 1)
+	}
+	for part := range slices.Chunk(recs, 500) {
+		var puts []fsync.Put
+		for _, r := range part {
+			puts = append(puts, fsync.Put{Record: r})
+		}
+		if _, err := plain.Commit(ctx, fsync.Commit{Tenant: "ta", Records: puts}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, run := range []struct {
+		name string
+		s    *mongodb.SyncStore
+	}{{"side_door", side}, {"driver", plain}} {
+		b.Run(run.name, func(b *testing.B) {
+			for b.Loop() {
+				cur, err := run.s.Walk(ctx, "ta", c.Name, fsync.Query{Sites: []string{"s1", "s2"}, Live: true, Batch: 1000})
+				if err != nil {
+					b.Fatal(err)
+				}
+				got := 0
+				for {
+					r, err := cur.Next(ctx)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if r == nil {
+						break
+					}
+					got++
+				}
+				cur.Close(ctx)
+				if got == 0 {
+					b.Fatal("walked nothing")
+				}
+				b.ReportMetric(float64(got), "records/op")
+			}
+		})
+	}
 }
