@@ -27,12 +27,14 @@ import (
 // and turns it into the BSON FerretDB would have sent (sjsonToBSON), which
 // decodeRecord reads as it reads the driver's.
 //
-// Each batch is its own SELECT, after the (position, _id) of the last
-// record handed out: a record's position only grows, so a record changed
-// while the walk goes on is met at its new position if the walk has not
-// passed it yet (never skipped) and is handed out once (walkCursor.seen)
-// — its newer version then comes with the changes after the walk began,
-// as it would through a database cursor.
+// Each batch is its own SELECT, after the (position, _id) of the last row
+// read: a record's new version always takes a later position than its
+// last, so a record there when the walk began and changed while it goes
+// on is met at its new position if the walk has not passed it yet (never
+// skipped), and is handed out once (walkCursor.seen) — a newer version
+// left out comes with the changes after the walk began, as it would
+// through a database cursor. No statement stays open between batches: a
+// held walk pins no connection and no WAL snapshot.
 
 // sideWalkServes reports whether the side door walks q: the tenant's
 // records by sites, liveness and positions, in position order (or any),
