@@ -160,13 +160,7 @@ func sideIndexes() []sideIndex {
 
 // askIndexes asks the wire front for sideIndexes on mdb.
 func askIndexes(ctx context.Context, mdb *mongo.Database) error {
-	for _, ix := range sideIndexes() {
-		err := mdb.RunCommand(ctx, bson.D{{Key: indexCommand, Value: ix.coll}, {Key: "name", Value: ix.name}, {Key: "paths", Value: ix.paths}}).Err()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return askFor(ctx, mdb, sideIndexes())
 }
 
 // field is the SQL of the value at path of a FerretDB document.

@@ -32,3 +32,15 @@ func (d *sideDoor) expiredAudit(context.Context, string, time.Time, int) ([]stri
 func askIndexes(context.Context, *mongo.Database) error { return nil }
 
 func (d *sideDoor) tenantsOver(context.Context, string, int) (map[string]int, error) { return nil, nil }
+
+func sideWalkServes(fsync.Query) bool { return false }
+
+func (s *SyncStore) sideWalk(context.Context, string, string, fsync.Query) (fsync.RecordCursor, bool, error) {
+	return nil, false, nil
+}
+
+func (s *SyncStore) sideFind(context.Context, string, string, fsync.Query) ([]*fsync.Record, bool, error) {
+	return nil, false, nil
+}
+
+func askWalkIndexes(context.Context, *mongo.Database, []string) error { return nil }

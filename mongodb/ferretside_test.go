@@ -78,22 +78,8 @@ func TestScopedReadsMatchTheDriver(t *testing.T) {
 		return strings.Join(out, ",")
 	}
 	walk := func(s *mongodb.SyncStore, tenant, coll string, q fsync.Query) []*fsync.Record {
-		cur, err := s.Walk(ctx, tenant, coll, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cur.Close(ctx)
-		var out []*fsync.Record
-		for {
-			rec, err := cur.Next(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if rec == nil {
-				return out
-			}
-			out = append(out, rec)
-		}
+		out, _ := drain(t, s, tenant, coll, q)
+		return out
 	}
 	// findBoth runs q through both stores, wants the same records, and returns them.
 	findBoth := func(label, tenant, coll string, q fsync.Query) []*fsync.Record {

@@ -88,6 +88,16 @@ func (s *SyncStore) Find(ctx context.Context, tenant, coll string, q fsync.Query
 	}
 	var out []*fsync.Record
 	for _, name := range names {
+		if s.side != nil && sideWalkServes(q) {
+			some, ok, err := s.sideFind(ctx, tenant, name, q)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				out = append(out, some...)
+				continue
+			}
+		}
 		if s.side != nil && sideDoorServes(q) {
 			some, ok, err := s.scopedRead(ctx, tenant, name, q)
 			if err != nil {
@@ -113,6 +123,11 @@ func (s *SyncStore) Find(ctx context.Context, tenant, coll string, q fsync.Query
 
 // Walk implements fsync.RecordStore.
 func (s *SyncStore) Walk(ctx context.Context, tenant, coll string, q fsync.Query) (fsync.RecordCursor, error) {
+	if s.side != nil && sideWalkServes(q) {
+		if cur, ok, err := s.sideWalk(ctx, tenant, coll, q); ok || err != nil {
+			return cur, err
+		}
+	}
 	if s.side != nil && sideDoorServes(q) {
 		recs, ok, err := s.scopedRead(ctx, tenant, coll, q)
 		if err != nil {

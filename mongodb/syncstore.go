@@ -63,9 +63,11 @@ type Tuning struct {
 	// ScopedReads selects a technician's or a guard's bootstrap (a query
 	// with Mine) through ids read straight from the embedded FerretDB's
 	// SQLite file, then loads those records by _id (ferretside.go): FerretDB
-	// would decode every record of the collection to filter them. Only
-	// where the server is the embedded FerretDB behind fieldsync's wire
-	// front on this machine; elsewhere it is ignored.
+	// would decode every record of the collection to filter them. The
+	// other bootstrap and pull walks read the stored documents there
+	// themselves (ferretwalk.go). Only where the server is the embedded
+	// FerretDB behind fieldsync's wire front on this machine; elsewhere it
+	// is ignored.
 	ScopedReads bool
 }
 
@@ -135,6 +137,9 @@ func (s *SyncStore) Start(ctx context.Context, schema fsync.Schema) (int, error)
 		}
 		if s.side != nil {
 			if err := askIndexes(ctx, s.db); err != nil {
+				return 0, mapError(err)
+			}
+			if err := askWalkIndexes(ctx, s.db, s.names); err != nil {
 				return 0, mapError(err)
 			}
 		}
