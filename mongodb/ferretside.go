@@ -8,8 +8,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -72,7 +74,25 @@ func sideDoorServes(q fsync.Query) bool {
 	plain := q.Keys == nil && len(q.Equal) == 0 && q.Device == "" && q.CitesAny == nil && !q.CitesMedia
 	scoped := q.Mine != nil && q.CreatedFrom.IsZero() && q.CreatedBefore.IsZero() && q.Order != fsync.ByCreation
 	aged := q.Mine == nil && !q.CreatedFrom.IsZero() && !q.CreatedBefore.IsZero() && q.Order == fsync.ByCreation
-	return plain && (scoped || aged)
+	return plain && (scoped || aged || selects(q))
+}
+
+// selects reports whether q is a selection the side door serves: records
+// holding some of a few values (q.In, strings or nil: what SQLite compares
+// as FerretDB stores them), created since a time or not, as the server jobs
+// select them (indexed by jobSelections).
+func selects(q fsync.Query) bool {
+	if len(q.In) == 0 || q.Mine != nil || !q.CreatedBefore.IsZero() || q.CreatedAfterKey != "" || q.Order == fsync.ByCreation {
+		return false
+	}
+	for _, vs := range q.In {
+		for _, v := range vs {
+			if _, ok := v.(string); !ok && v != nil {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // ids returns the keys of tenant's records of coll that may match q (a
@@ -103,6 +123,10 @@ func (d *sideDoor) idsQuery(ctx context.Context, coll, tenant string, q fsync.Qu
 		for _, s := range q.Sites {
 			args = append(args, s)
 		}
+	}
+	if selects(q) {
+		cond, more := inCondition(q)
+		return fmt.Sprintf("SELECT %s FROM %q WHERE %s AND %s", field("_id"), table, where, cond), append(args, more...), nil
 	}
 	var branches []string
 	var all []any
@@ -137,6 +161,36 @@ func (d *sideDoor) idsQuery(ctx context.Context, coll, tenant string, q fsync.Qu
 	return strings.Join(branches, " UNION "), all, nil
 }
 
+// inCondition is the SQL of a selection's q.In (and q.CreatedFrom), fields
+// in name order, each as one of the columns of a jobSelections index.
+func inCondition(q fsync.Query) (string, []any) {
+	var conds []string
+	var args []any
+	for _, k := range slices.Sorted(maps.Keys(q.In)) {
+		var alts []string
+		if n := len(slices.DeleteFunc(slices.Clone(q.In[k]), func(v any) bool { return v == nil })); n > 0 {
+			alts = append(alts, field(k)+" IN (?"+strings.Repeat(",?", n-1)+")")
+		}
+		for _, v := range q.In[k] {
+			if v != nil {
+				args = append(args, v)
+			}
+		}
+		if slices.Contains(q.In[k], nil) {
+			alts = append(alts, field(k)+" IS NULL")
+		}
+		if len(alts) == 0 {
+			alts = append(alts, "0") // no value: nothing matches
+		}
+		conds = append(conds, "("+strings.Join(alts, " OR ")+")")
+	}
+	if !q.CreatedFrom.IsZero() {
+		conds = append(conds, field(keyCreated)+" >= ?")
+		args = append(args, q.CreatedFrom.UnixMilli()) // FerretDB keeps a date as its Unix milliseconds
+	}
+	return strings.Join(conds, " AND "), args
+}
+
 // sideIndex is an index the side door asks the wire front for.
 type sideIndex struct {
 	coll, name string
@@ -155,6 +209,9 @@ func sideIndexes() []sideIndex {
 	// A guard's window.
 	out = append(out, sideIndex{recordsOf(fieldsync.CollInspections), "created", []string{keyTenant, keySite, keyCreated, "_id"}},
 		sideIndex{AuditCollection, "at", []string{"t", "at", "_id"}})
+	for _, j := range jobSelections {
+		out = append(out, sideIndex{recordsOf(j.coll), j.name, append([]string{keyTenant}, j.paths...)})
+	}
 	return out
 }
 
