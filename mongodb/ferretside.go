@@ -125,8 +125,14 @@ func (d *sideDoor) idsQuery(ctx context.Context, coll, tenant string, q fsync.Qu
 		}
 	}
 	if selects(q) {
-		cond, more := inCondition(q)
-		return fmt.Sprintf("SELECT %s FROM %q WHERE %s AND %s", field("_id"), table, where, cond), append(args, more...), nil
+		var selects []string
+		var all []any
+		conds, condArgs := inBranches(q)
+		for i, c := range conds {
+			selects = append(selects, fmt.Sprintf("SELECT %s FROM %q WHERE %s%s", field("_id"), table, where, c))
+			all = append(append(all, args...), condArgs[i]...)
+		}
+		return strings.Join(selects, " UNION "), all, nil
 	}
 	var branches []string
 	var all []any
@@ -161,34 +167,44 @@ func (d *sideDoor) idsQuery(ctx context.Context, coll, tenant string, q fsync.Qu
 	return strings.Join(branches, " UNION "), all, nil
 }
 
-// inCondition is the SQL of a selection's q.In (and q.CreatedFrom), fields
-// in name order, each as one of the columns of a jobSelections index.
-func inCondition(q fsync.Query) (string, []any) {
-	var conds []string
-	var args []any
+// inBranches are the SQL conditions whose union is a selection's q.In
+// (with q.CreatedFrom), fields in name order, none when nothing matches. A
+// field that may be missing takes a branch for its values and one for
+// none: SQLite searches an index for either, but for their OR it would
+// read the tenant's whole table.
+func inBranches(q fsync.Query) (conds []string, args [][]any) {
+	conds, args = []string{""}, [][]any{nil}
 	for _, k := range slices.Sorted(maps.Keys(q.In)) {
 		var alts []string
-		if n := len(slices.DeleteFunc(slices.Clone(q.In[k]), func(v any) bool { return v == nil })); n > 0 {
-			alts = append(alts, field(k)+" IN (?"+strings.Repeat(",?", n-1)+")")
-		}
+		var altArgs [][]any
+		var vals []any
 		for _, v := range q.In[k] {
 			if v != nil {
-				args = append(args, v)
+				vals = append(vals, v)
 			}
 		}
+		if len(vals) > 0 {
+			alts, altArgs = append(alts, " AND "+field(k)+" IN (?"+strings.Repeat(",?", len(vals)-1)+")"), append(altArgs, vals)
+		}
 		if slices.Contains(q.In[k], nil) {
-			alts = append(alts, field(k)+" IS NULL")
+			alts, altArgs = append(alts, " AND "+field(k)+" IS NULL"), append(altArgs, nil)
 		}
-		if len(alts) == 0 {
-			alts = append(alts, "0") // no value: nothing matches
+		var nc []string
+		var na [][]any
+		for i := range conds {
+			for j := range alts {
+				nc, na = append(nc, conds[i]+alts[j]), append(na, append(slices.Clone(args[i]), altArgs[j]...))
+			}
 		}
-		conds = append(conds, "("+strings.Join(alts, " OR ")+")")
+		conds, args = nc, na
 	}
 	if !q.CreatedFrom.IsZero() {
-		conds = append(conds, field(keyCreated)+" >= ?")
-		args = append(args, q.CreatedFrom.UnixMilli()) // FerretDB keeps a date as its Unix milliseconds
+		for i := range conds {
+			// FerretDB keeps a date as its Unix milliseconds.
+			conds[i], args[i] = conds[i]+" AND "+field(keyCreated)+" >= ?", append(args[i], q.CreatedFrom.UnixMilli())
+		}
 	}
-	return strings.Join(conds, " AND "), args
+	return conds, args
 }
 
 // sideIndex is an index the side door asks the wire front for.
