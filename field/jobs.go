@@ -233,6 +233,12 @@ func roundWrites(ctx context.Context, e *fsync.Engine, tenant string, now time.T
 	if err != nil || len(rounds) == 0 {
 		return nil, err
 	}
+	return summarizeRounds(ctx, e, tenant, now, rounds)
+}
+
+// summarizeRounds returns the writes that bring rounds' summaries up to
+// date at now, against tenant's routes.
+func summarizeRounds(ctx context.Context, e *fsync.Engine, tenant string, now time.Time, rounds []*fsync.Record) ([]fsync.Write, error) {
 	refs := map[string]map[string]*fsync.Record{}
 	for _, name := range []string{fieldsync.CollSites, fieldsync.CollPatrolRoutes, fieldsync.CollCheckpoints} {
 		m := map[string]*fsync.Record{}
