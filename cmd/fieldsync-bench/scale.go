@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -190,6 +191,9 @@ func runScenario(ctx context.Context, f scaleFlags, sc scenario, dir string) (*S
 	if err := measureScale(ctx, procs.base, plan, f.reps, res); err != nil {
 		return nil, err
 	}
+	if err := measureJobs(ctx, procs, f.reps, res); err != nil {
+		return nil, fmt.Errorf("jobs: %w", err)
+	}
 	return res, nil
 }
 
@@ -218,7 +222,7 @@ func scaleTable(results []ScaleResult, f scaleFlags) string {
 		b.WriteString("---:|")
 	}
 	b.WriteString("\n")
-	for _, name := range opOrder {
+	for _, name := range append(slices.Clone(opOrder), jobOps...) {
 		fmt.Fprintf(&b, "| %s |", name)
 		for _, r := range results {
 			fmt.Fprintf(&b, " %s |", fmtMS(r.p50(name)))
