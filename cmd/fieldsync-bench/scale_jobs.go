@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"time"
 
@@ -42,18 +41,8 @@ func measureJobs(ctx context.Context, stack *scaleStack, reps int, res *ScaleRes
 		return err
 	}
 	opts := fsync.JobOptions{Holder: scaleJobsHolder, Lease: scaleTimeout, Jobs: field.Jobs}
-	ops := map[string]*OpResult{}
-	for _, name := range jobOps {
-		ops[name] = &OpResult{Name: name}
-	}
-	timed := func(name string, fn func() error) error {
-		t := time.Now()
-		if err := fn(); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		ops[name].MS = append(ops[name].MS, float64(time.Since(t))/float64(time.Millisecond))
-		return nil
-	}
+	ops := opTimes{}
+	timed := ops.time
 	run := func() error {
 		ran, err := eng.RunJobsOnce(ctx, opts)
 		if err == nil && !slices.Contains(ran, fieldsync.DemoTenant) {
@@ -78,12 +67,7 @@ func measureJobs(ctx context.Context, stack *scaleStack, reps int, res *ScaleRes
 			return err
 		}
 	}
-	for _, name := range jobOps {
-		o := ops[name]
-		o.P50ms = median(o.MS)
-		res.Ops = append(res.Ops, *o)
-		fmt.Fprintf(os.Stderr, "   %-42s p50 %s\n", name, fmtMS(o.P50ms))
-	}
+	ops.report(jobOps, res)
 	return nil
 }
 
