@@ -108,7 +108,8 @@ func (e *Engine) RunJobsOnce(ctx context.Context, opts JobOptions) ([]string, er
 }
 
 // tenantJobs runs the engine's upkeep and opts.Jobs for one tenant and
-// applies the writes the jobs return.
+// applies the writes the jobs return; once all have landed, the run's
+// high-water mark becomes the next run's JobRun.Seen.
 func (e *Engine) tenantJobs(ctx context.Context, tenant string, opts JobOptions) error {
 	now := e.now()
 	if err := e.sweepAudit(ctx, tenant, now); err != nil {
