@@ -37,16 +37,18 @@ const roundWatch = 48 * time.Hour
 //     lacks one (written straight by the server: the demo, an import) is
 //     watched until it has them. One record is left out that the full walk
 //     would change: one whose write could not read its site's deadline
-//     settings (it keeps none, policy) and that is finished by then — the
-//     full walk would keep the settings on it at the next run that reads
-//     them; its deadlines are the defaults either way.
+//     settings (it keeps none, see policy) and that is finished by then —
+//     the full walk would store the settings on it (on a complaint, with a
+//     callback time from them) at the next run that reads them; its flags
+//     stay as they are either way.
 //   - A repeat link depends on the orders alone, not on the time: a pair
 //     the last run saw unchanged it linked already. So repeat repairs are
 //     looked for among the orders of the units of the orders changed since
 //     that run (JobRun.Seen; a late completion from an offline phone, its
 //     completed_at days back, is such a change, whatever time it names),
 //     and among every order on the first run, or when the change log no
-//     longer reaches back that far.
+//     longer reaches back that far. (A change above JobRun.Upto, still
+//     being written when the run starts, is the next run's.)
 //   - Rounds: those in progress, and the ended ones created within
 //     roundWatch and MaxClientSkew (a round's started_at, set once when it
 //     is pushed, is at most MaxClientSkew past its creation).
