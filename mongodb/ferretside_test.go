@@ -237,8 +237,8 @@ func TestScopedReadsMatchTheDriver(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("side door plan of a selection: %s", plan)
-		if !strings.Contains(plan, "fieldsync_status") || strings.Contains(plan, "SCAN ") {
-			t.Errorf("the side door's plan %q does not search fieldsync_status alone", plan)
+		if !strings.Contains(plan, "fieldsync_jobs_status") || strings.Contains(plan, "SCAN ") {
+			t.Errorf("the side door's plan %q does not search fieldsync_jobs_status alone", plan)
 		}
 	}
 	mine, err := side.Find(ctx, "ta", fieldsync.CollWorkOrders, fsync.Query{Mine: &fsync.Mine{User: "p1", Assignee: true}, Order: fsync.ByPosition})

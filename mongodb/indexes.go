@@ -122,10 +122,10 @@ type jobSelection struct {
 // days). MongoDB gets them as indexes of the records (recordIndexes), the
 // embedded FerretDB as indexes of its SQLite tables (sideIndexes).
 var jobSelections = []jobSelection{
-	{fieldsync.CollWorkOrders, "status", []string{"status", "accepted_at", "completed_at", "cancelled_at"}},
-	{fieldsync.CollWorkOrders, "unit", []string{"unit"}},
-	{fieldsync.CollComplaints, "stage", []string{"stage"}},
-	{fieldsync.CollPatrolRounds, "status", []string{"status", keyCreated}},
+	{fieldsync.CollWorkOrders, "jobs_status", []string{"status", "accepted_at", "completed_at", "cancelled_at"}},
+	{fieldsync.CollWorkOrders, "jobs_unit", []string{"unit"}},
+	{fieldsync.CollComplaints, "jobs_stage", []string{"stage"}},
+	{fieldsync.CollPatrolRounds, "jobs_status", []string{"status", keyCreated}},
 }
 
 // jobIndexes are the MongoDB indexes of jobSelections on the records of coll.
@@ -133,7 +133,7 @@ func jobIndexes(coll string) []index {
 	var out []index
 	for _, j := range jobSelections {
 		if j.coll == coll {
-			out = append(out, newIndex(recordsOf(coll), "tenant_"+j.name, false, append([]string{recTenant}, j.paths...)...))
+			out = append(out, newIndex(recordsOf(coll), j.name, false, append([]string{recTenant}, j.paths...)...))
 		}
 	}
 	return out
