@@ -228,17 +228,29 @@ func TestScopedReadsMatchTheDriver(t *testing.T) {
 	if selected < 30 {
 		t.Fatalf("only %d of 100 selections found records: the comparison proves little", selected)
 	}
-	// A selection searches the index the front keeps for it; SQLite parses
-	// only the documents it names.
+	// A selection searches the index the front keeps for it, bounded by
+	// each field it names; SQLite parses only the documents it names.
 	if ferret {
-		q := fsync.Query{In: map[string][]any{"status": {nil, fieldsync.WOOpen}}, Live: true}
-		plan, err := mongodb.SideDoorPlan(ctx, side, "ta", fieldsync.CollWorkOrders, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("side door plan of a selection: %s", plan)
-		if !strings.Contains(plan, "fieldsync_jobs_status") || strings.Contains(plan, "SCAN ") {
-			t.Errorf("the side door's plan %q does not search fieldsync_jobs_status alone", plan)
+		done := []any{fieldsync.WOCompleted, fieldsync.WOVerified}
+		two, three := " (<expr>=? AND <expr>=?)", " (<expr>=? AND <expr>=? AND <expr>=?)"
+		for _, c := range []struct {
+			in           map[string][]any
+			index, bound string
+		}{
+			{map[string][]any{"status": {nil, fieldsync.WOOpen}}, "fieldsync_jobs_", two}, // any of the three
+			{map[string][]any{"status": done, "accepted_at": {nil, ""}}, "fieldsync_jobs_status", three},
+			{map[string][]any{"status": done, "completed_at": {nil, ""}}, "fieldsync_jobs_completed", three},
+			{map[string][]any{"status": {fieldsync.WOCancelled}, "cancelled_at": {nil, ""}}, "fieldsync_jobs_cancelled", three},
+		} {
+			plan, err := mongodb.SideDoorPlan(ctx, side, "ta", fieldsync.CollWorkOrders, fsync.Query{In: c.in, Live: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("side door plan of %v: %s", c.in, plan)
+			n := strings.Count(plan, "SEARCH ")
+			if n == 0 || strings.Count(plan, c.index) != n || strings.Count(plan, c.bound) != n || strings.Contains(plan, "SCAN ") {
+				t.Errorf("the side door's plan %q of %v does not search %s%s in every branch", plan, c.in, c.index, c.bound)
+			}
 		}
 	}
 	mine, err := side.Find(ctx, "ta", fieldsync.CollWorkOrders, fsync.Query{Mine: &fsync.Mine{User: "p1", Assignee: true}, Order: fsync.ByPosition})

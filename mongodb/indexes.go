@@ -116,13 +116,16 @@ type jobSelection struct {
 
 // jobSelections serve the jobs' selections: the work orders by status (a
 // finished order is read only while a time its flags count from is
-// missing: accepted, completed or cancelled), a unit's orders (the repeat
+// missing: accepted, completed or cancelled — an index each, so that each
+// selection is one search, not a scan of the finished orders), a unit's orders (the repeat
 // repairs of the orders changed since the last run), the complaints by
 // stage, the rounds by status and creation (the ended ones of the last
 // days). MongoDB gets them as indexes of the records (recordIndexes), the
 // embedded FerretDB as indexes of its SQLite tables (sideIndexes).
 var jobSelections = []jobSelection{
-	{fieldsync.CollWorkOrders, "jobs_status", []string{"status", "accepted_at", "completed_at", "cancelled_at"}},
+	{fieldsync.CollWorkOrders, "jobs_status", []string{"status", "accepted_at"}},
+	{fieldsync.CollWorkOrders, "jobs_completed", []string{"status", "completed_at"}},
+	{fieldsync.CollWorkOrders, "jobs_cancelled", []string{"status", "cancelled_at"}},
 	{fieldsync.CollWorkOrders, "jobs_unit", []string{"unit"}},
 	{fieldsync.CollComplaints, "jobs_stage", []string{"stage"}},
 	{fieldsync.CollPatrolRounds, "jobs_status", []string{"status", keyCreated}},
