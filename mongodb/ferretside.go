@@ -125,14 +125,14 @@ func (d *sideDoor) idsQuery(ctx context.Context, coll, tenant string, q fsync.Qu
 		}
 	}
 	if selects(q) {
-		var selects []string
+		var parts []string
 		var all []any
 		conds, condArgs := inBranches(q)
 		for i, c := range conds {
-			selects = append(selects, fmt.Sprintf("SELECT %s FROM %q WHERE %s%s", field("_id"), table, where, c))
+			parts = append(parts, fmt.Sprintf("SELECT %s FROM %q WHERE %s%s", field("_id"), table, where, c))
 			all = append(append(all, args...), condArgs[i]...)
 		}
-		return strings.Join(selects, " UNION "), all, nil
+		return strings.Join(parts, " UNION "), all, nil
 	}
 	var branches []string
 	var all []any

@@ -117,10 +117,10 @@ type jobSelection struct {
 // jobSelections serve the jobs' selections: the work orders by status (a
 // finished order is read only while a time its flags count from is
 // missing: accepted, completed or cancelled — an index each, so that each
-// selection is one search, not a scan of the finished orders), a unit's orders (the repeat
-// repairs of the orders changed since the last run), the complaints by
-// stage, the rounds by status and creation (the ended ones of the last
-// days). MongoDB gets them as indexes of the records (recordIndexes), the
+// selection is one search, not a scan of the finished orders), a unit's
+// orders (the repeat repairs of the orders changed since the last run),
+// the complaints by stage, the rounds by status and creation (the ended
+// ones of the last days). MongoDB gets them as indexes of the records (recordIndexes), the
 // embedded FerretDB as indexes of its SQLite tables (sideIndexes).
 var jobSelections = []jobSelection{
 	{fieldsync.CollWorkOrders, "jobs_status", []string{"status", "accepted_at"}},
