@@ -8,8 +8,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -72,7 +74,25 @@ func sideDoorServes(q fsync.Query) bool {
 	plain := q.Keys == nil && len(q.Equal) == 0 && q.Device == "" && q.CitesAny == nil && !q.CitesMedia
 	scoped := q.Mine != nil && q.CreatedFrom.IsZero() && q.CreatedBefore.IsZero() && q.Order != fsync.ByCreation
 	aged := q.Mine == nil && !q.CreatedFrom.IsZero() && !q.CreatedBefore.IsZero() && q.Order == fsync.ByCreation
-	return plain && (scoped || aged)
+	return plain && (scoped || aged || selects(q))
+}
+
+// selects reports whether q is a selection the side door serves: records
+// holding some of a few values (q.In, strings or nil: what SQLite compares
+// as FerretDB stores them), created since a time or not, as the server jobs
+// select them (indexed by jobSelections).
+func selects(q fsync.Query) bool {
+	if len(q.In) == 0 || q.Mine != nil || !q.CreatedBefore.IsZero() || q.CreatedAfterKey != "" || q.Order == fsync.ByCreation {
+		return false
+	}
+	for _, vs := range q.In {
+		for _, v := range vs {
+			if _, ok := v.(string); !ok && v != nil {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // ids returns the keys of tenant's records of coll that may match q (a
@@ -103,6 +123,16 @@ func (d *sideDoor) idsQuery(ctx context.Context, coll, tenant string, q fsync.Qu
 		for _, s := range q.Sites {
 			args = append(args, s)
 		}
+	}
+	if selects(q) {
+		var parts []string
+		var all []any
+		conds, condArgs := inBranches(q)
+		for i, c := range conds {
+			parts = append(parts, fmt.Sprintf("SELECT %s FROM %q WHERE %s%s", field("_id"), table, where, c))
+			all = append(append(all, args...), condArgs[i]...)
+		}
+		return strings.Join(parts, " UNION "), all, nil
 	}
 	var branches []string
 	var all []any
@@ -137,6 +167,46 @@ func (d *sideDoor) idsQuery(ctx context.Context, coll, tenant string, q fsync.Qu
 	return strings.Join(branches, " UNION "), all, nil
 }
 
+// inBranches are the SQL conditions whose union is a selection's q.In
+// (with q.CreatedFrom), fields in name order, none when nothing matches. A
+// field that may be missing takes a branch for its values and one for
+// none: SQLite searches an index for either, but for their OR it would
+// read the tenant's whole table.
+func inBranches(q fsync.Query) (conds []string, args [][]any) {
+	conds, args = []string{""}, [][]any{nil}
+	for _, k := range slices.Sorted(maps.Keys(q.In)) {
+		var alts []string
+		var altArgs [][]any
+		var vals []any
+		for _, v := range q.In[k] {
+			if v != nil {
+				vals = append(vals, v)
+			}
+		}
+		if len(vals) > 0 {
+			alts, altArgs = append(alts, " AND "+field(k)+" IN (?"+strings.Repeat(",?", len(vals)-1)+")"), append(altArgs, vals)
+		}
+		if slices.Contains(q.In[k], nil) {
+			alts, altArgs = append(alts, " AND "+field(k)+" IS NULL"), append(altArgs, nil)
+		}
+		var nc []string
+		var na [][]any
+		for i := range conds {
+			for j := range alts {
+				nc, na = append(nc, conds[i]+alts[j]), append(na, append(slices.Clone(args[i]), altArgs[j]...))
+			}
+		}
+		conds, args = nc, na
+	}
+	if !q.CreatedFrom.IsZero() {
+		for i := range conds {
+			// FerretDB keeps a date as its Unix milliseconds.
+			conds[i], args[i] = conds[i]+" AND "+field(keyCreated)+" >= ?", append(args[i], q.CreatedFrom.UnixMilli())
+		}
+	}
+	return conds, args
+}
+
 // sideIndex is an index the side door asks the wire front for.
 type sideIndex struct {
 	coll, name string
@@ -155,6 +225,9 @@ func sideIndexes() []sideIndex {
 	// A guard's window.
 	out = append(out, sideIndex{recordsOf(fieldsync.CollInspections), "created", []string{keyTenant, keySite, keyCreated, "_id"}},
 		sideIndex{AuditCollection, "at", []string{"t", "at", "_id"}})
+	for _, j := range jobSelections {
+		out = append(out, sideIndex{recordsOf(j.coll), j.name, append([]string{keyTenant}, j.paths...)})
+	}
 	return out
 }
 

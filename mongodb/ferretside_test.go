@@ -40,7 +40,7 @@ func TestScopedReadsMatchTheDriver(t *testing.T) {
 		t.Fatal("the embedded store opened no side door")
 	}
 
-	r := rand.New(rand.NewPCG(7, 17))
+	r, rs := rand.New(rand.NewPCG(7, 17)), rand.New(rand.NewPCG(9, 19))
 	people := []string{"p1", "p2", "p3", "p4"}
 	sites := []string{"s1", "s2", "s3"}
 	tenants := []string{"ta", "tb"}
@@ -62,6 +62,7 @@ func TestScopedReadsMatchTheDriver(t *testing.T) {
 			SiteID: sites[r.IntN(len(sites))], Version: 1, Pos: int64(i + 1), Deleted: r.IntN(6) == 0,
 			CreatedBy: people[r.IntN(len(people))], CreatedAt: created, UpdatedAt: created, UpdatedBy: "x",
 			Assignees: assignees, Fields: map[string]any{"title": "t"}}
+		selectable(rs, rec)
 		puts[tenant] = append(puts[tenant], fsync.Put{Record: rec})
 	}
 	for tenant, ps := range puts {
@@ -180,6 +181,64 @@ func TestScopedReadsMatchTheDriver(t *testing.T) {
 	if nonEmpty < 50 {
 		t.Fatalf("only %d of 150 queries found records: the comparison proves little", nonEmpty)
 	}
+	// The server jobs' selections (Query.In): records holding one of some
+	// values, or none, of a field or two, since a creation time or not.
+	selected := 0
+	for i := range 100 {
+		q := fsync.Query{In: map[string][]any{}, Live: r.IntN(2) == 0, Order: fsync.ByPosition}
+		for _, f := range []string{"status", "unit", "accepted_at"}[:1+r.IntN(3)] {
+			q.In[f] = randomValues(r, f)
+		}
+		if r.IntN(3) == 0 {
+			q.CreatedFrom = now.Add(-time.Duration(r.IntN(30*24)) * time.Hour)
+		}
+		if r.IntN(3) == 0 {
+			q.Sites = sites[:1+r.IntN(len(sites))]
+		}
+		tenant, coll := tenants[r.IntN(len(tenants))], colls[r.IntN(len(colls))]
+		want := findBoth(fmt.Sprint("selection ", i), tenant, coll, q)
+		if w, g := walk(plain, tenant, coll, q), walk(side, tenant, coll, q); keys(g) != keys(w) {
+			t.Fatalf("walk of selection %d %+v on %s/%s:\nside door %s\ndriver    %s", i, q, tenant, coll, keys(g), keys(w))
+		}
+		for _, rec := range want {
+			for f, vs := range q.In {
+				if v := rec.Fields[f]; !slices.Contains(vs, v) && (v != nil || !slices.Contains(vs, nil)) {
+					t.Fatalf("selection %d %+v answered %s holding %s=%v", i, q, rec.Key, f, v)
+				}
+			}
+		}
+		if len(want) > 0 {
+			selected++
+		}
+	}
+	if selected < 30 {
+		t.Fatalf("only %d of 100 selections found records: the comparison proves little", selected)
+	}
+	// A selection searches the index the front keeps for it, bounded by
+	// each field it names; SQLite parses only the documents it names.
+	if ferret {
+		done := []any{fieldsync.WOCompleted, fieldsync.WOVerified}
+		two, three := " (<expr>=? AND <expr>=?)", " (<expr>=? AND <expr>=? AND <expr>=?)"
+		for _, c := range []struct {
+			in           map[string][]any
+			index, bound string
+		}{
+			{map[string][]any{"status": {nil, fieldsync.WOOpen}}, "fieldsync_jobs_", two}, // any of the three
+			{map[string][]any{"status": done, "accepted_at": {nil, ""}}, "fieldsync_jobs_status", three},
+			{map[string][]any{"status": done, "completed_at": {nil, ""}}, "fieldsync_jobs_completed", three},
+			{map[string][]any{"status": {fieldsync.WOCancelled}, "cancelled_at": {nil, ""}}, "fieldsync_jobs_cancelled", three},
+		} {
+			plan, err := mongodb.SideDoorPlan(ctx, side, "ta", fieldsync.CollWorkOrders, fsync.Query{In: c.in, Live: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("side door plan of %v: %s", c.in, plan)
+			n := strings.Count(plan, "SEARCH ")
+			if n == 0 || strings.Count(plan, c.index) != n || strings.Count(plan, c.bound) != n || strings.Contains(plan, "SCAN ") {
+				t.Errorf("the side door's plan %q of %v does not search %s%s in every branch", plan, c.in, c.index, c.bound)
+			}
+		}
+	}
 	mine, err := side.Find(ctx, "ta", fieldsync.CollWorkOrders, fsync.Query{Mine: &fsync.Mine{User: "p1", Assignee: true}, Order: fsync.ByPosition})
 	if err != nil || len(mine) == 0 {
 		t.Fatalf("p1's orders: %d, %v", len(mine), err)
@@ -196,6 +255,31 @@ func TestScopedReadsMatchTheDriver(t *testing.T) {
 			t.Fatalf("with the side door broken: %v, %s; want %s", err, keys(again), keys(mine))
 		}
 	}
+}
+
+// selectable gives rec some of the fields the jobs select by, or none.
+func selectable(r *rand.Rand, rec *fsync.Record) {
+	for _, f := range []string{"status", "unit", "accepted_at"} {
+		if v := randomValues(r, f)[0]; v != nil {
+			rec.Fields[f] = v
+		}
+	}
+}
+
+// randomValues is one to three values of field f, nil among them at times.
+func randomValues(r *rand.Rand, f string) []any {
+	pool := map[string][]any{
+		"status":      {nil, fieldsync.WOOpen, fieldsync.WOAssigned, fieldsync.WOCompleted, fieldsync.WOCancelled},
+		"unit":        {nil, "1-101", "1-102", "2-201"},
+		"accepted_at": {nil, "2026-01-02T03:04:05.000Z"},
+	}[f]
+	var out []any
+	for range 1 + r.IntN(3) {
+		if v := pool[r.IntN(len(pool))]; !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // openSideDoorStore opens a fresh database and an engine store on it that

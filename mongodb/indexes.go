@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"fieldsync"
+
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -102,4 +104,40 @@ func (s *Store) IsFerretDB(ctx context.Context) (bool, error) {
 	}
 	_, ok := info["ferretdbVersion"]
 	return ok, nil
+}
+
+// jobSelection is an index of the server jobs' selections (field.Jobs):
+// after the tenant, the fields whose values select the records that time
+// can still change, so that a run reads those and not the history.
+type jobSelection struct {
+	coll, name string
+	paths      []string
+}
+
+// jobSelections serve the jobs' selections: the work orders by status (a
+// finished order is read only while a time its flags count from is
+// missing: accepted, completed or cancelled — an index each, so that each
+// selection is one search, not a scan of the finished orders), a unit's
+// orders (the repeat repairs of the orders changed since the last run),
+// the complaints by stage, the rounds by status and creation (the ended
+// ones of the last days). MongoDB gets them as indexes of the records (recordIndexes), the
+// embedded FerretDB as indexes of its SQLite tables (sideIndexes).
+var jobSelections = []jobSelection{
+	{fieldsync.CollWorkOrders, "jobs_status", []string{"status", "accepted_at"}},
+	{fieldsync.CollWorkOrders, "jobs_completed", []string{"status", "completed_at"}},
+	{fieldsync.CollWorkOrders, "jobs_cancelled", []string{"status", "cancelled_at"}},
+	{fieldsync.CollWorkOrders, "jobs_unit", []string{"unit"}},
+	{fieldsync.CollComplaints, "jobs_stage", []string{"stage"}},
+	{fieldsync.CollPatrolRounds, "jobs_status", []string{"status", keyCreated}},
+}
+
+// jobIndexes are the MongoDB indexes of jobSelections on the records of coll.
+func jobIndexes(coll string) []index {
+	var out []index
+	for _, j := range jobSelections {
+		if j.coll == coll {
+			out = append(out, newIndex(recordsOf(coll), j.name, false, append([]string{recTenant}, j.paths...)...))
+		}
+	}
+	return out
 }

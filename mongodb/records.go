@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"reflect"
 	"slices"
 	gosync "sync"
 
@@ -194,6 +195,9 @@ func recordFilter(tenant string, q fsync.Query) bson.M {
 	}
 	for k, v := range q.Equal {
 		f[k] = v
+	}
+	for k, vs := range q.In {
+		f[k] = bson.M{"$in": vs} // a nil matches a missing field too
 	}
 	if q.Live {
 		f[keyDeleted] = false
@@ -430,9 +434,24 @@ func matches(r *fsync.Record, tenant string, q fsync.Query) bool {
 		!q.CreatedBefore.IsZero() && !r.CreatedAt.Before(q.CreatedBefore):
 		return false
 	}
+	if !holdsOneOf(r, q.In) {
+		return false
+	}
 	m := q.Mine
 	return m == nil || m.Creator && r.CreatedBy == m.User || m.Assignee && slices.Contains(r.Assignees, m.User) ||
 		!m.Since.IsZero() && !r.CreatedAt.Before(m.Since)
+}
+
+// holdsOneOf is q.In's answer for r: for every field of in, r holds one of
+// its values (a nil: r holds none).
+func holdsOneOf(r *fsync.Record, in map[string][]any) bool {
+	for k, vs := range in {
+		v := r.Fields[k]
+		if !slices.ContainsFunc(vs, func(x any) bool { return x == nil && v == nil || x != nil && reflect.DeepEqual(x, v) }) {
+			return false
+		}
+	}
+	return true
 }
 
 // sliceCursor hands out records already read.

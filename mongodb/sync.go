@@ -37,6 +37,7 @@ func recordIndexes(colls []fieldsync.SyncedCollection) []index {
 		if assignee {
 			out = append(out, newIndex(recordsOf(c.Name), "tenant_site_assignee_pos", false, recTenant, recSite, keyAssigned, recPos))
 		}
+		out = append(out, jobIndexes(c.Name)...)
 	}
 	return out
 }

@@ -93,10 +93,13 @@ type Engine struct {
 	log   *slog.Logger
 	// seen is the highest counter value this instance has observed per tenant:
 	// a lower bound for the positions of any reservation made after it.
-	seen    sync.Map // tenant → *atomic.Int64
-	hub     *hub
-	held    heldQueries
-	commits committer
+	seen sync.Map // tenant → *atomic.Int64
+	// jobMarks is the high-water mark of the last run of the jobs per
+	// tenant whose writes all landed (JobRun.Seen).
+	jobMarks sync.Map // tenant → int64
+	hub      *hub
+	held     heldQueries
+	commits  committer
 }
 
 var _ fieldsync.SyncService = (*Engine)(nil)

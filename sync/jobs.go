@@ -23,11 +23,26 @@ type JobOptions struct {
 	Lease time.Duration
 	// Holder names this instance (default: random).
 	Holder string
-	// Jobs, when set, is the domain's work for one tenant at now (the
+	// Jobs, when set, is the domain's work for one run on a tenant (the
 	// field package's field.Jobs): the writes it returns are applied
 	// through Apply. The engine's own upkeep (the audit trail's retention)
 	// runs with or without it.
-	Jobs func(ctx context.Context, e *Engine, tenant string, now time.Time) ([]Write, error)
+	Jobs func(ctx context.Context, e *Engine, run JobRun) ([]Write, error)
+}
+
+// JobRun is one run of the jobs on a tenant.
+type JobRun struct {
+	Tenant string
+	Now    time.Time
+	// Seen is the high-water mark of this engine's last run on the tenant
+	// whose writes were all applied (0: none since it started): that run
+	// saw every change at or below it, so what only a change can alter
+	// (field's repeat repairs) needs a look only where something changed
+	// since (Engine.Changed). A run that fails leaves it where it was.
+	Seen int64
+	// Upto is this run's high-water mark, taken before it reads: every
+	// change at or below it is visible. It becomes the next run's Seen.
+	Upto int64
 }
 
 func (o JobOptions) withDefaults() JobOptions {
@@ -93,7 +108,8 @@ func (e *Engine) RunJobsOnce(ctx context.Context, opts JobOptions) ([]string, er
 }
 
 // tenantJobs runs the engine's upkeep and opts.Jobs for one tenant and
-// applies the writes the jobs return.
+// applies the writes the jobs return; once all have landed, the run's
+// high-water mark becomes the next run's JobRun.Seen.
 func (e *Engine) tenantJobs(ctx context.Context, tenant string, opts JobOptions) error {
 	now := e.now()
 	if err := e.sweepAudit(ctx, tenant, now); err != nil {
@@ -102,11 +118,25 @@ func (e *Engine) tenantJobs(ctx context.Context, tenant string, opts JobOptions)
 	if opts.Jobs == nil {
 		return nil
 	}
-	writes, err := opts.Jobs(ctx, e, tenant, now)
-	if err != nil || len(writes) == 0 {
+	m, err := e.highWater(ctx, tenant)
+	if err != nil {
 		return err
 	}
-	return e.Apply(ctx, tenant, writes)
+	run := JobRun{Tenant: tenant, Now: now, Upto: m.hw}
+	if v, ok := e.jobMarks.Load(tenant); ok {
+		run.Seen = v.(int64)
+	}
+	writes, err := opts.Jobs(ctx, e, run)
+	if err != nil {
+		return err
+	}
+	if len(writes) > 0 {
+		if err := e.Apply(ctx, tenant, writes); err != nil {
+			return err
+		}
+	}
+	e.jobMarks.Store(tenant, run.Upto)
+	return nil
 }
 
 // Recompute runs coll.Compute on a copy of r at now and returns the write

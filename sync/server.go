@@ -36,7 +36,15 @@ func (e *Engine) ApplyAs(ctx context.Context, c *fieldsync.Caller, tenant string
 // Records calls fn for every live record of tenant's collection (server jobs
 // use it to find what to change). One store cursor.
 func (e *Engine) Records(ctx context.Context, tenant, collection string, fn func(*Record) error) error {
-	cur, err := e.store.Walk(ctx, tenant, collection, Query{Live: true})
+	return e.Select(ctx, tenant, collection, Query{}, fn)
+}
+
+// Select calls fn for every live record of tenant's collection that q
+// matches (server jobs read with it only the records they may change). One
+// store cursor.
+func (e *Engine) Select(ctx context.Context, tenant, collection string, q Query, fn func(*Record) error) error {
+	q.Live = true
+	cur, err := e.store.Walk(ctx, tenant, collection, q)
 	if err != nil {
 		return err
 	}
@@ -50,6 +58,27 @@ func (e *Engine) Records(ctx context.Context, tenant, collection string, fn func
 			return err
 		}
 	}
+}
+
+// Changed returns the live records of tenant's collection changed at a
+// position in (from, to], each at its latest version there, from the
+// recent change log without reading the records; ok is false when the log
+// no longer holds every position above from (the caller reads the records
+// instead). Codes: unavailable, internal.
+func (e *Engine) Changed(ctx context.Context, tenant, collection string, from, to int64) (recs []*Record, ok bool, err error) {
+	if to <= from {
+		return nil, true, nil
+	}
+	all, ok, err := e.store.ReadLog(ctx, tenant, from, to)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	for _, r := range all {
+		if r.Collection == collection && !r.Deleted {
+			recs = append(recs, r)
+		}
+	}
+	return recs, true, nil
 }
 
 // Find returns tenant's records of collection that q matches (server code

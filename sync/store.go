@@ -115,6 +115,12 @@ type Query struct {
 	OwnAbove    int64
 	// Equal keeps the records whose fields hold these values.
 	Equal map[string]any
+	// In keeps the records whose field holds one of the listed values, for
+	// every field it names; a nil among them matches a field the record
+	// does not hold (or holds as null). The values are the field's as
+	// stored: strings, booleans or integers. The server jobs select with it
+	// the records whose state lets time still change them (field.Jobs).
+	In map[string][]any
 	// CitesAny keeps the records citing any of these media ids; CitesMedia
 	// those citing any media.
 	CitesAny   []string

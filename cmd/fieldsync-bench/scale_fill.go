@@ -59,12 +59,7 @@ func fillTenant(ctx context.Context, stack *scaleStack, sc scenario, sites, days
 			return nil, fmt.Errorf("seed demo named no user %s", u)
 		}
 	}
-	env := stack.env
-	db := env["FIELDSYNC_MONGO_DB"]
-	if db == "" {
-		db = "fieldsync"
-	}
-	store, err := mongodb.Open(ctx, env["FIELDSYNC_MONGO_URI"], db, mongodb.Options{})
+	store, err := openScaleStore(ctx, stack)
 	if err != nil {
 		return nil, err
 	}
@@ -102,11 +97,20 @@ func fillTenant(ctx context.Context, stack *scaleStack, sc scenario, sites, days
 	// scenario instead: what is measured is the desk and the field, not a
 	// catch-up that a real tenant never meets.
 	_, err = store.DB.Collection(mongodb.LeasesCollection).UpdateOne(ctx, bson.M{"_id": "field-jobs/" + fieldsync.DemoTenant},
-		bson.M{"$set": bson.M{"holder": "fieldsync-bench-scale", "exp": time.Now().Add(scaleTimeout)}}, options.UpdateOne().SetUpsert(true))
+		bson.M{"$set": bson.M{"holder": scaleJobsHolder, "exp": time.Now().Add(scaleTimeout)}}, options.UpdateOne().SetUpsert(true))
 	if err != nil {
 		return nil, fmt.Errorf("hold the field jobs' lease: %w", err)
 	}
 	return plan, nil
+}
+
+// openScaleStore connects to the scenario's database.
+func openScaleStore(ctx context.Context, stack *scaleStack) (*mongodb.Store, error) {
+	db := stack.env["FIELDSYNC_MONGO_DB"]
+	if db == "" {
+		db = "fieldsync"
+	}
+	return mongodb.Open(ctx, stack.env["FIELDSYNC_MONGO_URI"], db, mongodb.Options{})
 }
 
 // historyWrites lays out the history: site A and B are the demo sites, the

@@ -50,18 +50,8 @@ func measureScale(ctx context.Context, base string, plan *scalePlan, reps int, r
 	if len(plan.openOrders) < reps || len(plan.receivedComplaints) < reps {
 		return fmt.Errorf("scale: %d open orders and %d received complaints for %d repetitions", len(plan.openOrders), len(plan.receivedComplaints), reps)
 	}
-	ops := map[string]*OpResult{}
-	for _, name := range opOrder {
-		ops[name] = &OpResult{Name: name}
-	}
-	timed := func(name string, fn func() error) error {
-		t := time.Now()
-		if err := fn(); err != nil {
-			return fmt.Errorf("%s: %w", name, err)
-		}
-		ops[name].MS = append(ops[name].MS, float64(time.Since(t))/float64(time.Millisecond))
-		return nil
-	}
+	ops := opTimes{}
+	timed := ops.time
 	bootstrap := func(c *client.Client, n *int) func() error {
 		return func() error {
 			*n = 0
@@ -101,13 +91,37 @@ func measureScale(ctx context.Context, base string, plan *scalePlan, reps int, r
 			}
 		}
 	}
-	for _, name := range opOrder {
+	ops.report(opOrder, res)
+	return nil
+}
+
+// opTimes collects each operation's latencies, by name.
+type opTimes map[string]*OpResult
+
+// time runs fn and adds its latency to name's.
+func (ops opTimes) time(name string, fn func() error) error {
+	t := time.Now()
+	if err := fn(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if ops[name] == nil {
+		ops[name] = &OpResult{Name: name}
+	}
+	ops[name].MS = append(ops[name].MS, float64(time.Since(t))/float64(time.Millisecond))
+	return nil
+}
+
+// report adds the operations of names, each with its p50, to res.
+func (ops opTimes) report(names []string, res *ScaleResult) {
+	for _, name := range names {
 		o := ops[name]
+		if o == nil {
+			o = &OpResult{Name: name}
+		}
 		o.P50ms = median(o.MS)
 		res.Ops = append(res.Ops, *o)
 		fmt.Fprintf(os.Stderr, "   %-42s p50 %s\n", name, fmtMS(o.P50ms))
 	}
-	return nil
 }
 
 // pushApplied pushes one mutation and wants it applied.
