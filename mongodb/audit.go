@@ -51,7 +51,7 @@ func (s *SyncStore) insertAudit(ctx context.Context, links []*fsync.AuditLink) e
 		d := auditDoc(*l)
 		docs[i] = &d
 	}
-	_, err := s.db.Collection(AuditCollection).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	_, err := s.inserting(AuditCollection).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
 	if _, ok := DuplicateKeys(err); !ok {
 		return mapError(err)
 	}
