@@ -60,7 +60,7 @@ func (s *Server) handleSyncPush(c *fiber.Ctx) error {
 		statuses[i] = r.Status
 	}
 	s.metrics.countMutations(statuses)
-	return c.JSON(fieldsync.PushResult{Results: results})
+	return sendPushResult(c, results)
 }
 
 // decodePush reads a push body of n mutations. A body that is acceptable JSON

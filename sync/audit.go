@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"fieldsync"
+	"fieldsync/internal/jsontext"
 )
 
 // The audit trail. Every version the engine commits gets an entry (kept by
@@ -83,19 +84,19 @@ func (d *AuditLink) hash() string {
 	if !d.PrevAt.IsZero() {
 		pa = d.PrevAt.UTC().Format(time.RFC3339Nano)
 	}
-	// json.Marshal of the array of these, appended without its reflection (jsontext.go).
+	// json.Marshal of the array of these, appended without its reflection (internal/jsontext).
 	b := make([]byte, 0, 320+len(d.Changes)+len(d.Changes)/8)
 	b = append(b, '[')
 	for i, s := range [...]string{d.Tenant, d.Collection, d.Record, d.Site} {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, s)
+		b = jsontext.AppendString(b, s)
 	}
 	b = strconv.AppendInt(append(b, ','), d.Version, 10)
 	for _, s := range [...]string{d.Op, d.Action, d.MutationID, d.User, d.UserName, d.Device,
 		d.At.UTC().Format(time.RFC3339Nano), d.ClientTime, d.Changes, d.PrevHash, pa} {
-		b = appendJSONString(append(b, ','), s)
+		b = jsontext.AppendString(append(b, ','), s)
 	}
 	b = append(b, ']')
 	h := sha256.Sum256(b)
@@ -169,7 +170,7 @@ func noteAudit(coll *Collection, rec *Record, before map[string]any, c *fieldsyn
 // rawJSON(old), New: rawJSON(new), Appended: appended}, as json.Marshal
 // writes it (a RawMessage that Marshal made is written as it is).
 func appendChange(dst []byte, field string, old, new any, appended bool) []byte {
-	dst = appendJSONString(append(dst, `{"field":`...), field)
+	dst = jsontext.AppendString(append(dst, `{"field":`...), field)
 	dst = appendRawJSON(append(dst, `,"old":`...), old)
 	dst = appendRawJSON(append(dst, `,"new":`...), new)
 	if appended {
@@ -180,7 +181,7 @@ func appendChange(dst []byte, field string, old, new any, appended bool) []byte 
 
 // appendRawJSON appends rawJSON(v).
 func appendRawJSON(dst []byte, v any) []byte {
-	if b, ok := appendJSON(dst, v); ok {
+	if b, ok := jsontext.Append(dst, v); ok {
 		return b
 	}
 	return append(dst, rawJSON(v)...)

@@ -1,36 +1,34 @@
-package sync
+// Package jsontext writes JSON text of the values the sync engine holds
+// (string, float64, int64, bool, nil, []any, map[string]any) byte for byte
+// as encoding/json's Marshal does, without its reflection: a push writes
+// each record's audit changes and hash, and its answer, from such values,
+// and the reflective encoder was a sizeable share of the push's CPU. Append
+// declines a value of any other type (its caller then uses encoding/json).
+package jsontext
 
 import (
-	"encoding/json"
 	"math"
 	"slices"
 	"strconv"
 	"unicode/utf8"
 )
 
-// JSON text of the values the engine holds, byte for byte what
-// encoding/json's Marshal makes of them, without its reflection: every
-// push writes an audit entry per record whose changes (each field's old and
-// new value, as JSON) and hash (over a JSON array of the entry) are made
-// here, and the reflective encoder was a tenth of the push's API CPU. A
-// value of a type not handled here goes through encoding/json.
-
-// appendJSON appends v's JSON; ok is false when v (or something in it) is
+// Append appends v's JSON; ok is false when v (or something in it) is
 // not of the types handled here or has no JSON (a NaN), and then dst is
 // returned as it came.
-func appendJSON(dst []byte, v any) (out []byte, ok bool) {
+func Append(dst []byte, v any) (out []byte, ok bool) {
 	n := len(dst)
 	switch x := v.(type) {
 	case nil:
 		return append(dst, "null"...), true
 	case string:
-		return appendJSONString(dst, x), true
+		return AppendString(dst, x), true
 	case bool:
 		return strconv.AppendBool(dst, x), true
 	case int64:
 		return strconv.AppendInt(dst, x, 10), true
 	case float64:
-		return appendJSONFloat(dst, x)
+		return appendFloat(dst, x)
 	case []any:
 		if x == nil {
 			return append(dst, "null"...), true
@@ -40,7 +38,7 @@ func appendJSON(dst []byte, v any) (out []byte, ok bool) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			if dst, ok = appendJSON(dst, e); !ok {
+			if dst, ok = Append(dst, e); !ok {
 				return dst[:n], false
 			}
 		}
@@ -59,8 +57,8 @@ func appendJSON(dst []byte, v any) (out []byte, ok bool) {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = append(appendJSONString(dst, k), ':')
-			if dst, ok = appendJSON(dst, x[k]); !ok {
+			dst = append(AppendString(dst, k), ':')
+			if dst, ok = Append(dst, x[k]); !ok {
 				return dst[:n], false
 			}
 		}
@@ -69,16 +67,8 @@ func appendJSON(dst []byte, v any) (out []byte, ok bool) {
 	return dst, false
 }
 
-// marshalJSON is json.Marshal(v) by appendJSON where it can.
-func marshalJSON(v any) ([]byte, error) {
-	if b, ok := appendJSON(nil, v); ok {
-		return b, nil
-	}
-	return json.Marshal(v)
-}
-
-// appendJSONFloat is encoding/json's float64 encoding (ES6 number text).
-func appendJSONFloat(dst []byte, f float64) ([]byte, bool) {
+// appendFloat is encoding/json's float64 encoding (ES6 number text).
+func appendFloat(dst []byte, f float64) ([]byte, bool) {
 	if math.IsInf(f, 0) || math.IsNaN(f) {
 		return dst, false
 	}
@@ -100,10 +90,10 @@ func appendJSONFloat(dst []byte, f float64) ([]byte, bool) {
 
 const hexDigits = "0123456789abcdef"
 
-// appendJSONString is encoding/json's string encoding with HTML escaping
+// AppendString is encoding/json's string encoding with HTML escaping
 // (Marshal's): <, > and & as \u00XX, invalid UTF-8 as \ufffd, U+2028 and
 // U+2029 escaped.
-func appendJSONString(dst []byte, s string) []byte {
+func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
