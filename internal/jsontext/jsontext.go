@@ -90,6 +90,14 @@ func appendFloat(dst []byte, f float64) ([]byte, bool) {
 
 const hexDigits = "0123456789abcdef"
 
+// plain marks the ASCII bytes a string holds as they are (encoding/json's htmlSafeSet).
+var plain = func() (t [utf8.RuneSelf]bool) {
+	for b := byte(0x20); b < utf8.RuneSelf; b++ {
+		t[b] = b != '"' && b != '\\' && b != '<' && b != '>' && b != '&'
+	}
+	return t
+}()
+
 // AppendString is encoding/json's string encoding with HTML escaping
 // (Marshal's): <, > and & as \u00XX, invalid UTF-8 as \ufffd, U+2028 and
 // U+2029 escaped.
@@ -98,7 +106,7 @@ func AppendString(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		if b := s[i]; b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+			if plain[b] {
 				i++
 				continue
 			}
