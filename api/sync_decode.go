@@ -29,7 +29,7 @@ func decodePushOnePass(b []byte, batch *fieldsync.PushRequest) error {
 func scanPush(b []byte) (req fieldsync.PushRequest, ok bool) {
 	// One copy for every raw value the request keeps, which encoding/json
 	// copied one by one (the body may be the server's reused buffer).
-	s := pushScanner{b: bytes.Clone(b)}
+	s := pushScanner{jsonScanner{b: bytes.Clone(b)}}
 	ok = s.object(func(key []byte) bool {
 		switch string(key) {
 		case "device_id":
@@ -50,22 +50,9 @@ func scanPush(b []byte) (req fieldsync.PushRequest, ok bool) {
 }
 
 // pushScanner reads the plain form of a push body; its methods answer false
-// for anything else (and the caller gives up).
-type pushScanner struct {
-	b []byte
-	i int
-}
-
-func (s *pushScanner) space() {
-	for s.i < len(s.b) {
-		switch s.b[s.i] {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return
-		}
-	}
-}
+// for anything else (and the caller gives up). It moves through the body
+// as checkJSON's scanner does (whose space it uses).
+type pushScanner struct{ jsonScanner }
 
 // next consumes c, after any space.
 func (s *pushScanner) next(c byte) bool {
