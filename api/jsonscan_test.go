@@ -125,3 +125,52 @@ func FuzzDecodePushOnePass(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPushScanner holds the push scanner to encoding/json: whenever it takes
+// a body checkJSON passed, decodeStrict decodes the same request from it.
+func FuzzPushScanner(f *testing.F) {
+	for _, s := range []string{
+		`{"device_id":"d","mutations":[]}`,
+		`{"device_id":"d","schema_version":1,"mutations":[{"mutation_id":"m","collection":"inspections","op":"create","id":"x","fields":{"a":"b","n":1.5e3,"o":{"k":["\"",{}]}},"client_time":"t"}]}`,
+		`{"mutations":[{"op":"update","base_version":3,"fields":{"a":{"b":[1,2,{"c":null}]}}}], "device_id":"d"}`,
+		`{"device_id":"d","mutations":[{"op":"action","action":"close","args":{"note":"x\ny"},"base_version":-0}]}`,
+		`{"device_id":"d","mutations":[{"mutation_id":"m","extra":1}]}`,
+		`{"Device_ID":"d","mutations":[{"ID":"x"}]}`,
+		`{"device_id":"d\u0041","mutations":[{}]}`,
+		`{"device_id":"d","schema_version":1.0,"mutations":[{"base_version":1e2}]}`,
+		`{"device_id":"d","mutations":[{"fields":{}},{"args":null}]} {}`,
+		` { "device_id" : "d" , "mutations" : [ { "fields" : { "a" : true , "b" : [ ] } } ] } `,
+		`{"device_id":"d","mutations":[{"base_version":99999999999999999999}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if checkJSON(body) != nil {
+			return
+		}
+		got, ok := scanPush(body)
+		if !ok {
+			return
+		}
+		var want fieldsync.PushRequest
+		if err := decodeStrict(body, &want); err != nil {
+			t.Fatalf("%q: the scanner takes it, encoding/json refuses it: %v", body, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: the scanner reads %#v, encoding/json %#v", body, got, want)
+		}
+	})
+}
+
+// TestPushScannerTakesPhonesBodies: the scanner reads what phones send (else
+// every push would fall back to encoding/json).
+func TestPushScannerTakesPhonesBodies(t *testing.T) {
+	req, ok := scanPush(pushBody())
+	if !ok || len(req.Mutations) != 500 || req.Mutations[499].Fields["gps"] == nil {
+		t.Fatalf("a phone's push: scanned %v, %d mutations", ok, len(req.Mutations))
+	}
+	var batch fieldsync.PushRequest
+	if err := decodePushOnePass([]byte(`{"device_id":"d","mutations":[{"mutation_id":"m","extra":1}]}`), &batch); err == nil {
+		t.Fatal("an unknown key was taken")
+	}
+}

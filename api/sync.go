@@ -60,7 +60,7 @@ func (s *Server) handleSyncPush(c *fiber.Ctx) error {
 		statuses[i] = r.Status
 	}
 	s.metrics.countMutations(statuses)
-	return c.JSON(fieldsync.PushResult{Results: results})
+	return sendPushResult(c, results)
 }
 
 // decodePush reads a push body of n mutations. A body that is acceptable JSON
@@ -69,7 +69,7 @@ func (s *Server) handleSyncPush(c *fiber.Ctx) error {
 // is rejected alone (in early, by position) and the rest go on. Both ways
 // give the same batch for a body the one pass takes.
 func decodePush(b []byte, max int) (batch fieldsync.PushRequest, early map[int]fieldsync.MutationResult, n int, err error) {
-	if checkJSON(b) == nil && decodeStrict(b, &batch) == nil && batch.Mutations != nil {
+	if checkJSON(b) == nil && decodePushOnePass(b, &batch) == nil && batch.Mutations != nil {
 		n = len(batch.Mutations)
 	} else {
 		var req pushRequest

@@ -10,6 +10,7 @@ import (
 	fsync "fieldsync/sync"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 )
 
 // The stored document of a record (docs/DATA-MODEL.md): one database
@@ -66,6 +67,15 @@ var topLevel = []string{"_id", keyID, keyTenant, keySite, keyCreated, "created_b
 // encodeRecord returns r's stored document (readable layout). coll types
 // the fields (times, GPS); nil stores them as they are.
 func encodeRecord(r *fsync.Record, coll *fsync.Collection) (bson.Raw, error) {
+	b, err := appendDocument(make([]byte, 0, 1024), recordDoc(r, coll))
+	if err != nil {
+		return nil, fmt.Errorf("mongodb: encode %s: %w", r.Key, err)
+	}
+	return b, nil
+}
+
+// recordDoc is r's stored document before it is encoded.
+func recordDoc(r *fsync.Record, coll *fsync.Collection) bson.D {
 	times := map[string]string{}
 	d := make(bson.D, 0, len(r.Fields)+12)
 	d = append(d, bson.E{Key: "_id", Value: r.Key}, bson.E{Key: keyID, Value: r.ID},
@@ -150,12 +160,106 @@ func encodeRecord(r *fsync.Record, coll *fsync.Collection) (bson.Raw, error) {
 	if len(times) > 0 {
 		s = append(s, bson.E{Key: "times", Value: times})
 	}
-	d = append(d, bson.E{Key: keySync, Value: s})
-	b, err := bson.Marshal(d)
-	if err != nil {
-		return nil, fmt.Errorf("mongodb: encode %s: %w", r.Key, err)
+	return append(d, bson.E{Key: keySync, Value: s})
+}
+
+// appendDocument appends d as a BSON document: what bson.Marshal makes of
+// it, with a type switch over the values a record holds instead of the
+// driver's reflection (a push encodes every record it writes), except that
+// a Go map's keys come out sorted (the driver takes them in Go's random map
+// order). A value of any other type goes through the driver's encoder.
+func appendDocument(dst []byte, d bson.D) ([]byte, error) {
+	idx, dst := bsoncore.ReserveLength(dst)
+	var err error
+	for _, e := range d {
+		if dst, err = appendElement(dst, e.Key, e.Value); err != nil {
+			return nil, err
+		}
 	}
-	return b, nil
+	return bsoncore.AppendDocumentEnd(dst, idx)
+}
+
+func appendElement(dst []byte, key string, v any) ([]byte, error) {
+	if strings.IndexByte(key, 0) >= 0 {
+		return nil, fmt.Errorf("mongodb: key %q holds a null byte", key)
+	}
+	switch x := v.(type) {
+	case string:
+		return bsoncore.AppendStringElement(dst, key, x), nil
+	case float64:
+		return bsoncore.AppendDoubleElement(dst, key, x), nil
+	case int64:
+		return bsoncore.AppendInt64Element(dst, key, x), nil
+	case bool:
+		return bsoncore.AppendBooleanElement(dst, key, x), nil
+	case nil:
+		return bsoncore.AppendNullElement(dst, key), nil
+	case bson.DateTime:
+		return bsoncore.AppendDateTimeElement(dst, key, int64(x)), nil
+	case bson.D:
+		idx, dst := bsoncore.AppendDocumentElementStart(dst, key)
+		return appendElements(dst, idx, len(x), func(i int) (string, any) { return x[i].Key, x[i].Value })
+	case map[string]any:
+		if x != nil {
+			keys := sortedKeys(x)
+			idx, dst := bsoncore.AppendDocumentElementStart(dst, key)
+			return appendElements(dst, idx, len(keys), func(i int) (string, any) { return keys[i], x[keys[i]] })
+		}
+	case map[string]string:
+		if x != nil {
+			keys := sortedKeys(x)
+			idx, dst := bsoncore.AppendDocumentElementStart(dst, key)
+			return appendElements(dst, idx, len(keys), func(i int) (string, any) { return keys[i], x[keys[i]] })
+		}
+	case map[string]int64:
+		if x != nil {
+			keys := sortedKeys(x)
+			idx, dst := bsoncore.AppendDocumentElementStart(dst, key)
+			return appendElements(dst, idx, len(keys), func(i int) (string, any) { return keys[i], x[keys[i]] })
+		}
+	case bson.A:
+		if x != nil {
+			idx, dst := bsoncore.AppendArrayElementStart(dst, key)
+			return appendElements(dst, idx, len(x), func(i int) (string, any) { return strconv.Itoa(i), x[i] })
+		}
+	case []any:
+		if x != nil {
+			idx, dst := bsoncore.AppendArrayElementStart(dst, key)
+			return appendElements(dst, idx, len(x), func(i int) (string, any) { return strconv.Itoa(i), x[i] })
+		}
+	case []string:
+		if x != nil {
+			idx, dst := bsoncore.AppendArrayElementStart(dst, key)
+			return appendElements(dst, idx, len(x), func(i int) (string, any) { return strconv.Itoa(i), x[i] })
+		}
+	}
+	t, b, err := bson.MarshalValue(v)
+	if err != nil {
+		return nil, err
+	}
+	return append(bsoncore.AppendHeader(dst, bsoncore.Type(t), key), b...), nil
+}
+
+// appendElements appends n elements (key and value of each from at) and
+// ends the document or array begun at idx.
+func appendElements(dst []byte, idx int32, n int, at func(int) (string, any)) ([]byte, error) {
+	var err error
+	for i := range n {
+		k, v := at(i)
+		if dst, err = appendElement(dst, k, v); err != nil {
+			return nil, err
+		}
+	}
+	return bsoncore.AppendDocumentEnd(dst, idx)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // storeValue is a field's value as stored: a Time as a date (its text in

@@ -324,7 +324,7 @@ func (s *SyncStore) Commit(ctx context.Context, c fsync.Commit) ([]bool, error) 
 		return nil, err
 	}
 	for coll, docs := range inserts {
-		_, err := s.records(coll).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+		_, err := s.inserting(recordsOf(coll)).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
 		dups, ok := DuplicateKeys(err)
 		if !ok {
 			return nil, mapError(err)

@@ -9,11 +9,13 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"fieldsync"
+	"fieldsync/internal/jsontext"
 )
 
 // The audit trail. Every version the engine commits gets an entry (kept by
@@ -44,7 +46,9 @@ type pendingAudit struct {
 	op, action, mutationID             string
 	user, userName, device, clientTime string
 	at                                 time.Time
-	changes                            []fieldsync.AuditChange
+	// changes is the JSON text of the entry's []fieldsync.AuditChange,
+	// what json.Marshal made of it (appendChange).
+	changes []byte
 }
 
 // AuditLink is a stored audit entry, a link of its record's chain. Changes
@@ -80,8 +84,21 @@ func (d *AuditLink) hash() string {
 	if !d.PrevAt.IsZero() {
 		pa = d.PrevAt.UTC().Format(time.RFC3339Nano)
 	}
-	b, _ := json.Marshal([]any{d.Tenant, d.Collection, d.Record, d.Site, d.Version, d.Op, d.Action, d.MutationID,
-		d.User, d.UserName, d.Device, d.At.UTC().Format(time.RFC3339Nano), d.ClientTime, d.Changes, d.PrevHash, pa})
+	// json.Marshal of the array of these, appended without its reflection (internal/jsontext).
+	b := make([]byte, 0, 320+len(d.Changes)+len(d.Changes)/8)
+	b = append(b, '[')
+	for i, s := range [...]string{d.Tenant, d.Collection, d.Record, d.Site} {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = jsontext.AppendString(b, s)
+	}
+	b = strconv.AppendInt(append(b, ','), d.Version, 10)
+	for _, s := range [...]string{d.Op, d.Action, d.MutationID, d.User, d.UserName, d.Device,
+		d.At.UTC().Format(time.RFC3339Nano), d.ClientTime, d.Changes, d.PrevHash, pa} {
+		b = jsontext.AppendString(append(b, ','), s)
+	}
+	b = append(b, ']')
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
 }
@@ -112,21 +129,23 @@ func noteAudit(coll *Collection, rec *Record, before map[string]any, c *fieldsyn
 			p.op, p.action = string(fieldsync.OpAction), m.Action
 		}
 	}
-	names := map[string]bool{}
-	for k := range before {
-		names[k] = true
+	keys := make([]string, 0, len(rec.Fields)+len(before))
+	for k, v := range rec.Fields {
+		if !noAudit[k] && !reflect.DeepEqual(before[k], v) {
+			keys = append(keys, k)
+		}
 	}
-	for k := range rec.Fields {
-		names[k] = true
-	}
-	keys := make([]string, 0, len(names))
-	for k := range names {
-		if !noAudit[k] && !reflect.DeepEqual(before[k], rec.Fields[k]) {
+	for k, v := range before {
+		if _, ok := rec.Fields[k]; !ok && !noAudit[k] && !reflect.DeepEqual(v, nil) {
 			keys = append(keys, k)
 		}
 	}
 	sort.Strings(keys)
-	for _, k := range keys {
+	p.changes = append(make([]byte, 0, 64*len(keys)+2), '[')
+	for i, k := range keys {
+		if i > 0 {
+			p.changes = append(p.changes, ',')
+		}
 		if f := findField(coll.Fields, k); f != nil && f.AppendOnly && !rec.Deleted {
 			old, _ := before[k].([]any)
 			var added []any
@@ -138,12 +157,34 @@ func noteAudit(coll *Collection, rec *Record, before map[string]any, c *fieldsyn
 			if added == nil {
 				added = []any{}
 			}
-			p.changes = append(p.changes, fieldsync.AuditChange{Field: k, Old: rawJSON(nil), New: rawJSON(added), Appended: true})
+			p.changes = appendChange(p.changes, k, nil, added, true)
 			continue
 		}
-		p.changes = append(p.changes, fieldsync.AuditChange{Field: k, Old: rawJSON(before[k]), New: rawJSON(rec.Fields[k])})
+		p.changes = appendChange(p.changes, k, before[k], rec.Fields[k], false)
 	}
+	p.changes = append(p.changes, ']')
 	rec.audit = append(rec.audit, p)
+}
+
+// appendChange appends the JSON of fieldsync.AuditChange{Field: field, Old:
+// rawJSON(old), New: rawJSON(new), Appended: appended}, as json.Marshal
+// writes it (a RawMessage that Marshal made is written as it is).
+func appendChange(dst []byte, field string, old, new any, appended bool) []byte {
+	dst = jsontext.AppendString(append(dst, `{"field":`...), field)
+	dst = appendRawJSON(append(dst, `,"old":`...), old)
+	dst = appendRawJSON(append(dst, `,"new":`...), new)
+	if appended {
+		dst = append(dst, `,"appended":true`...)
+	}
+	return append(dst, '}')
+}
+
+// appendRawJSON appends rawJSON(v).
+func appendRawJSON(dst []byte, v any) []byte {
+	if b, ok := jsontext.Append(dst, v); ok {
+		return b
+	}
+	return append(dst, rawJSON(v)...)
 }
 
 // auditVia names the mutation an action's write to another record came from.
@@ -174,20 +215,38 @@ func rawJSON(v any) json.RawMessage {
 func (r *Record) sealAudit() []*AuditLink {
 	out := make([]*AuditLink, 0, len(r.audit))
 	for _, p := range r.audit {
-		ch, _ := json.Marshal(p.changes)
-		if p.changes == nil {
+		ch := p.changes
+		if ch == nil {
 			ch = []byte("[]")
 		}
 		d := &AuditLink{Tenant: r.Tenant, Collection: r.Collection, Record: r.ID, Site: r.SiteID, Version: p.version,
 			Op: p.op, Action: p.action, MutationID: p.mutationID, User: p.user, UserName: p.userName, Device: p.device,
 			At: p.at, ClientTime: p.clientTime, Changes: string(ch), PrevHash: r.AuditHash, PrevAt: r.AuditAt}
 		d.Hash = d.hash()
-		d.ID = fmt.Sprintf("%s/%020d/%s", r.Key, p.version, d.Hash[:16])
+		d.ID = auditID(r.Key, p.version, d.Hash)
 		r.AuditHash, r.AuditAt = d.Hash, p.at
 		out = append(out, d)
 	}
 	r.audit = nil
 	return out
+}
+
+// auditID is fmt.Sprintf("%s/%020d/%s", key, version, hash[:16]) — unique
+// per record, version and content — without fmt.
+func auditID(key string, version int64, hash string) string {
+	if version < 0 {
+		return fmt.Sprintf("%s/%020d/%s", key, version, hash[:16])
+	}
+	var digits [20]byte
+	v := strconv.AppendInt(digits[:0], version, 10)
+	b := make([]byte, 0, len(key)+38)
+	b = append(b, key...)
+	b = append(b, '/')
+	for range 20 - len(v) {
+		b = append(b, '0')
+	}
+	b = append(append(b, v...), '/')
+	return string(append(b, hash[:16]...))
 }
 
 // auditRetention is how long entries are kept.
