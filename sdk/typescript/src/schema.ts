@@ -554,7 +554,9 @@ export interface paths {
          * @description Newline-delimited JSON: one `Change` (always `upsert`) per line, then a final line
          *     `{"cursor": "...", "server_time": "..."}` to continue with `/v1/sync/pull`. A stream that
          *     fails part-way ends with a line `{"error": <problem>}` instead of the cursor line: discard
-         *     it and retry. One database cursor serves the whole stream.
+         *     it and retry. One database cursor serves the whole stream. The stream is cut only when one
+         *     write to it stalls for the server's write timeout (60 s: the phone stopped reading), never
+         *     because a big scope takes longer than that to reach a slow phone.
          */
         get: operations["syncBootstrap"];
         put?: never;

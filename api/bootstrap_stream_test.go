@@ -1,0 +1,103 @@
+package api_test
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"fieldsync"
+)
+
+// TestBootstrapStreamOutlivesWriteTimeout: a bootstrap stream that lasts
+// longer than the server's write timeout — a big scope sent to a phone that
+// reads steadily on a slow network — is not cut at the timeout (the server
+// sets it once per answer): it arrives whole, ending with its cursor line.
+//
+// The stream is ~9 MB and the phone reads 16 KiB every 10 ms through a
+// small receive buffer: whatever the machine's speed, the server's last
+// write waits until the phone has read all but what the kernel's buffers
+// hold (at most 4 MiB of send buffer here), i.e. at least ~300 reads and
+// 3 s after the stream began — three times the write timeout.
+func TestBootstrapStreamOutlivesWriteTimeout(t *testing.T) {
+	t.Parallel()
+	const writeTimeout = time.Second
+	srv := newFullServerWith(t, func(c *fullConfig) { c.API.Timeouts.Write = writeTimeout })
+	addr := serveOnLoopback(t, srv)
+	desk := mustLoginSession(t, srv, "cs.a1", "")
+	text := strings.Repeat("楼道灯不亮", 600) // 3,000 characters, 9 KB in UTF-8
+	want := map[string]bool{}
+	for range 3 {
+		var muts []string
+		for range 330 {
+			id, m := inspectionCreate(fieldsync.DemoSiteA, text)
+			want[id] = true
+			muts = append(muts, m)
+		}
+		var res pushResults
+		mustDo(t, srv, "POST", "/v1/sync/push", `{"device_id":"`+desk.DeviceID+`","mutations":[`+strings.Join(muts, ",")+`]}`, desk.Headers(), 200, &res)
+		for _, r := range res.Results {
+			if r.Status != fieldsync.StatusApplied {
+				t.Fatalf("push: got %+v", r)
+			}
+		}
+	}
+
+	small := &net.Dialer{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 16<<10) })
+		return cmp.Or(err, serr)
+	}}
+	phone := &http.Client{Transport: &http.Transport{DialContext: small.DialContext, DisableCompression: true}}
+	req, err := http.NewRequest("GET", "http://"+addr+"/v1/sync/bootstrap", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+desk.Access)
+	resp, err := phone.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("bootstrap: got %d", resp.StatusCode)
+	}
+	var body bytes.Buffer
+	buf := make([]byte, 16<<10)
+	start := time.Now()
+	for {
+		n, err := resp.Body.Read(buf)
+		body.Write(buf[:n])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("the stream broke off after %s and %d bytes (write timeout %s): %v", time.Since(start), body.Len(), writeTimeout, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var last struct {
+		ID, Cursor string
+		Error      json.RawMessage
+	}
+	sc := bufio.NewScanner(&body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		last.ID, last.Cursor = "", ""
+		if err := json.Unmarshal(sc.Bytes(), &last); err != nil {
+			t.Fatalf("line %.80q: %v", sc.Text(), err)
+		}
+		delete(want, last.ID)
+	}
+	if last.Cursor == "" || last.Error != nil || len(want) > 0 {
+		t.Fatalf("after %s (write timeout %s): final line has cursor %q, error %s; %d of the records missing",
+			time.Since(start), writeTimeout, last.Cursor, last.Error, len(want))
+	}
+}
