@@ -101,3 +101,33 @@ func TestBootstrapStreamOutlivesWriteTimeout(t *testing.T) {
 			time.Since(start), writeTimeout, last.Cursor, last.Error, len(want))
 	}
 }
+
+// TestSlowUploadOutlivesTimeouts: a photo uploaded through the API by a
+// phone on a slow network — the body arriving steadily for longer than the
+// server's read timeout and its per-request work timeout — is stored; the
+// server gives up only when the body stalls for the read timeout. The
+// phone sends 8 KiB every 25 ms: 1 MiB takes at least 3.2 s, three times
+// both timeouts.
+func TestSlowUploadOutlivesTimeouts(t *testing.T) {
+	t.Parallel()
+	const timeout = time.Second
+	srv := newFullServerWith(t, func(c *fullConfig) {
+		c.API.Timeouts.Read, c.API.Timeouts.Request = timeout, timeout
+	})
+	addr := serveOnLoopback(t, srv)
+	guard := mustLoginSession(t, srv, "guard.a1", "")
+	const n = 1 << 20
+	streamUploadFrom(t, srv, "http://"+addr, guard, &pacedReader{r: newJPEGStream(n), chunk: 8 << 10, pause: 25 * time.Millisecond}, n, streamSHA256(n))
+}
+
+// pacedReader hands out at most chunk bytes of r per read, pausing before each.
+type pacedReader struct {
+	r     io.Reader
+	chunk int
+	pause time.Duration
+}
+
+func (p *pacedReader) Read(b []byte) (int, error) {
+	time.Sleep(p.pause)
+	return p.r.Read(b[:min(len(b), p.chunk)])
+}

@@ -116,7 +116,11 @@ func (s *Server) handleMediaUpload(c *fiber.Ctx) error {
 	if body == nil {
 		body = bytes.NewReader(c.Body())
 	}
-	m, err := svc.Upload(c.UserContext(), utils.CopyString(c.Params("id")), body, n)
+	// A big photo on a slow network outlasts the request's timeouts however
+	// steadily it arrives: the upload ends only when its body stalls.
+	body, ctx, stop := newProgressBody(c.UserContext(), body, c.Context().Conn(), s.opts.Timeouts.Read, s.opts.Timeouts.Request)
+	defer stop()
+	m, err := svc.Upload(ctx, utils.CopyString(c.Params("id")), body, n)
 	if err != nil {
 		c.Context().SetConnectionClose() // the rest of a refused body is not read
 		return err

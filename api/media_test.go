@@ -324,9 +324,15 @@ func streamSHA256(n int64) string {
 // streamUpload announces an n-byte stream and PUTs it through base's API.
 func streamUpload(tb testing.TB, srv *api.Server, base string, s session, n int64, sha string) {
 	tb.Helper()
+	streamUploadFrom(tb, srv, base, s, newJPEGStream(n), n, sha)
+}
+
+// streamUploadFrom is streamUpload of the n bytes body reads.
+func streamUploadFrom(tb testing.TB, srv *api.Server, base string, s session, body io.Reader, n int64, sha string) {
+	tb.Helper()
 	id := uuid.NewString()
 	mustDo(tb, srv, "POST", "/v1/media", fmt.Sprintf(`{"id":%q,"content_type":"image/jpeg","size":%d,"sha256":%q}`, id, n, sha), s.Headers(), 201, nil)
-	req, err := http.NewRequest("PUT", base+"/v1/media/"+id+"/content", newJPEGStream(n))
+	req, err := http.NewRequest("PUT", base+"/v1/media/"+id+"/content", body)
 	if err != nil {
 		tb.Fatal(err)
 	}

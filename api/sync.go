@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"strconv"
 	"time"
 
@@ -241,32 +240,6 @@ func (s *Server) handleSyncBootstrap(c *fiber.Ctx) error {
 		_ = w.Flush()
 	})
 	return nil
-}
-
-// progressWriter writes a long streamed answer (the bootstrap) to w, giving
-// each write the server's write timeout anew: the server sets that deadline
-// once per answer, which would cut a large scope's stream on a slow phone
-// network after the timeout however steadily the phone reads. A phone that
-// stops reading still loses the stream once one write stalls that long.
-type progressWriter struct {
-	w       *bufio.Writer
-	conn    net.Conn
-	timeout time.Duration
-}
-
-func (p progressWriter) Write(b []byte) (int, error) {
-	if err := p.conn.SetWriteDeadline(time.Now().Add(p.timeout)); err != nil {
-		return 0, err
-	}
-	return p.w.Write(b)
-}
-
-// Flush writes what w holds, with the write timeout anew.
-func (p progressWriter) Flush() error {
-	if err := p.conn.SetWriteDeadline(time.Now().Add(p.timeout)); err != nil {
-		return err
-	}
-	return p.w.Flush()
 }
 
 func (s *Server) handleSyncConfig(c *fiber.Ctx) error {

@@ -1061,8 +1061,10 @@ export interface paths {
          *     JSON limit does not apply, the media max size does). Only the uploader may upload.
          *     `Content-Length` (or a chunked body) must carry exactly the declared size. Verified at once
          *     like `complete`: 200 with `status:"stored"`, or 422 and nothing kept. Already stored → 200,
-         *     the body is ignored. The upload must arrive within the server's read timeout (60 s by
-         *     default); slow links should use the presigned URL.
+         *     the body is ignored. However long a slow link takes, the upload goes on while its bytes
+         *     keep coming: it is given up (the connection closed) only when the body stalls for the
+         *     server's read timeout (60 s by default). Over a link that drops, the resumable upload
+         *     (`/v1/media/{id}/multipart`) resends only the parts lost.
          */
         put: operations["mediaUpload"];
         post?: never;

@@ -1,0 +1,75 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"time"
+)
+
+// The server's read and write timeouts bound a whole request and a whole
+// answer (fasthttp sets each deadline once), and the request timeout bounds
+// the work behind a request. A big answer or a big upload on a slow phone
+// network outlasts them however steadily it moves; the two below turn them
+// into progress timeouts for the answers and uploads that may be long.
+
+// progressWriter writes a long streamed answer (the bootstrap) to w, giving
+// each write the server's write timeout anew: the server sets that deadline
+// once per answer, which would cut a large scope's stream on a slow phone
+// network after the timeout however steadily the phone reads. A phone that
+// stops reading still loses the stream once one write stalls that long.
+type progressWriter struct {
+	w       *bufio.Writer
+	conn    net.Conn
+	timeout time.Duration
+}
+
+func (p progressWriter) Write(b []byte) (int, error) {
+	if err := p.conn.SetWriteDeadline(time.Now().Add(p.timeout)); err != nil {
+		return 0, err
+	}
+	return p.w.Write(b)
+}
+
+// Flush writes what w holds, with the write timeout anew.
+func (p progressWriter) Flush() error {
+	if err := p.conn.SetWriteDeadline(time.Now().Add(p.timeout)); err != nil {
+		return err
+	}
+	return p.w.Flush()
+}
+
+// progressBody reads a streamed request body (an upload through the API),
+// giving each read the server's read timeout anew. Its context is the
+// request's without the request timeout's deadline: it ends when the body
+// stalls for the read timeout, or the request timeout after the body's end
+// (the work left then is bounded: verifying what was stored).
+type progressBody struct {
+	r             io.Reader
+	conn          net.Conn
+	read, request time.Duration
+	stall         *time.Timer
+}
+
+// newProgressBody wraps body, read from conn, and returns the context its
+// reader's work runs under; stop releases it.
+func newProgressBody(parent context.Context, body io.Reader, conn net.Conn, read, request time.Duration) (*progressBody, context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	p := &progressBody{r: body, conn: conn, read: read, request: request, stall: time.AfterFunc(read, cancel)}
+	return p, ctx, func() { p.stall.Stop(); cancel() }
+}
+
+func (p *progressBody) Read(b []byte) (int, error) {
+	if p.conn != nil {
+		if err := p.conn.SetReadDeadline(time.Now().Add(p.read)); err != nil {
+			return 0, err
+		}
+	}
+	p.stall.Reset(p.read)
+	n, err := p.r.Read(b)
+	if err == io.EOF {
+		p.stall.Reset(p.request)
+	}
+	return n, err
+}
