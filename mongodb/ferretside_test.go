@@ -17,6 +17,29 @@ import (
 	fsync "fieldsync/sync"
 )
 
+// sideAndPlain starts two sync stores on store for schema: one that reads
+// through the embedded FerretDB's side door where it can, one that asks
+// the driver only; ferret reports whether store is the embedded FerretDB
+// (and then the side door must be open).
+func sideAndPlain(tb testing.TB, store *mongodb.Store, schema fsync.Schema) (side, plain *mongodb.SyncStore, ferret bool) {
+	tb.Helper()
+	ctx := context.Background()
+	side, plain = store.SyncTuned(mongodb.Tuning{PointLoads: true, ScopedReads: true}), store.SyncTuned(mongodb.Tuning{})
+	for _, s := range []*mongodb.SyncStore{side, plain} {
+		if _, err := s.Start(ctx, schema); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	ferret, err := store.IsFerretDB(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if ferret && !side.Tuning().ScopedReads {
+		tb.Fatal("the embedded store opened no side door")
+	}
+	return side, plain, ferret
+}
+
 // TestScopedReadsMatchTheDriver stores random records and runs random
 // scoped queries (a technician's or a guard's bootstrap) through a store
 // that reads them through the embedded FerretDB's side door and through one
@@ -25,20 +48,7 @@ import (
 func TestScopedReadsMatchTheDriver(t *testing.T) {
 	ctx := context.Background()
 	store := devtest.MustOpenStoreDB(t, devtest.DBName(t), mongodb.Options{})
-	schema := fsync.Schema{Collections: field.Collections(field.Options{})}
-	side, plain := store.SyncTuned(mongodb.Tuning{PointLoads: true, ScopedReads: true}), store.SyncTuned(mongodb.Tuning{})
-	for _, s := range []*mongodb.SyncStore{side, plain} {
-		if _, err := s.Start(ctx, schema); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ferret, err := store.IsFerretDB(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ferret && !side.Tuning().ScopedReads {
-		t.Fatal("the embedded store opened no side door")
-	}
+	side, plain, ferret := sideAndPlain(t, store, fsync.Schema{Collections: field.Collections(field.Options{})})
 
 	r, rs := rand.New(rand.NewPCG(7, 17)), rand.New(rand.NewPCG(9, 19))
 	people := []string{"p1", "p2", "p3", "p4"}

@@ -173,17 +173,7 @@ func TestSideWalksMatchTheDriver(t *testing.T) {
 	ctx := context.Background()
 	store := devtest.MustOpenStoreDB(t, devtest.DBName(t), mongodb.Options{})
 	colls := field.Collections(field.Options{})
-	schema := fsync.Schema{Collections: colls}
-	side, plain := store.SyncTuned(mongodb.Tuning{PointLoads: true, ScopedReads: true}), store.SyncTuned(mongodb.Tuning{})
-	for _, s := range []*mongodb.SyncStore{side, plain} {
-		if _, err := s.Start(ctx, schema); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ferret, err := store.IsFerretDB(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	side, plain, ferret := sideAndPlain(t, store, fsync.Schema{Collections: colls})
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	pos := int64(0)
 	for _, tenant := range []string{"ta", "tb"} {

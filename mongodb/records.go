@@ -89,37 +89,39 @@ func (s *SyncStore) Find(ctx context.Context, tenant, coll string, q fsync.Query
 	}
 	var out []*fsync.Record
 	for _, name := range names {
-		if s.side != nil && sideWalkServes(q) {
-			some, ok, err := s.sideFind(ctx, tenant, name, q)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				out = append(out, some...)
-				continue
-			}
+		some, ok, err := s.sideRead(ctx, tenant, name, q)
+		if err != nil {
+			return nil, err
 		}
-		if s.side != nil && sideDoorServes(q) {
-			some, ok, err := s.scopedRead(ctx, tenant, name, q)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				out = append(out, some...)
-				continue
-			}
+		if ok {
+			out = append(out, some...)
+			continue
 		}
 		cur, err := s.records(name).Find(ctx, recordFilter(tenant, q), s.findOptions(q))
 		if err != nil {
 			return nil, mapError(err)
 		}
-		some, err := decodeAll(ctx, cur)
-		if err != nil {
+		if some, err = decodeAll(ctx, cur); err != nil {
 			return nil, err
 		}
 		out = append(out, some...)
 	}
 	return out, nil
+}
+
+// sideRead answers Find's q on one collection through the embedded
+// FerretDB's side door — a walk of the stored documents, or a scoped
+// read's ids — where it serves q; ok is false where it does not.
+func (s *SyncStore) sideRead(ctx context.Context, tenant, coll string, q fsync.Query) ([]*fsync.Record, bool, error) {
+	switch {
+	case s.side == nil:
+		return nil, false, nil
+	case sideWalkServes(q):
+		return s.sideFind(ctx, tenant, coll, q)
+	case sideDoorServes(q):
+		return s.scopedRead(ctx, tenant, coll, q)
+	}
+	return nil, false, nil
 }
 
 // Walk implements fsync.RecordStore.
