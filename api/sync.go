@@ -225,6 +225,7 @@ func (s *Server) handleSyncBootstrap(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, "application/x-ndjson")
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	conn := c.Context().Conn()
+	boundSendBuffer(conn)
 	c.Context().SetBodyStreamWriter(func(bw *bufio.Writer) {
 		defer cancel()
 		defer pr.Close()
