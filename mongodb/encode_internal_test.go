@@ -55,8 +55,8 @@ func TestAppendDocumentIsTheDriversEncoding(t *testing.T) {
 	full.Version, full.Deleted = 9, true
 	full.Fields = map[string]any{fsync.SiteField: "s1", "at": "2026-12-06T12:00:00.5+08:00", "n": int64(-3), "x": 1e300, "ok": false,
 		"gps": map[string]any{"lat": 31.2, "lng": 121.4, "accuracy": 5.0}, "tags": []any{"a", "b"}, "photo_ids": []any{},
-		"scans": []any{map[string]any{"scanned_at": "2026-12-06T11:59:00Z", "gps": map[string]any{"lat": 1.0, "lng": 2.0}, "note": nil}, "odd"},
-		"extra": map[string]any{"z": 1.0, "a": []any{nil, true, map[string]any{}}, "m": map[string]any{"k": "v", "j": int64(2)}},
+		"scans":             []any{map[string]any{"scanned_at": "2026-12-06T11:59:00Z", "gps": map[string]any{"lat": 1.0, "lng": 2.0}, "note": nil}, "odd"},
+		"extra":             map[string]any{"z": 1.0, "a": []any{nil, true, map[string]any{}}, "m": map[string]any{"k": "v", "j": int64(2)}},
 		"client_created_at": "2026-12-06T11:58:00+08:00", "weird": int32(5), "also": 7, "nilmap": map[string]any(nil), "nillist": []any(nil)}
 	full.Assignees, full.Former, full.Media = []string{"u2", "u3"}, []string{"u4"}, []string{"m1"}
 	full.FieldVersions = map[string]int64{"n": 3, "x": 9, "at": 2}
