@@ -202,6 +202,8 @@ export class FieldsyncClient {
   private syncAgain = false;
   private config?: SyncConfig;
   private clockSkew = 0;
+  /** streamBroke: a bootstrap stream broke off part-way; bootstraps page from then on. */
+  private streamBroke = false;
   /** deviceId is this device's id (sent with login and every push). */
   readonly deviceId: string;
 
@@ -584,7 +586,7 @@ export class FieldsyncClient {
   /** pull applies the server's changes until has_more is false and returns how many arrived. */
   private async pull(): Promise<number> {
     let cursor = await this.storage.get<string>(K.cursor);
-    if (!cursor && (this.opts.bootstrap ?? "stream") === "stream") {
+    if (!cursor && (this.opts.bootstrap ?? "stream") === "stream" && !this.streamBroke) {
       return this.bootstrap();
     }
     let n = 0;
@@ -622,8 +624,11 @@ export class FieldsyncClient {
   /**
    * bootstrap replaces the replica with the caller's whole scope from the
    * NDJSON stream (one request, however large the scope) and keeps its
-   * cursor. A stream that breaks off is retried from the start; nothing is
-   * applied until it is complete.
+   * cursor. Nothing is applied until the stream is complete. A stream that
+   * fails before its first line is retried; one that breaks off part-way
+   * is not started over (on a link that keeps dropping a big scope might
+   * never arrive whole): the replica is filled by the paged pull instead,
+   * which keeps its cursor page by page and resumes where the link dropped.
    */
   async bootstrap(): Promise<number> {
     for (let attempt = 0; ; attempt++) {
@@ -649,6 +654,11 @@ export class FieldsyncClient {
       }
       if (!end) {
         failed ??= networkError(new Error("bootstrap stream ended without its cursor line"));
+        if (changes.length > 0) {
+          this.streamBroke = true;
+          await this.clearReplica();
+          return this.pull();
+        }
         if (attempt + 1 >= this.retry.attempts) throw failed;
         await sleep(backoffDelay(attempt, this.retry, this.random));
         continue;

@@ -341,6 +341,32 @@ describe("pull", () => {
     await assertConverged(cs, "cs.a1", "pull");
   });
 
+  test("a bootstrap stream that breaks off part-way is not started over: the paged pull fills the replica", async () => {
+    let streams = 0;
+    const cut = async (url, init) => {
+      const res = await fetch(url, init);
+      if (!String(url).includes("/v1/sync/bootstrap")) return res;
+      streams++;
+      const whole = new Uint8Array(await res.arrayBuffer());
+      const part = whole.slice(0, Math.floor(whole.length / 2)); // ends mid-line, no cursor line
+      let sent = false;
+      const body = new ReadableStream({
+        pull(c) {
+          // The part first; the link drops on the next read (an error at once would discard it).
+          if (sent) c.error(new TypeError("terminated: other side closed"));
+          else c.enqueue(part);
+          sent = true;
+        },
+      });
+      return new Response(body, { status: res.status, headers: res.headers });
+    };
+    const cs = await client("cs.a1", { fetch: cut, pullLimit: 7 });
+    await cs.sync();
+    assert.equal(streams, 1, "the broken stream was started over");
+    await assertConverged(cs, "cs.a1", "pull");
+    assert.equal(streams, 1);
+  });
+
   test("an SSE changed event makes the client pull", async () => {
     const cs = await client("cs.a1");
     await cs.sync();
