@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"io"
 	"time"
 
@@ -118,12 +119,12 @@ func (s *Server) handleMediaUpload(c *fiber.Ctx) error {
 	}
 	// A big photo on a slow network outlasts the request's timeouts however
 	// steadily it arrives: the upload ends only when its body stalls.
-	body, ctx, stop := newProgressBody(c.UserContext(), body, c.Context().Conn(), s.opts.Timeouts.Read, s.opts.Timeouts.Request)
+	pb, ctx, stop := newProgressBody(c.UserContext(), body, c.Context().Conn(), s.opts.Timeouts.Read, s.opts.Timeouts.Request)
 	defer stop()
-	m, err := svc.Upload(ctx, utils.CopyString(c.Params("id")), body, n)
+	m, err := svc.Upload(ctx, utils.CopyString(c.Params("id")), pb, n)
 	if err != nil {
 		c.Context().SetConnectionClose() // the rest of a refused body is not read
-		return err
+		return cmp.Or(pb.stalledError(err), err)
 	}
 	return c.JSON(newMediaResponse(m))
 }

@@ -3,9 +3,15 @@ package api
 import (
 	"bufio"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net"
+	"os"
+	"sync/atomic"
 	"time"
+
+	"fieldsync"
 )
 
 // The server's read and write timeouts bound a whole request and a whole
@@ -67,13 +73,22 @@ type progressBody struct {
 	conn          net.Conn
 	read, request time.Duration
 	stall         *time.Timer
+	// ended is set at the body's end; stalled when the body stopped coming
+	// before it (the read timeout passed: the timer, or the socket's deadline).
+	ended, stalled atomic.Bool
 }
 
 // newProgressBody wraps body, read from conn, and returns the context its
 // reader's work runs under; stop releases it.
 func newProgressBody(parent context.Context, body io.Reader, conn net.Conn, read, request time.Duration) (*progressBody, context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
-	p := &progressBody{r: body, conn: conn, read: read, request: request, stall: time.AfterFunc(read, cancel)}
+	p := &progressBody{r: body, conn: conn, read: read, request: request}
+	p.stall = time.AfterFunc(read, func() {
+		if !p.ended.Load() {
+			p.stalled.Store(true)
+		}
+		cancel()
+	})
 	return p, ctx, func() { p.stall.Stop(); cancel() }
 }
 
@@ -85,8 +100,22 @@ func (p *progressBody) Read(b []byte) (int, error) {
 	}
 	p.stall.Reset(p.read)
 	n, err := p.r.Read(b)
-	if err == io.EOF {
+	switch {
+	case err == io.EOF:
+		p.ended.Store(true)
 		p.stall.Reset(p.request)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		p.stalled.Store(true)
 	}
 	return n, err
+}
+
+// stalledError is the answer to an upload whose body stopped coming for
+// the read timeout (whatever the service made of the cut body: an object
+// store error, a short read), or nil.
+func (p *progressBody) stalledError(err error) error {
+	if !p.stalled.Load() {
+		return nil
+	}
+	return fieldsync.WrapError(fieldsync.ETimeout, fmt.Sprintf("the upload stalled: no bytes came for %s; send it again, or resume it through /multipart", p.read), err)
 }

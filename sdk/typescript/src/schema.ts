@@ -2314,6 +2314,7 @@ export interface components {
              * @example payload_too_large
              * @example rate_limited
              * @example cursor_expired
+             * @example timeout
              * @example unavailable
              * @example upgrade_required
              * @example invalid_transition
@@ -5273,6 +5274,15 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            /** @description `timeout`: the body stopped coming for the server's read timeout (60 s by default); nothing is kept — send it again, or resume it through `/v1/media/{id}/multipart`. */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             413: components["responses"]["TooLarge"];
             422: components["responses"]["MediaRefused"];
             429: components["responses"]["RateLimited"];
