@@ -63,33 +63,68 @@ func boundSendBuffer(conn net.Conn) {
 	}
 }
 
+// MinUploadRate is the slowest an upload through the API may arrive, on
+// average over each read timeout: slower than the worst phone link (2G
+// moves 10 KiB/s and more), fast enough that holding a connection open
+// costs a client as much bandwidth as it costs the server.
+const MinUploadRate = 4 << 10 // bytes a second
+
 // progressBody reads a streamed request body (an upload through the API),
 // giving each read the server's read timeout anew. Its context is the
 // request's without the request timeout's deadline: it ends when the body
-// stalls for the read timeout, or the request timeout after the body's end
-// (the work left then is bounded: verifying what was stored).
+// stalls — no byte for the read timeout, or fewer than MinUploadRate's
+// worth over one — or the request timeout after the body's end (the work
+// left then is bounded: verifying what was stored).
 type progressBody struct {
-	r             io.Reader
-	conn          net.Conn
-	read, request time.Duration
-	stall         *time.Timer
-	// ended is set at the body's end; stalled when the body stopped coming
-	// before it (the read timeout passed: the timer, or the socket's deadline).
+	r    io.Reader
+	conn net.Conn
+	read time.Duration
+	// got counts the bytes read since the watchdog last looked; ended is
+	// set at the body's end; stalled when the body stopped coming before it.
+	got            atomic.Int64
 	ended, stalled atomic.Bool
 }
 
 // newProgressBody wraps body, read from conn, and returns the context its
-// reader's work runs under; stop releases it.
+// reader's work runs under; stop releases it. A watchdog looks at the
+// body once every read timeout.
 func newProgressBody(parent context.Context, body io.Reader, conn net.Conn, read, request time.Duration) (*progressBody, context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
-	p := &progressBody{r: body, conn: conn, read: read, request: request}
-	p.stall = time.AfterFunc(read, func() {
-		if !p.ended.Load() {
-			p.stalled.Store(true)
+	p := &progressBody{r: body, conn: conn, read: read}
+	done := make(chan struct{})
+	go p.watch(done, cancel, request)
+	return p, ctx, func() { close(done); cancel() }
+}
+
+// watch ends the upload's work (cancel) when the body came slower than
+// MinUploadRate over the last read timeout, or the request timeout after
+// the body's end; until done.
+func (p *progressBody) watch(done <-chan struct{}, cancel context.CancelFunc, request time.Duration) {
+	least := int64(MinUploadRate * p.read.Seconds())
+	t := time.NewTimer(p.read)
+	defer t.Stop()
+	afterEnd := false
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
 		}
-		cancel()
-	})
-	return p, ctx, func() { p.stall.Stop(); cancel() }
+		switch {
+		case afterEnd:
+			cancel()
+			return
+		case p.ended.Load():
+			afterEnd = true
+			t.Reset(request)
+		case p.got.Swap(0) < least:
+			p.stalled.Store(true)
+			cancel()
+			return
+		default:
+			t.Reset(p.read)
+		}
+	}
 }
 
 func (p *progressBody) Read(b []byte) (int, error) {
@@ -98,24 +133,23 @@ func (p *progressBody) Read(b []byte) (int, error) {
 			return 0, err
 		}
 	}
-	p.stall.Reset(p.read)
 	n, err := p.r.Read(b)
+	p.got.Add(int64(n))
 	switch {
 	case err == io.EOF:
 		p.ended.Store(true)
-		p.stall.Reset(p.request)
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		p.stalled.Store(true)
 	}
 	return n, err
 }
 
-// stalledError is the answer to an upload whose body stopped coming for
-// the read timeout (whatever the service made of the cut body: an object
-// store error, a short read), or nil.
+// stalledError is the answer to an upload whose body stopped coming or
+// came slower than MinUploadRate (whatever the service made of the cut
+// body: an object store error, a short read), or nil.
 func (p *progressBody) stalledError(err error) error {
 	if !p.stalled.Load() {
 		return nil
 	}
-	return fieldsync.WrapError(fieldsync.ETimeout, fmt.Sprintf("the upload stalled: no bytes came for %s; send it again, or resume it through /multipart", p.read), err)
+	return fieldsync.WrapError(fieldsync.ETimeout, fmt.Sprintf("the upload stalled: less than %d KiB came in %s; send it again, or resume it through /multipart", int64(MinUploadRate*p.read.Seconds())>>10, p.read), err)
 }

@@ -139,9 +139,11 @@ func (p *pacedReader) Read(b []byte) (int, error) {
 }
 
 // TestStalledUploadIsATimeout: an upload through the API whose body stops
-// coming (the phone lost its link mid-photo, the connection still open) is
-// given up after the read timeout and answered 408 `timeout` — not a 503
-// blaming the object store — and the photo stays pending.
+// coming (the phone lost its link mid-photo, the connection still open),
+// or trickles slower than api.MinUploadRate (a client holding the
+// connection for nothing), is given up within about two read timeouts and
+// answered 408 `timeout` — not a 503 blaming the object store — and the
+// photo stays pending.
 func TestStalledUploadIsATimeout(t *testing.T) {
 	t.Parallel()
 	const timeout = time.Second
@@ -151,33 +153,52 @@ func TestStalledUploadIsATimeout(t *testing.T) {
 	addr := serveOnLoopback(t, srv)
 	guard := mustLoginSession(t, srv, "guard.a1", "")
 	const n = 256 << 10
-	id := uuid.NewString()
-	mustDo(t, srv, "POST", "/v1/media", fmt.Sprintf(`{"id":%q,"content_type":"image/jpeg","size":%d,"sha256":%q}`, id, n, streamSHA256(n)), guard.Headers(), 201, nil)
-
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	head := fmt.Sprintf("PUT /v1/media/%s/content HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n", id, addr, guard.Access, n)
-	half, _ := io.ReadAll(io.LimitReader(newJPEGStream(n), n/2))
-	if _, err := conn.Write(append([]byte(head), half...)); err != nil {
-		t.Fatal(err)
-	}
-	// Nothing more is sent; the answer comes once the body has stalled for the read timeout.
-	_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatalf("no answer to a stalled upload: %v", err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusRequestTimeout || resp.Header.Get("Content-Type") != "application/problem+json" || !strings.Contains(string(b), `"code":"timeout"`) {
-		t.Fatalf("a stalled upload: got %d %s %s, want 408 problem+json with code timeout", resp.StatusCode, resp.Header.Get("Content-Type"), b)
-	}
-	var m struct{ Status string }
-	mustDo(t, srv, "GET", "/v1/media/"+id, "", guard.Headers(), 200, &m)
-	if m.Status != "pending" {
-		t.Fatalf("after a stalled upload the media is %q, want pending", m.Status)
+	for _, tc := range []struct {
+		name string
+		send func(w io.Writer, body io.Reader)
+	}{
+		{"half sent, then nothing", func(w io.Writer, body io.Reader) { _, _ = io.CopyN(w, body, n/2) }},
+		{"64 KiB, then 512 bytes every 300 ms", func(w io.Writer, body io.Reader) {
+			// The first bytes at once: the server reads a little of the body
+			// before the handler runs (fasthttp's prefetch, under its own
+			// read timeout); what follows trickles at ~1.7 KiB/s.
+			if _, err := io.CopyN(w, body, 64<<10); err != nil {
+				return
+			}
+			for {
+				if _, err := io.CopyN(w, body, 512); err != nil {
+					return
+				}
+				time.Sleep(300 * time.Millisecond)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := uuid.NewString()
+			mustDo(t, srv, "POST", "/v1/media", fmt.Sprintf(`{"id":%q,"content_type":"image/jpeg","size":%d,"sha256":%q}`, id, n, streamSHA256(n)), guard.Headers(), 201, nil)
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			fmt.Fprintf(conn, "PUT /v1/media/%s/content HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n", id, addr, guard.Access, n)
+			go tc.send(conn, newJPEGStream(n))
+			_ = conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatalf("no answer to a stalled upload: %v", err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusRequestTimeout || resp.Header.Get("Content-Type") != "application/problem+json" ||
+				!strings.Contains(string(b), `"code":"timeout"`) || !strings.Contains(string(b), "the upload stalled") {
+				t.Fatalf("a stalled upload: got %d %s %s, want 408 problem+json with code timeout", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+			}
+			var m struct{ Status string }
+			mustDo(t, srv, "GET", "/v1/media/"+id, "", guard.Headers(), 200, &m)
+			if m.Status != "pending" {
+				t.Fatalf("after a stalled upload the media is %q, want pending", m.Status)
+			}
+		})
 	}
 }

@@ -1062,8 +1062,8 @@ export interface paths {
          *     `Content-Length` (or a chunked body) must carry exactly the declared size. Verified at once
          *     like `complete`: 200 with `status:"stored"`, or 422 and nothing kept. Already stored → 200,
          *     the body is ignored. However long a slow link takes, the upload goes on while its bytes
-         *     keep coming: it is given up (the connection closed) only when the body stalls for the
-         *     server's read timeout (60 s by default). Over a link that drops, the resumable upload
+         *     keep coming: it is given up (408 `timeout`, the connection closed, nothing kept) when
+         *     less than 4 KiB a second arrives over one read timeout of the server (60 s by default). Over a link that drops, the resumable upload
          *     (`/v1/media/{id}/multipart`) resends only the parts lost.
          */
         put: operations["mediaUpload"];
@@ -5274,7 +5274,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
-            /** @description `timeout`: the body stopped coming for the server's read timeout (60 s by default); nothing is kept — send it again, or resume it through `/v1/media/{id}/multipart`. */
+            /** @description `timeout`: the body stopped coming, or came slower than 4 KiB a second, over the server's read timeout (60 s by default); nothing is kept — send it again, or resume it through `/v1/media/{id}/multipart`. */
             408: {
                 headers: {
                     [name: string]: unknown;
